@@ -1,0 +1,39 @@
+"""Bearer-token authentication for every API endpoint not marked public."""
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from workflow.parties import Actor, authenticate
+
+PUBLIC_BLUEPRINTS = {"api-docs"}
+
+
+def public(view):
+    """Mark a view function, a MethodView class or one of its methods as reachable without a token."""
+    view.public = True
+    return view
+
+
+def _is_public(endpoint: str | None) -> bool:
+    if endpoint is None:
+        return True  # 404/405: let routing answer
+    if endpoint.split(".")[0] in PUBLIC_BLUEPRINTS or endpoint == "static":
+        return True
+    view = current_app.view_functions.get(endpoint)
+    view_class = getattr(view, "view_class", None)
+    method = getattr(view_class, request.method.lower(), None)  # one public method of a MethodView
+    return bool(getattr(view, "public", False) or getattr(view_class, "public", False)
+                or getattr(method, "public", False))
+
+
+def load_actor() -> None:
+    """``before_request`` hook: resolve the token once, or refuse with 401."""
+    if request.method == "OPTIONS" or _is_public(request.endpoint):
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    g.actor = authenticate(token.strip() if scheme.lower() == "bearer" else None)
+
+
+def current_actor() -> Actor:
+    return g.actor

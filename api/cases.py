@@ -1,0 +1,174 @@
+"""Cases (违规问题处理单): open, list, read, act, and the history (Art. 21-24)."""
+from __future__ import annotations
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import current_actor
+from api.orgs import OrgRefSchema
+from api.fields import AwareDateTime
+from api.pagination import PageQuery, page_schema, paginate
+from workflow import cases
+from workflow.cases import Case, CaseEvent
+from workflow.db import db, utcnow
+from workflow.errors import Invalid
+from workflow.machines import MACHINES
+from workflow.parties import Organisation, org_by_code
+
+blp = Blueprint("cases", __name__, url_prefix="/api/v1",
+                description="Cases (违规问题处理单, Art. 11(五)) moved by the state machines of Art. 21-24")
+
+ALL_STATES = sorted({s for m in MACHINES.values() for s in m.states})
+
+
+def _documented(schemas: list[dict]) -> dict:
+    return {"requestBody": {"content": {"application/json": {"schema": {"oneOf": schemas}}}}}
+
+
+# Each action's body, derived from its machine's table (the domain checks the same specs).
+ACTION_BODIES = _documented([m.action_schema(trigger) for m in MACHINES.values() for trigger in m.by_trigger
+                             if trigger not in {t.trigger for t in m.openings.values()}])
+OPENING_FIELDS = {f"{m.name}.{rung}": m.action_schema(t.trigger, with_version=False)
+                  for m in MACHINES.values() for rung, t in m.openings.items()}
+
+
+class CaseSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    machine = ma.fields.String(dump_only=True)
+    subject = ma.fields.Nested(OrgRefSchema, dump_only=True)
+    summary = ma.fields.String(dump_only=True)
+    state = ma.fields.String(dump_only=True)
+    state_label = ma.fields.String(dump_only=True)
+    rung = ma.fields.String(dump_only=True)
+    deadline = AwareDateTime(dump_only=True, allow_none=True)
+    deadline_paused_remaining = ma.fields.Integer(
+        dump_only=True, allow_none=True, metadata={"description": "working days left when an appeal paused it"})
+    overdue = ma.fields.Boolean(dump_only=True)
+    funds_suspended = ma.fields.Boolean(dump_only=True)
+    version = ma.fields.Integer(dump_only=True)
+    allowed_actions = ma.fields.Method("_allowed", dump_only=True)
+    measures = ma.fields.Dict(dump_only=True)
+    finance_code = ma.fields.Function(lambda c: c.finance.code, dump_only=True)
+    created_at = AwareDateTime(dump_only=True)
+    closed_at = AwareDateTime(dump_only=True, allow_none=True)
+    resolution = ma.fields.String(dump_only=True, allow_none=True)
+
+    def _allowed(self, case: Case) -> list[str]:
+        return cases.allowed_actions(current_actor(), case)
+
+
+class CaseCreateSchema(ma.Schema):
+    machine = ma.fields.String(required=True, validate=ma.validate.OneOf(tuple(MACHINES)))
+    subject = ma.fields.String(required=True, metadata={"description": "code of the budget unit or agent bank"})
+    rung = ma.fields.String(required=True, metadata={"description": "unit_case: warning, decision, order; "
+                                                     "bank_case: refund_or_redo, transmission_fix"})
+    fields = ma.fields.Dict(load_default=dict, metadata={
+        "description": "the opening row's fields (GET /workflow/unit-case): summary, measures, ...",
+        "oneOf": list(OPENING_FIELDS.values())})
+
+
+class CaseQuery(PageQuery):
+    machine = ma.fields.String(validate=ma.validate.OneOf(tuple(MACHINES)))
+    state = ma.fields.String(validate=ma.validate.OneOf(ALL_STATES))
+    rung = ma.fields.String(validate=ma.validate.OneOf(ALL_STATES))
+    subject = ma.fields.String(metadata={"description": "organisation code"})
+    overdue = ma.fields.Boolean()
+
+
+class ActionSchema(ma.Schema):
+    """``version`` plus the action's own fields (checked against the table's field specs)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    version = ma.fields.Integer(required=True, strict=True,
+                                metadata={"description": "the case version the caller saw"})
+
+
+class PartySchema(ma.Schema):
+    org_id = ma.fields.Integer(attribute="id")
+    code = ma.fields.String()
+    kind = ma.fields.String()
+    name = ma.fields.String()
+
+
+class EventSchema(ma.Schema):
+    id = ma.fields.Integer()
+    seq = ma.fields.Integer()
+    actor = ma.fields.Function(lambda e: {"user_id": e.actor_user_id, "name": e.actor.name if e.actor else None})
+    party = ma.fields.Function(lambda e: {"org_id": e.party_org_id, "kind": e.party_kind,
+                                          "code": e.party.code if e.party else None})
+    trigger = ma.fields.String()
+    from_ = ma.fields.String(attribute="from_state", data_key="from")
+    to = ma.fields.String(attribute="to_state")
+    payload = ma.fields.Dict()
+    time = AwareDateTime(attribute="created_at")
+    hash = ma.fields.String()
+    prev_hash = ma.fields.String()
+
+
+@blp.route("/cases")
+class Cases(MethodView):
+    @blp.arguments(CaseQuery, location="query")
+    @blp.response(200, page_schema(CaseSchema))
+    def get(self, args):
+        """Cases the caller may see, by machine, state, rung, subject and overdue."""
+        stmt = cases.cases_for(current_actor())
+        for name in ("machine", "state", "rung"):
+            if args.get(name):
+                stmt = stmt.where(getattr(Case, name) == args[name])
+        if args.get("subject"):
+            stmt = stmt.where(Case.subject_id == sa.select(Organisation.id).where(
+                Organisation.code == args["subject"]).scalar_subquery())
+        if "overdue" in args:
+            now = utcnow()
+            due = sa.and_(Case.deadline.is_not(None), Case.deadline < now)
+            stmt = stmt.where(due if args["overdue"] else sa.not_(due))
+        return paginate(stmt, Case.id, args)
+
+    @blp.arguments(CaseCreateSchema)
+    @blp.response(201, CaseSchema)
+    def post(self, data):
+        """Finance opens a case on a budget unit or agent bank (a complaint, an audit finding...)."""
+        subject = org_by_code(data["subject"])
+        if subject is None:
+            raise Invalid("unknown subject", {"subject": [f"no organisation {data['subject']!r}"]})
+        case = cases.open_case(current_actor(), machine=data["machine"], subject=subject, rung=data["rung"],
+                               fields=data["fields"])
+        db.session.commit()
+        return case
+
+
+@blp.route("/cases/<int:case_id>")
+class CaseView(MethodView):
+    @blp.response(200, CaseSchema)
+    def get(self, case_id):
+        """A case with the actions the caller may take now (404 unless visible)."""
+        return cases.get_case(current_actor(), case_id)
+
+
+@blp.route("/cases/<int:case_id>/actions/<trigger>")
+class CaseAction(MethodView):
+    @blp.doc(**ACTION_BODIES)
+    @blp.arguments(ActionSchema)
+    @blp.response(200, CaseSchema)
+    def post(self, data, case_id, trigger):
+        """Take an action: 403 if the caller's party may not, 409 if the case is not in a
+        source state or ``version`` is stale, 422 for missing or bad fields."""
+        case = cases.apply_action(current_actor(), case_id, trigger, data)
+        db.session.commit()
+        return case
+
+
+@blp.route("/cases/<int:case_id>/events")
+class CaseEvents(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, page_schema(EventSchema))
+    def get(self, args, case_id):
+        """The case's history, oldest first, each event chained to the previous by SHA-256."""
+        case = cases.get_case(current_actor(), case_id)
+        stmt = (sa.select(CaseEvent).where(CaseEvent.case_id == case.id)
+                .options(sa.orm.joinedload(CaseEvent.actor), sa.orm.joinedload(CaseEvent.party)))
+        return paginate(stmt, CaseEvent.id, args)

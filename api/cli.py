@@ -1,0 +1,118 @@
+"""Operator commands: ``flask --app wsgi users|tokens|demo ...``."""
+from __future__ import annotations
+
+import json
+import os
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import AppGroup
+
+from workflow import demo
+from workflow.db import db
+from workflow.errors import DomainError
+from workflow.parties import User, issue_token, org_by_code, revoke_token
+
+users_cli = AppGroup("users", help="Manage users.")
+tokens_cli = AppGroup("tokens", help="Issue and revoke API tokens.")
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+def _fail(error: DomainError):
+    db.session.rollback()
+    raise click.ClickException(f"{error.message} {error.errors or ''}".strip())
+
+
+@users_cli.command("create")
+@click.option("--org", "org_code", required=True, help="Organisation code.")
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+def create_user(org_code, name, email):
+    """Create a user in an organisation."""
+    org = org_by_code(org_code)
+    if org is None:
+        raise click.ClickException(f"no organisation {org_code}")
+    if db.session.execute(sa.select(User.id).where(User.email == email)).first():
+        raise click.ClickException(f"a user with e-mail {email} exists")
+    user = User(org=org, name=name, email=email)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"user {user.id} created in {org.code} ({org.kind})")
+
+
+@tokens_cli.command("issue")
+@click.option("--email", required=True, help="The user's e-mail.")
+@click.option("--days", default=None, type=int, help="Lifetime in days.")
+@click.option("--label", default="")
+def issue(email, days, label):
+    """Issue a token; it is printed once and stored only as a hash."""
+    user = db.session.execute(sa.select(User).where(User.email == email)).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"no user {email}")
+    try:
+        row, plain = issue_token(user, days=days or current_app.config["FUNDWATCH_TOKEN_DAYS"], label=label)
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"token {row.id} expires {row.expires_at.isoformat()}")
+    click.echo(plain)
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+def revoke(token_id):
+    """Revoke a token by its id."""
+    try:
+        revoke_token(token_id)
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"token {token_id} revoked")
+
+
+@demo_cli.command("load")
+@click.option("--if-empty", is_flag=True, help="Do nothing if the database has data.")
+@click.option("--tokens-file", default=None, help="Where to write demo tokens (default instance/demo-tokens.json).")
+def load(if_empty, tokens_file):
+    """Load the 2021 克州政协 demo budget and write demo tokens."""
+    tokens_file = tokens_file or os.path.join(current_app.instance_path, "demo-tokens.json")
+    loaded = demo.database_is_empty()
+    if loaded:
+        demo.load_demo()
+        click.echo("demo data loaded")
+    elif not if_empty:
+        raise click.ClickException("the database is not empty; use --if-empty to skip")
+    else:
+        click.echo("database has data; demo data not loaded again")
+    if loaded or not os.path.exists(tokens_file):
+        _write_tokens(tokens_file, demo.issue_demo_tokens())
+        click.echo(f"demo tokens written to {tokens_file}")
+    db.session.commit()
+
+
+def _write_tokens(path: str, tokens: dict) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(tokens, handle, indent=1)
+
+
+# Command groups of other modules, one a line: "module:attribute".
+EXTRA_COMMANDS: tuple[str, ...] = (
+    "api.audit:audit_cli",
+    "notifications.cli:outbox_cli",
+    "api.payments_cli:payments_cli",
+    "api.scheduler:scheduler_command",
+    "api.scheduler:deadlines_cli",
+)
+
+
+def register(app) -> None:
+    import importlib
+
+    for group in (users_cli, tokens_cli, demo_cli):
+        app.cli.add_command(group)
+    for spec in EXTRA_COMMANDS:
+        module, _, attribute = spec.partition(":")
+        app.cli.add_command(getattr(importlib.import_module(module), attribute))

@@ -1,0 +1,90 @@
+"""Evidence files on a case: upload (multipart), list, download as an attachment."""
+from flask import current_app, request, send_file
+from flask.views import MethodView
+from flask_smorest import Blueprint
+import marshmallow as ma
+
+from api.auth import current_actor
+from api.fields import AwareDateTime
+from api.pagination import PageQuery, page_schema, paginate
+from workflow import evidence
+from workflow.db import db
+from workflow.errors import Invalid
+from workflow.evidence import DEFAULT_MAX_BYTES, Evidence
+
+blp = Blueprint("evidence", __name__, url_prefix="/api/v1", description="Evidence on cases (佐证材料)")
+
+# Served bytes are the uploader's: never rendered inline, never sniffed, never scripted.
+DOWNLOAD_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cache-Control": "private, no-store",
+}
+
+
+class EvidenceSchema(ma.Schema):
+    id = ma.fields.Integer()
+    case_id = ma.fields.Integer()
+    filename = ma.fields.String()
+    file_type = ma.fields.String()
+    content_type = ma.fields.String()
+    size = ma.fields.Integer()
+    sha256 = ma.fields.String()
+    note = ma.fields.String(allow_none=True)
+    uploader_org = ma.fields.Function(lambda e: e.uploader_org.code if e.uploader_org else None)
+    created_at = AwareDateTime()
+
+
+UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+            "file": {"type": "string", "format": "binary",
+                     "description": "pdf, png, jpg, ofd, docx, xlsx, txt or csv; checked by content"},
+            "note": {"type": "string", "maxLength": 1000}}}}},
+    }
+}
+
+
+def _max_bytes() -> int:
+    return int(current_app.config.get("FUNDWATCH_EVIDENCE_MAX_BYTES") or DEFAULT_MAX_BYTES)
+
+
+@blp.route("/cases/<int:case_id>/evidence")
+class CaseEvidence(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, page_schema(EvidenceSchema))
+    def get(self, args, case_id):
+        """The case's evidence, for whoever may see the case."""
+        return paginate(evidence.evidence_of_case(current_actor(), case_id), Evidence.id, args)
+
+    @blp.doc(**UPLOAD_DOC)
+    @blp.response(201, EvidenceSchema)
+    def post(self, case_id):
+        """Attach a file (the case's subject, or finance). 413 over the size limit, 422 for a
+        type outside the allowlist or content that does not match its extension."""
+        upload = request.files.get("file")
+        if upload is None:
+            raise Invalid("no file uploaded", {"file": ["missing"]})
+        limit = _max_bytes()
+        data = upload.stream.read(limit + 1)  # one byte more tells "too large" without reading it all
+        row = evidence.add_evidence(current_actor(), case_id, data=data, filename=upload.filename,
+                                    declared_type=upload.mimetype, note=request.form.get("note"),
+                                    upload_dir=current_app.config["FUNDWATCH_UPLOAD_DIR"], max_bytes=limit)
+        db.session.commit()
+        return row
+
+
+@blp.route("/evidence/<int:evidence_id>/download")
+class EvidenceDownload(MethodView):
+    @blp.doc(responses={"200": {"description": "The file, as an attachment",
+                                "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                     "format": "binary"}}}}})
+    def get(self, evidence_id):
+        """Download a file (404 unless the caller may see its case)."""
+        row = evidence.get_evidence(current_actor(), evidence_id)
+        path = evidence.path_of(row, current_app.config["FUNDWATCH_UPLOAD_DIR"])
+        response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.filename,
+                             max_age=0, etag=row.sha256)
+        response.headers.update(DOWNLOAD_HEADERS)
+        return response

@@ -1,0 +1,79 @@
+"""Individual payees filed with finance (Art. 16)."""
+from flask.views import MethodView
+from flask_smorest import Blueprint
+import marshmallow as ma
+
+from api.auth import current_actor
+from api.fields import AwareDateTime
+from api.pagination import PageQuery, page_schema, paginate
+from workflow.db import db
+from workflow.monitoring import payees
+from workflow.monitoring.models import PayeeRegistration
+from workflow.parties import Organisation
+
+blp = Blueprint("payees", __name__, url_prefix="/api/v1", description="Individual payees (Art. 16)")
+
+ID_NUMBER = ma.validate.Regexp(r"^([0-9]{17}[0-9Xx]|[0-9]{15})$", error="an identity card number of 18 (or 15) characters")
+ACCOUNT = ma.validate.Regexp(r"^[0-9A-Za-z-]{4,64}$", error="letters, digits and '-' only, 4 to 64 of them")
+
+
+class PayeeSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    unit_code = ma.fields.String(required=True)
+    id_number = ma.fields.String(required=True, validate=ID_NUMBER)
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    employer = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    account = ma.fields.String(required=True, validate=ACCOUNT)
+    created_at = AwareDateTime(dump_only=True)
+    updated_at = AwareDateTime(dump_only=True)
+
+
+class PayeeChangeSchema(ma.Schema):
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
+    employer = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    title = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
+    account = ma.fields.String(validate=ACCOUNT)
+
+
+class PayeeQuery(PageQuery):
+    unit_code = ma.fields.String()
+    id_number = ma.fields.String()
+
+
+@blp.route("/payees")
+class Payees(MethodView):
+    @blp.arguments(PayeeQuery, location="query")
+    @blp.response(200, page_schema(PayeeSchema))
+    def get(self, args):
+        """List filed payees: a unit its own, finance its jurisdiction's, a competent department its units'."""
+        stmt = payees.payees_for(current_actor())
+        if args.get("unit_code"):
+            stmt = stmt.where(PayeeRegistration.unit_id.in_(
+                db.select(Organisation.id).where(Organisation.code == args["unit_code"])))
+        if args.get("id_number"):
+            stmt = stmt.where(PayeeRegistration.id_number == args["id_number"].upper())
+        return paginate(stmt, PayeeRegistration.id, args)
+
+    @blp.arguments(PayeeSchema)
+    @blp.response(201, PayeeSchema)
+    def post(self, data):
+        """File an individual payee (a unit for itself; finance for a unit in its jurisdiction)."""
+        row = payees.file_payee(current_actor(), data)
+        db.session.commit()
+        return row
+
+
+@blp.route("/payees/<int:payee_id>")
+class Payee(MethodView):
+    @blp.response(200, PayeeSchema)
+    def get(self, payee_id):
+        return payees.get_payee(current_actor(), payee_id)
+
+    @blp.arguments(PayeeChangeSchema)
+    @blp.response(200, PayeeSchema)
+    def patch(self, changes, payee_id):
+        """Correct a filing: a new account, employer or title."""
+        row = payees.change_payee(current_actor(), payee_id, changes)
+        db.session.commit()
+        return row

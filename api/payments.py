@@ -1,0 +1,141 @@
+"""Payments (支付信息, Art. 9): intake with screening, and listing by scope."""
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+import marshmallow as ma
+
+from api.auth import current_actor
+from api.fields import AwareDateTime, Money
+from api.pagination import PageQuery, page_schema, paginate
+from api.uploads import read_csv
+from workflow.db import db
+from workflow.errors import Invalid
+from workflow.monitoring import payments
+from workflow.monitoring.models import PAYMENT_STATUSES, Payment
+from workflow.monitoring.screening import MAX_ROWS, screen_payments
+from workflow.parties import Organisation
+
+blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Payments and their screening (Art. 9, 13-19)")
+
+
+class RaisedWarningSchema(ma.Schema):
+    id = ma.fields.Integer()
+    rule = ma.fields.String()
+    level = ma.fields.String()
+    article = ma.fields.String()
+    message = ma.fields.String()
+
+
+class ScreenedSchema(ma.Schema):
+    id = ma.fields.Integer()
+    voucher_no = ma.fields.String()
+    status = ma.fields.String()
+    warnings = ma.fields.List(ma.fields.Nested(RaisedWarningSchema))
+
+
+class ScreenedListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ScreenedSchema))
+
+
+class PaymentWarningSchema(RaisedWarningSchema):
+    status = ma.fields.String()
+    rule_set_version = ma.fields.Integer(allow_none=True)
+
+
+class PaymentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    voucher_no = ma.fields.String()
+    unit_code = ma.fields.Function(lambda p: p.unit.code)
+    payer_account = ma.fields.String()
+    amount = Money()
+    paid_at = AwareDateTime()
+    settlement = ma.fields.String()
+    method = ma.fields.String()
+    functional_code = ma.fields.String()
+    economic_code = ma.fields.String()
+    summary = ma.fields.String()
+    payee_name = ma.fields.String()
+    payee_account = ma.fields.String()
+    payee_kind = ma.fields.String()
+    payee_id_number = ma.fields.String(allow_none=True)
+    project = ma.fields.String()
+    approval_ref = ma.fields.String(allow_none=True)
+    exception = ma.fields.String(allow_none=True)
+    exception_ref = ma.fields.String(allow_none=True)
+    indicator_id = ma.fields.Integer(allow_none=True)
+    bank_code = ma.fields.Function(lambda p: p.bank.code if p.bank else None)
+    status = ma.fields.String()
+    created_at = AwareDateTime()
+    warnings = ma.fields.List(ma.fields.Nested(PaymentWarningSchema))
+
+
+class PaymentQuery(PageQuery):
+    status = ma.fields.String(validate=ma.validate.OneOf(PAYMENT_STATUSES))
+    unit_code = ma.fields.String()
+    voucher_no = ma.fields.String()
+
+
+UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "description": f"A JSON array of payments (at most {MAX_ROWS}; or {{\"items\": [...]}}), or a multipart "
+                       "upload with a CSV file in field `file`, UTF-8 or GBK, header row with the same names. "
+                       "Fields: voucher_no, unit_code, payer_account, amount (yuan, decimal string), paid_at "
+                       "(ISO 8601 with offset), settlement (transfer/cash/card), method (direct/authorized), "
+                       "functional_code, economic_code, summary, payee_name, payee_account, payee_kind "
+                       "(unit/company/individual), payee_id_number, project, approval_ref, exception "
+                       "(purchased_services, union_tax_payroll, student_aid, social_insurance, "
+                       "approved_reimbursement, other_approved) with exception_ref. A bad row gets 422 naming "
+                       "`row N.field`; nothing is written. A voucher already stored answers its stored record.",
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "multipart/form-data": {"schema": {"type": "object", "properties": {
+                "file": {"type": "string", "format": "binary"}}}},
+        },
+    }
+}
+
+
+def _incoming_rows() -> list:
+    if request.files:
+        upload = request.files.get("file")
+        if upload is None:
+            raise Invalid("no file uploaded", {"file": ["missing"]})
+        return read_csv(upload.read())
+    body = request.get_json(silent=True)
+    rows = body.get("items") if isinstance(body, dict) else body
+    if not isinstance(rows, list):
+        raise Invalid("expected a JSON array of payments", {"_": ["expected a JSON array or {\"items\": [...]}"]})
+    return rows
+
+
+@blp.route("/payments")
+class Payments(MethodView):
+    @blp.arguments(PaymentQuery, location="query")
+    @blp.response(200, page_schema(PaymentSchema))
+    def get(self, args):
+        """List payments the caller may see (finance: jurisdiction; unit: own; competent: its units;
+        bank: those it carries), newest id last."""
+        stmt = payments.payments_for(current_actor())
+        if args.get("unit_code"):
+            stmt = stmt.where(Payment.unit_id.in_(
+                db.select(Organisation.id).where(Organisation.code == args["unit_code"])))
+        for field in ("status", "voucher_no"):
+            if args.get(field):
+                stmt = stmt.where(getattr(Payment, field) == args[field])
+        return paginate(stmt, Payment.id, args)
+
+    @blp.doc(**UPLOAD_DOC)
+    @blp.response(201, ScreenedListSchema)
+    def post(self):
+        """Post payments for screening (finance; a bank for the payments it carries)."""
+        result = screen_payments(current_actor(), _incoming_rows())
+        db.session.commit()
+        return {"items": result.items}
+
+
+@blp.route("/payments/<int:payment_id>")
+class PaymentView(MethodView):
+    @blp.response(200, PaymentSchema)
+    def get(self, payment_id):
+        return payments.get_payment(current_actor(), payment_id)

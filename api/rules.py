@@ -1,0 +1,67 @@
+"""The warning rules' versioned parameters (Art. 12): finance reads and changes them."""
+from flask.views import MethodView
+from flask_smorest import Blueprint
+import marshmallow as ma
+
+from api.auth import current_actor
+from api.fields import AwareDateTime
+from workflow.db import db
+from workflow.monitoring import rulesets
+
+blp = Blueprint("rules", __name__, url_prefix="/api/v1", description="Warning rules and their versions (Art. 12-19)")
+
+
+class RuleSchema(ma.Schema):
+    name = ma.fields.String()
+    title = ma.fields.String()
+    article = ma.fields.String()
+    level = ma.fields.String()
+    enabled = ma.fields.Boolean()
+    description = ma.fields.String()
+    parameters = ma.fields.Dict()
+    parameter_docs = ma.fields.Dict()
+
+
+class RuleSetSchema(ma.Schema):
+    version = ma.fields.Integer()
+    created_at = AwareDateTime()
+    note = ma.fields.String()
+    rules = ma.fields.List(ma.fields.Nested(RuleSchema))
+
+
+class RuleSetChangeSchema(ma.Schema):
+    rules = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Dict(), required=True,
+                           metadata={"description": "rule name -> {enabled, level, parameter: value}"})
+    note = ma.fields.String(load_default="", validate=ma.validate.Length(max=500))
+
+
+class RuleSetQuery(ma.Schema):
+    version = ma.fields.Integer(validate=ma.validate.Range(min=1))
+
+
+@blp.route("/rules")
+class Rules(MethodView):
+    @blp.arguments(RuleSetQuery, location="query")
+    @blp.response(200, RuleSetSchema)
+    def get(self, args):
+        """The active rule set (or ``?version=N``): each rule's article, level and parameters."""
+        return rulesets.read_rule_set(current_actor(), args.get("version"))
+
+    @blp.arguments(RuleSetChangeSchema)
+    @blp.response(200, RuleSetSchema)
+    def put(self, data):
+        """Replace the rule set: a new version; rules or parameters left out return to their defaults."""
+        return self._change(data, replace=True)
+
+    @blp.arguments(RuleSetChangeSchema)
+    @blp.response(200, RuleSetSchema)
+    def patch(self, data):
+        """Change some rules' parameters: a new version built on the active one."""
+        return self._change(data, replace=False)
+
+    @staticmethod
+    def _change(data, *, replace):
+        actor = current_actor()
+        rulesets.change_rule_set(actor, {"rules": data["rules"]}, replace=replace, note=data["note"])
+        db.session.commit()
+        return rulesets.read_rule_set(actor)

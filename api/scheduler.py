@@ -1,0 +1,203 @@
+"""The scheduler process and the operators' deadline command.
+
+``flask --app wsgi scheduler`` runs APScheduler 3.x in the foreground (``BlockingScheduler``)
+with three jobs:
+
+=================  ===========================================  ==============================
+job id             what                                         when
+=================  ===========================================  ==============================
+deadline-checks    :func:`workflow.scheduling.run_deadline_checks` every ``FUNDWATCH_CHECK_SECONDS`` (60)
+outbox-delivery    :func:`notifications.delivery.deliver_pending`  every ``FUNDWATCH_DELIVERY_SECONDS`` (15)
+overdue-digest     :func:`workflow.scheduling.daily_digest`         daily at ``FUNDWATCH_DIGEST_TIME`` (08:30, local)
+=================  ===========================================  ==============================
+
+Why it is built this way (see /work/shared/design/reliability.md):
+
+- Its own process, never inside gunicorn workers: APScheduler's FAQ says a job store must
+  never be shared between schedulers, and schedulers in web workers run jobs once per worker.
+  Each process has a ``MemoryJobStore`` of its own; the jobs are added at start-up with fixed
+  ids and ``replace_existing=True``, so a restart never adds copies.
+- ``coalesce=True`` and ``max_instances=1``: a backlog of missed runs becomes one run, and a
+  slow run is never overlapped by the next. ``misfire_grace_time`` is raised from APScheduler's
+  default of 1 s (apscheduler#296): a run that starts late still runs. Catching up after
+  downtime does not depend on it, though: a check at time T handles everything due up to T,
+  and all three jobs run once at start-up (the digest only if today's time has passed).
+- Several schedulers may run at once against one PostgreSQL (several hosts): every job claims
+  its rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` and keys each effect in a unique table,
+  so each due item is handled exactly once. On SQLite run ONE scheduler (SQLite has no row
+  locks; the unique keys still prevent duplicates, but concurrent writers wait on each other).
+- SIGTERM / SIGINT shut it down gracefully: no new runs start, running jobs finish their
+  current case (each case is its own transaction, so even a hard kill loses nothing).
+
+``flask --app wsgi deadlines run [--now 2026-12-01T09:00+08:00]`` runs the same checks once, at
+the given time (default: now): reminders and escalation, the digest if its time of day has
+passed, then outbox delivery.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+from zoneinfo import ZoneInfo
+
+import click
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from workflow import scheduling
+from workflow.db import db, utcnow
+from workflow.settings import setting
+
+log = logging.getLogger("fundwatch.scheduler")
+
+JOB_CHECKS = "deadline-checks"
+JOB_DELIVERY = "outbox-delivery"
+JOB_DIGEST = "overdue-digest"
+
+
+def _config(app, name: str, default):
+    """The app's config, else the environment (``workflow.settings.setting``), else default."""
+    with app.app_context():
+        value = setting(name)
+    return default if value in (None, "") else value
+
+
+def _in_app(app, func, name: str):
+    """A job body: its own app context (so its own session), the current time, errors logged
+    and the session released, so that one failed run never poisons the next."""
+    def job():
+        with app.app_context():
+            try:
+                result = func(utcnow())
+                if result:
+                    log.info("%s: %s", name, result)
+            except Exception:
+                db.session.rollback()
+                log.exception("%s failed; the next run retries", name)
+            finally:
+                db.session.remove()
+    job.__name__ = name.replace("-", "_")
+    return job
+
+
+def _deliver(now):
+    from notifications.delivery import deliver_pending
+
+    report = deliver_pending(now=now)
+    return report if report.handled else None
+
+
+def _digest_if_due(now):
+    return scheduling.daily_digest(now) if scheduling.digest_due(now) else None
+
+
+def build_scheduler(app) -> BlockingScheduler:
+    """The scheduler with its own in-memory job store and its three jobs (not started)."""
+    zone = ZoneInfo(_config(app, "FUNDWATCH_TIMEZONE", "Asia/Shanghai"))
+    check_seconds = int(_config(app, "FUNDWATCH_CHECK_SECONDS", 60))
+    delivery_seconds = int(_config(app, "FUNDWATCH_DELIVERY_SECONDS", 15))
+    grace = int(_config(app, "FUNDWATCH_MISFIRE_GRACE_SECONDS", 3600))
+    with app.app_context():
+        hour, minute = scheduling.digest_time()
+    # Each job states its options rather than relying on job_defaults: they are then
+    # visible on the job before the scheduler starts, and cannot drift apart.
+    options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": grace, "replace_existing": True}
+    scheduler = BlockingScheduler(
+        jobstores={"default": MemoryJobStore()},
+        # One thread for the checks and the digest, so that the digest (at start, too) lists
+        # what is overdue after the checks have escalated what they could; one for delivery,
+        # so that a long check never holds the outbox back.
+        executors={"default": ThreadPoolExecutor(max_workers=1), "delivery": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace},
+        timezone=zone,
+    )
+    start = dt.datetime.now(zone)  # every job runs once at start: catch up after downtime
+    scheduler.add_job(_in_app(app, scheduling.run_deadline_checks, JOB_CHECKS),
+                      IntervalTrigger(seconds=check_seconds, timezone=zone),
+                      id=JOB_CHECKS, name=JOB_CHECKS, next_run_time=start, **options)
+    scheduler.add_job(_in_app(app, _deliver, JOB_DELIVERY),
+                      IntervalTrigger(seconds=delivery_seconds, timezone=zone),
+                      id=JOB_DELIVERY, name=JOB_DELIVERY, next_run_time=start, executor="delivery", **options)
+    # A digest late by hours is still worth sending today: a grace of most of a day. At
+    # start it runs too, and sends only if today's time has passed and it was not sent.
+    scheduler.add_job(_in_app(app, _digest_if_due, JOB_DIGEST),
+                      CronTrigger(hour=hour, minute=minute, timezone=zone),
+                      id=JOB_DIGEST, name=JOB_DIGEST, next_run_time=start,
+                      **{**options, "misfire_grace_time": max(grace, 20 * 3600)})
+    return scheduler
+
+
+def serve(app) -> None:
+    """Run the scheduler until SIGTERM or SIGINT."""
+    scheduler = build_scheduler(app)
+    stopping = False
+
+    def stop(signum, _frame):
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        log.info("signal %s: stopping after the running jobs finish", signal.Signals(signum).name)
+        scheduler.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    backend = db.engine.dialect.name
+    if backend == "sqlite":
+        log.info("SQLite database: run only one scheduler against it")
+    log.info("scheduler started (%s): %s", backend, ", ".join(job.id for job in scheduler.get_jobs()))
+    scheduler.start()
+    log.info("scheduler stopped")
+
+
+@click.command("scheduler", help="Run the scheduled jobs (deadline checks, outbox delivery, "
+                                 "daily digest) until SIGTERM/SIGINT.")
+@with_appcontext
+def scheduler_command():
+    app = current_app._get_current_object()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("fundwatch").setLevel(logging.INFO)
+    # APScheduler logs every run at INFO; its warnings (missed runs) and errors remain.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    serve(app)
+
+
+deadlines_cli = AppGroup("deadlines", help="Deadline checks (reminders, escalation, digest).")
+
+
+def _parse_now(value: str | None) -> dt.datetime:
+    if not value:
+        return utcnow()
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO 8601 date-time: {value!r}", param_hint="--now") from exc
+    if moment.tzinfo is None:
+        raise click.BadParameter("give a UTC offset, e.g. 2026-12-01T09:00+08:00", param_hint="--now")
+    return moment
+
+
+@deadlines_cli.command("run")
+@click.option("--now", "now_text", default=None, metavar="DATETIME",
+              help="Run as of this time (ISO 8601 with offset); default: the current time.")
+@click.option("--no-delivery", is_flag=True, help="Leave the outbox for the delivery job.")
+def run_command(now_text, no_delivery):
+    """Run the deadline checks once: reminders, escalation, digest, delivery."""
+    now = _parse_now(now_text)
+    checks = scheduling.run_deadline_checks(now)
+    click.echo(f"checks at {now.isoformat()}: {checks}")
+    if scheduling.digest_due(now):
+        click.echo(f"digest: {scheduling.daily_digest(now)}")
+    else:
+        click.echo("digest: not yet due today")
+    if not no_delivery:
+        report = _deliver(now)
+        click.echo(f"delivery: {report.sent if report else 0} sent, {report.failed if report else 0} failed, "
+                   f"{report.dead if report else 0} dead")

@@ -1,0 +1,34 @@
+"""CSV uploads: decoded as UTF-8 (with or without BOM) or GBK, as Excel in China saves them."""
+from __future__ import annotations
+
+import csv
+import io
+
+from workflow.errors import Invalid
+
+ENCODINGS = ("utf-8-sig", "gb18030")  # gb18030 is a superset of GBK and GB2312
+
+
+def decode_text(raw: bytes, field: str = "file") -> str:
+    for encoding in ENCODINGS:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise Invalid("the file is neither UTF-8 nor GBK text", {field: ["not UTF-8 or GBK text"]})
+
+
+def read_csv(raw: bytes, field: str = "file") -> list[dict]:
+    """Rows as dicts keyed by the header; empty cells are left out so defaults apply."""
+    text = decode_text(raw, field)
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise Invalid("the CSV has no header row", {field: ["missing header row"]})
+    rows = []
+    for row in reader:
+        if None in row:
+            raise Invalid("a row has more cells than the header", {f"row {len(rows) + 1}": ["too many cells"]})
+        cleaned = {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip() != ""}
+        if cleaned:
+            rows.append(cleaned)
+    return rows

@@ -1,0 +1,248 @@
+"""Warnings and their verification (疑点核实, Art. 11(二)); the focus list (Art. 11(二)4)."""
+from flask.views import MethodView
+from flask_smorest import Blueprint
+import marshmallow as ma
+
+from api.auth import current_actor
+from api.cases import CaseSchema  # the case workflow's own schema: one shape for a case
+from api.fields import AwareDateTime, Money, non_negative
+from api.pagination import PageQuery, page_schema, paginate
+from workflow import verification
+from workflow.db import db
+from workflow.monitoring.models import WARNING_LEVELS, WARNING_STATUSES, Warning
+from workflow.verification import CASE_RUNGS, STEP_KINDS
+
+blp = Blueprint("warnings", __name__, url_prefix="/api/v1",
+                description="Warnings (预警/疑点): verification steps, answers, confirmation into cases, "
+                            "dismissal (Art. 11(二)-(三)); the focus list (Art. 11(二)4)")
+
+
+class WarningPaymentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    voucher_no = ma.fields.String()
+    amount = Money()
+    paid_at = AwareDateTime()
+    payee_name = ma.fields.String()
+    summary = ma.fields.String()
+    economic_code = ma.fields.String()
+    settlement = ma.fields.String()
+    status = ma.fields.String()
+
+
+class WarningSchema(ma.Schema):
+    id = ma.fields.Integer()
+    rule = ma.fields.String()
+    level = ma.fields.String()
+    article = ma.fields.String(metadata={"description": "as the regulation numbers it, e.g. 第十三条（二）2"})
+    message = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "open, verifying, confirmed, dismissed"})
+    status_reason = ma.fields.String(allow_none=True)
+    unit_code = ma.fields.Function(lambda w: w.unit.code)
+    unit_name = ma.fields.Function(lambda w: w.unit.name)
+    payment = ma.fields.Nested(WarningPaymentSchema, allow_none=True)
+    rule_set_version = ma.fields.Integer(allow_none=True)
+    case_id = ma.fields.Integer(allow_none=True)
+    version = ma.fields.Integer()
+    created_at = AwareDateTime()
+    closed_at = AwareDateTime(allow_none=True)
+
+
+class StepSchema(ma.Schema):
+    id = ma.fields.Integer()
+    warning_id = ma.fields.Integer()
+    kind = ma.fields.String()
+    article = ma.fields.String()
+    details = ma.fields.Dict()
+    addressee_code = ma.fields.String(allow_none=True, metadata={"description": "oversight body of a joint investigation"})
+    document_id = ma.fields.Integer(allow_none=True)
+    created_by_id = ma.fields.Integer(allow_none=True)
+    created_at = AwareDateTime()
+
+
+class ResponseSchema(ma.Schema):
+    id = ma.fields.Integer()
+    warning_id = ma.fields.Integer()
+    kind = ma.fields.String(metadata={"description": "explanation (unit), materials (competent, bank), findings (oversight)"})
+    org_code = ma.fields.String()
+    org_kind = ma.fields.String()
+    text = ma.fields.String()
+    evidence_ref = ma.fields.String(allow_none=True)
+    created_at = AwareDateTime()
+
+
+class WarningDetailSchema(WarningSchema):
+    steps = ma.fields.List(ma.fields.Nested(StepSchema))
+    responses = ma.fields.List(ma.fields.Nested(ResponseSchema))
+    document_ids = ma.fields.List(ma.fields.Integer())
+
+
+class WarningQuery(PageQuery):
+    status = ma.fields.String(validate=ma.validate.OneOf(WARNING_STATUSES))
+    rule = ma.fields.String()
+    level = ma.fields.String(validate=ma.validate.OneOf(WARNING_LEVELS))
+    unit_code = ma.fields.String()
+
+
+class StepCreateSchema(ma.Schema):
+    """A verification step. Which fields each kind needs is the domain's table
+    (``workflow.verification.STEP_KINDS``); a field of another kind is refused."""
+
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(tuple(STEP_KINDS)))
+    notes = ma.fields.String(validate=ma.validate.Length(max=4000))
+    # phone 电话核实
+    summary = ma.fields.String(validate=ma.validate.Length(min=1, max=4000),
+                               metadata={"description": "phone: what was asked and answered (文字记录)"})
+    contact = ma.fields.String(validate=ma.validate.Length(max=200))
+    # documents 调阅材料
+    documents = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=200)),
+                               validate=ma.validate.Length(min=1, max=100))
+    due_date = ma.fields.Date()
+    # interview 约谈
+    interview_at = AwareDateTime(metadata={"description": "date and time of the interview, with offset"})
+    room = ma.fields.String(validate=ma.validate.Length(min=1, max=50))
+    attendees = ma.fields.Integer(validate=ma.validate.Range(min=1, max=20))
+    # onsite 实地核证
+    team = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=50)),
+                          validate=ma.validate.Length(min=1, max=30))
+    team_size = ma.fields.Integer(validate=ma.validate.Range(min=1, max=100))
+    agency = ma.fields.String(validate=ma.validate.Length(min=1, max=200),
+                              metadata={"description": "entrusted accounting firm (委托会计中介机构), if any"})
+    onsite_date = ma.fields.Date()
+    # focus_letter 关注函
+    findings = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=500)),
+                              validate=ma.validate.Length(min=1, max=50))
+    period = ma.fields.String(validate=ma.validate.Length(max=100))
+    reply_by = ma.fields.Date()
+    # joint_investigation 部门协查
+    oversight_code = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
+    matters = ma.fields.String(validate=ma.validate.Length(max=2000))
+
+    @ma.validates_schema
+    def team_size_covers_the_names(self, data, **kwargs):
+        if data.get("team_size") and data.get("team") and data["team_size"] < len(data["team"]):
+            raise ma.ValidationError("at least the number of names in team", "team_size")
+
+
+class ResponseCreateSchema(ma.Schema):
+    text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=10000))
+    evidence_ref = ma.fields.String(validate=ma.validate.Length(max=200),
+                                    metadata={"description": "an evidence id, voucher or file number held elsewhere"})
+
+
+class ConfirmSchema(ma.Schema):
+    """``rung`` and whatever fields that rung's opening takes (see GET /api/v1/machines);
+    the case workflow applies the defaults (e.g. the order's deadline)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    rung = ma.fields.String(required=True, validate=ma.validate.OneOf(CASE_RUNGS))
+    release_payment = ma.fields.Boolean(load_default=False,
+                                        metadata={"description": "pay the held payment although confirmed"})
+
+
+class DismissSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+
+
+class FocusQuery(ma.Schema):
+    days = ma.fields.Integer(validate=ma.validate.Range(min=1, max=3660))
+    min_warnings = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    min_blocks = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    min_amount = Money(validate=non_negative)
+
+
+class FocusThresholdSchema(ma.Schema):
+    days = ma.fields.Integer()
+    min_warnings = ma.fields.Integer()
+    min_blocks = ma.fields.Integer()
+    min_amount = Money()
+
+
+class FocusRowSchema(ma.Schema):
+    unit_code = ma.fields.String()
+    unit_name = ma.fields.String()
+    warnings = ma.fields.Integer()
+    block_warnings = ma.fields.Integer()
+    flagged_amount = Money()
+    reasons = ma.fields.List(ma.fields.String(), metadata={"description": "often, serious, large_amount"})
+    last_focus_letter_at = AwareDateTime(allow_none=True)
+
+
+class FocusListSchema(ma.Schema):
+    since = AwareDateTime()
+    thresholds = ma.fields.Nested(FocusThresholdSchema)
+    items = ma.fields.List(ma.fields.Nested(FocusRowSchema))
+
+
+@blp.route("/warnings")
+class Warnings(MethodView):
+    @blp.arguments(WarningQuery, location="query")
+    @blp.response(200, page_schema(WarningSchema))
+    def get(self, args):
+        """Warnings the caller may see, filtered by status, rule, level and unit."""
+        return paginate(verification.warnings_for(current_actor(), args), Warning.id, args)
+
+
+@blp.route("/warnings/<int:warning_id>")
+class WarningView(MethodView):
+    @blp.response(200, WarningDetailSchema)
+    def get(self, warning_id):
+        """A warning with its steps, answers and notices (404 unless the caller may see it)."""
+        return verification.detail(current_actor(), warning_id)
+
+
+@blp.route("/warnings/<int:warning_id>/steps")
+class WarningSteps(MethodView):
+    @blp.arguments(StepCreateSchema)
+    @blp.response(201, StepSchema)
+    def post(self, data, warning_id):
+        """Finance records a verification step (Art. 11(二)); interview, onsite and focus
+        letter issue their notices; a joint investigation shows the warning to that body."""
+        step = verification.add_step(current_actor(), warning_id, data)
+        db.session.commit()
+        return step
+
+
+@blp.route("/warnings/<int:warning_id>/responses")
+class WarningResponses(MethodView):
+    @blp.arguments(ResponseCreateSchema)
+    @blp.response(201, ResponseSchema)
+    def post(self, data, warning_id):
+        """The unit explains; its competent department, the bank or the oversight body asked add theirs."""
+        response = verification.add_response(current_actor(), warning_id, data)
+        db.session.commit()
+        return response
+
+
+@blp.route("/warnings/<int:warning_id>/confirm")
+class WarningConfirm(MethodView):
+    @blp.arguments(ConfirmSchema)
+    @blp.response(201, CaseSchema)
+    def post(self, data, warning_id):
+        """Confirm the violation: open a unit case on the rung (Art. 21); a held payment is
+        refused unless ``release_payment``. 409 if the warning was decided already."""
+        case = verification.confirm(current_actor(), warning_id, data)
+        db.session.commit()
+        return case
+
+
+@blp.route("/warnings/<int:warning_id>/dismiss")
+class WarningDismiss(MethodView):
+    @blp.arguments(DismissSchema)
+    @blp.response(200, WarningSchema)
+    def post(self, data, warning_id):
+        """Dismiss with a reason; a held payment is released. 409 if decided already."""
+        warning = verification.dismiss(current_actor(), warning_id, data)
+        db.session.commit()
+        return warning
+
+
+@blp.route("/focus-list")
+class FocusList(MethodView):
+    @blp.arguments(FocusQuery, location="query")
+    @blp.response(200, FocusListSchema)
+    def get(self, args):
+        """Units of the caller's jurisdiction that trigger warnings often, seriously or for
+        large amounts (Art. 11(二)4), candidates for a 关注函. Finance only."""
+        return verification.focus_list(current_actor(), args)

@@ -1,0 +1,38 @@
+"""The case machines as data: the table as JSON and a diagram drawn from it."""
+from __future__ import annotations
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from workflow.errors import NotFound
+from workflow.machines import MACHINES, CaseMachine
+from workflow.machines.diagram import render_svg
+
+blp = Blueprint("workflow", __name__, url_prefix="/api/v1",
+                description="The state machines of cases (Art. 21-24), derived from their tables")
+
+
+def machine_named(name: str) -> CaseMachine:
+    """``unit-case`` or ``unit_case``; 404 for anything else."""
+    machine = MACHINES.get(name.replace("-", "_"))
+    if machine is None:
+        raise NotFound(f"no machine {name!r}")
+    return machine
+
+
+@blp.route("/workflow/<name>")
+class MachineTable(MethodView):
+    @blp.response(200)
+    def get(self, name):
+        """States and transitions (trigger, source, dest, roles, guards, fields, article,
+        documents, notifications), escalation on overdue and proposals to finance."""
+        return machine_named(name).describe()
+
+
+@blp.route("/workflow/<name>.svg")
+class MachineDiagram(MethodView):
+    @blp.response(200, content_type="image/svg+xml")
+    def get(self, name):
+        """The machine drawn from its table."""
+        return Response(render_svg(machine_named(name)), mimetype="image/svg+xml")

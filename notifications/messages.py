@@ -1,0 +1,179 @@
+"""The message templates: one table of every name callers may pass to ``notify()``.
+
+Each template is ``templates/messages/<name>.txt`` (Jinja2, plain text, Chinese): the
+first line is the subject, the rest the body. Every template also receives
+``case_id`` (or None) and ``link`` (an absolute URL built from FUNDWATCH_BASE_URL).
+``requires`` lists the context keys the caller must give; templates treat other keys as
+optional. Filters for the templates: ``when`` (local date and time), ``day`` (local
+date), ``money`` (yuan), ``rung_name``, ``level_name``, ``document_name``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from workflow.settings import setting
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "messages"
+SUBJECT_MAX = 300
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    name: str
+    audience: str
+    article: str
+    requires: tuple[str, ...]
+    purpose: str
+
+
+_TABLE = (
+    MessageTemplate("case_opened", "unit (or bank) the case is against", "11(五), 21, 22",
+                    ("subject_name", "rung"), "a case was opened on a rung, with its deadline"),
+    MessageTemplate("case_action", "parties of the case", "21-24",
+                    ("subject_name", "trigger", "state"), "generic: an action moved the case to a new state"),
+    MessageTemplate("rectification_order_copy", "competent department of the unit", "21(三)",
+                    ("unit_name",), "copy of a written rectification order issued to a subordinate unit"),
+    MessageTemplate("deadline_reminder", "addressee of the deadline", "21",
+                    ("subject_name", "rung", "deadline"), "a deadline is near (N working days, or today)"),
+    MessageTemplate("case_overdue", "finance department in charge", "21(三)-(四)",
+                    ("subject_name", "rung", "deadline"), "a deadline passed; the proposed next action"),
+    MessageTemplate("case_escalated", "unit (or bank) and finance", "21(三)-(四), 22",
+                    ("subject_name", "from_rung", "rung"), "the case moved up the ladder after a deadline"),
+    MessageTemplate("overdue_digest", "each finance department", "21",
+                    ("finance_name", "cases", "as_of"), "daily list of overdue cases in the jurisdiction"),
+    MessageTemplate("suspension_to_execute", "agent bank of the unit's accounts", "21(四), 28",
+                    ("unit_name",), "suspend disbursement to the unit's accounts"),
+    MessageTemplate("account_closure_to_execute", "agent bank of the unit's accounts", "21(四), 28",
+                    ("unit_name",), "close the unit's accounts and confirm"),
+    MessageTemplate("referral", "people's congress, audit, discipline inspection", "23",
+                    ("subject_name",), "a serious case referred for handling"),
+    MessageTemplate("joint_investigation", "audit or discipline inspection", "11(二)5",
+                    ("subject_name",), "request to investigate a suspected violation jointly"),
+    MessageTemplate("materials_requested", "budget unit and agent bank of a warning", "11(二)2",
+                    ("unit_name",), "finance asks for materials (documents, due_date) to verify a warning"),
+    MessageTemplate("bank_refusal", "finance department in charge", "28(三)",
+                    ("bank_name", "unit_name", "reason"), "an agent bank refused a payment it judged illegal"),
+    MessageTemplate("complaint_received", "finance department in charge", "20",
+                    ("summary",), "a complaint arrived (the complainant is never named here)"),
+    MessageTemplate("unit_submission", "finance department in charge", "21",
+                    ("unit_name", "submission"), "a unit submitted rectification results or an explanation"),
+    MessageTemplate("warning_raised", "budget unit (and finance)", "10-19",
+                    ("unit_name", "rule", "level"), "a monitoring rule fired on a payment"),
+    MessageTemplate("document_issued", "addressee of the document", "11, 21",
+                    ("document_kind", "issuer_name"), "a numbered document was issued"),
+)
+TEMPLATES: dict[str, MessageTemplate] = {t.name: t for t in _TABLE}
+
+RUNG_NAMES = {
+    "warning": "警告（限期纠正）",
+    "decision": "处理决定",
+    "order": "书面责令整改",
+    "suspended": "暂停拨付资金",
+    "closure": "关闭账户",
+    "public_notice": "通报",
+    "referral": "移送处理",
+    "bank_rectify": "代理银行限期整改",
+    "bank_criticism": "通报批评并扣减代理手续费",
+    "bank_termination": "终止代理协议",
+    "verification": "核实",
+    "account_change": "账户变更登记",
+}
+LEVEL_NAMES = {"block": "拦截", "warn": "预警", "remind": "提示"}
+DOCUMENT_NAMES = {
+    "interview_notice": "约谈通知书",
+    "onsite_notice": "实地核证通知书",
+    "focus_letter": "关注函",
+    "handling_decision": "处理决定",
+    "rectification_order": "书面责令整改意见",
+    "public_notice": "通报",
+    "referral_letter": "移送函",
+}
+
+
+class TemplateContextError(ValueError):
+    """A caller named an unknown template or left out a key the template requires."""
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(setting("FUNDWATCH_TIMEZONE", "Asia/Shanghai"))
+
+
+def _when(value) -> str:
+    if value is None:
+        return "（未设定）"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        local = value.astimezone(_zone())
+        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}（北京时间）"
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def _day(value) -> str:
+    if value is None:
+        return "（未设定）"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(_zone()).date()
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def _money(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        raise TypeError("money must not pass through float")
+    return f"{Decimal(str(value)):,.2f}元"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+                             undefined=jinja2.StrictUndefined, autoescape=False,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+    env.filters.update(
+        when=_when, day=_day, money=_money,
+        rung_name=lambda code: RUNG_NAMES.get(code, code or "—"),
+        level_name=lambda code: LEVEL_NAMES.get(code, code or "—"),
+        document_name=lambda code: DOCUMENT_NAMES.get(code, code or "—"),
+    )
+    return env
+
+
+_ENV = _environment()
+
+
+def base_url() -> str:
+    return str(setting("FUNDWATCH_BASE_URL", "http://127.0.0.1:5000")).rstrip("/")
+
+
+def link_for(context: dict, case_id: int | None) -> str:
+    """``context["path"]`` if given, else the case, else the inbox; absolute."""
+    path = context.get("path") or (f"/api/v1/cases/{case_id}" if case_id is not None else "/api/v1/notifications")
+    return base_url() + ("" if path.startswith("/") else "/") + path
+
+
+def render(template: str, context: dict, *, case_id: int | None = None) -> tuple[str, str, str]:
+    """``(subject, body, link)`` of ``template`` for ``context``."""
+    spec = TEMPLATES.get(template)
+    if spec is None:
+        raise TemplateContextError(f"unknown message template {template!r}; see notifications.messages.TEMPLATES")
+    missing = [key for key in spec.requires if key not in context]
+    if missing:
+        raise TemplateContextError(f"template {template!r} needs {', '.join(missing)}")
+    link = link_for(context, case_id)
+    try:
+        text = _ENV.get_template(f"{template}.txt").render({**context, "case_id": case_id, "link": link})
+    except jinja2.UndefinedError as exc:
+        raise TemplateContextError(f"template {template!r}: {exc.message}") from exc
+    subject, _, body = text.strip().partition("\n")
+    subject = " ".join(subject.split())
+    if not subject:
+        raise TemplateContextError(f"template {template!r} rendered an empty subject")
+    return subject[:SUBJECT_MAX], body.strip() + "\n", link

@@ -1,0 +1,130 @@
+"""The transactional outbox (发件箱) and the inbox it feeds.
+
+A state change and the notifications it causes are written in one transaction:
+``notify()`` only inserts :class:`OutboxMessage` rows into the caller's session and
+never commits. Delivery (:mod:`notifications.delivery`) runs later, outside that
+transaction, and is at-least-once; its receivers are idempotent: an inbox entry is
+unique per outbox row, and each e-mail carries a Message-ID derived from the row's id.
+
+Idempotency: ``key`` names the effect (e.g. ``"reminder:case=12:deadline=2026-10-13:offset=2"``).
+A second ``notify()`` with a key already in the outbox adds nothing, and the unique
+constraint on (key, channel, recipient) settles two transactions racing with one key.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, mapped_column
+
+from notifications.messages import render
+from workflow.db import AwareDateTime, db, utcnow
+from workflow.parties import User
+
+CHANNELS = ("inbox", "email")
+STATUSES = ("pending", "sent", "dead")
+KEY_MAX = 200
+
+
+class OutboxMessage(db.Model):
+    """One message to one user on one channel, waiting for delivery or delivered."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(KEY_MAX))
+    template: Mapped[str] = mapped_column(sa.String(64))
+    channel: Mapped[str] = mapped_column(sa.String(8))
+    recipient_user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    recipient_org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    address: Mapped[str | None] = mapped_column(sa.String(255))  # e-mail address when written
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text)
+    link: Mapped[str] = mapped_column(sa.String(500))
+    status: Mapped[str] = mapped_column(sa.String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
+
+    __table_args__ = (
+        sa.UniqueConstraint("key", "channel", "recipient_user_id", name="uq_outbox_messages_key"),
+        sa.CheckConstraint(channel.in_(CHANNELS), name="channel"),
+        sa.CheckConstraint(status.in_(STATUSES), name="status"),
+        sa.CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        # The delivery worker's query: pending rows by due time.
+        sa.Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+    )
+
+
+class InboxNotification(db.Model):
+    """A message in a user's inbox. Unique per outbox row, so re-delivery adds nothing."""
+
+    __tablename__ = "inbox_notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_message_id: Mapped[int] = mapped_column(sa.ForeignKey("outbox_messages.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text)
+    link: Mapped[str] = mapped_column(sa.String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
+
+    __table_args__ = (
+        # A user's inbox page and unread count.
+        sa.Index("ix_inbox_notifications_user", "user_id", "read_at"),
+    )
+
+
+def insert_ignoring_duplicates(model, rows: list[dict], index_elements: list[str]) -> None:
+    """``INSERT ... ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite alike, executemany
+    on the table, so that the compiled statement is cached whatever the number of rows."""
+    if not rows:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.session.execute(insert(model.__table__).on_conflict_do_nothing(index_elements=index_elements), rows)
+
+
+def key_exists(key: str) -> bool:
+    return db.session.execute(sa.select(OutboxMessage.id).where(OutboxMessage.key == key).limit(1)).first() is not None
+
+
+def notify(*, key: str, template: str, context: dict, org_ids: Iterable[int],
+           case_id: int | None = None, now: dt.datetime | None = None) -> None:
+    """Queue ``template`` for every active user of ``org_ids``: one inbox row each, and one
+    e-mail row for each user with an address. Written in the caller's transaction (no
+    commit); nothing is added if ``key`` is already in the outbox. Raises
+    :class:`notifications.messages.TemplateContextError` for an unknown template or a
+    missing context key, so that a bad call fails the caller's transaction early."""
+    if not key or len(key) > KEY_MAX:
+        raise ValueError(f"an outbox key is 1..{KEY_MAX} characters")
+    subject, body, link = render(template, context, case_id=case_id)
+    if key_exists(key):
+        return
+    org_ids = sorted({int(org_id) for org_id in org_ids})
+    if not org_ids:
+        return
+    users = db.session.execute(
+        sa.select(User.id, User.org_id, User.email)
+        .where(User.org_id.in_(org_ids), User.active.is_(True))
+        .order_by(User.id)
+    ).all()
+    now = now or utcnow()
+    common = dict(key=key, template=template, case_id=case_id, subject=subject, body=body, link=link,
+                  status="pending", attempts=0, next_attempt_at=now, created_at=now)
+    rows = []
+    for user_id, org_id, email in users:
+        rows.append({**common, "channel": "inbox", "recipient_user_id": user_id,
+                     "recipient_org_id": org_id, "address": None})
+        if email and email.strip():
+            rows.append({**common, "channel": "email", "recipient_user_id": user_id,
+                         "recipient_org_id": org_id, "address": email.strip()})
+    insert_ignoring_duplicates(OutboxMessage, rows, ["key", "channel", "recipient_user_id"])

@@ -1,0 +1,204 @@
+"""POST/GET /api/v1/payments (Art. 9): intake, answers, duplicates, atomic rejection, CSV
+in UTF-8 and GBK, who may post and who sees what."""
+from __future__ import annotations
+
+import csv
+import io
+
+import sqlalchemy as sa
+
+from payments_helpers import OTHER_UNIT, OTHER_ZERO_BALANCE, payment, rules_of
+from workflow.db import db
+from workflow.monitoring.models import Payment, Warning
+
+
+def count(model) -> int:
+    return db.session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
+
+
+def post(client, rows):
+    return client.post("/api/v1/payments", json=rows)
+
+
+def test_art9_finance_posts_payments_and_gets_each_with_status_and_warnings_in_posted_order(as_city_finance):
+    rows = [payment(), payment(settlement="cash", economic_code="30211", amount="1500.00", summary="差旅费"),
+            payment(economic_code="30215")]
+    response = post(as_city_finance, rows)
+    assert response.status_code == 201, response.json
+    items = response.json["items"]
+    assert [i["voucher_no"] for i in items] == [r["voucher_no"] for r in rows]
+    assert [i["status"] for i in items] == ["accepted", "held", "held"]
+    assert items[0]["warnings"] == []
+    assert rules_of(items[1]) == {"official_card_required", "cash_over_limit"}
+    assert set(items[1]["warnings"][0]) == {"id", "rule", "level", "article", "message"}
+    assert rules_of(items[2]) == {"no_budget"}
+    assert count(Payment) == 3 and count(Warning) == 3
+
+
+def test_art9_same_voucher_posted_again_is_not_stored_twice_and_raises_nothing_twice(as_city_finance):
+    row = payment(settlement="cash", economic_code="30211", amount="1500.00", summary="差旅费")
+    first = post(as_city_finance, [row]).json["items"][0]
+    again = post(as_city_finance, [row, row]).json["items"]
+    assert again == [first, first]
+    assert count(Payment) == 1 and count(Warning) == 2
+
+
+def test_art9_same_voucher_twice_in_one_post_is_stored_once(as_city_finance):
+    row = payment()
+    items = post(as_city_finance, [row, row]).json["items"]
+    assert items[0] == items[1]
+    assert count(Payment) == 1
+
+
+def test_art9_voucher_used_by_another_unit_is_a_conflict(as_city_finance):
+    row = payment()
+    post(as_city_finance, [row])
+    response = post(as_city_finance, [payment(voucher_no=row["voucher_no"], unit_code=OTHER_UNIT,
+                                              payer_account=OTHER_ZERO_BALANCE, functional_code="2010101")])
+    assert response.status_code == 409
+    assert "row 1.voucher_no" in response.json["errors"]
+
+
+def test_art9_a_bad_row_is_a_422_naming_row_and_field_and_nothing_is_written(as_city_finance):
+    rows = [payment(), payment(amount="12.345"), payment(paid_at="2021-03-01T10:00:00"), payment(settlement="cheque"),
+            payment(amount="1e20"), payment(amount="-5.00")]
+    response = post(as_city_finance, rows)
+    assert response.status_code == 422
+    errors = response.json["errors"]
+    assert set(errors) == {"row 2.amount", "row 3.paid_at", "row 4.settlement", "row 5.amount", "row 6.amount"}
+    assert count(Payment) == 0 and count(Warning) == 0
+
+
+def test_art9_missing_and_unknown_fields_are_named(as_city_finance):
+    row = payment(status="accepted")
+    del row["payee_name"]
+    errors = post(as_city_finance, [row]).json["errors"]
+    assert errors == {"row 1.payee_name": ["required"], "row 1.status": ["unknown field"]}
+
+
+def test_art13_3_exception_without_its_document_reference_is_refused(as_city_finance):
+    response = post(as_city_finance, [payment(exception="union_tax_payroll")])
+    assert response.status_code == 422
+    assert "row 1.exception_ref" in response.json["errors"]
+
+
+def test_art9_unit_outside_the_jurisdiction_is_a_422_and_nothing_is_written(as_county_finance):
+    response = post(as_county_finance, [payment()])
+    assert response.status_code == 422
+    assert "row 1.unit_code" in response.json["errors"]
+    assert count(Payment) == 0
+
+
+def test_art9_more_than_10000_rows_are_refused(as_city_finance):
+    response = post(as_city_finance, [payment(voucher_no=f"X{i}") for i in range(10_001)])
+    assert response.status_code == 422
+    assert count(Payment) == 0
+
+
+def _csv(rows, encoding):
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    return io.BytesIO(text.getvalue().encode(encoding))
+
+
+def test_art9_csv_upload_in_gbk_is_screened(as_city_finance):
+    rows = [payment(summary="购买茅台酒", economic_code="30217", settlement="card"), payment()]
+    response = as_city_finance.post("/api/v1/payments", data={"file": (_csv(rows, "gbk"), "payments.csv")},
+                                    content_type="multipart/form-data")
+    assert response.status_code == 201, response.json
+    items = response.json["items"]
+    assert rules_of(items[0]) == {"luxury_specialties"}
+    assert db.session.execute(sa.select(Payment.summary).where(Payment.id == items[0]["id"])).scalar() == "购买茅台酒"
+
+
+def test_art9_csv_upload_in_utf8_is_screened(as_city_finance):
+    rows = [payment(summary="差旅费报销", economic_code="30211", settlement="cash", amount="1500.00")]
+    response = as_city_finance.post("/api/v1/payments", data={"file": (_csv(rows, "utf-8-sig"), "p.csv")},
+                                    content_type="multipart/form-data")
+    assert response.status_code == 201
+    assert rules_of(response.json["items"][0]) == {"official_card_required", "cash_over_limit"}
+
+
+def test_art9_csv_bad_row_is_named_by_its_data_row(as_city_finance):
+    rows = [payment(), payment(amount="abc")]
+    response = as_city_finance.post("/api/v1/payments", data={"file": (_csv(rows, "utf-8"), "p.csv")},
+                                    content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "row 2.amount" in response.json["errors"]
+
+
+# --- who may post (Art. 28: banks report the payments they carry)
+
+def test_art28_bank_posts_payments_it_carries(as_bank):
+    response = post(as_bank, [payment()])
+    assert response.status_code == 201
+    stored = db.session.get(Payment, response.json["items"][0]["id"])
+    assert stored.bank_id == as_bank.org.id
+
+
+def test_art28_bank_may_not_post_payments_from_accounts_it_does_not_serve(as_other_bank):
+    response = post(as_other_bank, [payment()])
+    assert response.status_code == 422
+    assert response.json["errors"] == {"row 1.payer_account": ["not an account your bank serves"]}
+    assert count(Payment) == 0
+
+
+def test_art9_units_and_competent_departments_may_not_post_payments(as_unit, as_competent, as_oversight):
+    for party in (as_unit, as_competent, as_oversight):
+        assert post(party, [payment()]).status_code == 403
+    assert count(Payment) == 0
+
+
+# --- who sees what (GET /payments)
+
+def _seed(client):
+    ours = post(client, [payment(), payment(settlement="cash", economic_code="30211", amount="1500.00")]).json
+    theirs = post(client, [payment(unit_code=OTHER_UNIT, payer_account=OTHER_ZERO_BALANCE,
+                                   functional_code="2010101")]).json
+    return [i["id"] for i in ours["items"]], theirs["items"][0]["id"]
+
+
+def _ids(client, query=""):
+    response = client.get(f"/api/v1/payments{query}")
+    assert response.status_code == 200, response.json
+    return [i["id"] for i in response.json["items"]]
+
+
+def test_payments_list_is_scoped_per_party(as_city_finance, as_finance, as_county_finance, as_unit, as_other_unit,
+                                           as_competent, as_other_competent, as_bank, as_other_bank, as_oversight):
+    ours, theirs = _seed(as_city_finance)
+    assert _ids(as_city_finance) == ours + [theirs]
+    assert _ids(as_finance) == ours + [theirs]  # the province sees the regions below it
+    assert _ids(as_county_finance) == []
+    assert _ids(as_unit) == ours
+    assert _ids(as_other_unit) == [theirs]
+    assert _ids(as_competent) == ours
+    assert _ids(as_other_competent) == [theirs]
+    assert _ids(as_bank) == ours  # ICBC carries the demo unit's accounts
+    assert _ids(as_other_bank) == [theirs]
+    assert _ids(as_oversight) == []
+
+
+def test_another_partys_payment_answers_404(as_city_finance, as_other_unit, as_unit):
+    ours, _ = _seed(as_city_finance)
+    assert as_other_unit.get(f"/api/v1/payments/{ours[0]}").status_code == 404
+    response = as_unit.get(f"/api/v1/payments/{ours[1]}")
+    assert response.status_code == 200
+    body = response.json
+    assert body["amount"] == "1500.00" and body["unit_code"] == "653000-301001"
+    assert body["paid_at"] == "2021-03-01T10:00:00+08:00"
+    assert {w["rule"] for w in body["warnings"]} == {"official_card_required", "cash_over_limit"}
+    assert all(w["status"] == "open" and w["rule_set_version"] == 1 for w in body["warnings"])
+
+
+def test_payments_list_filters_by_status_and_unit_and_pages_by_keyset(as_city_finance):
+    ours, theirs = _seed(as_city_finance)
+    assert _ids(as_city_finance, "?status=held") == [ours[1]]
+    assert _ids(as_city_finance, "?unit_code=653000-302001") == [theirs]
+    first = as_city_finance.get("/api/v1/payments?limit=2").json
+    assert [i["id"] for i in first["items"]] == ours
+    rest = as_city_finance.get(f"/api/v1/payments?limit=2&cursor={first['next_cursor']}").json
+    assert [i["id"] for i in rest["items"]] == [theirs] and rest["next_cursor"] is None

@@ -1,0 +1,187 @@
+"""Budget indicators (预算指标) and bank accounts (Art. 10(三)1, 13(一)).
+
+Bulk intake is all-or-nothing: every row is validated first, errors name the row and
+field, and nothing is written unless every row is good.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflow.db import AwareDateTime, Money, db, utcnow
+from workflow.errors import Conflict, Invalid, NotFound
+from workflow.parties import Actor, Organisation, org_by_code, require
+from workflow.scoping import units_of
+
+ACCOUNT_KINDS = ("zero_balance", "remittance", "special", "real_fund")
+ACCOUNT_STATUSES = ("active", "suspended", "closed")
+FUND_SOURCES = ("general_budget", "government_fund", "state_capital", "higher_special", "other")
+EXPENDITURE_KINDS = ("basic", "project")
+
+
+class BankAccount(db.Model):
+    """A budget unit's bank account (Art. 13(一)): 零余额账户, 财政汇缴专户, 特设专户, 实有资金账户."""
+
+    __tablename__ = "bank_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    bank_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    number: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    registered: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    changed_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    unit: Mapped[Organisation] = relationship(foreign_keys=[unit_id])
+    bank: Mapped[Organisation] = relationship(foreign_keys=[bank_id])
+
+    __table_args__ = (
+        sa.CheckConstraint(kind.in_(ACCOUNT_KINDS), name="kind"),
+        sa.CheckConstraint(status.in_(ACCOUNT_STATUSES), name="status"),
+    )
+
+
+class Indicator(db.Model):
+    """A budget indicator: what a unit may spend in a year, by functional and economic code."""
+
+    __tablename__ = "indicators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    year: Mapped[int]
+    functional_code: Mapped[str] = mapped_column(sa.String(16))
+    economic_code: Mapped[str] = mapped_column(sa.String(16))
+    fund_source: Mapped[str] = mapped_column(sa.String(24))
+    expenditure_kind: Mapped[str] = mapped_column(sa.String(8))
+    project: Mapped[str] = mapped_column(sa.String(200), default="")
+    amount: Mapped[Decimal] = mapped_column(Money)
+    frozen: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    unit: Mapped[Organisation] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("unit_id", "year", "functional_code", "economic_code", "fund_source", "project",
+                            name="uq_indicators_key"),
+        sa.Index("ix_indicators_lookup", "unit_id", "year", "functional_code", "economic_code"),
+        sa.CheckConstraint(expenditure_kind.in_(EXPENDITURE_KINDS), name="expenditure_kind"),
+        sa.CheckConstraint(fund_source.in_(FUND_SOURCES), name="fund_source"),
+        sa.CheckConstraint("amount >= 0", name="amount_not_negative"),
+    )
+
+    @property
+    def unit_code(self) -> str:
+        return self.unit.code
+
+
+def unit_in_reach(actor: Actor, code: str) -> Organisation | None:
+    org = org_by_code(code)
+    if org is None or org.kind != "unit":
+        return None
+    visible = db.session.execute(sa.select(Organisation.id).where(
+        Organisation.id == org.id, units_of(actor, Organisation.id))).first()
+    return org if visible else None
+
+
+def import_indicators(actor: Actor, rows: list[dict]) -> list[Indicator]:
+    """Create indicators from validated rows (finance only, inside its jurisdiction).
+
+    Every row is checked before anything is added; the caller commits. Keys are
+    checked against the database and within the upload, so a duplicate is a 422
+    naming both rows rather than a half-written import.
+    """
+    require(actor, "finance", action="load budget indicators")
+    errors: dict[str, list[str]] = {}
+    seen: dict[tuple, int] = {}
+    units: dict[str, Organisation | None] = {}
+    prepared = []
+    for index, row in enumerate(rows, start=1):
+        code = row["unit_code"]
+        if code not in units:
+            units[code] = unit_in_reach(actor, code)
+        unit = units[code]
+        if unit is None:
+            errors[f"row {index}.unit_code"] = [f"no budget unit {code!r} in your jurisdiction"]
+            continue
+        key = (unit.id, row["year"], row["functional_code"], row["economic_code"],
+               row["fund_source"], row.get("project") or "")
+        if key in seen:
+            errors[f"row {index}"] = [f"duplicates row {seen[key]}"]
+            continue
+        seen[key] = index
+        prepared.append((index, key, unit, row))
+    if prepared and not errors:
+        existing = _existing_indicator_keys({key[0] for _, key, _, _ in prepared})
+        for index, key, _, _ in prepared:
+            if key in existing:
+                errors[f"row {index}"] = ["an indicator with this unit, year, codes, fund source and project exists"]
+    if errors:
+        raise Invalid("the upload was rejected; nothing was written", errors)
+    created = [Indicator(unit=unit, year=row["year"], functional_code=row["functional_code"],
+                         economic_code=row["economic_code"], fund_source=row["fund_source"],
+                         expenditure_kind=row["expenditure_kind"], project=row.get("project") or "",
+                         amount=row["amount"], frozen=row.get("frozen", False))
+               for _, _, unit, row in prepared]
+    db.session.add_all(created)
+    return created
+
+
+def _existing_indicator_keys(unit_ids: set[int]) -> set[tuple]:
+    result = db.session.execute(sa.select(
+        Indicator.unit_id, Indicator.year, Indicator.functional_code, Indicator.economic_code,
+        Indicator.fund_source, Indicator.project).where(Indicator.unit_id.in_(unit_ids)))
+    return {tuple(r) for r in result}
+
+
+def indicators_for(actor: Actor):
+    return sa.select(Indicator).where(units_of(actor, Indicator.unit_id))
+
+
+def accounts_for(actor: Actor):
+    """Accounts: finance by jurisdiction, units their own, competent their units', banks those they serve."""
+    stmt = sa.select(BankAccount)
+    if actor.kind == "bank":
+        return stmt.where(BankAccount.bank_id == actor.org_id)
+    return stmt.where(units_of(actor, BankAccount.unit_id))
+
+
+def get_account(actor: Actor, account_id: int) -> BankAccount:
+    row = db.session.execute(accounts_for(actor).where(BankAccount.id == account_id)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no account {account_id}")
+    return row
+
+
+def register_account(actor: Actor, data: dict) -> BankAccount:
+    """Record a bank account. A unit may report its own (unregistered until finance
+    registers it); finance records accounts of units in its jurisdiction."""
+    require(actor, "finance", "unit", action="record bank accounts")
+    unit = unit_in_reach(actor, data["unit_code"])
+    if unit is None:
+        raise Invalid("unknown budget unit", {"unit_code": [f"no budget unit {data['unit_code']!r} you may act for"]})
+    bank = org_by_code(data["bank_code"])
+    if bank is None or bank.kind != "bank":
+        raise Invalid("unknown agent bank", {"bank_code": [f"no agent bank {data['bank_code']!r}"]})
+    if db.session.execute(sa.select(BankAccount.id).where(BankAccount.number == data["number"])).first():
+        raise Conflict("account number already recorded", {"number": ["already recorded"]})
+    registered = bool(data.get("registered", False)) if actor.kind in ("finance", "system") else False
+    account = BankAccount(unit=unit, bank=bank, number=data["number"], kind=data["kind"],
+                          registered=registered, status=data.get("status", "active"))
+    db.session.add(account)
+    return account
+
+
+def change_account(actor: Actor, account_id: int, changes: dict) -> BankAccount:
+    """Finance registers, suspends, closes or reactivates an account."""
+    require(actor, "finance", action="change bank accounts")
+    account = get_account(actor, account_id)
+    for field in ("registered", "status"):
+        if field in changes:
+            setattr(account, field, changes[field])
+    account.changed_at = utcnow()
+    return account

@@ -1,0 +1,317 @@
+"""Complaints and reports from anyone (投诉举报, Art. 20, 25(四)).
+
+Anyone may report, without an account; finance triages each report into a warning
+(to verify under Art. 11(二)), a case (when the facts are already clear), or dismisses
+it with a reason. The reporter's identity is kept confidential (对举报人身份信息予以保密):
+it is stored here and shown to finance only; notifications and the warnings and cases
+a report turns into never carry it.
+
+Public intake is rate-limited per client address with a fixed window counted in the
+database (:class:`ComplaintRate`), so that the limit holds across gunicorn workers and
+hosts. Addresses are stored as SHA-256 digests, never next to a complaint, and swept
+after two windows: a digest of an IPv4 address can be reversed by trying them all, so
+what protects the reporter is that no row links an address to a report, and that the
+counters do not outlive the limit they serve.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflow.db import AwareDateTime, db, utcnow
+from workflow.errors import Conflict, DomainError, Invalid, NotFound
+from workflow.parties import Actor, Organisation, org_by_code, require
+from workflow.settings import setting
+
+COMPLAINT_STATUSES = ("received", "warning", "case", "dismissed")
+TRIAGE_OUTCOMES = ("warning", "case", "dismissed")
+DEFAULT_PER_WINDOW = 5
+DEFAULT_WINDOW_SECONDS = 3600
+
+
+class RateLimited(DomainError):
+    """Too many reports from one address in the current window (API4: resource limits)."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message, {"_": [f"retry after {retry_after} seconds"]})
+        self.retry_after = retry_after
+
+
+class Complaint(db.Model):
+    """One report (投诉举报). ``finance_id`` is the department that must handle it: the one
+    in charge of the reported unit, else the one the reporter addressed, else the default."""
+
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finance_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    subject_text: Mapped[str] = mapped_column(sa.String(200))  # the unit as the reporter named it
+    description: Mapped[str] = mapped_column(sa.Text)
+    voucher_no: Mapped[str | None] = mapped_column(sa.String(64))
+    # Confidential (Art. 20): finance only.
+    reporter_name: Mapped[str | None] = mapped_column(sa.String(100))
+    reporter_phone: Mapped[str | None] = mapped_column(sa.String(40))
+    reporter_email: Mapped[str | None] = mapped_column(sa.String(255))
+    status: Mapped[str] = mapped_column(sa.String(12), default="received")
+    received_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    triaged_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
+    triaged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    warning_id: Mapped[int | None] = mapped_column(sa.ForeignKey("warnings.id"))
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))
+
+    finance: Mapped[Organisation] = relationship(foreign_keys=[finance_id])
+    unit: Mapped[Organisation | None] = relationship(foreign_keys=[unit_id])
+
+    __table_args__ = (sa.CheckConstraint(status.in_(COMPLAINT_STATUSES), name="status"),)
+
+    @property
+    def unit_code(self) -> str | None:
+        return self.unit.code if self.unit is not None else None
+
+    @property
+    def finance_code(self) -> str:
+        return self.finance.code
+
+
+class ComplaintRate(db.Model):
+    """Reports counted per client address digest and fixed window (``window_no`` = epoch
+    seconds // window length). Old windows are swept on the next report."""
+
+    __tablename__ = "complaint_rate"
+
+    client: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    window_no: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    hits: Mapped[int] = mapped_column(default=0)
+
+
+# --- rate limiting ------------------------------------------------------------------------
+
+def rate_limit() -> tuple[int, int]:
+    """(reports allowed per window, window length in seconds), from configuration:
+    ``FUNDWATCH_COMPLAINTS_PER_WINDOW`` (default 5) and ``FUNDWATCH_COMPLAINT_WINDOW_SECONDS``
+    (default 3600)."""
+    per_window = int(setting("FUNDWATCH_COMPLAINTS_PER_WINDOW", DEFAULT_PER_WINDOW))
+    seconds = int(setting("FUNDWATCH_COMPLAINT_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
+    if per_window < 1 or seconds < 1:
+        raise ValueError("complaint rate limit settings must be positive")
+    return per_window, seconds
+
+
+def client_digest(address: str | None) -> str:
+    return hashlib.sha256((address or "unknown").encode()).hexdigest()
+
+
+def count_report(address: str | None, now: dt.datetime) -> None:
+    """Count one report from ``address``; raise :class:`RateLimited` beyond the limit.
+
+    One ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` statement increments the
+    window's counter atomically: concurrent workers each see a distinct count (PostgreSQL
+    locks the row until commit; SQLite has one writer), so the limit is never overshot.
+    """
+    per_window, seconds = rate_limit()
+    epoch = int(now.timestamp())
+    window = epoch // seconds
+    digest = client_digest(address)
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = ComplaintRate.__table__
+    stmt = insert(table).values(client=digest, window_no=window, hits=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.client, table.c.window_no],
+                                      set_={"hits": table.c.hits + 1}).returning(table.c.hits)
+    hits = db.session.execute(stmt).scalar_one()
+    if hits > per_window:
+        retry_after = max(1, (window + 1) * seconds - epoch)
+        raise RateLimited(f"too many reports from this address; at most {per_window} per "
+                          f"{seconds} seconds", retry_after)
+    db.session.execute(sa.delete(ComplaintRate).where(ComplaintRate.window_no < window - 1)
+                       .execution_options(synchronize_session=False))
+
+
+# --- intake ---------------------------------------------------------------------------------
+
+def finance_in_charge(org: Organisation) -> Organisation | None:
+    """The finance department whose jurisdiction ``org`` sits in directly."""
+    return db.session.execute(sa.select(Organisation).where(
+        Organisation.kind == "finance", Organisation.finance_path == org.finance_path)).scalar_one_or_none()
+
+
+def _default_finance() -> Organisation:
+    code = setting("FUNDWATCH_COMPLAINT_FINANCE_CODE")
+    if code:
+        org = org_by_code(code)
+        if org is not None and org.kind == "finance":
+            return org
+    org = db.session.execute(sa.select(Organisation).where(
+        Organisation.kind == "finance", Organisation.parent_id.is_(None)).order_by(Organisation.id)).scalars().first()
+    if org is None:
+        raise Invalid("no finance department receives complaints yet", {"finance_code": ["none configured"]})
+    return org
+
+
+def _resolve_unit(code: str | None, name: str | None) -> Organisation | None:
+    if code:
+        org = org_by_code(code.strip())
+        if org is not None and org.kind == "unit":
+            return org
+    if name:
+        found = db.session.execute(sa.select(Organisation).where(
+            Organisation.kind == "unit", Organisation.name == name.strip()).limit(2)).scalars().all()
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def submit(data: dict, *, client_address: str | None, now: dt.datetime | None = None) -> Complaint:
+    """Receive a report from the public (no actor). Counts it against the address's rate
+    limit first; routes it to the finance department in charge; tells that department
+    (without the reporter's identity). No commit here."""
+    from notifications.outbox import notify
+
+    now = now or utcnow()
+    count_report(client_address, now)
+    code, name = data.get("unit_code"), data.get("unit_name")
+    if not (code or name):
+        raise Invalid("name the unit you report", {"unit_code": ["give unit_code or unit_name"],
+                                                   "unit_name": ["give unit_code or unit_name"]})
+    unit = _resolve_unit(code, name)
+    finance = finance_in_charge(unit) if unit is not None else None
+    if finance is None and data.get("finance_code"):
+        addressed = org_by_code(data["finance_code"])
+        if addressed is None or addressed.kind != "finance":
+            raise Invalid("unknown finance department", {"finance_code": ["no such finance department"]})
+        finance = addressed
+    finance = finance or _default_finance()
+    named = "（".join(part.strip() for part in (code, name) if part) + ("）" if code and name else "")
+    complaint = Complaint(finance=finance, unit=unit, subject_text=named[:200],
+                          description=data["description"].strip(), voucher_no=data.get("voucher_no") or None,
+                          reporter_name=data.get("reporter_name") or None,
+                          reporter_phone=data.get("reporter_phone") or None,
+                          reporter_email=data.get("reporter_email") or None,
+                          status="received", received_at=now)
+    db.session.add(complaint)
+    db.session.flush()
+    notify(key=f"complaint:{complaint.id}:received", template="complaint_received",
+           context={"complaint_id": complaint.id, "finance_name": finance.name,
+                    "unit_name": unit.name if unit is not None else complaint.subject_text,
+                    "summary": _summary(complaint.description), "received_at": now.isoformat(),
+                    "path": f"/api/v1/complaints/{complaint.id}"},
+           org_ids=[finance.id])
+    return complaint
+
+
+def _summary(text: str, limit: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + "…"
+
+
+# --- finance's view and triage ----------------------------------------------------------------
+
+def complaints_for(actor: Actor):
+    """Finance only (Art. 20, 25(四)): the reports routed to its department or one below it."""
+    require(actor, "finance", action="read complaints")
+    stmt = sa.select(Complaint)
+    if actor.is_system:
+        return stmt
+    return stmt.where(Complaint.finance_id.in_(
+        sa.select(Organisation.id).where(Organisation.finance_path.startswith(actor.finance_path))))
+
+
+def get_complaint(actor: Actor, complaint_id: int, *, lock: bool = False) -> Complaint:
+    stmt = complaints_for(actor).where(Complaint.id == complaint_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    complaint = db.session.execute(stmt).scalar_one_or_none()
+    if complaint is None:
+        raise NotFound(f"no complaint {complaint_id}")
+    return complaint
+
+
+def triage(actor: Actor, complaint_id: int, data: dict, now: dt.datetime | None = None) -> Complaint:
+    """Finance decides what a report becomes (Art. 20: 按照相关程序及时处理):
+
+    - ``into: warning`` opens a manual warning (rule ``complaint``, 第二十条) on the payment
+      the report names (``voucher_no``) or on the unit, to verify under Art. 11(二);
+    - ``into: case`` opens a unit case on ``rung`` (Art. 21) with ``fields``;
+    - ``into: dismissed`` records ``reason``.
+
+    Finance may name the unit or payment it identified (``unit_code``, ``voucher_no``).
+    Conflict if already triaged (also when two officers triage at once: the row is locked).
+    """
+    from workflow import verification
+    from workflow.cases import open_case
+
+    require(actor, "finance", action="triage complaints")
+    now = now or utcnow()
+    complaint = get_complaint(actor, complaint_id, lock=True)
+    if complaint.status != "received":
+        raise Conflict(f"complaint {complaint.id} was triaged already ({complaint.status})")
+    into = data["into"]
+    if into == "dismissed":
+        reason = (data.get("reason") or "").strip()
+        if not reason:
+            raise Invalid("a dismissal needs a reason", {"reason": ["required"]})
+        complaint.reason = reason
+    else:
+        unit, payment = _subject_for_triage(actor, complaint, data)
+        if into == "warning":
+            message = (data.get("message") or "").strip() or f"投诉举报线索（第{complaint.id}号），待核实"
+            warning = verification.open_manual_warning(
+                actor, unit=unit, payment=payment, rule="complaint", level=data.get("level") or "warn",
+                article="第二十条", message=message, now=now)
+            complaint.warning_id = warning.id
+        elif into == "case":
+            if not data.get("rung"):
+                raise Invalid("a case needs its rung", {"rung": ["required"]})
+            fields = dict(data.get("fields") or {})
+            # The default summary names the report by number only: its text may identify the reporter.
+            fields.setdefault("summary", f"经核实的投诉举报事项（投诉举报第{complaint.id}号）")
+            case = open_case(actor, machine="unit_case", subject=unit, rung=data["rung"], fields=fields,
+                             source={"complaint_id": complaint.id, "voucher_no": payment.voucher_no if payment else None},
+                             now=now)
+            complaint.case_id = case.id
+        else:  # the schema allows only the three outcomes
+            raise Invalid(f"cannot triage into {into!r}", {"into": [f"one of {', '.join(TRIAGE_OUTCOMES)}"]})
+        complaint.unit_id = unit.id
+        if payment is not None:
+            complaint.voucher_no = payment.voucher_no
+    complaint.status = into
+    complaint.triaged_at = now
+    complaint.triaged_by_id = actor.user_id
+    return complaint
+
+
+def _subject_for_triage(actor: Actor, complaint: Complaint, data: dict):
+    """The unit (and payment, if any) a report is about, inside finance's jurisdiction."""
+    from workflow.budget import unit_in_reach
+    from workflow.monitoring.models import Payment
+    from workflow.scoping import units_of
+
+    unit = complaint.unit
+    if data.get("unit_code"):
+        unit = unit_in_reach(actor, data["unit_code"])
+        if unit is None:
+            raise Invalid("unknown budget unit", {"unit_code": ["no budget unit in your jurisdiction"]})
+    voucher = data.get("voucher_no") or complaint.voucher_no
+    payment = None
+    if voucher:
+        payment = db.session.execute(sa.select(Payment).where(
+            Payment.voucher_no == voucher, units_of(actor, Payment.unit_id))).scalar_one_or_none()
+        if payment is None and data.get("voucher_no"):
+            raise Invalid("unknown payment", {"voucher_no": ["no payment with this voucher in your jurisdiction"]})
+        if payment is not None and unit is not None and payment.unit_id != unit.id:
+            raise Invalid("the payment is not the unit's", {"voucher_no": ["belongs to another unit"]})
+        if payment is not None:
+            unit = payment.unit
+    if unit is None:
+        raise Invalid("name the unit the report is about", {"unit_code": ["required: the report names no known unit"]})
+    if unit_in_reach(actor, unit.code) is None:
+        raise Invalid("the unit is outside your jurisdiction", {"unit_code": ["outside your jurisdiction"]})
+    return unit, payment

@@ -1,0 +1,462 @@
+"""Numbered notices (文书) issued by finance departments, rendered once and kept.
+
+Every kind is declared once, in :data:`KINDS`: its Chinese title, template, the context
+fields it needs, the party kind it is addressed to and the article it rests on.
+
+- 约谈通知书 and 实地核证通知书 follow annexes 1 and 2 of the regulation (Art. 11(二)3);
+- 关注函 (Art. 11(二)4), 处理决定 (Art. 21(二)), 书面责令整改意见 (Art. 21(三)),
+  通报 (Art. 21(五)), 移送函 (Art. 23);
+- to agent banks: 整改通知 (Art. 22(一)(二)), 通报批评及扣减服务费 and 终止代理协议 (Art. 22(三)).
+
+Numbers read ``2026年第3号`` and count per issuing department, per year (Beijing time)
+and per kind. They are taken from :class:`DocumentCounter` inside the caller's
+transaction, so they are unique and gap-free: a rolled-back issue gives its number
+back, and of two concurrent issues the second waits for the first to commit.
+
+A notice is rendered to HTML when it is issued and the HTML is stored: what the
+addressee signed must not change when a template does later.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflow.db import AwareDateTime, db, to_money, utcnow
+from workflow.errors import Conflict, Forbidden, Invalid, NotFound
+from workflow.parties import Actor, Organisation, User, require
+
+LOCAL_ZONE = ZoneInfo("Asia/Shanghai")  # notices are dated in Beijing time wherever the server runs
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+REGULATION = "《预算执行动态监控管理办法》"
+
+
+# --- the table of kinds --------------------------------------------------------------
+
+FIELD_TYPES = ("text", "lines", "names", "date", "money", "count", "choice")
+
+
+@dataclass(frozen=True)
+class ContextField:
+    """One value a notice needs. ``type`` says how it is checked and stored:
+
+    text: a non-empty string; lines: a list of strings (or one string, one item a line);
+    names: a list of people (or a string separated by 、 or commas); date: a date, an aware
+    datetime (taken in Beijing time) or ``YYYY-MM-DD``; money: yuan, never a float;
+    count: a positive integer; choice: one of ``choices``.
+    """
+
+    name: str
+    type: str = "text"
+    required: bool = True
+    choices: tuple[str, ...] = ()
+
+
+def req(name: str, type_: str = "text", **kw) -> ContextField:
+    return ContextField(name, type_, True, **kw)
+
+
+def opt(name: str, type_: str = "text", **kw) -> ContextField:
+    return ContextField(name, type_, False, **kw)
+
+
+# The facts of the blocked payment that annexes 1 and 2 recite.
+PAYMENT_FIELDS = (req("payment_date", "date"), req("payee"), req("voucher_number"), req("summary"))
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    title: str
+    article: str
+    addressee_kinds: tuple[str, ...]
+    fields: tuple[ContextField, ...]
+    copy_competent: bool = False  # 抄送 the addressee unit's competent department
+    template: str = field(default="")
+
+    def __post_init__(self):
+        if not self.template:
+            object.__setattr__(self, "template", f"documents/{self.name}.html")
+
+    @property
+    def required_fields(self) -> list[str]:
+        return [f.name for f in self.fields if f.required]
+
+
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("interview_notice", "预算执行动态监控约谈通知书", "11(二)3, annex 1", ("unit",),
+         PAYMENT_FIELDS + (req("interview_date", "date"), req("room"), opt("interview_time"),
+                           opt("attendees", "count"))),
+    Kind("onsite_notice", "预算执行动态监控实地核证通知书", "11(二)3, annex 2", ("unit",),
+         PAYMENT_FIELDS + (req("team", "names"), opt("team_size", "count"), opt("agency"),
+                           opt("onsite_date", "date"))),
+    Kind("focus_letter", "预算执行动态监控关注函", "11(二)4", ("unit",),
+         (req("findings", "lines"), opt("period"), opt("reply_by", "date")), copy_competent=True),
+    # basis "21(四)": the measures taken when a written order was not carried out in time
+    # (suspension of disbursement, closure of accounts) are handling decisions too.
+    Kind("handling_decision", "预算执行动态监控违规问题处理决定", "21(二), 21(四)", ("unit",),
+         (req("violation"), req("measures", "lines"), opt("amount", "money"), opt("deadline", "date"),
+          opt("basis", "choice", choices=("21(二)", "21(四)")))),
+    Kind("rectification_order", "预算执行动态监控书面责令整改意见", "21(三)", ("unit",),
+         (req("violation"), req("requirements", "lines"), req("deadline", "date")), copy_competent=True),
+    Kind("public_notice", "关于预算执行动态监控违规问题的通报", "21(五)", ("unit", "competent", "finance"),
+         (req("subject_name"), req("violation"), req("handling", "lines"), opt("scope"))),
+    Kind("referral_letter", "预算执行动态监控违规问题移送函", "23", ("oversight",),
+         (req("subject_name"), req("violation"), opt("handling", "lines"), opt("materials", "lines"))),
+    Kind("bank_rectification_notice", "代理银行违规问题整改通知书", "22(一)(二)", ("bank",),
+         (req("ground", "choice", choices=("payment", "transmission")), req("violation"),
+          req("measures", "lines"), req("deadline", "date"), opt("amount", "money"))),
+    Kind("bank_criticism_notice", "关于代理银行违规问题的通报批评及扣减服务费通知", "22(三)", ("bank",),
+         (req("violation"), req("fee_deduction", "money"), opt("evaluation"))),
+    Kind("agreement_termination_notice", "终止国库集中支付代理协议通知书", "22(三)", ("bank",),
+         (req("violation"), req("effective_date", "date"), opt("agreement"))),
+)}
+
+
+def payment_context(payment) -> dict:
+    """The annex fields from a payment (``workflow.monitoring`` Payment or alike): the
+    date it was applied for (Beijing time), the payee, the voucher number and the summary."""
+    return {"payment_date": payment.paid_at, "payee": payment.payee_name,
+            "voucher_number": payment.voucher_no, "summary": payment.summary}
+
+
+# --- models ----------------------------------------------------------------------------
+
+class Document(db.Model):
+    """A numbered notice (文书). Immutable once issued except for its acknowledgement."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    number: Mapped[str] = mapped_column(sa.String(32))
+    year: Mapped[int]
+    seq: Mapped[int]
+    issuer_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    addressee_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    warning_id: Mapped[int | None] = mapped_column(sa.ForeignKey("warnings.id"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    context: Mapped[dict] = mapped_column(sa.JSON)
+    html: Mapped[str] = mapped_column(sa.Text)
+    issued_at: Mapped[dt.datetime] = mapped_column(AwareDateTime)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
+    acknowledged_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    issuer: Mapped[Organisation] = relationship(foreign_keys=[issuer_id])
+    addressee: Mapped[Organisation] = relationship(foreign_keys=[addressee_id])
+    acknowledger: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by])
+
+    __table_args__ = (
+        sa.UniqueConstraint("issuer_id", "year", "kind", "seq", name="uq_documents_number"),
+    )
+
+    @property
+    def kind_spec(self) -> Kind:
+        return KINDS[self.kind]
+
+
+class DocumentCounter(db.Model):
+    """The last number given per issuing department, year and kind (编号计数)."""
+
+    __tablename__ = "document_counters"
+
+    issuer_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(default=0)
+
+
+FROZEN_COLUMNS = ("kind", "number", "year", "seq", "issuer_id", "addressee_id", "case_id", "warning_id",
+                  "title", "context", "html", "issued_at")
+
+
+@sa.event.listens_for(Document, "before_update")
+def _refuse_changes_to_an_issued_notice(_mapper, _connection, target: Document) -> None:
+    state = sa.inspect(target)
+    changed = [name for name in FROZEN_COLUMNS if state.attrs[name].history.has_changes()]
+    if changed:
+        raise Conflict("an issued notice cannot be changed", {name: ["fixed at issue"] for name in changed})
+
+
+# --- numbering -------------------------------------------------------------------------
+
+def format_number(year: int, seq: int) -> str:
+    return f"{year}年第{seq}号"
+
+
+def next_seq(issuer_id: int, year: int, kind: str) -> int:
+    """Take the next number in the caller's transaction.
+
+    The counter row is created if absent (``ON CONFLICT DO NOTHING``: a concurrent
+    creator makes this wait for its commit), then incremented with ``UPDATE ...
+    RETURNING``, which holds the row lock until the caller's commit or rollback. On
+    SQLite the first write takes the database write lock, which serialises the same way.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    key = dict(issuer_id=issuer_id, year=year, kind=kind)
+    db.session.execute(insert(DocumentCounter).values(**key, last_seq=0).on_conflict_do_nothing())
+    return db.session.execute(
+        sa.update(DocumentCounter)
+        .where(*(getattr(DocumentCounter, k) == v for k, v in key.items()))
+        .values(last_seq=DocumentCounter.last_seq + 1)
+        .returning(DocumentCounter.last_seq)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+
+
+# --- context checking ------------------------------------------------------------------
+
+def _as_date(value) -> dt.date:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError("a naive datetime: a timezone is required")
+        return value.astimezone(LOCAL_ZONE).date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            return _as_date(dt.datetime.fromisoformat(text))
+    raise ValueError("a date, e.g. 2026-03-02")
+
+
+def _as_list(value, separators: str) -> list[str]:
+    if isinstance(value, str):
+        items = re.split(separators, value)
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, dict)):
+        items = list(value)
+    else:
+        raise ValueError("a list of strings")
+    if not all(isinstance(item, str) for item in items):
+        raise ValueError("a list of strings")
+    cleaned = [item.strip() for item in items if item.strip()]
+    if not cleaned:
+        raise ValueError("must not be empty")
+    return cleaned
+
+
+def _clean(spec: ContextField, value) -> Any:
+    """The JSON-storable form of one value, or ValueError saying what is wrong."""
+    if spec.type == "text":
+        if not isinstance(value, str) and not isinstance(value, int):
+            raise ValueError("a string")
+        text = str(value).strip()
+        if not text:
+            raise ValueError("must not be empty")
+        return text
+    if spec.type == "lines":
+        return _as_list(value, r"\r?\n")
+    if spec.type == "names":
+        return _as_list(value, r"[、,，;；]")
+    if spec.type == "date":
+        return _as_date(value).isoformat()
+    if spec.type == "money":
+        try:
+            return str(to_money(value))
+        except TypeError as exc:
+            raise ValueError("yuan as a decimal string, never a float") from exc
+    if spec.type == "count":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError("a whole number of at least 1")
+        return value
+    if spec.type == "choice":
+        if value not in spec.choices:
+            raise ValueError(f"one of {', '.join(spec.choices)}")
+        return value
+    raise AssertionError(f"unknown field type {spec.type}")  # pragma: no cover - table error
+
+
+def check_context(kind: Kind, context: dict) -> dict:
+    """Keep the fields ``kind`` declares, checked and normalised; unknown keys are dropped
+    because callers pass an action's whole payload. Missing or bad fields → Invalid naming each."""
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    for spec in kind.fields:
+        value = context.get(spec.name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if spec.required:
+                errors[f"context.{spec.name}"] = ["required"]
+            continue
+        try:
+            cleaned[spec.name] = _clean(spec, value)
+        except ValueError as exc:
+            errors[f"context.{spec.name}"] = [str(exc)]
+    if errors:
+        missing = [k.removeprefix("context.") for k, v in errors.items() if v == ["required"]]
+        message = (f"a {kind.name} needs {', '.join(missing)}" if missing
+                   else f"the {kind.name} context has bad values")
+        raise Invalid(message, errors)
+    return cleaned
+
+
+# --- rendering -------------------------------------------------------------------------
+
+CN_SMALL = "零一两三四五六七八九十"
+
+
+def cn_date(value) -> str:
+    """2026年3月2日, as official documents write dates."""
+    day = _as_date(value)
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def cn_count(value: int) -> str:
+    """两位, 三名: small counts in characters as the forms write them; larger ones in digits."""
+    return CN_SMALL[value] if 0 <= value <= 10 else str(value)
+
+
+def cn_money(value) -> str:
+    return f"{to_money(value):,.2f}元"
+
+
+_environment: jinja2.Environment | None = None
+
+
+def environment() -> jinja2.Environment:
+    """The documents' Jinja2 environment: autoescaped, and strict so a missing value fails."""
+    global _environment
+    if _environment is None:
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
+                                 undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        env.filters.update(cn_date=cn_date, cn_count=cn_count, cn_money=cn_money)
+        _environment = env
+    return _environment
+
+
+def render(kind: Kind, *, number: str, issuer: Organisation, addressee: Organisation,
+           context: dict, issued_at: dt.datetime) -> str:
+    competent = addressee.parent if addressee.parent is not None and addressee.parent.kind == "competent" else None
+    values = {spec.name: None for spec in kind.fields}
+    values.update(context)
+    return environment().get_template(kind.template).render(
+        kind=kind, title=kind.title, number=number, issuer=issuer, addressee=addressee,
+        copy_to=competent if kind.copy_competent else None, issued_on=issued_at.astimezone(LOCAL_ZONE).date(),
+        regulation=REGULATION, **values)
+
+
+# --- issuing ---------------------------------------------------------------------------
+
+def issue_document(actor: Actor, *, kind: str, issuer: Organisation, addressee: Organisation,
+                   context: dict, case_id: int | None = None, warning_id: int | None = None,
+                   now: dt.datetime | None = None) -> Document:
+    """Issue a numbered notice in the caller's transaction (no commit here).
+
+    Only finance issues notices (Art. 25), in the name of its own department (the
+    scheduler, ``Actor.system()``, in the name of the case's department), to a party in
+    the issuer's jurisdiction of the kind the notice is for.
+
+    Raises Forbidden (not finance, or another department's name), Invalid (unknown
+    kind, wrong addressee, missing or bad context fields, each named).
+    """
+    require(actor, "finance", action="issue notices")
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise Invalid(f"unknown document kind {kind!r}", {"kind": [f"one of {', '.join(KINDS)}"]})
+    if issuer.kind != "finance":
+        raise Invalid("notices are issued by a finance department", {"issuer": ["not a finance department"]})
+    if not actor.is_system and issuer.id != actor.org_id:
+        raise Forbidden("a finance officer issues notices in the name of their own department")
+    if addressee.kind not in spec.addressee_kinds:
+        raise Invalid(f"a {kind} is addressed to a {' or '.join(spec.addressee_kinds)} party",
+                      {"addressee": [f"a {addressee.kind} party cannot receive a {kind}"]})
+    if not addressee.finance_path.startswith(issuer.finance_path):
+        raise Invalid("the addressee is outside the issuer's jurisdiction",
+                      {"addressee": ["outside the issuer's jurisdiction"]})
+    cleaned = check_context(spec, context or {})
+    issued_at = now or utcnow()
+    year = issued_at.astimezone(LOCAL_ZONE).year
+    seq = next_seq(issuer.id, year, kind)
+    number = format_number(year, seq)
+    html = render(spec, number=number, issuer=issuer, addressee=addressee, context=cleaned, issued_at=issued_at)
+    document = Document(kind=kind, number=number, year=year, seq=seq, issuer=issuer, addressee=addressee,
+                        case_id=case_id, warning_id=warning_id, title=spec.title, context=cleaned, html=html,
+                        issued_at=issued_at)
+    db.session.add(document)
+    db.session.flush()
+    return document
+
+
+# --- who sees what ---------------------------------------------------------------------
+
+def visible(actor: Actor) -> sa.ColumnElement[bool]:
+    """Documents the caller may read (ASVS 8.2.2): finance over the issuer (its own
+    department or one below it), the addressee itself, the addressee unit's competent
+    department, and whoever can see the document's case."""
+    if actor.is_system:
+        return sa.true()
+    clauses = [Document.addressee_id == actor.org_id]
+    if actor.kind == "finance":
+        clauses.append(Document.issuer_id.in_(
+            sa.select(Organisation.id).where(Organisation.finance_path.startswith(actor.finance_path))))
+    if actor.kind == "competent":
+        clauses.append(Document.addressee_id.in_(
+            sa.select(Organisation.id).where(Organisation.parent_id == actor.org_id)))
+    clauses.append(_visible_cases(actor))
+    return sa.or_(*clauses)
+
+
+def _visible_cases(actor: Actor) -> sa.ColumnElement[bool]:
+    """Documents of cases the caller can see, by the case module's own scope."""
+    from workflow import cases  # imported late: the case module issues documents
+
+    return Document.case_id.in_(sa.select(cases.Case.id).where(cases.visible(actor)))
+
+
+def case_documents(actor: Actor, case_id: int):
+    """The notices of a case, for whoever may see the case (the case module's scoped
+    loader raises NotFound otherwise)."""
+    from workflow import cases  # imported late: the case module issues documents
+
+    case = cases.get_case(actor, case_id)
+    return sa.select(Document).where(Document.case_id == case.id)
+
+
+def documents_for(actor: Actor):
+    return sa.select(Document).where(visible(actor))
+
+
+def get_document(actor: Actor, document_id: int) -> Document:
+    """A document the caller may see; NotFound otherwise (absent and hidden look alike)."""
+    document = db.session.execute(documents_for(actor).where(Document.id == document_id)).scalar_one_or_none()
+    if document is None:
+        raise NotFound(f"no document {document_id}")
+    return document
+
+
+def acknowledge(actor: Actor, document_id: int, now: dt.datetime | None = None) -> Document:
+    """The addressee's signed, stamped return of the notice (annexes 1 and 2).
+
+    NotFound if the caller cannot see it; Forbidden unless a user of the addressee;
+    Conflict if it was already acknowledged (also when two acknowledge at once: the
+    update only applies while the document is unacknowledged).
+    """
+    document = get_document(actor, document_id)
+    if actor.is_system or actor.org_id != document.addressee_id:
+        raise Forbidden("only the addressee acknowledges a notice")
+    if document.acknowledged_at is not None:
+        raise Conflict(f"document {document.number} was acknowledged already")
+    when = now or utcnow()
+    done = db.session.execute(
+        sa.update(Document)
+        .where(Document.id == document.id, Document.acknowledged_at.is_(None))
+        .values(acknowledged_at=when, acknowledged_by=actor.user_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if done != 1:
+        raise Conflict(f"document {document.number} was acknowledged already")
+    db.session.refresh(document)
+    return document

@@ -1,0 +1,290 @@
+"""Evidence (佐证材料) attached to a case: rectification results, explanations, vouchers.
+
+Art. 21(一) asks the unit for "书面纠正结果和相关佐证材料", Art. 27(三)-(四) and 28(二)
+for complete and true materials. Uploads are checked as the ASVS asks (5.2.1-5.4.1):
+
+- a size limit (``max_bytes``);
+- an allowlist of file types, each checked twice: by extension and by the content's
+  magic bytes, which must agree (a ``.pdf`` holding a Windows executable is refused);
+- stored under a server-chosen name (a UUID) outside any served folder, never executed,
+  and downloaded as an attachment with the type we detected, not the one declared;
+- the SHA-256 of the content is recorded.
+
+Nothing is written on refusal: every check runs before the row is added and the file
+stored, and a file whose transaction rolls back is removed again.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import re
+import unicodedata
+import uuid
+import zipfile
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from workflow import cases
+from workflow.cases import Case
+from workflow.db import AwareDateTime, db, utcnow
+from workflow.errors import Conflict, Forbidden, Invalid, NotFound
+from workflow.parties import Actor, Organisation, User
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+NOTE_MAX = 1000
+
+
+class TooLarge(Invalid):
+    """The upload exceeds the size limit (HTTP 413, with the field named like any Invalid)."""
+
+    status = 413
+
+
+@dataclass(frozen=True)
+class FileType:
+    name: str
+    extensions: tuple[str, ...]
+    content_type: str  # what we serve it as, whatever the uploader declared
+    declared: tuple[str, ...]  # declared types we accept for it (browsers differ)
+
+
+GENERIC_DECLARED = ("", "application/octet-stream", "binary/octet-stream")
+FILE_TYPES = {t.name: t for t in (
+    FileType("pdf", (".pdf",), "application/pdf", ("application/pdf", "application/x-pdf")),
+    FileType("png", (".png",), "image/png", ("image/png",)),
+    FileType("jpeg", (".jpg", ".jpeg"), "image/jpeg", ("image/jpeg", "image/pjpeg", "image/jpg")),
+    # OFD (GB/T 33190), the Chinese fixed-layout format of e-invoices: a zip with OFD.xml.
+    FileType("ofd", (".ofd",), "application/ofd", ("application/ofd", "application/zip")),
+    FileType("docx", (".docx",), "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+             ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/zip")),
+    FileType("xlsx", (".xlsx",), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/zip")),
+    FileType("txt", (".txt",), "text/plain; charset=utf-8", ("text/plain",)),
+    FileType("csv", (".csv",), "text/csv; charset=utf-8",
+             ("text/csv", "text/plain", "application/csv", "application/vnd.ms-excel", "text/comma-separated-values")),
+)}
+BY_EXTENSION = {ext: t for t in FILE_TYPES.values() for ext in t.extensions}
+
+
+class Evidence(db.Model):
+    """One uploaded file on a case; the bytes live in the upload folder under ``stored_name``."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    uploaded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    uploader_org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    stored_name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    file_type: Mapped[str] = mapped_column(sa.String(8))
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    uploader: Mapped[User | None] = relationship()
+    uploader_org: Mapped[Organisation | None] = relationship()
+
+
+# --- content checks ------------------------------------------------------------------
+
+def clean_filename(filename: str | None) -> str:
+    """The name the uploader gave, for display and download only: no folders, no
+    control characters, at most 200 characters (the extension kept)."""
+    name = re.split(r"[\\/]", filename or "")[-1]
+    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if unicodedata.category(ch)[0] != "C").strip()
+    name = name.lstrip(".")
+    if len(name) > 200:
+        stem, ext = os.path.splitext(name)
+        name = stem[: 200 - len(ext)] + ext
+    return name
+
+
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # text keeps tab, newlines, form feed
+
+
+def _zip_members(data: bytes) -> set[str] | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return set(archive.namelist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return None
+
+
+def _is_text(data: bytes) -> bool:
+    if b"\x00" in data:
+        return False
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return CONTROL_CHARS.search(text) is None
+    return False
+
+
+def sniff(data: bytes) -> str | None:
+    """The allowed type the content actually is, by its magic bytes; None if none."""
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"PK\x03\x04"):
+        members = _zip_members(data)
+        if members is None:
+            return None
+        if "OFD.xml" in members:
+            return "ofd"
+        if "[Content_Types].xml" in members:
+            # Macro-enabled documents (vbaProject.bin) are not evidence we accept.
+            if any(m.endswith("vbaProject.bin") for m in members):
+                return None
+            if any(m.startswith("word/") for m in members):
+                return "docx"
+            if any(m.startswith("xl/") for m in members):
+                return "xlsx"
+        return None
+    if _is_text(data):
+        return "text"
+    return None
+
+
+def check_upload(data: bytes, filename: str | None, declared_type: str | None,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, FileType]:
+    """The display name and the file's type, or TooLarge / Invalid naming ``file``."""
+    if len(data) > max_bytes:
+        raise TooLarge(f"the file is larger than the {max_bytes} byte limit",
+                       {"file": [f"larger than {max_bytes} bytes"]})
+    if not data:
+        raise Invalid("the file is empty", {"file": ["empty"]})
+    name = clean_filename(filename)
+    ext = os.path.splitext(name)[1].lower()
+    expected = BY_EXTENSION.get(ext)
+    if not name or expected is None:
+        allowed = ", ".join(sorted(BY_EXTENSION))
+        raise Invalid("this kind of file is not accepted", {"file": [f"extension must be one of {allowed}"]})
+    found = sniff(data)
+    if found != expected.name and not (found == "text" and expected.name in ("txt", "csv")):
+        raise Invalid("the file's content does not match its extension",
+                      {"file": [f"content is not {expected.name}"]})
+    declared = (declared_type or "").split(";")[0].strip().lower()
+    if declared not in GENERIC_DECLARED and declared not in expected.declared:
+        raise Invalid("the declared content type does not match the file",
+                      {"file": [f"declared type {declared} is not {expected.name}"]})
+    return name, expected
+
+
+# --- storage -------------------------------------------------------------------------
+
+PENDING_KEY = "fundwatch_evidence_files"
+
+
+def _store(upload_dir: str, stored_name: str, data: bytes) -> str:
+    os.makedirs(upload_dir, mode=0o700, exist_ok=True)
+    path = os.path.join(upload_dir, stored_name)
+    # O_EXCL: a UUID collision, or anything already there, is never overwritten.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _keep_stored_files(session) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _remove_files_of_uncommitted_uploads(session, transaction) -> None:
+    """Rolled back, or closed without a commit: the files of that transaction go too."""
+    if transaction.parent is not None:
+        return
+    for path in session.info.pop(PENDING_KEY, ()):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def path_of(evidence: Evidence, upload_dir: str) -> str:
+    return os.path.join(os.path.abspath(upload_dir), evidence.stored_name)
+
+
+# --- who may do what -------------------------------------------------------------------
+
+def _case_for(actor: Actor, case_id: int) -> Case:
+    """The case if the caller may see it (the case module's scoped loader), else NotFound."""
+    return cases.get_case(actor, case_id)
+
+
+def may_upload(actor: Actor, case) -> bool:
+    """The case's subject (the unit for unit cases, the bank for bank cases) and finance."""
+    return actor.is_system or actor.kind == "finance" or actor.org_id == case.subject_id
+
+
+def add_evidence(actor: Actor, case_id: int, *, data: bytes, filename: str | None,
+                 declared_type: str | None, note: str | None = None, upload_dir: str,
+                 max_bytes: int = DEFAULT_MAX_BYTES, now: dt.datetime | None = None) -> Evidence:
+    """Attach a file to a case in the caller's transaction (no commit here).
+
+    The upload is appended to the case's history as an ``evidence_added`` event (name,
+    type, size, SHA-256), which moves the case's version on like any other event.
+
+    Raises NotFound (case not visible), Forbidden (a party that sees the case but is
+    neither its subject nor finance), Conflict (the case is closed, or changed
+    concurrently), TooLarge (413) or Invalid (type, content, note).
+    """
+    case = _case_for(actor, case_id)
+    if not may_upload(actor, case):
+        raise Forbidden("only the case's subject or finance may attach evidence")
+    if case.closed_at is not None:
+        raise Conflict(f"case {case.id} is closed; evidence can no longer be attached", {"state": [case.state]})
+    if note is not None:
+        note = note.strip() or None
+        if note and len(note) > NOTE_MAX:
+            raise Invalid("the note is too long", {"note": [f"at most {NOTE_MAX} characters"]})
+    name, file_type = check_upload(data, filename, declared_type, max_bytes)
+    stored_name = uuid.uuid4().hex + file_type.extensions[0]
+    evidence = Evidence(case_id=case.id, uploaded_by=actor.user_id, uploader_org_id=actor.org_id,
+                        filename=name, stored_name=stored_name, file_type=file_type.name,
+                        content_type=file_type.content_type, size=len(data),
+                        sha256=hashlib.sha256(data).hexdigest(), note=note, created_at=now or utcnow())
+    db.session.add(evidence)
+    db.session.flush()
+    cases.record_event(actor, case, "evidence_added", {
+        "evidence_id": evidence.id, "filename": name, "file_type": file_type.name, "size": evidence.size,
+        "sha256": evidence.sha256, "note": note}, now=evidence.created_at)
+    # Written last, once everything that can refuse has run; removed again on rollback.
+    path = _store(upload_dir, stored_name, data)
+    db.session.info.setdefault(PENDING_KEY, []).append(path)
+    return evidence
+
+
+def evidence_of_case(actor: Actor, case_id: int):
+    """The case's evidence, for whoever may see the case (NotFound otherwise)."""
+    case = _case_for(actor, case_id)
+    return sa.select(Evidence).where(Evidence.case_id == case.id)
+
+
+def get_evidence(actor: Actor, evidence_id: int) -> Evidence:
+    """One evidence row whose case the caller may see; NotFound otherwise."""
+    evidence = db.session.get(Evidence, evidence_id)
+    if evidence is None:
+        raise NotFound(f"no evidence {evidence_id}")
+    try:
+        _case_for(actor, evidence.case_id)
+    except NotFound:
+        raise NotFound(f"no evidence {evidence_id}") from None
+    return evidence

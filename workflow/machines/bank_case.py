@@ -1,0 +1,102 @@
+"""Agent-bank cases (代理银行违规问题处理), Art. 22: the one table.
+
+States (状态):
+
+- ``refund_or_redo``           退回资金或重新办理 — 22(一): illegal payment; return the funds by the
+  original channel or redo the business, and compensate losses under the agency agreement
+- ``transmission_fix``         限期解决信息传输问题 — 22(二): monitoring data not transmitted in
+  time, accurately or completely; fix it at once
+- ``criticised_fee_deducted``  通报批评并扣减服务费 — 22(三): not rectified in time, not as
+  required, or false rectification
+- ``under_review``             整改情况审核中 — the bank reported; finance reviews
+- ``agreement_terminated``     终止代理协议 — 22(三) "直至终止代理协议"; the case ends there
+- ``closed``                   整改到位，已结案
+
+Escalation: none is automatic. Criticism comes with a fee deduction that finance sets
+"结合综合考评情况" (with the comprehensive evaluation), and terminating an agency
+agreement is finance's decision; when a bank deadline passes the scheduler proposes the
+next action to finance (``PROPOSALS``) instead of firing one.
+"""
+from __future__ import annotations
+
+from workflow.machines import effects as fx
+from workflow.machines import guards as g
+from workflow.machines.base import NEW, CaseMachine, Issue, State, Tell, art, opt, req, row
+
+RUNGS = ("refund_or_redo", "transmission_fix", "criticised_fee_deducted")
+
+STATES = (
+    State(NEW, "立案", "start"),
+    State("refund_or_redo", "退回资金或重新办理", "rung", art(22, 1), "bank_rectify"),
+    State("transmission_fix", "限期解决信息传输问题", "rung", art(22, 2), "bank_rectify"),
+    State("criticised_fee_deducted", "通报批评并扣减服务费", "rung", art(22, 3), "bank_criticism"),
+    State("under_review", "整改情况审核中", "review", art(22, 3)),
+    State("agreement_terminated", "终止代理协议，已结案", "closed", art(22, 3)),
+    State("closed", "整改到位，已结案", "closed"),
+)
+
+SUMMARY = req("summary", "text", "违规问题摘要", max_length=500)
+NOTE = opt("note", "text", "说明")
+DAYS = opt("deadline_days", "days", "整改期限（工作日，不填按默认期限）")
+PAYMENT_MEASURES = req("measures", "choices", "整改事项（第二十二条（一））", choices=(
+    ("refund", "将违规资金按原渠道退回相关银行账户"), ("redo", "重新办理有关业务"),
+    ("compensate", "按国库集中支付代理协议承担赔偿责任")))
+AMOUNT = opt("amount", "money", "涉及金额（元）")
+REQUIREMENTS = opt("requirements", "lines", "整改要求（每行一项）")
+GROUNDS = req("grounds", "choice", "通报批评事由（第二十二条（三））", choices=(
+    ("not_rectified_in_time", "不及时整改"), ("not_rectified_as_required", "未按要求整改"),
+    ("false_rectification", "虚报整改情况")))
+FEE = req("fee_deduction", "money", "扣减代理服务费（元）")
+EVALUATION = opt("evaluation", "text", "综合考评情况")
+REPORT = req("report", "text", "整改情况报告")
+REFUNDED = opt("refunded_amount", "money", "已退回资金（元）")
+REASON = req("reason", "text", "理由")
+EFFECTIVE = req("effective_date", "date", "协议终止日期")
+AGREEMENT = opt("agreement", "text", "代理协议名称及编号", max_length=200)
+
+TELL_BANK = Tell("case_action", "subject")
+TELL_FINANCE = Tell("case_action", "finance")
+CRITICISM = Issue("bank_criticism_notice", fx.criticism_notice)
+FIN = ("finance",)
+
+TRANSITIONS = (
+    row("open_refund_or_redo", NEW, "refund_or_redo", roles=FIN, article=art(22, 1), label="立案：违规支付资金",
+        fields=(SUMMARY, PAYMENT_MEASURES, AMOUNT, NOTE, DAYS), effects=(fx.start_deadline, fx.record_measures),
+        issues=(Issue("bank_rectification_notice", fx.bank_payment_notice),),
+        tells=(Tell("case_opened", "subject"),)),
+    row("open_transmission_fix", NEW, "transmission_fix", roles=FIN, article=art(22, 2),
+        label="立案：未及时、准确、完整传输监控信息", fields=(SUMMARY, REQUIREMENTS, NOTE, DAYS),
+        effects=(fx.start_deadline, fx.record_measures),
+        issues=(Issue("bank_rectification_notice", fx.bank_transmission_notice),),
+        tells=(Tell("case_opened", "subject"),)),
+
+    row("criticise_and_deduct_fee", ("refund_or_redo", "transmission_fix"), "criticised_fee_deducted",
+        roles=FIN, article=art(22, 3), label="通报批评并扣减代理服务费",
+        fields=(GROUNDS, FEE, EVALUATION, NOTE, DAYS), effects=(fx.start_deadline, fx.record_measures),
+        issues=(CRITICISM,), tells=(TELL_BANK,)),
+    row("terminate_agreement", "criticised_fee_deducted", "agreement_terminated", roles=FIN, article=art(22, 3),
+        label="终止代理协议", guards=(g.has_deadline_passed,), fields=(EFFECTIVE, AGREEMENT, NOTE),
+        effects=(fx.record_measures, fx.close_as_agreement_terminated),
+        issues=(Issue("agreement_termination_notice", fx.termination_notice),), tells=(TELL_BANK,)),
+
+    row("submit_rectification", RUNGS, "under_review", roles="bank", article=art(22, 3),
+        label="提交整改情况及佐证材料", guards=(g.evidence_attached,), fields=(REPORT, REFUNDED, NOTE),
+        effects=(fx.remember_rung_left, fx.stop_deadline), tells=(TELL_FINANCE,)),
+    row("accept_rectification", "under_review", "closed", roles=FIN, article=art(22, 3),
+        label="审核通过，结案", fields=(NOTE,), effects=(fx.close_as_rectified,), tells=(TELL_BANK,)),
+    *(row("reject_rectification", "under_review", rung, roles=FIN, article=art(22, 3),
+          label="审核不通过，退回并重新限期", guards=(g.came_from(rung),), fields=(REASON, DAYS),
+          effects=(fx.forget_rung_left, fx.start_deadline), tells=(TELL_BANK,))
+      for rung in RUNGS),
+    row("reject_and_escalate", "under_review", "criticised_fee_deducted", roles=FIN, article=art(22, 3),
+        label="未按要求整改或虚报整改情况，通报批评并扣减服务费",
+        guards=(g.came_from("refund_or_redo", "transmission_fix"),),
+        fields=(REASON, FEE, EVALUATION, DAYS), effects=(fx.forget_rung_left, fx.start_deadline, fx.record_measures),
+        issues=(CRITICISM,), tells=(TELL_BANK,)),
+)
+
+PROPOSALS = {"refund_or_redo": "criticise_and_deduct_fee", "transmission_fix": "criticise_and_deduct_fee",
+             "criticised_fee_deducted": "terminate_agreement"}
+
+MACHINE = CaseMachine("bank_case", "代理银行违规问题处理", STATES, TRANSITIONS, article=art(22),
+                      proposals=PROPOSALS)

@@ -1,0 +1,188 @@
+"""Tables of the monitoring area.
+
+Payments and warnings are written in bulk by :func:`workflow.monitoring.screening.screen_payments`
+(driver-level executemany / COPY for speed), so the mapped classes here are for reading,
+for the verification workflow built on them, and for the schema; do not rely on ORM
+defaults firing for screened rows — the screening code sets every column itself.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflow.budget import BankAccount, Indicator
+from workflow.db import AwareDateTime, Money, db, utcnow
+from workflow.parties import Organisation
+
+PAYMENT_STATUSES = ("accepted", "held", "refused")
+SETTLEMENTS = ("transfer", "cash", "card")  # 转账 / 现金 / 公务卡
+METHODS = ("direct", "authorized")  # 财政直接支付 / 财政授权支付
+PAYEE_KINDS = ("unit", "company", "individual")
+# The six exceptions of Art. 13(三) under which a zero-balance account may pay into a
+# real-fund account; each needs its document reference (exception_ref).
+EXCEPTIONS = (
+    "purchased_services",   # 1. 按合同约定支付的政府购买服务支出
+    "union_tax_payroll",    # 2. 工会经费、税金、向工资代发账户划转的工资等
+    "student_aid",          # 3. 奖助学金及纳入预算的补贴
+    "social_insurance",     # 4. 暂不能委托收款的社会保险、医疗保险、职业年金缴费
+    "approved_reimbursement",  # 5. 报经财政部门审核批准的归垫资金
+    "other_approved",       # 6. 国家和省另有规定、经财政厅（局）批准的其他资金
+)
+WARNING_LEVELS = ("block", "warn", "remind")  # 拦截 / 预警 / 提示
+WARNING_STATUSES = ("open", "verifying", "confirmed", "dismissed")
+
+
+class Payment(db.Model):
+    """A payment instruction with the elements of Art. 9 (支付信息)."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    voucher_no: Mapped[str] = mapped_column(sa.String(64), unique=True)  # 支付凭证号
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    payer_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("bank_accounts.id"))
+    payer_account: Mapped[str] = mapped_column(sa.String(40))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    paid_at: Mapped[dt.datetime] = mapped_column(AwareDateTime)
+    budget_year: Mapped[int]  # the Asia/Shanghai calendar year of paid_at
+    settlement: Mapped[str] = mapped_column(sa.String(8))
+    method: Mapped[str] = mapped_column(sa.String(12))
+    functional_code: Mapped[str] = mapped_column(sa.String(16))
+    economic_code: Mapped[str] = mapped_column(sa.String(16))
+    summary: Mapped[str] = mapped_column(sa.String(500))
+    payee_name: Mapped[str] = mapped_column(sa.String(200))
+    payee_account: Mapped[str] = mapped_column(sa.String(64))
+    payee_kind: Mapped[str] = mapped_column(sa.String(12))
+    payee_id_number: Mapped[str | None] = mapped_column(sa.String(32))
+    project: Mapped[str] = mapped_column(sa.String(200))
+    approval_ref: Mapped[str | None] = mapped_column(sa.String(200))
+    exception: Mapped[str | None] = mapped_column(sa.String(32))
+    exception_ref: Mapped[str | None] = mapped_column(sa.String(200))
+    indicator_id: Mapped[int | None] = mapped_column(sa.ForeignKey("indicators.id"))
+    bank_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    # What this payment added to the running totals, so that a refusal can take it back.
+    sangong_category: Mapped[str | None] = mapped_column(sa.String(16))
+    counted: Mapped[bool] = mapped_column(default=True)
+    status: Mapped[str] = mapped_column(sa.String(12))
+    posted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    unit: Mapped[Organisation] = relationship(foreign_keys=[unit_id])
+    bank: Mapped[Organisation | None] = relationship(foreign_keys=[bank_id])
+    payer: Mapped[BankAccount | None] = relationship()
+    indicator: Mapped[Indicator | None] = relationship()
+    warnings: Mapped[list[Warning]] = relationship(back_populates="payment", order_by="Warning.id")
+
+    __table_args__ = (
+        sa.CheckConstraint(status.in_(PAYMENT_STATUSES), name="status"),
+        sa.CheckConstraint(settlement.in_(SETTLEMENTS), name="settlement"),
+        sa.CheckConstraint(method.in_(METHODS), name="method"),
+        sa.CheckConstraint(payee_kind.in_(PAYEE_KINDS), name="payee_kind"),
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.Index("ix_payments_status", "status"),
+    )
+
+    @property
+    def unit_code(self) -> str:
+        return self.unit.code
+
+
+class Warning(db.Model):
+    """One rule firing on one payment (预警 / 疑点), verified under Art. 11(二).
+
+    ``article`` is the regulation's own numbering (``第十三条（二）2``); ``rule_set_version``
+    is the version of the rule set whose parameters raised it. Warnings raised by hand
+    (complaints, bank refusals) may have no payment or no rule-set version.
+    """
+
+    __tablename__ = "warnings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"))
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    rule: Mapped[str] = mapped_column(sa.String(40), index=True)
+    level: Mapped[str] = mapped_column(sa.String(8))
+    article: Mapped[str] = mapped_column(sa.String(40))
+    message: Mapped[str] = mapped_column(sa.String(500))
+    rule_set_version: Mapped[int | None]
+    status: Mapped[str] = mapped_column(sa.String(12), default="open")
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))  # the case it became
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
+
+    payment: Mapped[Payment | None] = relationship(back_populates="warnings")
+    unit: Mapped[Organisation] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint(level.in_(WARNING_LEVELS), name="level"),
+        sa.CheckConstraint(status.in_(WARNING_STATUSES), name="status"),
+        # Also the lookup index by payment; a rule fires at most once per payment.
+        sa.UniqueConstraint("payment_id", "rule", name="uq_warnings_payment_rule"),
+        sa.Index("ix_warnings_status", "status"),
+    )
+
+
+class RuleSet(db.Model):
+    """A version of the warning rules' parameters (Art. 12: finance sets the rules).
+
+    Rows are never updated: a change is a new row with the next version, and the
+    active rule set is the one with the highest version.
+    """
+
+    __tablename__ = "rule_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(unique=True)
+    parameters: Mapped[dict] = mapped_column(sa.JSON)
+    note: Mapped[str] = mapped_column(sa.String(500), default="")
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class PayeeRegistration(db.Model):
+    """An individual payee filed with finance (Art. 16): identity number, employer,
+    title and personal bank account, filed by the paying unit."""
+
+    __tablename__ = "payee_registrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
+    id_number: Mapped[str] = mapped_column(sa.String(32))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    employer: Mapped[str] = mapped_column(sa.String(200))
+    title: Mapped[str] = mapped_column(sa.String(100))  # 职务、职称
+    account: Mapped[str] = mapped_column(sa.String(64))
+    filed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    unit: Mapped[Organisation] = relationship()
+
+    __table_args__ = (sa.UniqueConstraint("unit_id", "id_number", name="uq_payee_registrations_unit_person"),)
+
+    @property
+    def unit_code(self) -> str:
+        return self.unit.code
+
+
+class SpendingTotal(db.Model):
+    """A running total of what counted payments have spent, per unit and budget year:
+    ``key`` is ``indicator:<id>`` (Art. 14-15, over budget) or ``sangong:<category>``
+    (Art. 19, "三公" spending). Screening locks the rows it needs (``FOR UPDATE`` on
+    PostgreSQL; SQLite has a single writer) so that racing requests add up correctly."""
+
+    __tablename__ = "spending_totals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
+    year: Mapped[int]
+    key: Mapped[str] = mapped_column(sa.String(40))
+    spent: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    updated_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("unit_id", "year", "key", name="uq_spending_totals_key"),)

@@ -1,0 +1,75 @@
+"""Reading payments within the caller's reach, and the few status changes a payment has.
+
+Who sees a payment (ASVS 8.2.2): finance by jurisdiction, a competent department its
+units', a unit its own, an agent bank those it carries. Another party's payment is not
+found (404), never distinguished from absence.
+
+Payment status (支付状态) as data: screening sets ``accepted`` or ``held``; verification
+releases a held payment or refuses it; a bank refusal (Art. 28(三)) refuses it. A refused
+payment no longer counts against its indicator and "三公" totals.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from workflow.db import db, utcnow
+from workflow.errors import Conflict, NotFound
+from workflow.monitoring.models import Payment, SpendingTotal
+from workflow.parties import Actor
+from workflow.scoping import units_of
+
+# trigger: (sources, destination, article)
+PAYMENT_TRANSITIONS = {
+    "release": (("held",), "accepted", "第十一条（二）"),
+    "refuse": (("held", "accepted"), "refused", "第十一条（三）；第二十八条（三）"),
+}
+
+
+def payments_for(actor: Actor):
+    """A select of the payments ``actor`` may see, with their warnings and unit loaded."""
+    stmt = sa.select(Payment).options(selectinload(Payment.warnings), selectinload(Payment.unit),
+                                      selectinload(Payment.bank))
+    if actor.kind == "bank":
+        return stmt.where(Payment.bank_id == actor.org_id)
+    return stmt.where(units_of(actor, Payment.unit_id))
+
+
+def get_payment(actor: Actor, payment_id: int, *, for_update: bool = False) -> Payment:
+    """The payment, if ``actor`` may see it; raises :class:`NotFound` otherwise."""
+    stmt = payments_for(actor).where(Payment.id == payment_id)
+    if for_update:
+        stmt = stmt.with_for_update(of=Payment)
+    payment = db.session.execute(stmt).scalar_one_or_none()
+    if payment is None:
+        raise NotFound(f"no payment {payment_id}")
+    return payment
+
+
+def change_payment_status(payment: Payment, trigger: str, now: dt.datetime | None = None) -> Payment:
+    """Apply ``release`` or ``refuse`` (the caller has checked who may). Refusing takes the
+    payment's amount back out of the running totals it was counted in, atomically."""
+    sources, dest, _ = PAYMENT_TRANSITIONS[trigger]
+    if payment.status not in sources:
+        raise Conflict(f"a {payment.status} payment cannot be {dest}", {"status": [payment.status]})
+    if dest == "refused" and payment.counted:
+        _uncount(payment, now or utcnow())
+        payment.counted = False
+    payment.status = dest
+    return payment
+
+
+def _uncount(payment: Payment, now: dt.datetime) -> None:
+    keys = []
+    if payment.indicator_id is not None:
+        keys.append(f"indicator:{payment.indicator_id}")
+    if payment.sangong_category is not None:
+        keys.append(f"sangong:{payment.sangong_category}")
+    table = SpendingTotal.__table__
+    for key in keys:
+        # spent is integer fen in the database; subtracting in SQL keeps it atomic under races
+        db.session.execute(sa.update(table).where(
+            table.c.unit_id == payment.unit_id, table.c.year == payment.budget_year, table.c.key == key)
+            .values(spent=table.c.spent - sa.literal(int(payment.amount * 100), sa.BigInteger), updated_at=now))

@@ -1,0 +1,538 @@
+"""The warning rules (预警规则, Art. 10, 13-19), one class each.
+
+A rule names its article as the regulation numbers it, its default level (``block``
+拦截: the payment is held until verification releases or refuses it; ``warn`` 预警;
+``remind`` 提示) and its parameters with their defaults. Thresholds, catalogues and
+keyword lists are never constants here: they come from the active rule set
+(:mod:`workflow.monitoring.rulesets`), which finance changes through the API.
+
+A rule is built once per screening batch with its parameters (``Rule(params, rule_set)``)
+and then asked ``check(payment, batch)`` for every payment, in payment-time order. It
+answers the warning's Chinese message, or ``None``. ``payment`` is the screening engine's
+dict of the payment's validated fields plus what the engine resolved once for all rules:
+
+- ``unit_id``, ``year`` (Asia/Shanghai calendar year of ``paid_at``);
+- ``account``: the payer account as recorded (:class:`AccountInfo`) or ``None``;
+- ``indicator``: the budget indicator matched on unit, year, functional and economic code
+  and project (:class:`IndicatorInfo`), or ``None``;
+- ``category``: the payment's "三公" category (``abroad``/``vehicle``/``reception``) or ``None``,
+  and ``category_key``, its running total's key in ``batch.totals``.
+
+``batch`` (:class:`workflow.monitoring.screening.Batch`) holds what was loaded once for the
+whole batch: accounts by number, indicators, payee registrations, "三公" budgets, units with
+disbursement suspended, and the running totals *before* this payment.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from workflow.budget import ACCOUNT_KINDS
+from workflow.db import to_money
+from workflow.monitoring.models import EXCEPTIONS, PAYEE_KINDS
+
+
+class AccountInfo(NamedTuple):
+    id: int
+    unit_id: int
+    bank_id: int
+    kind: str
+    registered: bool
+    status: str
+
+
+class IndicatorInfo(NamedTuple):
+    id: int
+    amount: Decimal
+    frozen: bool
+    expenditure_kind: str
+    project: str
+    total_key: tuple  # its running total in ``batch.totals``: (unit_id, year, "indicator:<id>")
+
+
+# ---------------------------------------------------------------- parameters
+
+def _codes(value, *, what="codes") -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(c, str) and c.isdigit() and 1 <= len(c) <= 10 for c in value):
+        raise ValueError(f"a list of {what}: digit strings of 1 to 10 digits")
+    return sorted(set(value))
+
+
+def _keywords(value) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(k, str) and 0 < len(k.strip()) <= 50 for k in value):
+        raise ValueError("a list of non-empty words of at most 50 characters")
+    return sorted({k.strip() for k in value})
+
+
+def _subset(allowed):
+    def check(value) -> list[str]:
+        if not isinstance(value, list) or not all(v in allowed for v in value):
+            raise ValueError(f"a list drawn from {', '.join(allowed)}")
+        return sorted(set(value))
+    return check
+
+
+def _money(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError("a decimal amount in yuan as a string, e.g. \"1000.00\"")
+    try:
+        amount = to_money(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc)) from exc
+    if amount < 0:
+        raise ValueError("must not be negative")
+    return f"{amount:.2f}"
+
+
+def _bool(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
+def _code_keywords(value) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise ValueError("an object: economic code -> list of purpose words")
+    return {_codes([code])[0]: _keywords(words) for code, words in value.items()}
+
+
+def _categories(value) -> dict[str, list[str]]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and k.isidentifier() and len(k) <= 16
+                                              for k in value):
+        raise ValueError("an object: category name (letters, at most 16) -> list of economic codes")
+    result = {name: _codes(codes) for name, codes in value.items()}
+    seen: set[str] = set()
+    for codes in result.values():
+        if seen & set(codes):
+            raise ValueError("an economic code may belong to one category only")
+        seen |= set(codes)
+    return result
+
+
+@dataclass(frozen=True)
+class Param:
+    """A rule parameter: its default, how a new value is validated (and normalised for
+    storage as JSON), how it is read for checking, and what it means."""
+
+    default: Any
+    validate: Any
+    read: Any
+    description: str
+
+
+def money_param(default: str, description: str) -> Param:
+    return Param(default, _money, to_money, description)
+
+
+def codes_param(default: list[str], description: str) -> Param:
+    return Param(default, _codes, frozenset, description)
+
+
+def prefixes_param(default: list[str], description: str) -> Param:
+    return Param(default, lambda v: _codes(v, what="code prefixes"), tuple, description)
+
+
+def keywords_param(default: list[str], description: str) -> Param:
+    return Param(default, _keywords, tuple, description)
+
+
+def choice_param(default: list[str], allowed, description: str) -> Param:
+    return Param(default, _subset(allowed), frozenset, description)
+
+
+def bool_param(default: bool, description: str) -> Param:
+    return Param(default, _bool, bool, description)
+
+
+# ---------------------------------------------------------------- rules
+
+class Rule:
+    name: str = ""
+    title: str = ""          # Chinese name, as finance staff call it
+    article: str = ""        # as the regulation numbers it
+    default_level: str = "warn"
+    parameters: dict[str, Param] = {}
+
+    def __init__(self, params: dict, rule_set: dict | None = None):
+        self.enabled = params.get("enabled", True)
+        self.level = params.get("level", self.default_level)
+        for key, spec in self.parameters.items():
+            setattr(self, key, spec.read(params.get(key, spec.default)))
+        self.configure(rule_set or {})
+
+    def configure(self, rule_set: dict) -> None:
+        """Read other rules' parameters where a rule must stay consistent with them."""
+
+    def check(self, p: dict, batch) -> str | None:  # pragma: no cover - every rule overrides
+        raise NotImplementedError
+
+    @classmethod
+    def describe(cls) -> str:
+        return (cls.__doc__ or "").strip()
+
+
+class CashOverLimit(Rule):
+    """Cash to one payee in one payment over the limit (1,000 yuan) without an approval
+    reference of finance and the bank (现金支付每人一次不得超过1000元, Art. 13(二)1⑦)."""
+
+    name = "cash_over_limit"
+    title = "现金支付超限额"
+    article = "第十三条（二）1⑦"
+    default_level = "block"
+    parameters = {"limit": money_param("1000.00", "largest cash payment to one payee at one time, yuan")}
+
+    def check(self, p, batch):
+        if p["settlement"] == "cash" and p["amount"] > self.limit and not p["approval_ref"]:
+            return (f"现金支付{p['amount']}元，超过每人每次{self.limit}元的限额，"
+                    f"且未提供财政部门和开户银行的批准文号")
+        return None
+
+
+class CashOutsideScope(Rule):
+    """Cash for anything outside the scope of Art. 13(二)1: wages and allowances (301),
+    personal and family payments incl. prizes and welfare (303), labour pay (30226), welfare
+    (30229), farm produce bought from individuals (summary words), and petty items up to the
+    settlement start point (1,000 yuan). An approval reference (⑧) lifts it. Economic codes in
+    the official-card catalogue are left to ``official_card_required`` (the more specific
+    article), so one cash payment is not flagged twice for the same thing."""
+
+    name = "cash_outside_scope"
+    title = "超范围使用现金"
+    article = "第十三条（二）1"
+    default_level = "warn"
+    parameters = {
+        "scope_prefixes": prefixes_param(["301", "303", "30226", "30229"],
+                                         "economic code prefixes cash may be used for (①-④)"),
+        "settlement_start": money_param("1000.00", "结算起点: petty cash up to this amount is in scope (⑥)"),
+        "farm_produce_keywords": keywords_param(["农副产品", "收购"],
+                                                "summary words marking purchases from individuals (⑤)"),
+    }
+
+    def configure(self, rule_set):
+        card = rule_set.get("rules", {}).get("official_card_required", {})
+        self.card_codes = frozenset(card.get("catalogue", ())) if card.get("enabled", True) else frozenset()
+
+    def check(self, p, batch):
+        if p["settlement"] != "cash" or p["amount"] <= self.settlement_start or p["approval_ref"]:
+            return None
+        code = p["economic_code"]
+        if code.startswith(self.scope_prefixes) or code in self.card_codes:
+            return None
+        summary = p["summary"]
+        if any(word in summary for word in self.farm_produce_keywords):
+            return None
+        return f"经济分类{code}不属于现金使用范围，现金支付{p['amount']}元超过结算起点{self.settlement_start}元"
+
+
+class OfficialCardRequired(Rule):
+    """Cash for an expense in the official-card catalogue (公务卡强制结算目录, Art. 13(二)2)."""
+
+    name = "official_card_required"
+    title = "应使用公务卡结算"
+    article = "第十三条（二）2"
+    default_level = "warn"
+    parameters = {"catalogue": codes_param(
+        ["30201", "30202", "30203", "30204", "30205", "30206", "30207", "30211", "30213", "30215",
+         "30216", "30217", "30218", "30231"], "economic codes that must be settled by official card")}
+
+    def check(self, p, batch):
+        if p["settlement"] == "cash" and p["economic_code"] in self.catalogue:
+            return f"经济分类{p['economic_code']}属于公务卡强制结算目录，不得使用现金结算（现金{p['amount']}元）"
+        return None
+
+
+class RealFundTransfer(Rule):
+    """From a zero-balance account to a real-fund account (实有资金账户) recorded for the unit
+    itself, its superior, or any other unit, outside the six exceptions of Art. 13(三)
+    (each claimed with its document reference; validation refuses an exception without one).
+    A person's own account is not in the account register, so payments to individuals are
+    judged by ``individual_payee_unregistered`` (Art. 16) instead."""
+
+    name = "real_fund_transfer"
+    title = "违规向实有资金账户划转资金"
+    article = "第十三条（三）；第十条（三）11-13"
+    default_level = "block"
+    parameters = {
+        "exceptions": choice_param(list(EXCEPTIONS), EXCEPTIONS, "exceptions of Art. 13(三) that lift the rule"),
+        "payer_kinds": choice_param(["zero_balance"], ACCOUNT_KINDS, "payer account kinds the rule watches"),
+    }
+
+    def check(self, p, batch):
+        payer = p["account"]
+        if payer is None or payer.kind not in self.payer_kinds:
+            return None
+        payee = batch.accounts.get(p["payee_account"])
+        if payee is None or payee.kind != "real_fund":
+            return None
+        if p["exception"] in self.exceptions:
+            return None
+        if payee.unit_id == p["unit_id"]:
+            whose = "本单位"
+        elif payee.unit_id == batch.parent_of.get(p["unit_id"]):
+            whose = "上级主管部门"
+        else:
+            whose = "其他单位"
+        return (f"从零余额账户向{whose}实有资金账户{p['payee_account']}划转资金{p['amount']}元，"
+                f"不属于第十三条（三）规定的例外情形")
+
+
+class NoBudget(Rule):
+    """No budget indicator for the unit, year, functional and economic code and project
+    (无预算支付, Art. 14, 10(三)2)."""
+
+    name = "no_budget"
+    title = "无预算支付"
+    article = "第十四条；第十条（三）2"
+    default_level = "block"
+
+    def check(self, p, batch):
+        if p["indicator"] is None:
+            project = f"项目“{p['project']}”" if p["project"] else "基本支出"
+            return (f"{p['year']}年度无功能分类{p['functional_code']}、经济分类{p['economic_code']}"
+                    f"（{project}）的预算指标")
+        return None
+
+
+class OverBudget(Rule):
+    """Cumulative counted payments against an indicator, in payment-time order, would
+    exceed it with this payment (超预算, Art. 14-15, 10(三)3).
+
+    "Counted": accepted and held payments (a held one may yet be released); a refused one is
+    taken back out. Within a batch payments are screened by ``paid_at``; a payment posted in
+    a later batch is counted after those already stored even if its ``paid_at`` is earlier,
+    because warnings already raised are never withdrawn."""
+
+    name = "over_budget"
+    title = "超预算支付"
+    article = "第十四条、第十五条；第十条（三）3"
+    default_level = "block"
+
+    def check(self, p, batch):
+        indicator = p["indicator"]
+        if indicator is None:
+            return None
+        spent = batch.totals.get(indicator.total_key, ZERO)
+        if spent + p["amount"] > indicator.amount:
+            return (f"预算指标{indicator.amount}元，已支付{spent}元，本笔{p['amount']}元后累计"
+                    f"{spent + p['amount']}元，超出预算{spent + p['amount'] - indicator.amount}元")
+        return None
+
+
+class IndividualPayeeUnregistered(Rule):
+    """A payment to an individual whose identity number, employer, title and account the unit
+    has not filed with finance, or whose name or account differs from the filing (Art. 16)."""
+
+    name = "individual_payee_unregistered"
+    title = "个人收款人未备案"
+    article = "第十六条"
+    default_level = "warn"
+    parameters = {
+        "match_account": bool_param(True, "the payee account must be the filed one"),
+        "match_name": bool_param(True, "the payee name must be the filed one"),
+    }
+
+    def check(self, p, batch):
+        if p["payee_kind"] != "individual":
+            return None
+        number = p["payee_id_number"]
+        if not number:
+            return f"向个人{p['payee_name']}支付{p['amount']}元，未提供收款人身份证号码"
+        filed = batch.registrations.get((p["unit_id"], number))
+        if filed is None:
+            return f"收款人{p['payee_name']}（身份证{mask(number)}）未向财政部门备案身份、工作单位、职务职称和银行账号"
+        if self.match_name and filed[0] != p["payee_name"]:
+            return f"收款人姓名“{p['payee_name']}”与备案姓名不一致（身份证{mask(number)}）"
+        if self.match_account and filed[1] != p["payee_account"]:
+            return f"收款账号{p['payee_account'] or '（空）'}与收款人{p['payee_name']}备案的个人银行账号不一致"
+        return None
+
+
+class FrozenBalance(Rule):
+    """A payment from an indicator finance has frozen or is recovering (已冻结、应收回的结转
+    结余资金, Art. 10(三)14)."""
+
+    name = "frozen_balance"
+    title = "支付已冻结资金"
+    article = "第十条（三）14"
+    default_level = "block"
+
+    def check(self, p, batch):
+        indicator = p["indicator"]
+        if indicator is not None and indicator.frozen:
+            return f"预算指标（经济分类{p['economic_code']}）已被财政部门冻结，不得支付{p['amount']}元"
+        return None
+
+
+class AccountNotRegistered(Rule):
+    """The payer account is not recorded, not the paying unit's, not registered with finance,
+    or suspended or closed (Art. 13(一))."""
+
+    name = "account_not_registered"
+    title = "付款账户未登记或已停用"
+    article = "第十三条（一）"
+    default_level = "block"
+
+    def check(self, p, batch):
+        account = p["account"]
+        number = p["payer_account"]
+        if account is None:
+            return f"付款账户{number}未在财政部门登记备案"
+        if account.unit_id != p["unit_id"]:
+            return f"付款账户{number}不是本单位在财政部门登记的账户"
+        if not account.registered:
+            return f"付款账户{number}未经财政部门登记备案"
+        if account.status == "suspended":
+            return f"付款账户{number}已被暂停使用"
+        if account.status == "closed":
+            return f"付款账户{number}已撤销"
+        return None
+
+
+class SangongOverBudget(Rule):
+    """Cumulative "三公" spending of a category — 因公出国(境) 30212, 公务用车购置及运行
+    30231/31013, 公务接待 30217 — over its budget, which is the sum of the unit's indicators
+    of that category's codes for the year (Art. 19)."""
+
+    name = "sangong_over_budget"
+    title = "“三公”经费超预算"
+    article = "第十九条"
+    default_level = "warn"
+    parameters = {"categories": Param(
+        {"abroad": ["30212"], "vehicle": ["30231", "31013"], "reception": ["30217"]},
+        _categories, lambda v: {name: frozenset(codes) for name, codes in v.items()},
+        "category -> economic codes whose spending counts against the category's budget")}
+
+    NAMES = {"abroad": "因公出国（境）费", "vehicle": "公务用车购置及运行费", "reception": "公务接待费"}
+
+    def check(self, p, batch):
+        category = p["category"]
+        if category is None:
+            return None
+        budget = batch.sangong_budget.get((p["unit_id"], p["year"], category), ZERO)
+        spent = batch.totals.get(p["category_key"], ZERO)
+        if spent + p["amount"] > budget:
+            name = self.NAMES.get(category, category)
+            return (f"“三公”经费（{name}）年度预算{budget}元，已支付{spent}元，本笔{p['amount']}元后"
+                    f"超出{spent + p['amount'] - budget}元")
+        return None
+
+
+class LuxurySpecialties(Rule):
+    """The summary names a famous specialty or luxury good (名贵特产、高档消费品; Art. 19,
+    财办〔2019〕47号). The word list is configurable."""
+
+    name = "luxury_specialties"
+    title = "违规购买名贵特产"
+    article = "第十九条"
+    default_level = "warn"
+    parameters = {"keywords": keywords_param(
+        ["茅台", "五粮液", "高档白酒", "高档烟", "中华烟", "冬虫夏草", "虫草", "燕窝", "鱼翅", "海参", "鲍鱼",
+         "名贵特产", "土特产", "名茶", "大红袍", "普洱", "和田玉", "玉器", "奢侈品", "名表", "购物卡", "高尔夫"],
+        "summary words that name famous specialties and luxury goods")}
+
+    def check(self, p, batch):
+        summary = p["summary"]
+        for word in self.keywords:
+            if word in summary:
+                return f"支付摘要“{summary[:60]}”含“{word}”，疑似公款购买名贵特产或高档消费品"
+        return None
+
+
+class EarmarkedDiverted(Rule):
+    """Earmarked funds paid for other purposes (挪用专项用途资金, Art. 10(三)16-17). Precisely:
+
+    1. a payment under an earmarked economic code — 住房公积金 30113, social security 30108
+       (养老保险) and 30112 (其他社会保障缴费) — to a payee kind that does not collect such
+       contributions (only ``unit``: the fund centre or social-security agency), or whose
+       summary names none of the code's purposes (e.g. 30113 without "公积金");
+    2. a payment naming a project (``project``) that has an indicator for the unit and year, but
+       not under the payment's functional and economic codes: project money paid out under
+       other codes (串项挪用). Such a payment also has no matching indicator (``no_budget``).
+    """
+
+    name = "earmarked_diverted"
+    title = "挪用专项资金"
+    article = "第十条（三）16-17"
+    default_level = "warn"
+    parameters = {
+        "earmarked_codes": Param(
+            {"30113": ["公积金"], "30108": ["养老", "保险", "社保"],
+             "30112": ["保险", "社保", "医疗", "失业", "工伤", "生育", "年金"]},
+            _code_keywords, lambda v: {code: tuple(words) for code, words in v.items()},
+            "earmarked economic code -> words one of which the summary must contain"),
+        "payee_kinds": choice_param(["unit"], PAYEE_KINDS, "payee kinds an earmarked payment may go to"),
+        "project_funds": bool_param(True, "flag project money paid under codes the project has no indicator for"),
+    }
+
+    def check(self, p, batch):
+        code = p["economic_code"]
+        purposes = self.earmarked_codes.get(code)
+        if purposes is not None:
+            if p["payee_kind"] not in self.payee_kinds:
+                return f"专项用途资金（经济分类{code}）{p['amount']}元支付给{KIND_NAMES[p['payee_kind']]}{p['payee_name']}"
+            if purposes and not any(word in p["summary"] for word in purposes):
+                return f"专项用途资金（经济分类{code}）的支付摘要“{p['summary'][:60]}”与其用途不符"
+        if (self.project_funds and p["project"] and p["indicator"] is None
+                and (p["unit_id"], p["year"], p["project"]) in batch.projects):
+            return (f"项目“{p['project']}”资金在功能分类{p['functional_code']}、经济分类{code}下无预算，"
+                    f"疑似挪作他用")
+        return None
+
+
+class DisbursementSuspended(Rule):
+    """The unit's disbursement is suspended by a case (暂停拨款, Art. 21(四)): every payment is held."""
+
+    name = "disbursement_suspended"
+    title = "单位已被暂停拨款"
+    article = "第二十一条（四）"
+    default_level = "block"
+
+    def check(self, p, batch):
+        if p["unit_id"] in batch.suspended:
+            return "该单位因逾期未整改已被暂停拨款，支付须经财政部门核实后办理"
+        return None
+
+
+ZERO = Decimal("0.00")
+KIND_NAMES = {"unit": "单位", "company": "企业", "individual": "个人"}
+
+
+def mask(id_number: str) -> str:
+    """Identity numbers appear in messages masked (only the last four digits)."""
+    return "*" * max(len(id_number) - 4, 0) + id_number[-4:]
+
+
+RULES: tuple[type[Rule], ...] = (
+    AccountNotRegistered,
+    DisbursementSuspended,
+    NoBudget,
+    OverBudget,
+    FrozenBalance,
+    EarmarkedDiverted,
+    RealFundTransfer,
+    CashOverLimit,
+    OfficialCardRequired,
+    CashOutsideScope,
+    IndividualPayeeUnregistered,
+    SangongOverBudget,
+    LuxurySpecialties,
+)
+RULES_BY_NAME: dict[str, type[Rule]] = {rule.name: rule for rule in RULES}
+
+
+@dataclass
+class BoundRules:
+    """The enabled rules of one rule-set version, built once for a batch."""
+
+    version: int
+    rules: list[Rule] = field(default_factory=list)
+    sangong_codes: dict[str, str] = field(default_factory=dict)  # economic code -> category
+
+    @classmethod
+    def build(cls, version: int, parameters: dict) -> BoundRules:
+        rule_params = parameters["rules"]
+        rules = [rule(rule_params[rule.name], parameters) for rule in RULES]
+        categories = rule_params["sangong_over_budget"]["categories"]
+        return cls(version=version, rules=[r for r in rules if r.enabled],
+                   sangong_codes={code: name for name, codes in categories.items() for code in codes})

@@ -1,0 +1,159 @@
+"""Versioned rule sets (Art. 12: finance sets the warning rules; they change by notice).
+
+A rule set is a JSON document ``{"rules": {rule_name: {"enabled", "level", <parameters>}}}``.
+Versions are never edited: :func:`change_rule_set` writes a new row with the next version
+and the active rule set is the one with the highest version.
+
+Where the defaults live: each rule class in :mod:`workflow.monitoring.rules` declares its
+parameters with their default values (the regulation's figures and catalogues). The first
+time a rule set is needed and none is stored, :func:`active_rule_set` stores those defaults
+as version 1 ("seeded on first use"), so a fresh database and the tests' truncated one
+behave alike. A stored version that predates a rule added later gets that rule's defaults
+when read.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from workflow.db import db, utcnow
+from workflow.errors import Conflict, Invalid, NotFound
+from workflow.monitoring.models import RuleSet, WARNING_LEVELS
+from workflow.parties import Actor, require
+
+
+@dataclass(frozen=True)
+class ActiveRuleSet:
+    version: int
+    parameters: dict  # complete: every known rule, every parameter
+    created_at: dt.datetime
+    created_by_id: int | None
+    note: str
+
+
+def default_parameters() -> dict:
+    from workflow.monitoring.rules import RULES
+
+    return {"rules": {rule.name: {"enabled": True, "level": rule.default_level,
+                                  **{name: copy.deepcopy(spec.default) for name, spec in rule.parameters.items()}}
+                      for rule in RULES}}
+
+
+def _complete(parameters: dict) -> dict:
+    """Fill in rules and parameters the stored document lacks with their defaults."""
+    full = default_parameters()
+    for name, values in (parameters or {}).get("rules", {}).items():
+        if name in full["rules"]:
+            full["rules"][name].update(values)
+    return full
+
+
+def active_rule_set() -> ActiveRuleSet:
+    """The latest version; stores the defaults as version 1 when there is none yet."""
+    row = db.session.execute(sa.select(RuleSet).order_by(RuleSet.version.desc()).limit(1)).scalar_one_or_none()
+    if row is None:
+        _seed_defaults()
+        row = db.session.execute(sa.select(RuleSet).order_by(RuleSet.version.desc()).limit(1)).scalar_one()
+    return ActiveRuleSet(version=row.version, parameters=_complete(row.parameters), created_at=row.created_at,
+                         created_by_id=row.created_by_id, note=row.note)
+
+
+def _seed_defaults() -> None:
+    # Two first uses may race: the unique version lets one insert win and the other do nothing.
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    db.session.execute(insert(RuleSet).values(
+        version=1, parameters=default_parameters(), note="defaults (seeded on first use)",
+        created_at=utcnow()).on_conflict_do_nothing(index_elements=["version"]))
+
+
+def change_rule_set(actor: Actor, changes: dict, *, replace: bool = False, note: str = "") -> ActiveRuleSet:
+    """Finance writes a new version. ``replace``: ``changes`` is the whole document (rules
+    left out return to their defaults); otherwise it is merged into the active version.
+
+    Validation names every bad field (``rules.cash_over_limit.limit``); nothing is written
+    unless the whole document is valid.
+    """
+    require(actor, "finance", action="change the warning rules")
+    if not isinstance(changes, dict) or not isinstance(changes.get("rules", {}), dict):
+        raise Invalid("expected {\"rules\": {rule name: {parameters}}}", {"rules": ["must be an object"]})
+    current = active_rule_set()
+    base = default_parameters() if replace else copy.deepcopy(current.parameters)
+    errors = {}
+    from workflow.monitoring.rules import RULES_BY_NAME
+
+    for name, values in changes.get("rules", {}).items():
+        rule = RULES_BY_NAME.get(name)
+        if rule is None:
+            errors[f"rules.{name}"] = ["no such rule"]
+            continue
+        if not isinstance(values, dict):
+            errors[f"rules.{name}"] = ["must be an object of parameters"]
+            continue
+        for key, value in values.items():
+            where = f"rules.{name}.{key}"
+            if key == "enabled":
+                if not isinstance(value, bool):
+                    errors[where] = ["must be true or false"]
+                    continue
+            elif key == "level":
+                if value not in WARNING_LEVELS:
+                    errors[where] = [f"one of {', '.join(WARNING_LEVELS)}"]
+                    continue
+            elif key in rule.parameters:
+                try:
+                    value = rule.parameters[key].validate(value)
+                except ValueError as exc:
+                    errors[where] = [str(exc)]
+                    continue
+            else:
+                errors[where] = ["no such parameter"]
+                continue
+            base["rules"][name][key] = value
+    if errors:
+        raise Invalid("the rule set was not changed", errors)
+    if base == current.parameters and not replace:
+        raise Invalid("nothing to change", {"rules": ["the changes equal the active version"]})
+    row = RuleSet(version=current.version + 1, parameters=base, note=note[:500],
+                  created_by_id=actor.user_id, created_at=utcnow())
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        # another change took this version number first: refuse rather than overwrite it
+        raise Conflict("the rule set was changed meanwhile; read it again",
+                       {"version": [f"version {row.version} exists"]}) from exc
+    return ActiveRuleSet(version=row.version, parameters=base, created_at=row.created_at,
+                         created_by_id=row.created_by_id, note=row.note)
+
+
+def read_rule_set(actor: Actor, version: int | None = None) -> dict:
+    """Finance reads a rule set (the active one unless ``version`` is given): every rule
+    with its name, article, level, enabled flag, description and parameters."""
+    require(actor, "finance", action="read the warning rules")
+    from workflow.monitoring.rules import RULES
+
+    if version is None:
+        active = active_rule_set()
+    else:
+        row = db.session.execute(sa.select(RuleSet).where(RuleSet.version == version)).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"no rule set version {version}")
+        active = ActiveRuleSet(version=row.version, parameters=_complete(row.parameters), created_at=row.created_at,
+                               created_by_id=row.created_by_id, note=row.note)
+    rules = []
+    for rule in RULES:
+        values = active.parameters["rules"][rule.name]
+        rules.append({
+            "name": rule.name, "title": rule.title, "article": rule.article, "level": values["level"],
+            "enabled": values["enabled"], "description": rule.describe(),
+            "parameters": {key: values[key] for key in rule.parameters},
+            "parameter_docs": {key: spec.description for key, spec in rule.parameters.items()},
+        })
+    return {"version": active.version, "created_at": active.created_at, "note": active.note, "rules": rules}

@@ -1,0 +1,559 @@
+"""Payment intake and screening (日常监控, Art. 9, 11(一), 12-19).
+
+:func:`screen_payments` takes rows as they arrive (JSON objects or CSV rows of strings)
+and, inside the caller's transaction:
+
+1. validates every row first — a bad row is a 422 naming ``row N.field`` and nothing is
+   written (the caller's transaction is rolled back by the error handler);
+2. checks that the caller may post each row: finance for units in its jurisdiction, a bank
+   for payments from accounts it serves (Art. 28);
+3. loads once for the batch what the rules need (accounts, indicators, registrations, the
+   active rule set, suspended units) — no query per row;
+4. locks the running totals the batch touches (``SELECT ... FOR UPDATE`` on PostgreSQL,
+   the single writer lock on SQLite), so two racing requests add up in turn;
+5. answers vouchers already stored with their existing record (never stored twice, no
+   warning raised twice);
+6. screens the new payments in payment-time order (``paid_at``, then posted order) and
+   writes payments, warnings and totals in bulk.
+
+Block-level warnings make the payment ``held``; others leave it ``accepted``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from workflow.budget import BankAccount, Indicator
+from workflow.db import db, to_money, utcnow
+from workflow.errors import Conflict, Forbidden, Invalid
+from workflow.monitoring import bulk
+from workflow.monitoring.models import (
+    EXCEPTIONS, METHODS, PAYEE_KINDS, SETTLEMENTS, Payment, PayeeRegistration, SpendingTotal, Warning)
+from workflow.monitoring.rules import AccountInfo, BoundRules, IndicatorInfo
+from workflow.monitoring.rulesets import active_rule_set
+from workflow.parties import Actor, Organisation
+from workflow.scoping import units_of
+
+MAX_ROWS = 10_000  # per API request; the import command feeds batches of any size
+MAX_REPORTED_ERRORS = 100
+CHUNK = 5000  # values per IN (...) when loading by key (well under the drivers' parameter limits)
+# The budget year is the calendar year in China: Asia/Shanghai, a fixed UTC+8 since 1991
+# (no daylight saving), written as a fixed offset because it is converted for every row.
+BUDGET_ZONE = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+FUTURE_TOLERANCE = dt.timedelta(hours=1)
+MAX_AMOUNT = Decimal("999999999999.99")  # under a trillion yuan: far beyond any payment, well inside BIGINT fen
+
+REQUIRED = ("voucher_no", "unit_code", "payer_account", "amount", "paid_at", "settlement", "method",
+            "functional_code", "economic_code", "summary", "payee_name", "payee_kind")
+OPTIONAL = ("payee_account", "payee_id_number", "project", "approval_ref", "exception", "exception_ref")
+FIELDS = frozenset(REQUIRED + OPTIONAL)
+LENGTHS = {"voucher_no": 64, "unit_code": 32, "payer_account": 40, "summary": 500, "payee_name": 200,
+           "payee_account": 64, "payee_id_number": 32, "project": 200, "approval_ref": 200, "exception_ref": 200}
+CHOICES = {"settlement": frozenset(SETTLEMENTS), "method": frozenset(METHODS),
+           "payee_kind": frozenset(PAYEE_KINDS), "exception": frozenset(EXCEPTIONS)}
+CODE = re.compile(r"[0-9]{3,10}")
+ID_NUMBER = re.compile(r"[0-9]{17}[0-9Xx]|[0-9]{15}")
+ACCOUNT_NO = re.compile(r"[0-9A-Za-z-]{4,64}")
+
+
+# ---------------------------------------------------------------- validation
+
+def validate_rows(rows: list, *, now: dt.datetime | None = None) -> list[dict]:
+    """Parse every row into typed values; raise :class:`Invalid` naming ``row N.field``
+    (N counts rows from 1 as posted) if any row is bad."""
+    if not isinstance(rows, list):
+        raise Invalid("expected a list of payments", {"_": ["expected a JSON array"]})
+    if not rows:
+        raise Invalid("nothing to screen", {"_": ["no rows"]})
+    latest = (now or utcnow()) + FUTURE_TOLERANCE
+    errors: dict[str, list[str]] = {}
+    parsed = []
+    for number, row in enumerate(rows, start=1):
+        p, row_errors = _parse_row(row, latest)
+        if row_errors:
+            for name, message in row_errors:
+                if len(errors) < MAX_REPORTED_ERRORS:
+                    errors[f"row {number}.{name}" if name else f"row {number}"] = [message]
+        parsed.append(p)
+    if errors:
+        if len(errors) >= MAX_REPORTED_ERRORS:
+            errors["_"] = [f"only the first {MAX_REPORTED_ERRORS} errors are listed"]
+        raise Invalid("the payments were rejected; nothing was written", errors)
+    return parsed
+
+
+def _field_specs() -> tuple:
+    """(name, required, max length, choices, pattern, empty value) for every text field."""
+    patterns = {"functional_code": (CODE, "digits only, 3 to 10 of them"),
+                "economic_code": (CODE, "digits only, 3 to 10 of them"),
+                "payer_account": (ACCOUNT_NO, "letters, digits and '-' only, 4 to 64 of them"),
+                "payee_account": (ACCOUNT_NO, "letters, digits and '-' only, 4 to 64 of them"),
+                "payee_id_number": (ID_NUMBER, "an identity card number of 18 (or 15) characters")}
+    specs = []
+    for name in REQUIRED + OPTIONAL:
+        if name == "amount":
+            continue
+        choices = CHOICES.get(name)
+        specs.append((name, name in REQUIRED, LENGTHS.get(name), choices,
+                      f"one of {', '.join(sorted(choices))}" if choices else None, patterns.get(name),
+                      "" if name in ("payee_account", "project") else None))
+    return tuple(specs)
+
+
+FIELD_SPECS = _field_specs()
+
+
+def _parse_row(row, latest: dt.datetime) -> tuple[dict, list[tuple[str, str]]]:
+    # Written for speed: a million rows pass through here in a bulk import.
+    if type(row) is not dict:
+        return {}, [("", "must be an object of payment fields")]
+    errors: list[tuple[str, str]] = []
+    if not FIELDS.issuperset(row):
+        errors.extend((name, "unknown field") for name in sorted(row.keys() - FIELDS))
+    get = row.get
+    p: dict = {}
+    for name, required, limit, choices, choice_error, pattern, empty in FIELD_SPECS:
+        value = get(name)
+        if value is None:
+            pass
+        elif type(value) is str:
+            value = value.strip() or None
+        elif type(value) is int:
+            value = str(value)
+        else:
+            errors.append((name, "must be text"))
+            continue
+        if value is None:
+            if required:
+                errors.append((name, "required"))
+            p[name] = empty
+            continue
+        if limit is not None and len(value) > limit:
+            errors.append((name, f"at most {limit} characters"))
+        elif choices is not None and value not in choices:
+            errors.append((name, choice_error))
+        elif pattern is not None and not pattern[0].fullmatch(value):
+            errors.append((name, pattern[1]))
+        p[name] = value
+    number = p["payee_id_number"]
+    if number is not None and number[-1] == "x":
+        p["payee_id_number"] = number.upper()
+    if p["exception"] and not p["exception_ref"]:
+        errors.append(("exception_ref", "required with an exception: the document it rests on (Art. 13(三))"))
+    elif p["exception_ref"] and not p["exception"]:
+        errors.append(("exception", "required with an exception_ref"))
+    raw = get("amount")
+    if raw is None or raw == "":
+        errors.append(("amount", "required"))
+    elif type(raw) is bool or not isinstance(raw, (str, int, float)):
+        errors.append(("amount", "a decimal amount in yuan, e.g. \"1500.00\""))
+    else:
+        try:
+            # a JSON number is read through its shortest text form, never used as a float
+            amount = to_money(repr(raw) if type(raw) is float else raw)
+        except (TypeError, ValueError) as exc:
+            errors.append(("amount", str(exc)))
+        else:
+            if amount <= 0:
+                errors.append(("amount", "must be more than zero"))
+            elif amount > MAX_AMOUNT:
+                errors.append(("amount", f"at most {MAX_AMOUNT}"))
+            p["amount"] = amount
+    paid_at = p["paid_at"]
+    if paid_at is not None:
+        try:
+            moment = dt.datetime.fromisoformat(paid_at)
+        except ValueError:
+            errors.append(("paid_at", "an ISO 8601 time with its offset, e.g. 2021-03-01T10:00:00+08:00"))
+        else:
+            if moment.tzinfo is None:
+                errors.append(("paid_at", "needs a UTC offset, e.g. +08:00"))
+            elif moment > latest:
+                errors.append(("paid_at", "is in the future"))
+            else:
+                p["paid_at"] = moment
+    return p, errors
+
+
+# ---------------------------------------------------------------- the batch
+
+@dataclass
+class Batch:
+    """What the rules read, loaded once per batch (see :mod:`workflow.monitoring.rules`)."""
+
+    accounts: dict[str, AccountInfo] = field(default_factory=dict)
+    indicators: dict[tuple, IndicatorInfo] = field(default_factory=dict)
+    projects: set[tuple] = field(default_factory=set)               # (unit_id, year, project)
+    sangong_budget: dict[tuple, Decimal] = field(default_factory=dict)  # (unit_id, year, category)
+    registrations: dict[tuple, tuple[str, str]] = field(default_factory=dict)  # (unit_id, id_number)
+    suspended: set[int] = field(default_factory=set)
+    parent_of: dict[int, int | None] = field(default_factory=dict)
+    totals: dict[tuple, Decimal] = field(default_factory=dict)       # (unit_id, year, key) -> spent
+
+
+@dataclass
+class ScreeningResult:
+    items: list[dict]  # one per posted row, in posted order (empty when not asked for)
+    created: int = 0
+    duplicates: int = 0
+    warnings: int = 0
+    held: int = 0
+
+
+PAYMENT_COLUMNS = ("id", "voucher_no", "unit_id", "payer_account_id", "payer_account", "amount", "paid_at",
+                   "budget_year", "settlement", "method", "functional_code", "economic_code", "summary",
+                   "payee_name", "payee_account", "payee_kind", "payee_id_number", "project", "approval_ref",
+                   "exception", "exception_ref", "indicator_id", "bank_id", "sangong_category", "counted",
+                   "status", "posted_by_id", "created_at")
+WARNING_COLUMNS = ("id", "payment_id", "unit_id", "rule", "level", "article", "message", "rule_set_version",
+                   "status", "version", "created_at")
+
+
+def screen_payments(actor: Actor, rows: list, now: dt.datetime | None = None, *,
+                    answer: bool = True, max_rows: int | None = MAX_ROWS) -> ScreeningResult:
+    """Validate, screen and store ``rows`` in the caller's transaction (no commit here).
+
+    Raises :class:`Forbidden` for a party that may not post payments, :class:`Invalid`
+    (422) naming ``row N.field`` for a bad row or a row the caller may not post, and
+    :class:`Conflict` for a voucher number already used by another unit's payment.
+    ``answer=False`` skips building the per-row answer (bulk import).
+    """
+    # A batch allocates a few objects per row and frees none of them until it is done; the
+    # cyclic collector would walk them again and again for nothing. Pause it for the batch.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _screen(actor, rows, now, answer=answer, max_rows=max_rows)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
+            max_rows: int | None) -> ScreeningResult:
+    if not actor.is_system and actor.kind not in ("finance", "bank"):
+        raise Forbidden(f"a {actor.kind} party may not post payments")
+    if max_rows is not None and isinstance(rows, list) and len(rows) > max_rows:
+        raise Invalid(f"at most {max_rows} payments per request", {"_": [f"{len(rows)} rows posted"]})
+    now = now or utcnow()
+    parsed = validate_rows(rows, now=now)
+    rule_set = active_rule_set()
+    bound = BoundRules.build(rule_set.version, rule_set.parameters)
+    batch = Batch()
+    _resolve(actor, parsed, batch, bound)
+
+    keys = _total_keys(parsed)
+    bulk.take_write_lock()
+    locked = _lock_totals(keys, now)
+    batch.totals = {key: spent for key, (_, spent) in locked.items()}
+    existing = _existing(actor, parsed)
+
+    new_rows: list[int] = []
+    first_of: dict[str, int] = {}
+    for index, p in enumerate(parsed):
+        voucher = p["voucher_no"]
+        if voucher in existing or voucher in first_of:
+            continue
+        first_of[voucher] = index
+        new_rows.append(index)
+    new_rows.sort(key=lambda i: parsed[i]["paid_at"])  # stable: posted order breaks ties
+
+    payment_ids = bulk.allocate_ids(Payment.__table__, len(new_rows))
+    payments: list[tuple] = []
+    fired_all: list[tuple] = []  # (payment row index, rule, message)
+    statuses: dict[int, str] = {}
+    totals = batch.totals
+    rules = bound.rules
+    user_id = actor.user_id
+    for payment_id, index in zip(payment_ids, new_rows):
+        p = parsed[index]
+        held = False
+        for rule in rules:
+            message = rule.check(p, batch)
+            if message is not None:
+                fired_all.append((index, payment_id, rule, message))
+                if rule.level == "block":
+                    held = True
+        status = "held" if held else "accepted"
+        statuses[index] = status
+        amount = p["amount"]
+        indicator = p["indicator"]
+        if indicator is not None:
+            key = indicator.total_key
+            totals[key] = totals[key] + amount
+        key = p["category_key"]
+        if key is not None:
+            totals[key] = totals[key] + amount
+        account = p["account"]
+        payments.append((
+            payment_id, p["voucher_no"], p["unit_id"], account.id if account else None, p["payer_account"],
+            amount, p["paid_at"], p["year"], p["settlement"], p["method"], p["functional_code"],
+            p["economic_code"], p["summary"], p["payee_name"], p["payee_account"], p["payee_kind"],
+            p["payee_id_number"], p["project"], p["approval_ref"], p["exception"], p["exception_ref"],
+            indicator.id if indicator else None, p["bank_id"], p["category"], True, status, user_id, now))
+
+    warning_ids = bulk.allocate_ids(Warning.__table__, len(fired_all))
+    warnings = [(warning_id, payment_id, parsed[index]["unit_id"], rule.name, rule.level, rule.article,
+                 message, bound.version, "open", 1, now)
+                for warning_id, (index, payment_id, rule, message) in zip(warning_ids, fired_all)]
+    bulk.insert_rows(Payment.__table__, PAYMENT_COLUMNS, payments)
+    bulk.insert_rows(Warning.__table__, WARNING_COLUMNS, warnings)
+    _store_totals(locked, batch.totals, now)
+
+    result = ScreeningResult(items=[], created=len(payments), warnings=len(warnings),
+                             duplicates=len(parsed) - len(payments),
+                             held=sum(1 for s in statuses.values() if s == "held"))
+    if answer:
+        result.items = _answer(parsed, existing, first_of, payment_ids, new_rows, statuses,
+                               zip(warning_ids, fired_all))
+    return result
+
+
+ZERO = Decimal("0.00")
+
+
+def _resolve(actor: Actor, parsed: list[dict], batch: Batch, bound: BoundRules) -> None:
+    """Load the batch's units, accounts, indicators, registrations and suspensions once,
+    check the caller may post every row, and give each row what all rules share."""
+    codes = {p["unit_code"] for p in parsed}
+    units: dict[str, tuple[int, int | None]] = {}
+    for chunk in _chunks(codes):
+        for unit_id, code, parent_id in db.session.execute(
+                sa.select(Organisation.id, Organisation.code, Organisation.parent_id).where(
+                    _among(Organisation.code, chunk), Organisation.kind == "unit",
+                    units_of(actor, Organisation.id) if actor.kind != "bank" else sa.true())):
+            units[code] = (unit_id, parent_id)
+            batch.parent_of[unit_id] = parent_id
+
+    numbers = {p["payer_account"] for p in parsed} | {p["payee_account"] for p in parsed if p["payee_account"]}
+    for chunk in _chunks(numbers):
+        for row in db.session.execute(sa.select(
+                BankAccount.number, BankAccount.id, BankAccount.unit_id, BankAccount.bank_id, BankAccount.kind,
+                BankAccount.registered, BankAccount.status).where(_among(BankAccount.number, chunk))):
+            batch.accounts[row[0]] = AccountInfo(*row[1:])
+
+    errors: dict[str, list[str]] = {}
+    years: set[int] = set()
+    is_bank = actor.kind == "bank"
+    unit_of, account_of, category_of = units.get, batch.accounts.get, bound.sangong_codes.get
+    default_bank = actor.org_id if is_bank else None
+    for number, p in enumerate(parsed, start=1):
+        unit = unit_of(p["unit_code"])
+        account = account_of(p["payer_account"])
+        if unit is None or (is_bank and (account is None or account.bank_id != actor.org_id)):
+            if unit is None:
+                where = "your jurisdiction" if actor.kind == "finance" else "the register"
+                errors[f"row {number}.unit_code"] = [f"no budget unit {p['unit_code']!r} in {where}"]
+            if is_bank and (account is None or account.bank_id != actor.org_id):
+                errors[f"row {number}.payer_account"] = ["not an account your bank serves"]
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                break
+            continue
+        p["unit_id"] = unit[0]
+        p["year"] = year = p["paid_at"].astimezone(BUDGET_ZONE).year
+        p["account"] = account
+        p["bank_id"] = account.bank_id if account is not None else default_bank
+        p["category"] = category_of(p["economic_code"])
+        years.add(year)
+    if errors:
+        raise Invalid("the payments were rejected; nothing was written", errors)
+
+    unit_ids = {unit_id for unit_id, _ in units.values()}
+    for chunk in _chunks(unit_ids):
+        for row in db.session.execute(sa.select(
+                Indicator.unit_id, Indicator.year, Indicator.functional_code, Indicator.economic_code,
+                Indicator.project, Indicator.id, Indicator.amount, Indicator.frozen, Indicator.expenditure_kind
+        ).where(_among(Indicator.unit_id, chunk), Indicator.year.in_(years))):
+            unit_id, year, functional, economic, project, ind_id, amount, frozen, kind = row
+            batch.indicators[(unit_id, year, functional, economic, project)] = IndicatorInfo(
+                ind_id, amount, frozen, kind, project, (unit_id, year, f"indicator:{ind_id}"))
+            if project:
+                batch.projects.add((unit_id, year, project))
+            category = bound.sangong_codes.get(economic)
+            if category is not None:
+                key = (unit_id, year, category)
+                batch.sangong_budget[key] = batch.sangong_budget.get(key, ZERO) + amount
+    indicator_of = batch.indicators.get
+    category_keys: dict[tuple, tuple] = {}
+    for p in parsed:
+        unit_id, year = p["unit_id"], p["year"]
+        p["indicator"] = indicator_of((unit_id, year, p["functional_code"], p["economic_code"], p["project"]))
+        category = p["category"]
+        if category is None:
+            p["category_key"] = None
+        else:
+            key = category_keys.get((unit_id, year, category))
+            if key is None:
+                key = category_keys[(unit_id, year, category)] = (unit_id, year, f"sangong:{category}")
+            p["category_key"] = key
+
+    people = {p["payee_id_number"] for p in parsed if p["payee_kind"] == "individual" and p["payee_id_number"]}
+    for chunk in _chunks(people):
+        for unit_id, number, name, account in db.session.execute(sa.select(
+                PayeeRegistration.unit_id, PayeeRegistration.id_number, PayeeRegistration.name,
+                PayeeRegistration.account).where(_among(PayeeRegistration.id_number, chunk),
+                                                 PayeeRegistration.unit_id.in_(unit_ids))):
+            batch.registrations[(unit_id, number)] = (name, account)
+
+    batch.suspended = suspended_units(unit_ids)
+
+
+def suspended_units(unit_ids) -> set[int]:
+    """The units among ``unit_ids`` whose disbursement is suspended (Art. 21(四)), in one
+    query: the case workflow's own predicate (``workflow.cases.suspension_in_force``)
+    applied to the whole batch rather than one unit per call."""
+    from workflow.cases import Case, suspension_in_force
+
+    found: set[int] = set()
+    for chunk in _chunks(unit_ids):
+        found.update(db.session.execute(sa.select(Case.subject_id).where(
+            _among(Case.subject_id, chunk), suspension_in_force()).distinct()).scalars())
+    return found
+
+
+def _total_keys(parsed: list[dict]) -> list[tuple]:
+    keys = {p["indicator"].total_key for p in parsed if p["indicator"] is not None}
+    keys.update(p["category_key"] for p in parsed if p["category_key"] is not None)
+    return sorted(keys)  # one order for every transaction: no deadlock between racing batches
+
+
+def _lock_totals(keys: list[tuple], now: dt.datetime) -> dict[tuple, tuple[int, Decimal]]:
+    """Lock and read the batch's running totals (``key -> (row id, spent)``), creating the
+    missing ones: a racing batch waits here until this one commits, and then reads totals
+    that include this batch's payments. Rows are locked in id order and created in key
+    order, one order for every transaction, so racing batches queue instead of deadlocking."""
+    if not keys:
+        return {}
+    found = _select_totals(keys)
+    missing = [key for key in keys if key not in found]
+    if missing:
+        if bulk.dialect_name() == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        for chunk in _chunks(missing, CHUNK):
+            db.session.execute(insert(SpendingTotal.__table__).on_conflict_do_nothing(), [
+                {"unit_id": u, "year": y, "key": k, "spent": ZERO, "updated_at": now} for u, y, k in chunk])
+        found.update(_select_totals(missing))
+    return found
+
+
+def _select_totals(keys: list[tuple]) -> dict[tuple, tuple[int, Decimal]]:
+    table = SpendingTotal.__table__
+    wanted = set(keys)
+    columns = (table.c.id, table.c.unit_id, table.c.year, table.c.key, table.c.spent)
+    if bulk.dialect_name() == "postgresql":
+        # exactly these keys, locked in id order (one order for every transaction)
+        given = sa.text("SELECT u, y, k FROM unnest(CAST(:u AS integer[]), CAST(:y AS integer[]), "
+                        "CAST(:k AS text[])) AS g(u, y, k)"
+                        ).columns(u=sa.Integer, y=sa.Integer, k=sa.String).subquery()
+        stmt = (sa.select(*columns).join(given, sa.and_(table.c.unit_id == given.c.u, table.c.year == given.c.y,
+                                                          table.c.key == given.c.k))
+                .order_by(table.c.id).with_for_update(of=table))
+        rows = db.session.execute(stmt, {"u": [k[0] for k in keys], "y": [k[1] for k in keys],
+                                         "k": [k[2] for k in keys]})
+        return {(u, y, k): (row_id, spent) for row_id, u, y, k, spent in rows}
+    # SQLite: the writer lock taken before serialises batches. All totals of the batch's units
+    # and years (a few dozen a unit), filtered here: a key list would multiply the index probes.
+    found = {}
+    years = sorted({k[1] for k in keys})
+    for chunk in _chunks(sorted({k[0] for k in keys})):
+        for row_id, unit_id, year, key, spent in db.session.execute(
+                sa.select(*columns).where(table.c.unit_id.in_(chunk), table.c.year.in_(years))):
+            if (unit_id, year, key) in wanted:
+                found[(unit_id, year, key)] = (row_id, spent)
+    return found
+
+
+def _store_totals(rows: dict[tuple, tuple[int, Decimal]], totals: dict[tuple, Decimal], now: dt.datetime) -> None:
+    """Write back the totals this batch changed (their rows are locked since _lock_totals)."""
+    changed = [(row_id, totals[key]) for key, (row_id, before) in rows.items() if totals[key] != before]
+    if not changed:
+        return
+    table = SpendingTotal.__table__
+    if bulk.dialect_name() == "postgresql":
+        # one statement for the whole batch; spent is integer fen in the database
+        db.session.execute(sa.text(
+            "UPDATE spending_totals AS t SET spent = v.spent, updated_at = :now "
+            "FROM (SELECT unnest(CAST(:ids AS integer[])) AS id, unnest(CAST(:spents AS bigint[])) AS spent) AS v "
+            "WHERE t.id = v.id"),
+            {"ids": [row_id for row_id, _ in changed], "spents": [int(spent * 100) for _, spent in changed],
+             "now": now})
+        return
+    bulk.update_rows(table, ("spent", "updated_at"), [(row_id, spent, now) for row_id, spent in changed])
+
+
+def _existing(actor: Actor, parsed: list[dict]) -> dict[str, tuple]:
+    """Vouchers already stored: ``voucher -> (id, status)``. A voucher stored for another
+    unit (or, for a bank, carried by another bank) is a conflict, not an answer."""
+    vouchers = {p["voucher_no"] for p in parsed}
+    found: dict[str, tuple] = {}
+    for chunk in _chunks(vouchers):
+        for row in db.session.execute(sa.select(
+                Payment.voucher_no, Payment.id, Payment.status, Payment.unit_id, Payment.bank_id
+        ).where(_among(Payment.voucher_no, chunk))):
+            found[row[0]] = tuple(row[1:])
+    if not found:
+        return {}
+    errors = {}
+    for number, p in enumerate(parsed, start=1):
+        stored = found.get(p["voucher_no"])
+        if stored is None:
+            continue
+        _, _, unit_id, bank_id = stored
+        if unit_id != p["unit_id"] or (actor.kind == "bank" and bank_id != actor.org_id):
+            errors[f"row {number}.voucher_no"] = ["this voucher number is already used by another payment"]
+    if errors:
+        raise Conflict("voucher numbers already used; nothing was written", errors)
+    return found
+
+
+def _answer(parsed, existing, first_of, payment_ids, new_rows, statuses, fired) -> list[dict]:
+    warnings_of: dict[int, list[dict]] = {}
+    for warning_id, (_, payment_id, rule, message) in fired:
+        warnings_of.setdefault(payment_id, []).append(
+            {"id": warning_id, "rule": rule.name, "level": rule.level, "article": rule.article, "message": message})
+    stored_ids = [v[0] for v in existing.values()]
+    for chunk in _chunks(stored_ids):
+        for row in db.session.execute(sa.select(
+                Warning.payment_id, Warning.id, Warning.rule, Warning.level, Warning.article, Warning.message
+        ).where(_among(Warning.payment_id, chunk)).order_by(Warning.id)):
+            warnings_of.setdefault(row[0], []).append(
+                {"id": row[1], "rule": row[2], "level": row[3], "article": row[4], "message": row[5]})
+    id_of = dict(zip(new_rows, payment_ids))
+    items = []
+    for p in parsed:
+        voucher = p["voucher_no"]
+        if voucher in existing:
+            payment_id, status = existing[voucher][:2]
+        else:
+            first = first_of[voucher]
+            payment_id, status = id_of[first], statuses[first]
+        items.append({"id": payment_id, "voucher_no": voucher, "status": status,
+                      "warnings": warnings_of.get(payment_id, [])})
+    return items
+
+
+def _chunks(values, size: int | None = None):
+    """Keys to load, in slices for ``IN (...)`` on SQLite; PostgreSQL takes them all at once
+    as one array parameter (see :func:`_among`)."""
+    values = list(values)
+    if size is None:
+        size = (len(values) or 1) if bulk.dialect_name() == "postgresql" else CHUNK
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _among(column, values: list):
+    """``column IN values``. On PostgreSQL as ``= ANY(:array)``: one parameter instead of
+    thousands, which the driver would otherwise rewrite one by one for every batch."""
+    if bulk.dialect_name() == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)

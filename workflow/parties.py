@@ -1,0 +1,178 @@
+"""Parties (Art. 5-7, 25-28): organisations, their users, API tokens, and who is asking.
+
+Organisation kinds:
+- ``finance``   财政部门 — province, city/prefecture or county level, each with a region;
+- ``competent`` 预算主管部门 — the department above a set of budget units;
+- ``unit``      预算单位 — the spending unit;
+- ``bank``      代理银行 — agent bank for centralized treasury payment;
+- ``oversight`` 人大、审计、纪检监察 — bodies that receive referrals (Art. 23).
+
+Jurisdiction is a materialised path of finance departments (``/xj/kz/``): a finance
+department sees every organisation whose ``finance_path`` starts with its own.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflow.db import AwareDateTime, db, utcnow
+from workflow.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+
+ORG_KINDS = ("finance", "competent", "unit", "bank", "oversight")
+FINANCE_LEVELS = ("province", "city", "county")
+TOKEN_PREFIX = "fw_"
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(16), index=True)
+    level: Mapped[str | None] = mapped_column(sa.String(16))
+    region: Mapped[str | None] = mapped_column(sa.String(16))
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    finance_path: Mapped[str] = mapped_column(sa.String(255), index=True)
+    email: Mapped[str | None] = mapped_column(sa.String(255))
+
+    parent: Mapped[Organisation | None] = relationship(remote_side=[id])
+
+    __table_args__ = (sa.CheckConstraint(kind.in_(ORG_KINDS), name="kind"),)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    email: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    org: Mapped[Organisation] = relationship()
+
+
+class ApiToken(db.Model):
+    """A bearer token. Only its SHA-256 is stored; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    label: Mapped[str] = mapped_column(sa.String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(AwareDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user of an organisation, or the scheduler (``system``)."""
+
+    user_id: int | None
+    org_id: int | None
+    kind: str
+    finance_path: str
+    name: str = ""
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind == "system"
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(user_id=None, org_id=None, kind="system", finance_path="/", name="system")
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(user_id=user.id, org_id=user.org_id, kind=user.org.kind,
+                   finance_path=user.org.finance_path, name=user.name)
+
+
+def require(actor: Actor, *kinds: str, action: str) -> None:
+    """Function-level authorization (ASVS 8.2.1): only these party kinds may ``action``."""
+    if not actor.is_system and actor.kind not in kinds:
+        raise Forbidden(f"a {actor.kind} party may not {action}")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(user: User, *, days: int = 90, label: str = "") -> tuple[ApiToken, str]:
+    """Create a token for ``user``; returns the row and the plain token (shown once)."""
+    if days < 1:
+        raise Invalid("token lifetime must be at least one day", {"days": ["must be >= 1"]})
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user=user, token_hash=hash_token(plain), label=label,
+                   expires_at=utcnow() + dt.timedelta(days=days))
+    db.session.add(row)
+    return row, plain
+
+
+def revoke_token(token_id: int) -> ApiToken:
+    row = db.session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"no token {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
+
+
+def authenticate(plain: str | None) -> Actor:
+    """Resolve a bearer token to an actor, or raise :class:`Unauthenticated`."""
+    if not plain:
+        raise Unauthenticated("missing bearer token")
+    row = db.session.execute(
+        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(plain))
+    ).scalar_one_or_none()
+    if row is None:
+        raise Unauthenticated("unknown token")
+    if row.revoked_at is not None:
+        raise Unauthenticated("token revoked")
+    if row.expires_at <= utcnow():
+        raise Unauthenticated("token expired")
+    if not row.user.active:
+        raise Unauthenticated("user deactivated")
+    return Actor.of(row.user)
+
+
+def org_by_code(code: str) -> Organisation | None:
+    return db.session.execute(sa.select(Organisation).where(Organisation.code == code)).scalar_one_or_none()
+
+
+def create_org(*, code: str, name: str, kind: str, parent: Organisation | None = None,
+               level: str | None = None, region: str | None = None,
+               finance: Organisation | None = None, email: str | None = None) -> Organisation:
+    """Create an organisation and place it in a finance department's jurisdiction.
+
+    A finance department's path extends its parent's; every other party inherits the
+    path of the finance department in charge of it (``finance``, or its parent's).
+    """
+    if kind not in ORG_KINDS:
+        raise Invalid(f"unknown organisation kind {kind!r}", {"kind": [f"one of {', '.join(ORG_KINDS)}"]})
+    if org_by_code(code) is not None:
+        raise Conflict(f"organisation {code} exists", {"code": ["already exists"]})
+    if kind == "finance":
+        base = parent.finance_path if parent is not None else "/"
+        path = f"{base}{code}/"
+    else:
+        owner = finance or parent
+        if owner is None:
+            raise Invalid("a non-finance organisation needs a finance department in charge",
+                          {"finance": ["required"]})
+        path = owner.finance_path
+    org = Organisation(code=code, name=name, kind=kind, parent=parent, level=level,
+                       region=region, finance_path=path, email=email)
+    db.session.add(org)
+    return org

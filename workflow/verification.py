@@ -1,0 +1,567 @@
+"""Verification of warnings (疑点核实, Art. 11(二)) and what finance decides about them.
+
+A warning (one rule firing on one payment, :class:`workflow.monitoring.models.Warning`) is
+verified by finance in steps, each declared once in :data:`STEP_KINDS` with the article
+it rests on, the fields it needs and the notice it issues:
+
+==================== ================ ========== ==============================================
+kind                 中文             article    needs / issues
+==================== ================ ========== ==============================================
+phone                电话核实         11(二)1    notes (the record), contact
+documents            调阅材料         11(二)2    documents (list), due_date
+interview            约谈             11(二)3    interview_at, room → 约谈通知书 (annex 1)
+onsite               实地核证         11(二)3    team (names), team_size, agency → 实地核证通知书 (annex 2)
+focus_letter         重点关注         11(二)4    findings (defaults to the unit's warnings) → 关注函
+joint_investigation  部门协查         11(二)5    oversight_code: that body sees the warning
+==================== ================ ========== ==============================================
+
+Lifecycle: ``open`` → ``verifying`` (the first step) → ``confirmed`` (a case is opened,
+Art. 11(三), 21) or ``dismissed`` (with a reason). A held payment (``block`` level) is
+refused when its warning is confirmed, unless finance releases it, and released when its
+warning is dismissed and no other blocking warning on it is still undecided.
+
+The unit explains (Art. 27(三)), its competent department adds materials (Art. 26(二)),
+the bank that carries the payment adds materials (Art. 28(二)) and an oversight body that
+was asked records its findings (Art. 11(二)5): :func:`add_response`.
+
+Who sees a warning (:func:`warnings_for`): finance in its jurisdiction, the unit its own,
+the competent department its units', the bank those on payments it carries, an oversight
+body only those sent to it for joint investigation. Anything else is not found.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+
+from workflow.db import AwareDateTime, db, utcnow
+from workflow.errors import Conflict, Forbidden, Invalid, NotFound
+from workflow.monitoring.models import Payment, Warning, WARNING_LEVELS
+from workflow.parties import Actor, Organisation, org_by_code, require
+from workflow.scoping import units_of
+from workflow.settings import setting
+
+LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
+UNDECIDED = ("open", "verifying")
+CASE_RUNGS = ("warning", "decision", "order")  # the unit-case rungs a warning may be confirmed on (Art. 21)
+
+
+# --- the table of step kinds ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StepKind:
+    name: str
+    title: str
+    article: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    document: str | None = None  # the notice kind issued (workflow.documents.KINDS)
+    recites_payment: bool = False  # annexes 1 and 2 recite the blocked payment
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.required + self.optional + ("notes",)
+
+
+STEP_KINDS: dict[str, StepKind] = {k.name: k for k in (
+    StepKind("phone", "电话核实", "第十一条（二）1", ("summary",), ("contact",)),
+    StepKind("documents", "调阅材料", "第十一条（二）2", ("documents", "due_date")),
+    StepKind("interview", "约谈", "第十一条（二）3", ("interview_at", "room"), ("attendees",),
+             document="interview_notice", recites_payment=True),
+    StepKind("onsite", "实地核证", "第十一条（二）3", ("team",), ("team_size", "agency", "onsite_date"),
+             document="onsite_notice", recites_payment=True),
+    StepKind("focus_letter", "重点关注（关注函）", "第十一条（二）4", (), ("findings", "period", "reply_by"),
+             document="focus_letter"),
+    StepKind("joint_investigation", "部门协查", "第十一条（二）5", ("oversight_code",), ("matters", "reply_by")),
+)}
+
+# Who answers on a warning, and what their answer is called.
+RESPONSE_KINDS = {
+    "unit": "explanation",      # 情况说明, Art. 27(三)
+    "competent": "materials",   # 有关资料, Art. 26(二)
+    "bank": "materials",        # Art. 28(二)
+    "oversight": "findings",    # 协查意见, Art. 11(二)5
+}
+
+
+# --- models -------------------------------------------------------------------------------------
+
+class VerificationStep(db.Model):
+    """One verification step on a warning. ``details`` holds the kind's fields as JSON
+    (dates as ISO strings); ``addressee_id`` is the oversight body of a joint investigation."""
+
+    __tablename__ = "verification_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    warning_id: Mapped[int] = mapped_column(sa.ForeignKey("warnings.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(24))
+    details: Mapped[dict] = mapped_column(sa.JSON)
+    addressee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    document_id: Mapped[int | None] = mapped_column(sa.ForeignKey("documents.id"))
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    addressee: Mapped[Organisation | None] = relationship()
+
+    __table_args__ = (sa.CheckConstraint(kind.in_(tuple(STEP_KINDS)), name="kind"),)
+
+    @property
+    def article(self) -> str:
+        return STEP_KINDS[self.kind].article
+
+    @property
+    def addressee_code(self) -> str | None:
+        return self.addressee.code if self.addressee is not None else None
+
+
+class WarningResponse(db.Model):
+    """An answer on a warning: the unit's explanation, materials from its competent
+    department or the bank, an oversight body's findings. Text, and optionally a
+    reference to evidence held elsewhere (an evidence id, a voucher, a file number)."""
+
+    __tablename__ = "warning_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    warning_id: Mapped[int] = mapped_column(sa.ForeignKey("warnings.id"), index=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    text: Mapped[str] = mapped_column(sa.Text)
+    evidence_ref: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    org: Mapped[Organisation] = relationship()
+
+    __table_args__ = (sa.CheckConstraint(kind.in_(("explanation", "materials", "findings")), name="kind"),)
+
+    @property
+    def org_code(self) -> str:
+        return self.org.code
+
+    @property
+    def org_kind(self) -> str:
+        return self.org.kind
+
+
+# --- who sees what --------------------------------------------------------------------------------
+
+def _joint_investigations_for(org_id: int):
+    return sa.select(VerificationStep.warning_id).where(
+        VerificationStep.kind == "joint_investigation", VerificationStep.addressee_id == org_id)
+
+
+def visible(actor: Actor) -> sa.ColumnElement[bool]:
+    """Warnings the caller may see (ASVS 8.2.2), as a predicate on :class:`Warning`."""
+    if actor.is_system:
+        return sa.true()
+    if actor.kind in ("finance", "competent", "unit"):
+        return units_of(actor, Warning.unit_id)
+    if actor.kind == "bank":
+        return Warning.payment_id.in_(sa.select(Payment.id).where(Payment.bank_id == actor.org_id))
+    if actor.kind == "oversight":
+        return Warning.id.in_(_joint_investigations_for(actor.org_id))
+    return sa.false()
+
+
+def warnings_for(actor: Actor, filters: dict | None = None):
+    """The caller's warnings, filtered by ``status``, ``rule``, ``level``, ``unit_code``."""
+    stmt = sa.select(Warning).where(visible(actor)).options(
+        selectinload(Warning.unit), selectinload(Warning.payment))
+    filters = filters or {}
+    for name in ("status", "rule", "level"):
+        if filters.get(name):
+            stmt = stmt.where(getattr(Warning, name) == filters[name])
+    if filters.get("unit_code"):
+        stmt = stmt.where(Warning.unit_id.in_(sa.select(Organisation.id).where(Organisation.code == filters["unit_code"])))
+    return stmt
+
+
+def get_warning(actor: Actor, warning_id: int, *, lock: bool = False) -> Warning:
+    """A warning the caller may see, else NotFound. ``lock`` takes the row for update,
+    so that two decisions on one warning are serialised (ASVS 2.3.4)."""
+    stmt = warnings_for(actor).where(Warning.id == warning_id)
+    if lock:
+        stmt = stmt.with_for_update(of=Warning)
+    warning = db.session.execute(stmt).scalar_one_or_none()
+    if warning is None:
+        raise NotFound(f"no warning {warning_id}")
+    return warning
+
+
+def steps_of(actor: Actor, warning: Warning) -> list[VerificationStep]:
+    """Steps the caller may see: all of them for finance and the oversight body asked;
+    the parties under verification do not see that the matter went to audit or discipline."""
+    stmt = sa.select(VerificationStep).where(VerificationStep.warning_id == warning.id).order_by(VerificationStep.id)
+    if not actor.is_system and actor.kind not in ("finance", "oversight"):
+        stmt = stmt.where(VerificationStep.kind != "joint_investigation")
+    return list(db.session.execute(stmt).scalars())
+
+
+def responses_of(warning: Warning) -> list[WarningResponse]:
+    return list(db.session.execute(sa.select(WarningResponse).where(WarningResponse.warning_id == warning.id)
+                                   .order_by(WarningResponse.id)).scalars())
+
+
+def document_ids_of(actor: Actor, warning: Warning) -> list[int]:
+    from workflow.documents import Document, visible as document_visible
+
+    return list(db.session.execute(sa.select(Document.id).where(
+        Document.warning_id == warning.id, document_visible(actor)).order_by(Document.id)).scalars())
+
+
+class WarningDetail:
+    """A warning as one caller sees it: the row, plus the steps, answers and notices
+    visible to that caller."""
+
+    def __init__(self, warning: Warning, steps: list, responses: list, document_ids: list[int]):
+        self._warning = warning
+        self.steps = steps
+        self.responses = responses
+        self.document_ids = document_ids
+
+    def __getattr__(self, name):
+        return getattr(self._warning, name)
+
+
+def detail(actor: Actor, warning_id: int) -> WarningDetail:
+    warning = get_warning(actor, warning_id)
+    return WarningDetail(warning, steps_of(actor, warning), responses_of(warning), document_ids_of(actor, warning))
+
+
+# --- steps ------------------------------------------------------------------------------------------
+
+def _org(actor: Actor) -> Organisation:
+    return db.session.get(Organisation, actor.org_id)
+
+
+def _local_date(value) -> str:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(LOCAL_ZONE).date().isoformat()
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def _check_fields(spec: StepKind, data: dict) -> dict:
+    """Keep the kind's fields; a missing required one or a field of another kind is named."""
+    errors: dict[str, list[str]] = {}
+    for name in spec.required:
+        value = data.get(name)
+        if value is None or value == "" or value == []:
+            errors[name] = [f"required for a {spec.name} step"]
+    for name, value in data.items():
+        if name != "kind" and value is not None and name not in spec.fields:
+            errors[name] = [f"not a field of a {spec.name} step"]
+    if errors:
+        raise Invalid(f"a {spec.name} step needs {', '.join(spec.required) or 'no more fields'}", errors)
+    return {name: data[name] for name in spec.fields if data.get(name) is not None}
+
+
+def _touch(warning: Warning) -> None:
+    warning.version = (warning.version or 0) + 1
+
+
+def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None) -> VerificationStep:
+    """Record a verification step (Art. 11(二)); issue its notice, tell whom it concerns,
+    and move an open warning to ``verifying``. No commit here.
+
+    Raises NotFound (not the caller's warning), Forbidden (not finance), Conflict (the
+    warning is decided), Invalid (unknown kind, missing or foreign fields, a notice that
+    recites a payment on a warning without one, an unknown oversight body).
+    """
+    from notifications.outbox import notify
+    from workflow.documents import issue_document, payment_context
+
+    require(actor, "finance", action="verify warnings")
+    now = now or utcnow()
+    warning = get_warning(actor, warning_id, lock=True)
+    spec = STEP_KINDS.get(data.get("kind"))
+    if spec is None:
+        raise Invalid("unknown step kind", {"kind": [f"one of {', '.join(STEP_KINDS)}"]})
+    if warning.status not in UNDECIDED:
+        raise Conflict(f"warning {warning.id} is {warning.status}; verification is over")
+    fields = _check_fields(spec, data)
+    if spec.recites_payment and warning.payment is None:
+        raise Invalid(f"a {spec.name} notice recites the payment, and this warning has none",
+                      {"kind": ["this warning has no payment to recite"]})
+    issuer, unit = _org(actor), warning.unit
+    step = VerificationStep(warning_id=warning.id, kind=spec.name, details=_stored(fields),
+                            created_by_id=actor.user_id, created_at=now)
+    if spec.name == "joint_investigation":
+        body = org_by_code(fields["oversight_code"])
+        if body is None or body.kind != "oversight" or not body.finance_path.startswith(issuer.finance_path):
+            raise Invalid("unknown oversight body", {"oversight_code": ["no audit or discipline body in your jurisdiction"]})
+        step.addressee = body
+    db.session.add(step)
+    db.session.flush()
+
+    if spec.document:
+        context = _document_context(spec, fields, warning, now)
+        if spec.recites_payment:
+            context.update(payment_context(warning.payment))
+        document = issue_document(actor, kind=spec.document, issuer=issuer, addressee=unit, context=context,
+                                  warning_id=warning.id, now=now)
+        step.document_id = document.id
+        recipients = [unit.id]
+        if spec.name == "focus_letter" and unit.parent is not None and unit.parent.kind == "competent":
+            recipients.append(unit.parent_id)  # 发送至相关预算单位及其主管部门
+        notify(key=f"warning:{warning.id}:step:{step.id}:document", template="document_issued",
+               context={"document_kind": spec.document, "issuer_name": issuer.name, "addressee_name": unit.name,
+                        "document_number": document.number, "path": f"/api/v1/documents/{document.id}"},
+               org_ids=recipients)
+    if spec.name == "documents":
+        # 通知预算单位和代理银行提供 (Art. 11(二)2): the unit, and the bank that carries the payment
+        recipients = [unit] + ([warning.payment.bank] if warning.payment is not None and warning.payment.bank else [])
+        for recipient in recipients:
+            notify(key=f"warning:{warning.id}:step:{step.id}:materials:{recipient.id}", template="materials_requested",
+                   context={"unit_name": unit.name, "recipient_name": recipient.name,
+                            "documents": fields["documents"], "due_date": fields["due_date"].isoformat(),
+                            "voucher_number": warning.payment.voucher_no if warning.payment is not None else None,
+                            "path": f"/api/v1/warnings/{warning.id}"},
+                   org_ids=[recipient.id])
+    if spec.name == "joint_investigation":
+        notify(key=f"warning:{warning.id}:step:{step.id}:joint", template="joint_investigation",
+               context={"subject_name": unit.name, "recipient_name": step.addressee.name,
+                        "matters": fields.get("matters") or warning.message,
+                        "deadline": fields.get("reply_by"),
+                        "path": f"/api/v1/warnings/{warning.id}"},
+               org_ids=[step.addressee.id])
+    if warning.status == "open":
+        warning.status = "verifying"
+    _touch(warning)
+    return step
+
+
+def _stored(fields: dict) -> dict:
+    """JSON-storable details: dates and datetimes as ISO strings (datetimes keep their offset)."""
+    out = {}
+    for name, value in fields.items():
+        if isinstance(value, (dt.date, dt.datetime)):
+            value = value.isoformat()
+        out[name] = value
+    return out
+
+
+def _document_context(spec: StepKind, fields: dict, warning: Warning, now: dt.datetime) -> dict:
+    if spec.name == "interview":
+        local = fields["interview_at"].astimezone(LOCAL_ZONE)
+        return {"interview_date": local.date(), "interview_time": f"{local.hour}时{local.minute:02d}分",
+                "room": fields["room"], "attendees": fields.get("attendees")}
+    if spec.name == "onsite":
+        return {"team": fields["team"], "team_size": fields.get("team_size") or len(fields["team"]),
+                "agency": fields.get("agency"), "onsite_date": fields.get("onsite_date")}
+    if spec.name == "focus_letter":
+        findings = fields.get("findings") or _unit_findings(warning, now)
+        return {"findings": findings, "period": fields.get("period"), "reply_by": fields.get("reply_by")}
+    return {}
+
+
+def _unit_findings(warning: Warning, now: dt.datetime) -> list[str]:
+    """The unit's undecided warnings in the focus window, as the lines of a 关注函."""
+    since = now - dt.timedelta(days=focus_settings()["days"])
+    rows = db.session.execute(
+        sa.select(Warning).where(Warning.unit_id == warning.unit_id, Warning.status.in_(UNDECIDED),
+                                 sa.or_(Warning.created_at >= since, Warning.id == warning.id))
+        .order_by(Warning.id).limit(50)).scalars()
+    lines = []
+    for row in rows:
+        payment = row.payment
+        prefix = (f"{_local_date(payment.paid_at)} 支付凭证号{payment.voucher_no}（{payment.amount:.2f}元，"
+                  f"{payment.summary}）：") if payment is not None else ""
+        lines.append(f"{prefix}{row.message}（依据{row.article}）")
+    return lines
+
+
+# --- responses ----------------------------------------------------------------------------------------
+
+def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None) -> WarningResponse:
+    """The unit explains, its competent department or the bank supplies materials, the
+    oversight body asked records findings. Finance does not answer its own warning.
+    Conflict once the warning is decided."""
+    require(actor, *RESPONSE_KINDS, action="answer warnings")
+    now = now or utcnow()
+    warning = get_warning(actor, warning_id, lock=True)
+    if actor.is_system:
+        raise Forbidden("the scheduler does not answer warnings")
+    if warning.status not in UNDECIDED:
+        raise Conflict(f"warning {warning.id} is {warning.status}; it takes no more answers")
+    text = (data.get("text") or "").strip()
+    if not text:
+        raise Invalid("an answer needs its text", {"text": ["required"]})
+    response = WarningResponse(warning_id=warning.id, org_id=actor.org_id, author_id=actor.user_id,
+                               kind=RESPONSE_KINDS[actor.kind], text=text,
+                               evidence_ref=(data.get("evidence_ref") or "").strip() or None, created_at=now)
+    db.session.add(response)
+    _touch(warning)
+    db.session.flush()
+    return response
+
+
+# --- decisions ------------------------------------------------------------------------------------------
+
+def _undecided(warning: Warning, verb: str) -> None:
+    if warning.status not in UNDECIDED:
+        raise Conflict(f"warning {warning.id} is already {warning.status}; it cannot be {verb}",
+                       {"status": [f"is {warning.status}"]})
+
+
+def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None):
+    """Confirm a warning as a violation (核实确认, Art. 11(三)): open a unit case on the
+    chosen rung (Art. 21(一)-(三)) with the fields that rung needs (the case workflow fills
+    in defaults such as the order's deadline), link it, and refuse a held payment unless
+    ``release_payment``. Returns the case. No commit here.
+
+    Raises NotFound, Forbidden, Conflict (already decided), Invalid (bad rung or fields).
+    """
+    from workflow.cases import open_case
+
+    require(actor, "finance", action="confirm warnings")
+    now = now or utcnow()
+    warning = get_warning(actor, warning_id, lock=True)
+    _undecided(warning, "confirmed")
+    rung = data.get("rung")
+    if rung not in CASE_RUNGS:
+        raise Invalid("unknown rung", {"rung": [f"one of {', '.join(CASE_RUNGS)}"]})
+    fields = {k: v for k, v in data.items() if k not in ("rung", "release_payment")}
+    fields.setdefault("summary", f"{warning.message}（{warning.article}）"[:500])
+    case = open_case(actor, machine="unit_case", subject=warning.unit, rung=rung, fields=fields,
+                     source={"warning_id": warning.id, "rule": warning.rule, "article": warning.article}, now=now)
+    payment = warning.payment
+    if payment is not None and payment.status == "held":
+        if data.get("release_payment"):
+            release_payment(payment, now)
+        else:
+            refuse_payment(payment, now)
+    warning.status = "confirmed"
+    warning.case_id = case.id
+    warning.status_reason = fields["summary"] if isinstance(fields["summary"], str) else None
+    warning.closed_at = now
+    _touch(warning)
+    return case
+
+
+def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None) -> Warning:
+    """Dismiss a warning with its reason (核实排除). A payment it held is released once no
+    other blocking warning on it is undecided. No commit here."""
+    require(actor, "finance", action="dismiss warnings")
+    now = now or utcnow()
+    reason = (data.get("reason") or "").strip()
+    warning = get_warning(actor, warning_id, lock=True)
+    if not reason:
+        raise Invalid("a dismissal needs a reason", {"reason": ["required"]})
+    _undecided(warning, "dismissed")
+    warning.status = "dismissed"
+    warning.status_reason = reason
+    warning.closed_at = now
+    _touch(warning)
+    payment = warning.payment
+    if payment is not None and payment.status == "held":
+        db.session.flush()
+        still_blocking = db.session.execute(sa.select(Warning.id).where(
+            Warning.payment_id == payment.id, Warning.id != warning.id, Warning.level == "block",
+            Warning.status.in_(UNDECIDED)).limit(1)).first()
+        if still_blocking is None:
+            release_payment(payment, now)
+    return warning
+
+
+def refuse_payment(payment: Payment, now: dt.datetime | None = None) -> None:
+    """Refuse a payment: it will not be paid, so it stops counting against the budget."""
+    from workflow.monitoring.payments import change_payment_status
+
+    change_payment_status(payment, "refuse", now)
+
+
+def release_payment(payment: Payment, now: dt.datetime | None = None) -> None:
+    from workflow.monitoring.payments import change_payment_status
+
+    change_payment_status(payment, "release", now)
+
+
+def open_manual_warning(actor: Actor, *, unit: Organisation, payment: Payment | None, rule: str, level: str,
+                        article: str, message: str, now: dt.datetime | None = None) -> Warning:
+    """A warning raised by hand (a complaint, a bank's refusal) rather than by a rule.
+    A rule fires at most once per payment: an existing one of the same rule is returned."""
+    if level not in WARNING_LEVELS:
+        raise Invalid("unknown level", {"level": [f"one of {', '.join(WARNING_LEVELS)}"]})
+    if payment is not None:
+        existing = db.session.execute(sa.select(Warning).where(
+            Warning.payment_id == payment.id, Warning.rule == rule)).scalar_one_or_none()
+        if existing is not None:
+            return existing
+    warning = Warning(payment_id=payment.id if payment is not None else None, unit_id=unit.id, rule=rule,
+                      level=level, article=article, message=message[:500], rule_set_version=None,
+                      status="open", version=1, created_at=now or utcnow())
+    db.session.add(warning)
+    db.session.flush()
+    return warning
+
+
+# --- focus list (重点关注, Art. 11(二)4) -----------------------------------------------------------------
+
+FOCUS_DEFAULTS = {"days": 90, "min_warnings": 5, "min_blocks": 2, "min_amount": Decimal("100000.00")}
+
+
+def focus_settings(overrides: dict | None = None) -> dict:
+    """Thresholds of the focus list: a unit is listed when, within the last ``days`` days,
+    it triggered at least ``min_warnings`` warnings (often), ``min_blocks`` blocking ones
+    (seriously), or warnings on payments summing to ``min_amount`` yuan (large amounts).
+
+    Configured by ``FUNDWATCH_FOCUS_DAYS``, ``FUNDWATCH_FOCUS_MIN_WARNINGS``,
+    ``FUNDWATCH_FOCUS_MIN_BLOCKS``, ``FUNDWATCH_FOCUS_MIN_AMOUNT`` (the rule set holds
+    only the rules' own parameters); finance may override any of them per request.
+    Dismissed warnings do not count: verification found nothing wrong there.
+    """
+    from workflow.db import to_money
+
+    values = {
+        "days": int(setting("FUNDWATCH_FOCUS_DAYS", FOCUS_DEFAULTS["days"])),
+        "min_warnings": int(setting("FUNDWATCH_FOCUS_MIN_WARNINGS", FOCUS_DEFAULTS["min_warnings"])),
+        "min_blocks": int(setting("FUNDWATCH_FOCUS_MIN_BLOCKS", FOCUS_DEFAULTS["min_blocks"])),
+        "min_amount": to_money(setting("FUNDWATCH_FOCUS_MIN_AMOUNT", FOCUS_DEFAULTS["min_amount"])),
+    }
+    for name, value in (overrides or {}).items():
+        if value is not None and name in values:
+            values[name] = value
+    return values
+
+
+def focus_list(actor: Actor, overrides: dict | None = None, now: dt.datetime | None = None) -> dict:
+    """Units in the caller's jurisdiction that trigger warnings often, seriously or for
+    large amounts (finance only). Each row says which of the three it meets."""
+    require(actor, "finance", action="read the focus list")
+    now = now or utcnow()
+    limits = focus_settings(overrides)
+    since = now - dt.timedelta(days=limits["days"])
+    counted = sa.and_(Warning.created_at >= since, Warning.status != "dismissed", units_of(actor, Warning.unit_id))
+    counts = db.session.execute(
+        sa.select(Warning.unit_id, sa.func.count(Warning.id),
+                  sa.func.sum(sa.case((Warning.level == "block", 1), else_=0)))
+        .where(counted).group_by(Warning.unit_id)).all()
+    flagged = sa.select(Warning.payment_id).where(counted, Warning.payment_id.is_not(None)).distinct().subquery()
+    amounts = dict(db.session.execute(
+        sa.select(Payment.unit_id, sa.func.sum(Payment.amount))
+        .where(Payment.id.in_(sa.select(flagged.c.payment_id))).group_by(Payment.unit_id)).all())
+    last_letters = dict(db.session.execute(
+        sa.select(Warning.unit_id, sa.func.max(VerificationStep.created_at))
+        .join(VerificationStep, VerificationStep.warning_id == Warning.id)
+        .where(VerificationStep.kind == "focus_letter", units_of(actor, Warning.unit_id))
+        .group_by(Warning.unit_id)).all())
+    rows = []
+    for unit_id, total, blocks in counts:
+        amount = amounts.get(unit_id) or Decimal("0.00")
+        reasons = [name for name, met in (("often", total >= limits["min_warnings"]),
+                                          ("serious", (blocks or 0) >= limits["min_blocks"]),
+                                          ("large_amount", amount >= limits["min_amount"])) if met]
+        if not reasons:
+            continue
+        unit = db.session.get(Organisation, unit_id)
+        letter = last_letters.get(unit_id)
+        if letter is not None and letter.tzinfo is None:
+            letter = letter.replace(tzinfo=dt.timezone.utc)
+        rows.append({"unit_code": unit.code, "unit_name": unit.name, "warnings": total, "block_warnings": blocks or 0,
+                     "flagged_amount": amount, "reasons": reasons, "last_focus_letter_at": letter})
+    rows.sort(key=lambda r: (-len(r["reasons"]), -r["warnings"], -r["flagged_amount"], r["unit_code"]))
+    return {"since": since, "thresholds": limits, "items": rows}
