@@ -186,7 +186,7 @@ def _claim(now: dt.datetime, channels: list[str], size: int) -> list[OutboxMessa
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(size))
     if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
+        stmt = stmt.with_for_update(skip_locked=True, key_share=True)  # see workflow.scheduling._lock
     return list(db.session.execute(stmt).scalars())
 
 

@@ -162,6 +162,39 @@ def test_a_scheduler_killed_while_telling_finance_sends_nothing_twice_after_the_
 
 
 @pytest.mark.postgres_only
+def test_a_case_is_escalated_while_another_transaction_inserts_a_row_that_names_it(demo, postgres_only):
+    """A foreign-key insert (here: delivering the case's inbox entry at the same moment)
+    holds FOR KEY SHARE on the case row; the check must not take that for another scheduler
+    and skip the case until its next run (found by CI: the scheduler's catch-up at start
+    raced its own outbox delivery)."""
+    [case_id] = open_due_cases(demo, 1)
+    with db.engine.connect() as delivery:
+        delivery.execute(sa.text("SELECT id FROM cases WHERE id = :id FOR KEY SHARE"), {"id": case_id})
+
+        result = run_deadline_checks(AFTER)
+
+        delivery.rollback()
+    assert result.escalated == [case_id] and result.failed == []
+    assert states([case_id]) == ["order"]
+
+
+@pytest.mark.postgres_only
+def test_a_case_held_by_another_scheduler_is_skipped_not_waited_for(demo, postgres_only):
+    """The other side of the same lock: a scheduler (or an officer's action) that holds the
+    case row for an update makes this run pass it by; its own run handles it."""
+    [case_id] = open_due_cases(demo, 1)
+    with db.engine.connect() as other:
+        other.execute(sa.text("SELECT id FROM cases WHERE id = :id FOR NO KEY UPDATE"), {"id": case_id})
+
+        result = run_deadline_checks(AFTER)
+
+        other.rollback()
+    assert result.escalated == [] and result.failed == []
+    assert states([case_id]) == ["warning"]
+    assert run_deadline_checks(AFTER).escalated == [case_id]
+
+
+@pytest.mark.postgres_only
 def test_two_schedulers_escalate_each_case_once_digest_once_and_deliver_each_email_once(app, demo, smtp, postgres_only,
                                                                            monkeypatch):
     ids = open_due_cases(demo, 24)

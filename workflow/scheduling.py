@@ -26,7 +26,7 @@ Exactly once, across crashes and several schedulers
 ---------------------------------------------------
 Each effect is a row of :class:`DeadlineEffect`, unique on (case, deadline, kind), or of
 :class:`OverdueDigest`, unique on (finance department, day). A case is handled in its own
-transaction: lock the case row (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
+transaction: lock the case row (``SELECT ... FOR NO KEY UPDATE SKIP LOCKED`` on PostgreSQL; SQLite
 has one writer at a time and ignores it), insert the effect row (``INSERT ... ON CONFLICT
 DO NOTHING``: nothing inserted means another scheduler did it), then write the effect itself
 (escalation, history, outbox rows), then commit. A crash half-way rolls back the case it
@@ -288,10 +288,17 @@ def _candidates(due: Due) -> Iterator[tuple[int, dt.datetime]]:
 
 def _lock(case_id: int, deadline: dt.datetime):
     """Lock the case for this transaction if it still has this deadline; None if another
-    scheduler holds it (SKIP LOCKED) or it moved on meanwhile."""
+    scheduler holds it (SKIP LOCKED) or it moved on meanwhile.
+
+    ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: every insert of a row that names the case
+    (an inbox entry being delivered, a document, a history event) takes ``FOR KEY SHARE``
+    on the case row for its foreign key, and ``FOR UPDATE SKIP LOCKED`` would skip the case
+    for as long as that insert's transaction lasts, leaving it to the next run. Escalation
+    never changes the case's key, so the weaker lock is enough to exclude other schedulers
+    and writers, and it does not conflict with key-share locks."""
     stmt = (sa.select(Case.id, Case.machine, Case.state, Case.deadline)
             .where(Case.id == case_id, Case.deadline == deadline)
-            .with_for_update(skip_locked=True))
+            .with_for_update(skip_locked=True, key_share=True))
     return db.session.execute(stmt).first()
 
 
