@@ -70,8 +70,9 @@ class Case(db.Model):
     state: Mapped[str] = mapped_column(sa.String(32), index=True)
     rung: Mapped[str] = mapped_column(sa.String(32), index=True)
     resume_state: Mapped[str | None] = mapped_column(sa.String(32))
-    # The scheduler's query is "deadline <= now": indexed, NULL while nothing is due.
-    deadline: Mapped[dt.datetime | None] = mapped_column(AwareDateTime, index=True)
+    # NULL while nothing is due. Indexed with the id by workflow.scheduling.CASES_DEADLINE_ID,
+    # which serves every query on the deadline (the scheduler's ranges, the overdue filter).
+    deadline: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
     # Working days that were left when an appeal paused the deadline (Art. 24).
     deadline_paused_remaining: Mapped[int | None] = mapped_column(sa.Integer)
     funds_suspended: Mapped[bool] = mapped_column(default=False)
