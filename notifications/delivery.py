@@ -17,6 +17,8 @@ its ``next_attempt_at`` after a failure has come:
   seconds (FUNDWATCH_OUTBOX_BACKOFF_SECONDS, default 60, capped at
   FUNDWATCH_OUTBOX_BACKOFF_MAX_SECONDS, default 6 h); after FUNDWATCH_OUTBOX_MAX_ATTEMPTS
   (default 8) the row is ``dead``: finance sees it in the dead-letter list and may retry it.
+  A permanent refusal (a 5xx reply to this recipient or this message, :func:`permanent`)
+  makes it dead at once: eight retries over a day would only delay the dead letter.
   If the server cannot be reached, every e-mail of the batch counts one failed attempt
   without waiting for the connection timeout again.
 
@@ -198,10 +200,31 @@ def _deliver_inbox(rows: list[OutboxMessage]) -> None:
     ) for row in rows], ["outbox_message_id"])
 
 
+def permanent(exc: Exception) -> bool:
+    """Whether retrying the same message can never succeed (RFC 5321 §4.2.1: a 5yz reply is
+    a permanent failure): the server refused this recipient or this message with a 5xx, or
+    the message cannot be built (a malformed address). Transient replies (4xx), an
+    unreachable server, and refusals that are the operator's configuration rather than the
+    message's (the sender address, the login) are retried: once the configuration is mended
+    the backlog flows without anyone retrying dead letters by hand."""
+    if isinstance(exc, (smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError)):
+        return False
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 500 <= exc.smtp_code < 600
+    return isinstance(exc, ValueError)
+
+
 def _failed(row: OutboxMessage, exc: Exception, now: dt.datetime, report: DeliveryReport) -> None:
     row.attempts += 1
     row.last_error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX]
-    if row.attempts >= max_attempts():
+    if permanent(exc):
+        row.status = "dead"
+        report.dead += 1
+        log.error("outbox %s dead at once, refused permanently: %s", row.id, row.last_error)
+    elif row.attempts >= max_attempts():
         row.status = "dead"
         report.dead += 1
         log.error("outbox %s dead after %s attempts: %s", row.id, row.attempts, row.last_error)

@@ -4,6 +4,7 @@ import asyncio
 import datetime as dt
 import email
 import email.policy
+import smtplib
 import socket
 import threading
 
@@ -33,11 +34,18 @@ class Mailbox:
     def __init__(self, **smtp_options):
         self.messages: list[email.message.EmailMessage] = []
         self.refuse: str | None = None
+        self.refuse_rcpt: str | None = None
         self.delay = 0.0
         self.port = free_port()
         self.smtp_options = smtp_options
         self.controller = None
         self.loop = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == self.refuse_rcpt:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.refuse:
@@ -208,6 +216,42 @@ def test_dead_after_the_configured_attempts(app, demo, smtp):
     row = outbox("email")[0]
     assert (row.status, row.attempts) == ("dead", 3)
     assert "451" in row.last_error and smtp.messages == []
+
+
+def test_a_permanent_refusal_of_the_recipient_is_a_dead_letter_at_once(demo, smtp):
+    """A 5xx reply (RFC 5321: permanent) will not change on retry; the others still go."""
+    queue(demo, org_keys=("unit", "competent"))
+    smtp.refuse_rcpt = "unit@demo.fundwatch.invalid"
+    report = deliver_pending(now=NOW)
+    rows = {r.address: r for r in outbox("email")}
+    dead = rows["unit@demo.fundwatch.invalid"]
+    assert (dead.status, dead.attempts) == ("dead", 1) and "550" in dead.last_error
+    assert rows["competent@demo.fundwatch.invalid"].status == "sent"
+    assert report.dead == 1 and [m["To"] for m in smtp.messages] == ["competent@demo.fundwatch.invalid"]
+
+
+def test_a_permanent_refusal_of_the_message_is_a_dead_letter_at_once(demo, smtp):
+    queue(demo)
+    smtp.refuse = "554 5.6.0 Message content rejected"
+    deliver_pending(now=NOW)
+    row = outbox("email")[0]
+    assert (row.status, row.attempts) == ("dead", 1) and "554" in row.last_error
+
+
+@pytest.mark.parametrize("exc, is_permanent", [
+    (smtplib.SMTPRecipientsRefused({"a@x.cn": (550, b"no such user")}), True),
+    (smtplib.SMTPRecipientsRefused({"a@x.cn": (450, b"mailbox busy")}), False),
+    (smtplib.SMTPDataError(554, b"rejected"), True),
+    (smtplib.SMTPDataError(451, b"try later"), False),
+    (smtplib.SMTPSenderRefused(553, b"sender not allowed", "fundwatch@czj.example.cn"), False),
+    (smtplib.SMTPAuthenticationError(535, b"bad credentials"), False),
+    (smtplib.SMTPServerDisconnected("gone"), False),
+    (ConnectionRefusedError(111, "Connection refused"), False),
+    (ValueError("invalid address"), True),
+])
+def test_which_failures_are_permanent(exc, is_permanent):
+    """Only what retrying cannot mend; the operator's configuration (sender, login) is retried."""
+    assert delivery.permanent(exc) is is_permanent
 
 
 def test_backoff_doubles_from_the_base_and_is_capped(app):
