@@ -23,7 +23,7 @@ Why it is built this way (see /work/shared/design/reliability.md):
   downtime does not depend on it, though: a check at time T handles everything due up to T,
   and all three jobs run once at start-up (the digest only if today's time has passed).
 - Several schedulers may run at once against one PostgreSQL (several hosts): every job claims
-  its rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` and keys each effect in a unique table,
+  its rows with ``SELECT ... FOR NO KEY UPDATE SKIP LOCKED`` and keys each effect in a unique table,
   so each due item is handled exactly once. On SQLite run ONE scheduler (SQLite has no row
   locks; the unique keys still prevent duplicates, but concurrent writers wait on each other).
 - SIGTERM / SIGINT shut it down gracefully: no new runs start, running jobs finish their

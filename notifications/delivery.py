@@ -4,7 +4,7 @@
 row is due when it is pending and either never tried (a new message goes out at once) or
 its ``next_attempt_at`` after a failure has come:
 
-- PostgreSQL: the claim is ``SELECT ... FOR UPDATE SKIP LOCKED``, and the locks are held
+- PostgreSQL: the claim is ``SELECT ... FOR NO KEY UPDATE SKIP LOCKED``, and the locks are held
   until the batch is committed, so any number of workers on any number of hosts can run
   at once: a row locked by one is invisible to the others, and once committed it is no
   longer pending. SQLite has no row locks: run one delivery worker there.
