@@ -67,6 +67,8 @@ _TABLE = (
                     ("unit_name", "rule", "level"), "a monitoring rule fired on a payment"),
     MessageTemplate("document_issued", "addressee of the document", "11, 21",
                     ("document_kind", "issuer_name"), "a numbered document was issued"),
+    MessageTemplate("dispute_filed", "finance department in charge", "24",
+                    ("subject_name", "from_rung"), "an agent bank took a dispute to arbitration or court; deadline paused"),
 )
 TEMPLATES: dict[str, MessageTemplate] = {t.name: t for t in _TABLE}
 

@@ -38,7 +38,7 @@ def test_art22_1_illegal_payment_opens_a_refund_case_with_a_rectification_notice
     assert notice.context["amount"] == "5000.00"
     assert outbox_to(BANK, "case_opened", case["id"]) == 1
     seen = as_bank.get(f"/api/v1/cases/{case['id']}").get_json()
-    assert seen["allowed_actions"] == ["submit_rectification"]
+    assert seen["allowed_actions"] == ["submit_rectification", "file_dispute"]
 
 
 def test_art22_2_missing_transmission_opens_a_case_to_fix_it_at_once(as_city_finance):

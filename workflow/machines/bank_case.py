@@ -1,4 +1,4 @@
-"""Agent-bank cases (代理银行违规问题处理), Art. 22: the one table.
+"""Agent-bank cases (代理银行违规问题处理), Art. 22 and 24: the one table.
 
 States (状态):
 
@@ -9,13 +9,22 @@ States (状态):
 - ``criticised_fee_deducted``  通报批评并扣减服务费 — 22(三): not rectified in time, not as
   required, or false rectification
 - ``under_review``             整改情况审核中 — the bank reported; finance reviews
+- ``in_dispute``               仲裁或民事诉讼中 — Art. 24: the bank took a dispute arising under the
+  agency agreement to arbitration or to court, as the agreement provides; the deadline pauses
 - ``agreement_terminated``     终止代理协议 — 22(三) "直至终止代理协议"; the case ends there
 - ``closed``                   整改到位，已结案
+- ``closed_revoked``           处理意见经仲裁或诉讼撤销，已结案 — Art. 24: the bank's claim succeeded
 
 Escalation: none is automatic. Criticism comes with a fee deduction that finance sets
 "结合综合考评情况" (with the comprehensive evaluation), and terminating an agency
 agreement is finance's decision; when a bank deadline passes the scheduler proposes the
 next action to finance (``PROPOSALS``) instead of firing one.
+
+Disputes (Art. 24) work like the unit's appeal and use the same guards and effects: filing
+pauses the deadline keeping the working days left (``fx.pause_deadline``); finance records
+the award or judgment, which either upholds the handling (the case resumes on the rung it
+left, ``g.came_from``, with the days it had, ``fx.resume_deadline``) or finds for the bank
+(the case closes as revoked, ``fx.close_as_revoked``).
 """
 from __future__ import annotations
 
@@ -31,8 +40,10 @@ STATES = (
     State("transmission_fix", "限期解决信息传输问题", "rung", art(22, 2), "bank_rectify"),
     State("criticised_fee_deducted", "通报批评并扣减服务费", "rung", art(22, 3), "bank_criticism"),
     State("under_review", "整改情况审核中", "review", art(22, 3)),
+    State("in_dispute", "仲裁或民事诉讼中（期限中止）", "appeal", art(24)),
     State("agreement_terminated", "终止代理协议，已结案", "closed", art(22, 3)),
     State("closed", "整改到位，已结案", "closed"),
+    State("closed_revoked", "处理意见经仲裁或诉讼撤销，已结案", "closed", art(24)),
 )
 
 SUMMARY = req("summary", "text", "违规问题摘要", max_length=500)
@@ -53,6 +64,16 @@ REFUNDED = opt("refunded_amount", "money", "已退回资金（元）")
 REASON = req("reason", "text", "理由")
 EFFECTIVE = req("effective_date", "date", "协议终止日期")
 AGREEMENT = opt("agreement", "text", "代理协议名称及编号", max_length=200)
+# Art. 24: a dispute taken to arbitration or to court "依照代理协议的规定", and its outcome.
+FORUM = req("forum", "choice", "争议解决方式（依照代理协议的约定）", choices=(
+    ("arbitration", "申请仲裁"), ("civil_suit", "提起民事诉讼")))
+TRIBUNAL = req("tribunal", "text", "仲裁委员会或人民法院", max_length=200)
+FILED_ON = req("filed_on", "date", "申请仲裁或起诉日期")
+REFERENCE = opt("reference", "text", "受理案号（受理后填写）", max_length=100)
+DISPUTE = req("grounds", "text", "争议事项及理由（所依据的代理协议条款）")
+DECIDED_ON = req("decided_on", "date", "裁决或判决日期")
+RULING_NO = req("ruling_number", "text", "仲裁裁决书或民事判决书（调解书）文号", max_length=100)
+RULING = opt("ruling", "text", "裁决或判决主文")
 
 TELL_BANK = Tell("case_action", "subject")
 TELL_FINANCE = Tell("case_action", "finance")
@@ -93,6 +114,20 @@ TRANSITIONS = (
         guards=(g.came_from("refund_or_redo", "transmission_fix"),),
         fields=(REASON, FEE, EVALUATION, DAYS), effects=(fx.forget_rung_left, fx.start_deadline, fx.record_measures),
         issues=(CRITICISM,), tells=(TELL_BANK,)),
+
+    # Art. 24: a dispute under the agency agreement pauses the time limit. The award or
+    # judgment upholding the handling resumes the rung it left with the working days it had;
+    # one finding for the bank closes the case as revoked.
+    row("file_dispute", RUNGS, "in_dispute", roles="bank", article=art(24), label="依照代理协议申请仲裁或提起民事诉讼",
+        fields=(FORUM, TRIBUNAL, FILED_ON, REFERENCE, DISPUTE, NOTE), effects=(fx.pause_deadline,),
+        tells=(Tell("dispute_filed", "finance"),)),
+    *(row("uphold_after_dispute", "in_dispute", rung, roles=FIN, article=art(24),
+          label="仲裁裁决或判决维持处理意见，恢复办理", guards=(g.came_from(rung),),
+          fields=(DECIDED_ON, RULING_NO, RULING, NOTE), effects=(fx.resume_deadline,), tells=(TELL_BANK,))
+      for rung in RUNGS),
+    row("revoke_after_dispute", "in_dispute", "closed_revoked", roles=FIN, article=art(24),
+        label="仲裁裁决或判决支持代理银行，处理意见撤销，结案", fields=(DECIDED_ON, RULING_NO, RULING, NOTE),
+        effects=(fx.close_as_revoked,), tells=(TELL_BANK,)),
 )
 
 PROPOSALS = {"refund_or_redo": "criticise_and_deduct_fee", "transmission_fix": "criticise_and_deduct_fee",

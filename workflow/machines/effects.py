@@ -37,7 +37,7 @@ def stop_deadline(ctx: Context) -> None:
 
 
 def remember_rung_left(ctx: Context) -> None:
-    """Review and appeal come back to the rung they left."""
+    """Review comes back to the rung it left (an appeal or dispute: :func:`pause_deadline`)."""
     ctx.case.resume_state = ctx.from_state
 
 
@@ -46,7 +46,9 @@ def forget_rung_left(ctx: Context) -> None:
 
 
 def pause_deadline(ctx: Context) -> None:
-    """Art. 24: the time limit stops while the appeal runs. What is kept is the number of
+    """Art. 24: the time limit stops while the unit's appeal (administrative reconsideration
+    or litigation) or the agent bank's dispute (arbitration or civil suit under the agency
+    agreement) runs, and the case remembers the rung it left. What is kept is the number of
     working days left after today (0: only the rest of today; negative: overdue already),
     so that resuming gives back working days, not calendar time spent on holidays."""
     case = ctx.case
@@ -60,7 +62,8 @@ def pause_deadline(ctx: Context) -> None:
 
 
 def resume_deadline(ctx: Context) -> None:
-    """Art. 24, decision upheld: back on the rung it left, with the working days it had."""
+    """Art. 24, the handling upheld on appeal or in the dispute: back on the rung it left
+    (the row guarded by ``came_from`` that rung), with the working days it had."""
     case = ctx.case
     kept = case.deadline_paused_remaining
     case.deadline = None if kept is None else deadlines.add_working_days(ctx.now, kept)

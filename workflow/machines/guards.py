@@ -25,8 +25,8 @@ def order_not_carried_out_in_time(ctx: Context) -> bool:
 
 
 def came_from(*states: str) -> Guard:
-    """The case returns to (or moves on from) the rung it left for review or appeal: the
-    row for that rung is the one that fires."""
+    """The case returns to (or moves on from) the rung it left for review, appeal or
+    dispute: the row for that rung is the one that fires."""
     def fn(ctx: Context) -> bool:
         return ctx.case.resume_state in states
     return Guard(fn, f"the case did not come from {' or '.join(states)}", pure=True,
