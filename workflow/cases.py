@@ -24,17 +24,17 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow.budget import BankAccount
+from workflow.chain import (  # noqa: F401  (GENESIS, AppendOnlyViolation, chain_hash: re-exported)
+    GENESIS, AppendOnlyViolation, append_only, broken_links, canonical_json, chain_hash)
 from workflow.db import AwareDateTime, db, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.machines import MACHINES, NEW, SUBJECT_KINDS, CaseMachine
@@ -45,14 +45,9 @@ from workflow.scoping import organisations_for, units_of
 MACHINE_NAMES = tuple(MACHINES)
 PARTY_ROLES = ("copied", "referred", "closing_bank")
 RESOLUTIONS = ("rectified", "revoked", "agreement_terminated")
-GENESIS = "0" * 64
 RESERVED_FIELDS = ("version",)
 
 _writing_state: contextvars.ContextVar[bool] = contextvars.ContextVar("writing_case_state", default=False)
-
-
-class AppendOnlyViolation(RuntimeError):
-    """Someone tried to change or remove a history event."""
 
 
 # --- models ----------------------------------------------------------------------------
@@ -201,29 +196,7 @@ class AccountClosure(db.Model):
 
 # --- the history is append-only --------------------------------------------------------
 
-@sa.event.listens_for(CaseEvent, "before_update")
-def _refuse_event_update(_mapper, _connection, target: CaseEvent) -> None:
-    raise AppendOnlyViolation(f"case history is append-only (event {target.id})")
-
-
-@sa.event.listens_for(CaseEvent, "before_delete")
-def _refuse_event_delete(_mapper, _connection, target: CaseEvent) -> None:
-    raise AppendOnlyViolation(f"case history is append-only (event {target.id})")
-
-
-@sa.event.listens_for(Session, "do_orm_execute")
-def _refuse_bulk_event_changes(state) -> None:
-    if (state.is_update or state.is_delete) and state.bind_mapper is not None \
-            and state.bind_mapper.class_ is CaseEvent:
-        raise AppendOnlyViolation("case history is append-only (bulk statement)")
-
-
-def canonical_json(value) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def chain_hash(prev_hash: str, content: dict) -> str:
-    return hashlib.sha256((prev_hash + canonical_json(content)).encode("utf-8")).hexdigest()
+append_only(CaseEvent, "case history")
 
 
 # --- who sees which case ---------------------------------------------------------------
@@ -614,20 +587,8 @@ def verify_case_chain(case: Case | tuple, events: Iterable) -> list[ChainProblem
     version, each hash over its content and the previous hash, and the last event's
     state equal to the case's. ``case`` is a Case or ``(id, version, state)``."""
     case_id, version, state = (case.id, case.version, case.state) if isinstance(case, Case) else case
-    problems: list[ChainProblem] = []
-    prev_hash, expected = GENESIS, 1
-    last = None
-    for event in events:
-        if event.seq != expected:
-            missing = f"{expected}" if event.seq == expected + 1 else f"{expected}..{event.seq - 1}"
-            problems.append(ChainProblem(case_id, expected, None, f"event seq {missing} missing (deleted)"))
-        if event.prev_hash != prev_hash:
-            problems.append(ChainProblem(case_id, event.seq, event.id,
-                                         "prev_hash does not match the previous event (an earlier event was "
-                                         "edited or deleted)"))
-        if chain_hash(event.prev_hash, event_content(event)) != event.hash:
-            problems.append(ChainProblem(case_id, event.seq, event.id, "content does not match its hash (edited)"))
-        prev_hash, expected, last = event.hash, event.seq + 1, event
+    links, last = broken_links(events, event_content, noun="event")
+    problems = [ChainProblem(case_id, link.seq, link.entry_id, link.problem) for link in links]
     if last is None:
         problems.append(ChainProblem(case_id, None, None, "no history at all (events deleted)"))
         return problems

@@ -7,3 +7,4 @@ from workflow import evidence  # noqa: F401
 from workflow import cases  # noqa: F401
 from workflow import bank_intake, complaints, verification  # noqa: F401
 from workflow import scheduling  # noqa: F401
+from workflow import journal  # noqa: F401

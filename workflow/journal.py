@@ -1,0 +1,209 @@
+"""The journal (操作日志): a tamper-evident record of every action outside the case workflow.
+
+Case actions have their own chain (:class:`workflow.cases.CaseEvent`). Everything else a
+party does on a record is appended here by :func:`record`, in the caller's transaction,
+as one :class:`JournalEntry` of the record's *stream*:
+
+=================== ===================================================================
+stream              actions
+=================== ===================================================================
+``warning:<id>``    opened (a manual warning: complaint, bank refusal), step_added,
+                    joint_investigation_requested, response_added, confirmed, dismissed
+``payment:<id>``    released, refused (by verification or by the agent bank)
+``complaint:<id>``  received, triaged
+``document:<id>``   issued, acknowledged
+``evidence:<id>``   uploaded
+``ruleset:<org>``   published (a new rule-set version, by that finance department)
+``settlement:<id>`` reported (one entry per settlement report of that bank)
+``token:<id>``      issued, revoked
+=================== ===================================================================
+
+Screening (payment intake, up to a million rows) is not journaled row by row: the
+payments and the warnings it stores are themselves the record.
+
+Each stream is a chain like a case's history: ``seq`` counts from 1, ``prev_hash`` is the
+previous entry's hash (:data:`workflow.chain.GENESIS` for the first) and ``hash`` is
+SHA-256 over it and the canonical JSON of the entry's content (:func:`entry_content`).
+The ORM refuses to update or delete entries and migration 0009 adds database triggers
+that refuse them too. :func:`verify_journal` walks every stream
+(``flask --app wsgi audit verify``).
+
+Concurrency: the next ``seq`` is read and written under a lock on the stream itself, so
+that two writers never both take seq N, whatever row locks the caller holds (a rule set
+or a token has no row of its own the callers lock):
+
+- PostgreSQL: ``pg_advisory_xact_lock`` on a 64-bit key derived from the stream name,
+  held until the caller's commit or rollback; a second writer to the stream waits there
+  and then reads the first one's entry as the head.
+- SQLite: one writer at a time; the head is read only after the write lock is taken.
+
+The unique constraint on ``(stream, seq)`` is the backstop should anything bypass this.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflow.chain import GENESIS, append_only, broken_links, chain_hash
+from workflow.db import AwareDateTime, db, utcnow
+from workflow.machines.base import json_safe
+from workflow.parties import Actor, Organisation, User
+
+STREAM_MAX = 64
+ACTION_MAX = 48
+
+# An anonymous report from the public (Art. 20): no user, no organisation.
+PUBLIC = Actor(user_id=None, org_id=None, kind="public", finance_path="/", name="public")
+
+
+class JournalEntry(db.Model):
+    """One action on one record; ``hash`` = SHA-256(prev_hash + canonical JSON)."""
+
+    __tablename__ = "journal_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stream: Mapped[str] = mapped_column(sa.String(STREAM_MAX))  # indexed by (stream, seq)
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    actor_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    party_org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))
+    party_kind: Mapped[str] = mapped_column(sa.String(16))
+    action: Mapped[str] = mapped_column(sa.String(ACTION_MAX))
+    payload: Mapped[dict] = mapped_column(sa.JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+    actor: Mapped[User | None] = relationship()
+    party: Mapped[Organisation | None] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("stream", "seq", name="uq_journal_entries_stream_seq"),
+        sa.CheckConstraint("seq >= 1", name="seq_positive"),
+    )
+
+
+append_only(JournalEntry, "the journal")
+
+
+def entry_content(entry) -> dict:
+    """What an entry's hash covers: every column but the id and the hashes themselves.
+    ``entry`` is a JournalEntry or a row with the same columns."""
+    return {
+        "stream": entry.stream, "seq": entry.seq, "actor_user_id": entry.actor_user_id,
+        "party_org_id": entry.party_org_id, "party_kind": entry.party_kind, "action": entry.action,
+        "payload": entry.payload,
+        "created_at": entry.created_at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds"),
+    }
+
+
+def stream_of(kind: str, record_id: int | str) -> str:
+    """The stream name of a record: ``stream_of("warning", 42)`` is ``"warning:42"``."""
+    return f"{kind}:{record_id}"
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+def _lock_stream(stream: str) -> None:
+    """Serialise the writers of one stream until the caller's transaction ends."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"journal:{stream}".encode()).digest()[:8], "big", signed=True)
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    else:
+        # SQLite: take the database's write lock before the head is read (matches no row,
+        # so the append-only triggers, which fire per row, are not involved).
+        db.session.execute(sa.text("UPDATE journal_entries SET seq = seq WHERE id IS NULL"))
+
+
+def record(actor: Actor, stream: str, action: str, payload: dict, now: dt.datetime | None = None) -> JournalEntry:
+    """Append ``action`` by ``actor`` to ``stream``, chained to the stream's last entry.
+    Written in the caller's transaction (flushed, never committed), so that the action
+    and its entry are kept or rolled back together. ``payload`` is stored as JSON
+    (Decimal as a two-place string, dates ISO)."""
+    if now is None:
+        now = utcnow()
+    elif now.tzinfo is None:
+        raise ValueError("naive datetime: a timezone is required")
+    if not stream or len(stream) > STREAM_MAX or not action or len(action) > ACTION_MAX:
+        raise ValueError(f"a stream is 1..{STREAM_MAX} characters and an action 1..{ACTION_MAX}")
+    _lock_stream(stream)
+    head = db.session.execute(sa.select(JournalEntry.seq, JournalEntry.hash).where(JournalEntry.stream == stream)
+                              .order_by(JournalEntry.seq.desc()).limit(1)).first()
+    seq, prev = (1, GENESIS) if head is None else (head.seq + 1, head.hash)
+    entry = JournalEntry(stream=stream, seq=seq, actor_user_id=actor.user_id, party_org_id=actor.org_id,
+                         party_kind=actor.kind, action=action, payload=json_safe(payload or {}), created_at=now,
+                         prev_hash=prev)
+    entry.hash = chain_hash(prev, entry_content(entry))
+    db.session.add(entry)
+    db.session.flush([entry])
+    return entry
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+def entries_of(stream: str, *, hidden_actions: tuple[str, ...] = ()) -> sa.Select:
+    """The stream's entries (in id order, which is seq order), without ``hidden_actions``.
+    The caller has checked that the reader may see the record."""
+    stmt = sa.select(JournalEntry).where(JournalEntry.stream == stream).options(
+        sa.orm.joinedload(JournalEntry.actor), sa.orm.joinedload(JournalEntry.party))
+    if hidden_actions:
+        stmt = stmt.where(JournalEntry.action.not_in(hidden_actions))
+    return stmt
+
+
+# --- verifying -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class JournalProblem:
+    stream: str
+    seq: int | None
+    entry_id: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"journal stream {self.stream}"
+        if self.seq is not None:
+            where += f", entry seq {self.seq}" + (f" (id {self.entry_id})" if self.entry_id is not None else "")
+        return f"{where}: {self.problem}"
+
+
+ENTRY_COLUMNS = (JournalEntry.id, JournalEntry.stream, JournalEntry.seq, JournalEntry.actor_user_id,
+                 JournalEntry.party_org_id, JournalEntry.party_kind, JournalEntry.action, JournalEntry.payload,
+                 JournalEntry.created_at, JournalEntry.prev_hash, JournalEntry.hash)
+
+
+def _streams(batch: int) -> Iterator[tuple[str, list]]:
+    """Every stream with its entries in seq order, read a batch of entries at a time by
+    keyset on (stream, seq) as plain rows, so that memory stays flat."""
+    stream, entries, after = None, [], None
+    while True:
+        stmt = sa.select(*ENTRY_COLUMNS).order_by(JournalEntry.stream, JournalEntry.seq).limit(batch)
+        if after is not None:
+            stmt = stmt.where(sa.or_(JournalEntry.stream > after[0],
+                                     sa.and_(JournalEntry.stream == after[0], JournalEntry.seq > after[1])))
+        rows = db.session.execute(stmt).all()
+        for row in rows:
+            if row.stream != stream:
+                if stream is not None:
+                    yield stream, entries
+                stream, entries = row.stream, []
+            entries.append(row)
+        if len(rows) < batch:
+            break
+        after = (rows[-1].stream, rows[-1].seq)
+    if stream is not None:
+        yield stream, entries
+
+
+def verify_journal(batch: int = 1000) -> Iterator[tuple[str, list[JournalProblem]]]:
+    """Every stream's chain, in stream order: ``(stream, problems)``. An edited entry, a
+    deleted one before the last, or a changed order is named by stream and seq. (A
+    deleted *last* entry leaves a shorter chain that is still whole: the journal has no
+    head row to compare with, unlike a case's version.)"""
+    for stream, entries in _streams(batch):
+        links, _ = broken_links(entries, entry_content)
+        yield stream, [JournalProblem(stream, link.seq, link.entry_id, link.problem) for link in links]
