@@ -2,6 +2,7 @@
 real-fund accounts (三). Each rule has a firing and a not-firing test."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from payments_helpers import (COMPANY_ACCOUNT, OTHER_ZERO_BALANCE, PERSON_ACCOUNT, PERSON_ID, REAL_FUND, UNIT,
@@ -10,6 +11,7 @@ from workflow import budget
 from workflow.budget import BankAccount
 from workflow.db import db
 from workflow.monitoring.models import PayeeRegistration
+from workflow.monitoring.rules import EXCEPTION_ITEMS
 from workflow.parties import Actor, org_by_code
 
 
@@ -184,3 +186,131 @@ def test_art13_3_exception_disabled_in_rule_set_no_longer_lifts_the_rule(demo):
     item = screen_one(economic_code="30228", summary="划转工会经费", payee_account=REAL_FUND, payee_kind="unit",
                       exception="union_tax_payroll", exception_ref="克政协发〔2021〕3号")
     assert rules_of(item) == {"real_fund_transfer"}
+
+
+# --- 13(三) a claimed exception lifts the rule only for what it covers
+
+UNION_DUES = dict(economic_code="30228", amount="5000.00", summary="划转工会经费", payee_name="克州政协机关工会",
+                  payee_account=REAL_FUND, payee_kind="unit")
+
+
+def _to_real_fund(exception=None, **overrides):
+    row = dict(UNION_DUES, **overrides)
+    if exception is not None:
+        row.update(exception=exception, exception_ref="克财库〔2021〕8号")
+    return screen_one(**row)
+
+
+def _real_fund_warning(item):
+    return next(w for w in item["warnings"] if w["rule"] == "real_fund_transfer")
+
+
+# exception -> (a code its item of Art. 13(三) names, a code it does not); every code is budgeted
+# for the demo unit, so only the rule under test can speak
+COVERED = {
+    "purchased_services": ("30209", "30228"),   # 1. 物业管理费 bought as a service / 工会经费
+    "union_tax_payroll": ("30228", "30201"),    # 2. 工会经费 / 办公费
+    "student_aid": ("30399", "30201"),          # 3. 纳入预算的补贴 / 办公费
+    "social_insurance": ("30108", "30101"),     # 4. 养老保险缴费 / 基本工资
+}
+
+
+@pytest.mark.parametrize("exception", sorted(COVERED))
+def test_art13_3_claimed_exception_lifts_the_rule_for_a_code_it_covers(demo, exception):
+    item = _to_real_fund(exception, economic_code=COVERED[exception][0])
+    assert "real_fund_transfer" not in rules_of(item)
+
+
+@pytest.mark.parametrize("exception", sorted(COVERED))
+def test_art13_3_claimed_exception_that_does_not_cover_the_code_still_raises_the_warning(demo, exception):
+    code = COVERED[exception][1]
+    item = _to_real_fund(exception, economic_code=code)
+    warning = _real_fund_warning(item)
+    assert warning["level"] == "block" and item["status"] == "held"
+    item_number = EXCEPTION_ITEMS[exception][0]
+    assert f"申报的例外情形“{EXCEPTION_ITEMS[exception][1]}”（第十三条（三）{item_number}" in warning["message"]
+    assert "不适用" in warning["message"]
+    assert f"本笔支付的经济分类为{code}" in warning["message"]
+    assert "克财库〔2021〕8号" in warning["message"]
+
+
+def test_art13_3_union_dues_exception_claimed_for_office_supplies_says_why_it_does_not_apply(demo):
+    item = _to_real_fund("union_tax_payroll", economic_code="30201", summary="购买办公用品")
+    assert rules_of(item) == {"real_fund_transfer"}
+    message = item["warnings"][0]["message"]
+    assert message.startswith("从零余额账户向本单位实有资金账户")
+    assert "“工会经费、税金及工资类划转”（第十三条（三）2" in message
+    assert "只涵盖经济分类" in message and "30228" in message and "本笔支付的经济分类为30201" in message
+
+
+def test_art13_3_housing_fund_and_retirement_pay_go_under_the_payroll_exception(demo):
+    housing = _to_real_fund("union_tax_payroll", economic_code="30113", summary="缴纳住房公积金")
+    retirement = _to_real_fund("union_tax_payroll", economic_code="30302", summary="划转退休费")
+    assert housing["warnings"] == [] and retirement["warnings"] == []
+
+
+def test_art13_3_social_insurance_contributions_are_not_covered_by_the_student_aid_exception(demo):
+    item = _to_real_fund("student_aid", economic_code="30112", summary="缴纳医疗保险费")
+    assert "第十三条（三）3" in _real_fund_warning(item)["message"]
+    assert _to_real_fund("social_insurance", economic_code="30112", summary="缴纳医疗保险费")["warnings"] == []
+
+
+@pytest.mark.parametrize("exception", ["approved_reimbursement", "other_approved"])
+def test_art13_3_finance_approved_exceptions_cover_any_code_on_their_approval(demo, exception):
+    """5. 报经财政部门审核批准的归垫资金 and 6. other funds approved by the finance department
+    rest on the approval (the document reference), not on what was bought."""
+    item = _to_real_fund(exception, economic_code="30201", summary="归垫办公费")
+    assert "real_fund_transfer" not in rules_of(item)
+
+
+def test_art13_3_disabled_exception_claimed_says_it_is_disabled(demo):
+    from workflow.monitoring.rulesets import change_rule_set
+
+    change_rule_set(Actor.system(), {"rules": {"real_fund_transfer": {
+        "exceptions": [e for e in EXCEPTION_ITEMS if e != "union_tax_payroll"]}}})
+    db.session.commit()
+    warning = _real_fund_warning(_to_real_fund("union_tax_payroll"))
+    assert "申报的例外情形“工会经费、税金及工资类划转”" in warning["message"]
+    assert "已在现行预警规则中停用" in warning["message"]
+
+
+def test_art13_3_the_exception_catalogue_is_a_rule_set_parameter_finance_changes(demo):
+    from workflow.monitoring.rulesets import change_rule_set
+
+    assert "real_fund_transfer" in rules_of(
+        _to_real_fund("union_tax_payroll", economic_code="30229", summary="划转福利费"))
+    change_rule_set(Actor.system(), {"rules": {"real_fund_transfer": {"exception_scope": {
+        "union_tax_payroll": {"economic_codes": ["30228", "30229"]}}}}}, note="福利费随工会经费划转")
+    db.session.commit()
+    assert "real_fund_transfer" not in rules_of(
+        _to_real_fund("union_tax_payroll", economic_code="30229", summary="划转福利费"))
+    # the wage codes are no longer covered, and the other exceptions kept their defaults
+    assert "real_fund_transfer" in rules_of(_to_real_fund("union_tax_payroll", economic_code="30101"))
+    assert "real_fund_transfer" not in rules_of(_to_real_fund("social_insurance", economic_code="30108"))
+
+
+def test_art13_3_a_code_class_in_the_catalogue_covers_every_item_under_it(demo):
+    from workflow.monitoring.rulesets import change_rule_set
+
+    change_rule_set(Actor.system(), {"rules": {"real_fund_transfer": {"exception_scope": {
+        "social_insurance": {"economic_codes": ["301"]}}}}})
+    db.session.commit()
+    assert "real_fund_transfer" not in rules_of(_to_real_fund("social_insurance", economic_code="30101"))
+    assert "real_fund_transfer" in rules_of(_to_real_fund("social_insurance", economic_code="30201"))
+
+
+@pytest.mark.parametrize("scope, reason", [
+    ({"union_dues": {"economic_codes": ["30228"]}}, "no such exception 'union_dues'"),
+    ({"student_aid": {"economic_codes": []}}, "student_aid would cover nothing"),
+    ({"student_aid": {"economic_codes": ["3030x"]}}, "student_aid.economic_codes"),
+    ({"student_aid": ["30308"]}, "student_aid: an object"),
+])
+def test_art13_3_a_bad_exception_catalogue_is_refused_naming_the_parameter(demo, scope, reason):
+    from workflow.errors import Invalid
+    from workflow.monitoring.rulesets import active_rule_set, change_rule_set
+
+    with pytest.raises(Invalid) as refused:
+        change_rule_set(Actor.system(), {"rules": {"real_fund_transfer": {"exception_scope": scope}}})
+    [message] = refused.value.errors["rules.real_fund_transfer.exception_scope"]
+    assert reason in message
+    assert active_rule_set().version == 1

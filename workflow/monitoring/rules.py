@@ -24,6 +24,7 @@ disbursement suspended, and the running totals *before* this payment.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -95,6 +96,37 @@ def _code_keywords(value) -> dict[str, list[str]]:
     if not isinstance(value, dict):
         raise ValueError("an object: economic code -> list of purpose words")
     return {_codes([code])[0]: _keywords(words) for code, words in value.items()}
+
+
+def _exception_scope(value) -> dict[str, dict]:
+    """What each Art. 13(三) exception covers. Exceptions left out keep their defaults, so a
+    change names only the ones it changes; the stored value is always complete."""
+    if not isinstance(value, dict):
+        raise ValueError("an object: exception -> {\"economic_codes\": [...], \"any_code\": false}")
+    unknown = sorted(set(value) - set(EXCEPTIONS))
+    if unknown:
+        raise ValueError(f"no such exception {unknown[0]!r}; the exceptions are {', '.join(EXCEPTIONS)}")
+    result = copy.deepcopy(DEFAULT_EXCEPTION_SCOPE)
+    for name, entry in value.items():
+        if not isinstance(entry, dict) or not set(entry) <= {"economic_codes", "any_code"}:
+            raise ValueError(f"{name}: an object with economic_codes (a list) and any_code (true or false)")
+        any_code = entry.get("any_code", False)
+        if not isinstance(any_code, bool):
+            raise ValueError(f"{name}.any_code: true or false")
+        try:
+            codes = _codes(entry.get("economic_codes", []), what="economic codes or code classes")
+        except ValueError as exc:
+            raise ValueError(f"{name}.economic_codes: {exc}") from exc
+        if not any_code and not codes:
+            raise ValueError(f"{name} would cover nothing: give economic codes, set any_code, or take it out "
+                             f"of the exceptions list instead")
+        result[name] = {"economic_codes": codes, "any_code": any_code}
+    return result
+
+
+def _read_exception_scope(value) -> dict[str, tuple[bool, tuple[str, ...]]]:
+    full = {**DEFAULT_EXCEPTION_SCOPE, **value}
+    return {name: (entry.get("any_code", False), tuple(entry.get("economic_codes", ()))) for name, entry in full.items()}
 
 
 def _categories(value) -> dict[str, list[str]]:
@@ -242,10 +274,60 @@ class OfficialCardRequired(Rule):
         return None
 
 
+# Art. 13(三)'s six exceptions as the regulation numbers and words them (for messages and the
+# rule's description). What each covers is the rule-set parameter ``exception_scope`` below.
+EXCEPTION_ITEMS = {
+    "purchased_services": ("1", "政府购买服务支出", "按合同约定支付的政府购买服务支出"),
+    "union_tax_payroll": ("2", "工会经费、税金及工资类划转",
+                          "确需划转的工会经费、应缴或代扣代缴的税金，以及向工资代发账户划转的工资、离退休经费、"
+                          "个人采暖补贴、个人交通补贴、个人提租补贴等"),
+    "student_aid": ("3", "奖助学金及补贴", "承担落实国家资助政策的院校及单位向学生发放的奖助学金及其他纳入财政预算的补贴费用"),
+    "social_insurance": ("4", "社会保险等缴费", "暂不能通过零余额账户委托收款的社会保险缴费、医疗保险缴费、职业年金缴费"),
+    "approved_reimbursement": ("5", "归垫资金", "报经财政部门审核批准的归垫资金"),
+    "other_approved": ("6", "另有资金管理规定的其他资金",
+                       "对国家和省另有资金管理规定的其他资金（有文件依据，经财政厅（局）批准）"),
+}
+
+# The default catalogue: the economic codes (2018 government expenditure economic classification,
+# 部门预算支出经济分类) each exception covers. A listed code also covers the codes under it
+# ("301" covers every 301xx item). Finance changes it in the rule set; this is only version 1.
+DEFAULT_EXCEPTION_SCOPE = {
+    # 1. services bought under contract: the service items of 302 商品和服务支出. The contract,
+    #    invoice and the filing with the treasury are the document reference's to prove.
+    "purchased_services": {"economic_codes": [
+        "30202", "30203", "30204", "30209", "30213", "30214", "30215", "30216", "30226", "30227", "30299"],
+        "any_code": False},
+    # 2. 工会经费 30228; 税金 30240 税金及附加费用; wages to the payroll account: 30101 基本工资,
+    #    30102 津贴补贴 (where personal heating and rent subsidies are booked), 30103 奖金,
+    #    30107 绩效工资, 30199 其他工资福利支出; 离退休经费 30301 离休费, 30302 退休费; 个人交通补贴
+    #    30239 其他交通费用; and, under the item's closing "等", 住房公积金 30113, which is withheld
+    #    with the wages (the regulation does not name it: finance may move or drop it).
+    "union_tax_payroll": {"economic_codes": [
+        "30101", "30102", "30103", "30107", "30113", "30199", "30228", "30239", "30240", "30301", "30302"],
+        "any_code": False},
+    # 3. 30308 助学金 (scholarships and grants); the "other subsidies in the budget": 30399.
+    "student_aid": {"economic_codes": ["30308", "30399"], "any_code": False},
+    # 4. 30108 基本养老保险缴费, 30109 职业年金缴费, 30110 职工基本医疗保险缴费, 30111 公务员医疗补助
+    #    缴费, 30112 其他社会保障缴费, 30311 代缴社会保险费.
+    "social_insurance": {"economic_codes": ["30108", "30109", "30110", "30111", "30112", "30311"],
+                         "any_code": False},
+    # 5. and 6. are defined by finance's approval, not by what was bought: any code, on the
+    #    approval document given as exception_ref.
+    "approved_reimbursement": {"economic_codes": [], "any_code": True},
+    "other_approved": {"economic_codes": [], "any_code": True},
+}
+
+
 class RealFundTransfer(Rule):
     """From a zero-balance account to a real-fund account (实有资金账户) recorded for the unit
-    itself, its superior, or any other unit, outside the six exceptions of Art. 13(三)
-    (each claimed with its document reference; validation refuses an exception without one).
+    itself, its superior, or any other unit, outside the six exceptions of Art. 13(三).
+
+    An exception lifts the rule only if it is claimed with its document reference (validation
+    refuses one without), is enabled in ``exceptions``, and covers the payment: its economic
+    code is among the exception's codes in ``exception_scope`` (工会经费 30228 under
+    ``union_tax_payroll``, not office supplies), or the exception covers any code (归垫资金 and
+    other approved funds, which rest on finance's approval alone). A claim that does not apply
+    still raises the warning, saying which exception was claimed and why it does not apply.
     A person's own account is not in the account register, so payments to individuals are
     judged by ``individual_payee_unregistered`` (Art. 16) instead."""
 
@@ -255,6 +337,10 @@ class RealFundTransfer(Rule):
     default_level = "block"
     parameters = {
         "exceptions": choice_param(list(EXCEPTIONS), EXCEPTIONS, "exceptions of Art. 13(三) that lift the rule"),
+        "exception_scope": Param(
+            DEFAULT_EXCEPTION_SCOPE, _exception_scope, _read_exception_scope,
+            "exception -> {economic_codes: codes (or classes such as 301) it covers, any_code: covers every "
+            "code}; exceptions left out of a change keep their codes"),
         "payer_kinds": choice_param(["zero_balance"], ACCOUNT_KINDS, "payer account kinds the rule watches"),
     }
 
@@ -265,16 +351,26 @@ class RealFundTransfer(Rule):
         payee = batch.accounts.get(p["payee_account"])
         if payee is None or payee.kind != "real_fund":
             return None
-        if p["exception"] in self.exceptions:
-            return None
+        claimed = p["exception"]
+        reason = "不属于第十三条（三）规定的例外情形"
+        if claimed is not None:
+            item, short, _ = EXCEPTION_ITEMS[claimed]
+            named = f"申报的例外情形“{short}”（第十三条（三）{item}，依据{p['exception_ref']}）不适用："
+            if claimed not in self.exceptions:
+                reason = named + "该例外情形已在现行预警规则中停用"
+            else:
+                any_code, codes = self.exception_scope[claimed]
+                code = p["economic_code"]
+                if any_code or code.startswith(codes):
+                    return None
+                reason = named + f"该情形只涵盖经济分类{'、'.join(codes)}，本笔支付的经济分类为{code}"
         if payee.unit_id == p["unit_id"]:
             whose = "本单位"
         elif payee.unit_id == batch.parent_of.get(p["unit_id"]):
             whose = "上级主管部门"
         else:
             whose = "其他单位"
-        return (f"从零余额账户向{whose}实有资金账户{p['payee_account']}划转资金{p['amount']}元，"
-                f"不属于第十三条（三）规定的例外情形")
+        return f"从零余额账户向{whose}实有资金账户{p['payee_account']}划转资金{p['amount']}元，{reason}"
 
 
 class NoBudget(Rule):
