@@ -32,6 +32,7 @@ BLUEPRINT_MODULES = (
     "warnings",
     "bank_intake",
     "complaints",
+    "journal",
 )
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")

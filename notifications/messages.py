@@ -67,6 +67,8 @@ _TABLE = (
                     ("unit_name", "rule", "level"), "a monitoring rule fired on a payment"),
     MessageTemplate("document_issued", "addressee of the document", "11, 21",
                     ("document_kind", "issuer_name"), "a numbered document was issued"),
+    MessageTemplate("warning_dismissed", "budget unit of the warning", "11(二)",
+                    ("unit_name", "reason"), "verification dismissed a warning; whether its held payment was released"),
     MessageTemplate("dispute_filed", "finance department in charge", "24",
                     ("subject_name", "from_rung"), "an agent bank took a dispute to arbitration or court; deadline paused"),
 )

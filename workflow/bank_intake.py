@@ -18,6 +18,10 @@ Any of these opens an agent-bank case (Art. 22) against the bank. A line that ma
 its instruction settled. Every line is keyed by a fingerprint of its content per bank, so a
 line reported twice is answered ``duplicate`` and opens nothing twice.
 
+Journal (:mod:`workflow.journal`): a refusal is recorded in the payment's stream (and the
+warning it opens in the warning's); each settlement report is one entry of the bank's
+``settlement:<bank id>`` stream.
+
 The comparison is pure (:func:`compare`, :func:`choose_instruction`), over plain values, so
 it can be read and tested without a database.
 """
@@ -34,6 +38,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from workflow.db import AwareDateTime, Money, db, to_money, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
+from workflow.journal import record, stream_of
 from workflow.monitoring.models import Payment
 from workflow.parties import Actor, Organisation, require
 
@@ -235,7 +240,6 @@ def refuse(actor: Actor, data: dict, now: dt.datetime | None = None) -> BankRefu
         raise NotFound(f"no payment {data['voucher_no']} carried by this bank", {"voucher_no": ["not found"]})
     if payment.status == "refused":
         raise Conflict(f"payment {payment.voucher_no} is refused already", {"voucher_no": ["already refused"]})
-    refuse_payment(payment, now)
     unit, bank = payment.unit, db.session.get(Organisation, actor.org_id)
     warning = open_manual_warning(actor, unit=unit, payment=payment, rule="bank_refusal", level="warn",
                                   article="第二十八条（三）", message=f"代理银行{bank.name}拒付：{reason}", now=now)
@@ -243,6 +247,8 @@ def refuse(actor: Actor, data: dict, now: dt.datetime | None = None) -> BankRefu
                           reported_by_id=actor.user_id, reported_at=now)
     db.session.add(refusal)
     db.session.flush()
+    refuse_payment(actor, payment, now, bank_refusal_id=refusal.id, warning_id=warning.id, reason=reason,
+                   article="第二十八条（三）")
     context = {"bank_name": bank.name, "unit_name": unit.name, "reason": reason,
                "voucher_number": payment.voucher_no, "amount": str(payment.amount),
                "path": f"/api/v1/warnings/{warning.id}"}
@@ -386,7 +392,21 @@ def report_settlements(actor: Actor, lines: list[dict], now: dt.datetime | None 
             instructions.settled.add(instruction.payment_id)
         answers.append({"line": index, "outcome": row.outcome, "row": row})
     db.session.flush()
+    _journal_report(actor, bank, keys, answers, now)
     return [_answer(a["line"], a["outcome"], a["row"]) for a in answers]
+
+
+def _journal_report(actor: Actor, bank: Organisation, keys: list[str], answers: list[dict],
+                    now: dt.datetime) -> None:
+    """One journal entry per report in the bank's ``settlement:<id>`` stream: the count of
+    each outcome, the cases opened, and a SHA-256 over the lines' fingerprints in the order
+    reported (the lines themselves are stored rows; the report is one action)."""
+    outcomes = {outcome: sum(1 for a in answers if a["outcome"] == outcome)
+                for outcome in ("matched", "case_opened", "duplicate")}
+    record(actor, stream_of("settlement", bank.id), "reported",
+           {"lines": len(answers), "outcomes": outcomes,
+            "case_ids": [a["row"].case_id for a in answers if a["outcome"] == "case_opened"],
+            "lines_sha256": hashlib.sha256("\n".join(keys).encode()).hexdigest()}, now)
 
 
 def _case_fields(line: ReportedLine, instruction: Instruction | None, findings: list[Finding]) -> dict:

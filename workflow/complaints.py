@@ -12,6 +12,10 @@ hosts. Addresses are stored as SHA-256 digests, never next to a complaint, and s
 after two windows: a digest of an IPv4 address can be reversed by trying them all, so
 what protects the reporter is that no row links an address to a report, and that the
 counters do not outlive the limit they serve.
+
+Journal (:mod:`workflow.journal`, stream ``complaint:<id>``, finance only): ``received``
+and ``triaged``. The entries carry a SHA-256 of the description rather than its text, and
+nothing of the reporter: the identity stays in one place, the complaint row.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow.db import AwareDateTime, db, utcnow
 from workflow.errors import Conflict, DomainError, Invalid, NotFound
+from workflow.journal import PUBLIC, entries_of, record, stream_of
 from workflow.parties import Actor, Organisation, org_by_code, require
 from workflow.settings import setting
 
@@ -198,6 +203,10 @@ def submit(data: dict, *, client_address: str | None, now: dt.datetime | None = 
                           status="received", received_at=now)
     db.session.add(complaint)
     db.session.flush()
+    record(PUBLIC, stream_of("complaint", complaint.id), "received",
+           {"finance_code": finance.code, "unit_code": unit.code if unit is not None else None,
+            "subject_text": complaint.subject_text, "voucher_no": complaint.voucher_no,
+            "description_sha256": hashlib.sha256(complaint.description.encode("utf-8")).hexdigest()}, now)
     notify(key=f"complaint:{complaint.id}:received", template="complaint_received",
            context={"complaint_id": complaint.id, "finance_name": finance.name,
                     "unit_name": unit.name if unit is not None else complaint.subject_text,
@@ -285,7 +294,17 @@ def triage(actor: Actor, complaint_id: int, data: dict, now: dt.datetime | None 
     complaint.status = into
     complaint.triaged_at = now
     complaint.triaged_by_id = actor.user_id
+    record(actor, stream_of("complaint", complaint.id), "triaged",
+           {"into": into, "reason": complaint.reason, "unit_code": db.session.get(Organisation, complaint.unit_id).code if complaint.unit_id else None,
+            "voucher_no": complaint.voucher_no, "warning_id": complaint.warning_id, "case_id": complaint.case_id},
+           now)
     return complaint
+
+
+def history(actor: Actor, complaint_id: int) -> sa.Select:
+    """The complaint's journal, for finance that may see the complaint (NotFound otherwise)."""
+    complaint = get_complaint(actor, complaint_id)
+    return entries_of(stream_of("complaint", complaint.id))
 
 
 def _subject_for_triage(actor: Actor, complaint: Complaint, data: dict):

@@ -15,10 +15,14 @@ back, and of two concurrent issues the second waits for the first to commit.
 
 A notice is rendered to HTML when it is issued and the HTML is stored: what the
 addressee signed must not change when a template does later.
+
+Journal (:mod:`workflow.journal`, stream ``document:<id>``): ``issued``, with the SHA-256
+of the stored HTML, so that what was issued can be proven later; ``acknowledged``.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +38,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow.db import AwareDateTime, db, to_money, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
+from workflow.journal import entries_of, record, stream_of
 from workflow.parties import Actor, Organisation, User, require
 
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")  # notices are dated in Beijing time wherever the server runs
@@ -387,6 +392,10 @@ def issue_document(actor: Actor, *, kind: str, issuer: Organisation, addressee: 
                         issued_at=issued_at)
     db.session.add(document)
     db.session.flush()
+    record(actor, stream_of("document", document.id), "issued",
+           {"kind": kind, "number": number, "issuer_code": issuer.code, "addressee_code": addressee.code,
+            "case_id": case_id, "warning_id": warning_id,
+            "html_sha256": hashlib.sha256(html.encode("utf-8")).hexdigest()}, issued_at)
     return document
 
 
@@ -459,4 +468,11 @@ def acknowledge(actor: Actor, document_id: int, now: dt.datetime | None = None) 
     if done != 1:
         raise Conflict(f"document {document.number} was acknowledged already")
     db.session.refresh(document)
+    record(actor, stream_of("document", document.id), "acknowledged", {"number": document.number}, when)
     return document
+
+
+def history(actor: Actor, document_id: int) -> sa.Select:
+    """The document's journal, for whoever may see the document (NotFound otherwise)."""
+    document = get_document(actor, document_id)
+    return entries_of(stream_of("document", document.id))

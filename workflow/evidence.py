@@ -12,6 +12,9 @@ for complete and true materials. Uploads are checked as the ASVS asks (5.2.1-5.4
 
 Nothing is written on refusal: every check runs before the row is added and the file
 stored, and a file whose transaction rolls back is removed again.
+
+An upload is recorded twice: in the case's history (``evidence_added``) and in the
+journal's ``evidence:<id>`` stream (``uploaded``), each with the content's SHA-256.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from workflow import cases
 from workflow.cases import Case
 from workflow.db import AwareDateTime, db, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
+from workflow.journal import record, stream_of
 from workflow.parties import Actor, Organisation, User
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -263,9 +267,10 @@ def add_evidence(actor: Actor, case_id: int, *, data: bytes, filename: str | Non
                         sha256=hashlib.sha256(data).hexdigest(), note=note, created_at=now or utcnow())
     db.session.add(evidence)
     db.session.flush()
-    cases.record_event(actor, case, "evidence_added", {
-        "evidence_id": evidence.id, "filename": name, "file_type": file_type.name, "size": evidence.size,
-        "sha256": evidence.sha256, "note": note}, now=evidence.created_at)
+    facts = {"filename": name, "file_type": file_type.name, "size": evidence.size, "sha256": evidence.sha256,
+             "note": note}
+    cases.record_event(actor, case, "evidence_added", {"evidence_id": evidence.id, **facts}, now=evidence.created_at)
+    record(actor, stream_of("evidence", evidence.id), "uploaded", {"case_id": case.id, **facts}, evidence.created_at)
     # Written last, once everything that can refuse has run; removed again on rollback.
     path = _store(upload_dir, stored_name, data)
     db.session.info.setdefault(PENDING_KEY, []).append(path)

@@ -86,6 +86,16 @@ class JournalEntry(db.Model):
         sa.CheckConstraint("seq >= 1", name="seq_positive"),
     )
 
+    @property
+    def actor_ref(self) -> dict:
+        """Who acted: the user (None for the system or the public)."""
+        return {"user_id": self.actor_user_id, "name": self.actor.name if self.actor else None}
+
+    @property
+    def party_ref(self) -> dict:
+        """For which party: its organisation (None for the system or the public) and kind."""
+        return {"org_id": self.party_org_id, "kind": self.party_kind, "code": self.party.code if self.party else None}
+
 
 append_only(JournalEntry, "the journal")
 
@@ -139,7 +149,7 @@ def record(actor: Actor, stream: str, action: str, payload: dict, now: dt.dateti
                          prev_hash=prev)
     entry.hash = chain_hash(prev, entry_content(entry))
     db.session.add(entry)
-    db.session.flush([entry])
+    db.session.flush()
     return entry
 
 

@@ -9,6 +9,9 @@ Organisation kinds:
 
 Jurisdiction is a materialised path of finance departments (``/xj/kz/``): a finance
 department sees every organisation whose ``finance_path`` starts with its own.
+
+Issuing and revoking a token is journaled (:mod:`workflow.journal`, stream ``token:<id>``),
+by the operator's CLI as ``Actor.system()`` unless an actor is given.
 """
 from __future__ import annotations
 
@@ -109,23 +112,35 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(user: User, *, days: int = 90, label: str = "") -> tuple[ApiToken, str]:
-    """Create a token for ``user``; returns the row and the plain token (shown once)."""
+def issue_token(user: User, *, days: int = 90, label: str = "", actor: Actor | None = None) -> tuple[ApiToken, str]:
+    """Create a token for ``user``; returns the row and the plain token (shown once).
+    Journaled without the token or its hash: who, for whom, the label and the expiry."""
+    from workflow.journal import record, stream_of
+
     if days < 1:
         raise Invalid("token lifetime must be at least one day", {"days": ["must be >= 1"]})
+    now = utcnow()
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user=user, token_hash=hash_token(plain), label=label,
-                   expires_at=utcnow() + dt.timedelta(days=days))
+    row = ApiToken(user=user, token_hash=hash_token(plain), label=label, created_at=now,
+                   expires_at=now + dt.timedelta(days=days))
     db.session.add(row)
+    db.session.flush()
+    record(actor or Actor.system(), stream_of("token", row.id), "issued",
+           {"user_id": user.id, "label": label, "expires_at": row.expires_at}, now)
     return row, plain
 
 
-def revoke_token(token_id: int) -> ApiToken:
+def revoke_token(token_id: int, actor: Actor | None = None) -> ApiToken:
+    """Revoke a token (journaled); revoking it again changes nothing and records nothing."""
+    from workflow.journal import record, stream_of
+
     row = db.session.get(ApiToken, token_id)
     if row is None:
         raise NotFound(f"no token {token_id}")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+        record(actor or Actor.system(), stream_of("token", row.id), "revoked", {"user_id": row.user_id},
+               row.revoked_at)
     return row
 
 

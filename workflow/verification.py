@@ -27,6 +27,10 @@ was asked records its findings (Art. 11(二)5): :func:`add_response`.
 Who sees a warning (:func:`warnings_for`): finance in its jurisdiction, the unit its own,
 the competent department its units', the bank those on payments it carries, an oversight
 body only those sent to it for joint investigation. Anything else is not found.
+
+Every action here is journaled (:mod:`workflow.journal`) in the warning's stream
+(``warning:<id>``), and a payment released or refused in the payment's (``payment:<id>``):
+:func:`history` reads a warning's, as the caller may see it.
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from workflow.db import AwareDateTime, db, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
+from workflow.journal import entries_of, record, stream_of
 from workflow.monitoring.models import Payment, Warning, WARNING_LEVELS
 from workflow.parties import Actor, Organisation, org_by_code, require
 from workflow.scoping import units_of
@@ -78,6 +83,9 @@ STEP_KINDS: dict[str, StepKind] = {k.name: k for k in (
              document="focus_letter"),
     StepKind("joint_investigation", "部门协查", "第十一条（二）5", ("oversight_code",), ("matters", "reply_by")),
 )}
+
+# The journal action of a joint investigation: hidden, like the step, from the parties under verification.
+JOINT_INVESTIGATION_ACTION = "joint_investigation_requested"
 
 # Who answers on a warning, and what their answer is called.
 RESPONSE_KINDS = {
@@ -192,13 +200,30 @@ def get_warning(actor: Actor, warning_id: int, *, lock: bool = False) -> Warning
     return warning
 
 
+def sees_joint_investigations(actor: Actor) -> bool:
+    """Finance and the oversight body asked; the parties under verification do not see
+    that the matter went to audit or discipline."""
+    return actor.is_system or actor.kind in ("finance", "oversight")
+
+
 def steps_of(actor: Actor, warning: Warning) -> list[VerificationStep]:
-    """Steps the caller may see: all of them for finance and the oversight body asked;
-    the parties under verification do not see that the matter went to audit or discipline."""
+    """Steps the caller may see (:func:`sees_joint_investigations`)."""
     stmt = sa.select(VerificationStep).where(VerificationStep.warning_id == warning.id).order_by(VerificationStep.id)
-    if not actor.is_system and actor.kind not in ("finance", "oversight"):
+    if not sees_joint_investigations(actor):
         stmt = stmt.where(VerificationStep.kind != "joint_investigation")
     return list(db.session.execute(stmt).scalars())
+
+
+def warning_stream(warning_id: int) -> str:
+    return stream_of("warning", warning_id)
+
+
+def history(actor: Actor, warning_id: int) -> sa.Select:
+    """The warning's journal as the caller may see it (NotFound if the warning is not
+    visible); a joint investigation is left out where its step is."""
+    warning = get_warning(actor, warning_id)
+    hidden = () if sees_joint_investigations(actor) else (JOINT_INVESTIGATION_ACTION,)
+    return entries_of(warning_stream(warning.id), hidden_actions=hidden)
 
 
 def responses_of(warning: Warning) -> list[WarningResponse]:
@@ -272,7 +297,7 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     recites a payment on a warning without one, an unknown oversight body).
     """
     from notifications.outbox import notify
-    from workflow.documents import issue_document, payment_context
+    from workflow.documents import Document, issue_document, payment_context
 
     require(actor, "finance", action="verify warnings")
     now = now or utcnow()
@@ -331,6 +356,13 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     if warning.status == "open":
         warning.status = "verifying"
     _touch(warning)
+    document = db.session.get(Document, step.document_id) if step.document_id else None
+    record(actor, warning_stream(warning.id),
+           JOINT_INVESTIGATION_ACTION if spec.name == "joint_investigation" else "step_added",
+           {"step_id": step.id, "kind": spec.name, "article": spec.article, "details": step.details,
+            "addressee_code": step.addressee_code,
+            "document": {"id": document.id, "kind": document.kind, "number": document.number} if document else None},
+           now)
     return step
 
 
@@ -396,6 +428,9 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
     db.session.add(response)
     _touch(warning)
     db.session.flush()
+    record(actor, warning_stream(warning.id), "response_added",
+           {"response_id": response.id, "kind": response.kind, "text": response.text,
+            "evidence_ref": response.evidence_ref}, now)
     return response
 
 
@@ -429,22 +464,39 @@ def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
     case = open_case(actor, machine="unit_case", subject=warning.unit, rung=rung, fields=fields,
                      source={"warning_id": warning.id, "rule": warning.rule, "article": warning.article}, now=now)
     payment = warning.payment
+    payment_outcome = None
     if payment is not None and payment.status == "held":
+        why = {"warning_id": warning.id, "decision": "confirmed", "case_id": case.id}
         if data.get("release_payment"):
-            release_payment(payment, now)
+            release_payment(actor, payment, now, **why)
         else:
-            refuse_payment(payment, now)
+            refuse_payment(actor, payment, now, **why)
+        payment_outcome = payment.status
     warning.status = "confirmed"
     warning.case_id = case.id
     warning.status_reason = fields["summary"] if isinstance(fields["summary"], str) else None
     warning.closed_at = now
     _touch(warning)
+    record(actor, warning_stream(warning.id), "confirmed",
+           {"case_id": case.id, "rung": rung, "summary": warning.status_reason,
+            "payment": _payment_ref(payment, payment_outcome)}, now)
     return case
+
+
+def _payment_ref(payment: Payment | None, outcome: str | None) -> dict | None:
+    """A payment as a decision's journal entry names it: what the decision did to it
+    (``accepted`` once released, ``refused``), or None where it left it as it was."""
+    if payment is None:
+        return None
+    return {"id": payment.id, "voucher_no": payment.voucher_no, "changed_to": outcome}
 
 
 def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None) -> Warning:
     """Dismiss a warning with its reason (核实排除). A payment it held is released once no
-    other blocking warning on it is undecided. No commit here."""
+    other blocking warning on it is undecided. The unit is told the reason, and whether
+    its payment was released or is still held. No commit here."""
+    from notifications.outbox import notify
+
     require(actor, "finance", action="dismiss warnings")
     now = now or utcnow()
     reason = (data.get("reason") or "").strip()
@@ -457,27 +509,48 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
     warning.closed_at = now
     _touch(warning)
     payment = warning.payment
+    payment_outcome = None
     if payment is not None and payment.status == "held":
         db.session.flush()
         still_blocking = db.session.execute(sa.select(Warning.id).where(
             Warning.payment_id == payment.id, Warning.id != warning.id, Warning.level == "block",
             Warning.status.in_(UNDECIDED)).limit(1)).first()
         if still_blocking is None:
-            release_payment(payment, now)
+            release_payment(actor, payment, now, warning_id=warning.id, decision="dismissed")
+            payment_outcome = payment.status
+    record(actor, warning_stream(warning.id), "dismissed",
+           {"reason": reason, "payment": _payment_ref(payment, payment_outcome)}, now)
+    unit = warning.unit
+    notify(key=f"warning:{warning.id}:dismissed", template="warning_dismissed",
+           context={"unit_name": unit.name, "reason": reason, "article": warning.article,
+                    "message": warning.message, "finance_name": actor.name if actor.is_system else _org(actor).name,
+                    "voucher_number": payment.voucher_no if payment is not None else None,
+                    "amount": payment.amount if payment is not None else None,
+                    "payment_status": payment.status if payment is not None else None,
+                    "path": f"/api/v1/warnings/{warning.id}"},
+           org_ids=[unit.id], now=now)
     return warning
 
 
-def refuse_payment(payment: Payment, now: dt.datetime | None = None) -> None:
-    """Refuse a payment: it will not be paid, so it stops counting against the budget."""
+def refuse_payment(actor: Actor, payment: Payment, now: dt.datetime | None = None, **why) -> None:
+    """Refuse a payment: it will not be paid, so it stops counting against the budget.
+    Journaled in the payment's stream with ``why`` (the warning, the decision, the reason)."""
+    _change_payment(actor, payment, "refuse", "refused", now, why)
+
+
+def release_payment(actor: Actor, payment: Payment, now: dt.datetime | None = None, **why) -> None:
+    """Release a held payment; journaled like :func:`refuse_payment`."""
+    _change_payment(actor, payment, "release", "released", now, why)
+
+
+def _change_payment(actor: Actor, payment: Payment, trigger: str, action: str, now: dt.datetime | None,
+                    why: dict) -> None:
     from workflow.monitoring.payments import change_payment_status
 
-    change_payment_status(payment, "refuse", now)
-
-
-def release_payment(payment: Payment, now: dt.datetime | None = None) -> None:
-    from workflow.monitoring.payments import change_payment_status
-
-    change_payment_status(payment, "release", now)
+    now = now or utcnow()
+    was = payment.status
+    change_payment_status(payment, trigger, now)
+    record(actor, stream_of("payment", payment.id), action, {"from": was, "to": payment.status, **why}, now)
 
 
 def open_manual_warning(actor: Actor, *, unit: Organisation, payment: Payment | None, rule: str, level: str,
@@ -491,11 +564,15 @@ def open_manual_warning(actor: Actor, *, unit: Organisation, payment: Payment | 
             Warning.payment_id == payment.id, Warning.rule == rule)).scalar_one_or_none()
         if existing is not None:
             return existing
+    now = now or utcnow()
     warning = Warning(payment_id=payment.id if payment is not None else None, unit_id=unit.id, rule=rule,
                       level=level, article=article, message=message[:500], rule_set_version=None,
-                      status="open", version=1, created_at=now or utcnow())
+                      status="open", version=1, created_at=now)
     db.session.add(warning)
     db.session.flush()
+    record(actor, warning_stream(warning.id), "opened",
+           {"rule": rule, "level": level, "article": article, "message": warning.message,
+            "unit_code": unit.code, "payment_id": warning.payment_id}, now)
     return warning
 
 

@@ -10,17 +10,25 @@ time a rule set is needed and none is stored, :func:`active_rule_set` stores tho
 as version 1 ("seeded on first use"), so a fresh database and the tests' truncated one
 behave alike. A stored version that predates a rule added later gets that rule's defaults
 when read.
+
+Each version finance publishes is journaled (:mod:`workflow.journal`) in the stream
+``ruleset:<finance department id>``: the version, the changes asked for, whether they
+replaced the document, the note and a SHA-256 of the complete parameters. The defaults
+seeded on first use are no one's action and are not journaled.
 """
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from workflow.chain import canonical_json
 from workflow.db import db, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
+from workflow.journal import record, stream_of
 from workflow.monitoring.models import RuleSet, WARNING_LEVELS
 from workflow.parties import Actor, require
 
@@ -129,6 +137,10 @@ def change_rule_set(actor: Actor, changes: dict, *, replace: bool = False, note:
         # another change took this version number first: refuse rather than overwrite it
         raise Conflict("the rule set was changed meanwhile; read it again",
                        {"version": [f"version {row.version} exists"]}) from exc
+    record(actor, stream_of("ruleset", actor.org_id if actor.org_id is not None else actor.kind), "published",
+           {"version": row.version, "replace": replace, "changes": changes.get("rules", {}), "note": row.note,
+            "parameters_sha256": hashlib.sha256(canonical_json(base).encode("utf-8")).hexdigest()},
+           row.created_at)
     return ActiveRuleSet(version=row.version, parameters=base, created_at=row.created_at,
                          created_by_id=row.created_by_id, note=row.note)
 

@@ -1,0 +1,84 @@
+"""The journal of a record (操作日志): every action on it, SHA-256 chained, oldest first.
+
+Each list has the visibility of its record: a warning, notice, payment or complaint the
+caller cannot see answers 404 here as well.
+"""
+from flask.views import MethodView
+from flask_smorest import Blueprint
+import marshmallow as ma
+
+from api.auth import current_actor
+from api.fields import AwareDateTime
+from api.pagination import PageQuery, page_schema, paginate
+from workflow import complaints, documents, verification
+from workflow.journal import JournalEntry, entries_of, stream_of
+from workflow.monitoring.payments import get_payment
+
+blp = Blueprint("journal", __name__, url_prefix="/api/v1",
+                description="The tamper-evident journal of warnings, payments, complaints and notices")
+
+
+class JournalActorSchema(ma.Schema):
+    user_id = ma.fields.Integer(allow_none=True, metadata={"description": "null for the system or the public"})
+    name = ma.fields.String(allow_none=True)
+
+
+class JournalPartySchema(ma.Schema):
+    org_id = ma.fields.Integer(allow_none=True)
+    kind = ma.fields.String(metadata={"description": "finance, competent, unit, bank, oversight, system, public"})
+    code = ma.fields.String(allow_none=True)
+
+
+class JournalEntrySchema(ma.Schema):
+    id = ma.fields.Integer()
+    stream = ma.fields.String(metadata={"description": "e.g. warning:42"})
+    seq = ma.fields.Integer(metadata={"description": "1, 2, ... within the stream"})
+    action = ma.fields.String()
+    actor = ma.fields.Nested(JournalActorSchema, attribute="actor_ref")
+    party = ma.fields.Nested(JournalPartySchema, attribute="party_ref")
+    payload = ma.fields.Dict()
+    created_at = AwareDateTime()
+    prev_hash = ma.fields.String(metadata={"description": "the previous entry's hash; 64 zeros for the first"})
+    hash = ma.fields.String(metadata={"description": "SHA-256 over prev_hash and the entry's canonical JSON"})
+
+
+JournalPage = page_schema(JournalEntrySchema)
+
+
+@blp.route("/warnings/<int:warning_id>/events")
+class WarningEvents(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, JournalPage)
+    def get(self, args, warning_id):
+        """What was done on the warning: steps, answers, the decision (404 unless the caller
+        may see the warning; a joint investigation only for finance and the body asked)."""
+        return paginate(verification.history(current_actor(), warning_id), JournalEntry.id, args)
+
+
+@blp.route("/documents/<int:document_id>/events")
+class DocumentEvents(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, JournalPage)
+    def get(self, args, document_id):
+        """The notice's issue (with the SHA-256 of its HTML) and acknowledgement (404 unless
+        the caller may see the notice)."""
+        return paginate(documents.history(current_actor(), document_id), JournalEntry.id, args)
+
+
+@blp.route("/payments/<int:payment_id>/events")
+class PaymentEvents(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, JournalPage)
+    def get(self, args, payment_id):
+        """Releases and refusals of the payment after screening (404 unless the caller may see it)."""
+        payment = get_payment(current_actor(), payment_id)
+        return paginate(entries_of(stream_of("payment", payment.id)), JournalEntry.id, args)
+
+
+@blp.route("/complaints/<int:complaint_id>/events")
+class ComplaintEvents(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, JournalPage)
+    def get(self, args, complaint_id):
+        """The report's receipt and triage (finance; never the reporter's identity)."""
+        return paginate(complaints.history(current_actor(), complaint_id), JournalEntry.id, args)
