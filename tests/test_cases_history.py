@@ -3,12 +3,12 @@ nothing updates or deletes an event (the ORM and the database both refuse), and
 ``flask --app wsgi audit verify`` names the case and event of any edit or deletion."""
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 import sqlalchemy as sa
 
+import history_support
 from cases_support import act_ok, events_of, open_case
+from history_support import verify
 from workflow.cases import GENESIS, AppendOnlyViolation, CaseEvent, chain_hash, event_content
 from workflow.db import db
 
@@ -20,37 +20,8 @@ def history_case(as_city_finance) -> int:
     return case_id
 
 
-@contextlib.contextmanager
-def append_only_guard_lifted(backend: str):
-    """For tampering in a test only: lift the database's refusal, restore it after."""
-    if backend == "postgresql":
-        off = ["ALTER TABLE case_events DISABLE TRIGGER case_events_append_only"]
-        on = ["ALTER TABLE case_events ENABLE TRIGGER case_events_append_only"]
-    else:
-        rows = db.session.execute(sa.text(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'case_events'")).all()
-        off = [f"DROP TRIGGER {name}" for name, _ in rows]
-        on = [sql for _, sql in rows]
-    db.session.remove()
-    with db.engine.begin() as connection:
-        for statement in off:
-            connection.execute(sa.text(statement))
-    try:
-        yield
-    finally:
-        with db.engine.begin() as connection:
-            for statement in on:
-                connection.execute(sa.text(statement))
-
-
 def tamper(backend: str, statement: str, **params) -> None:
-    with append_only_guard_lifted(backend):
-        with db.engine.begin() as connection:
-            assert connection.execute(sa.text(statement), params).rowcount == 1
-
-
-def verify(runner):
-    return runner.invoke(args=["audit", "verify"])
+    history_support.tamper(backend, "case_events", statement, **params)
 
 
 def test_each_action_appends_one_event_chained_to_the_previous(as_city_finance, as_competent):
