@@ -5,6 +5,12 @@ The file is CSV (UTF-8 or GBK, header row with the API's field names) or JSON li
 is ``{``). Rows are screened in batches, each committed on its own, so an interruption
 loses at most the batch in flight; running the command again skips every voucher
 already stored (screening answers them with their stored record) and carries on.
+
+A row whose voucher number is already stored with different content (or stands earlier in
+the file with different content) is a changed instruction under an old number: it is not
+imported, the rest is, and each such row is reported with its line of the file and the
+fields that differ; the command then exits non-zero. Running it again still resumes by
+voucher number (and reports those rows again until the file is corrected).
 """
 from __future__ import annotations
 
@@ -24,11 +30,13 @@ from workflow.parties import Actor, User
 from workflow.monitoring.screening import screen_payments
 
 payments_cli = AppGroup("payments", help="Payment intake.")
+MAX_LISTED = 200  # refused rows reported one by one
 
 
 def _read_rows(path: str):
-    """Yield payment dicts from CSV or JSON lines; the whole file is decoded once so that
-    GBK files are recognised (the decoder tries UTF-8 first, then GB18030)."""
+    """Yield ``(line, payment dict)`` from CSV or JSON lines, ``line`` being where the row
+    ends in the file (from 1); the whole file is decoded once so that GBK files are
+    recognised (the decoder tries UTF-8 first, then GB18030)."""
     with open(path, "rb") as handle:
         text = decode_text(handle.read(), "file")
     is_json_lines = path.lower().endswith((".jsonl", ".ndjson", ".json")) or text.lstrip().startswith("{")
@@ -36,7 +44,7 @@ def _read_rows(path: str):
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    yield number, json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise click.ClickException(f"line {number}: not JSON ({exc.msg})") from exc
         return
@@ -48,7 +56,7 @@ def _read_rows(path: str):
             raise click.ClickException(f"CSV line {reader.line_num}: more cells than the header")
         cleaned = {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip() != ""}
         if cleaned:
-            yield cleaned
+            yield reader.line_num, cleaned
 
 
 def _batches(rows, size: int):
@@ -62,9 +70,16 @@ def _batches(rows, size: int):
         yield batch
 
 
-def _file_row(key: str, offset: int) -> str:
-    """``row N.field`` counts within the batch; the operator wants the row of the file."""
-    return re.sub(r"^row (\d+)", lambda m: f"row {int(m.group(1)) + offset}", key)
+def _file_row(key: str, offset: int, lines: list[int]) -> str:
+    """``row N.field`` counts within the batch; the operator wants the line and row of the file."""
+    return re.sub(r"^row (\d+)", lambda m: f"line {lines[int(m.group(1)) - 1]}: row {int(m.group(1)) + offset}",
+                  key)
+
+
+def _in_file(reason: str, offset: int, lines: list[int]) -> str:
+    """A reason that names an earlier row of the batch (``row 1 has ...``) names it in the file."""
+    return re.sub(r"^row (\d+)\b",
+                  lambda m: f"row {int(m.group(1)) + offset} (line {lines[int(m.group(1)) - 1]})", reason)
 
 
 def _count_rows(path: str) -> int:
@@ -87,16 +102,19 @@ def import_payments(path, batch_size, email):
             raise click.ClickException(f"no user {email}")
         actor = Actor.of(user)
     totals = {"created": 0, "duplicates": 0, "warnings": 0, "held": 0}
+    refused: list[str] = []
     done = 0
     with click.progressbar(length=_count_rows(path), label=f"screening {os.path.basename(path)}",
                            show_pos=True) as bar:
-        for batch in _batches(_read_rows(path), batch_size):
+        for numbered in _batches(_read_rows(path), batch_size):
+            lines = [line for line, _ in numbered]
+            batch = [row for _, row in numbered]
             try:
-                result = screen_payments(actor, batch, answer=False, max_rows=None)
+                result = screen_payments(actor, batch, answer=False, max_rows=None, changed="skip")
             except DomainError as error:
                 db.session.rollback()
-                where = f"rows {done + 1}-{done + len(batch)}"
-                details = "; ".join(f"{_file_row(k, done)}: {', '.join(map(str, v))}"
+                where = f"rows {done + 1}-{done + len(batch)} (lines {lines[0]}-{lines[-1]})"
+                details = "; ".join(f"{_file_row(k, done, lines)}: {', '.join(map(str, v))}"
                                     for k, v in list(error.errors.items())[:20])
                 raise click.ClickException(
                     f"{where} rejected, nothing of that batch stored ({done} rows before it are stored): "
@@ -104,7 +122,19 @@ def import_payments(path, batch_size, email):
             db.session.commit()
             for key in totals:
                 totals[key] += getattr(result, key)
+            for row, voucher, reasons in result.refused:
+                refused.append(f"line {lines[row - 1]}: row {row + done} (voucher {voucher}) not imported: "
+                               + "; ".join(f"{name}: {_in_file(reason, done, lines)}"
+                                           for name, reason in reasons.items()))
             done += len(batch)
             bar.update(len(batch))
     click.echo(f"{done} rows: {totals['created']} payments stored, {totals['duplicates']} already stored "
-               f"(skipped), {totals['warnings']} warnings, {totals['held']} payments held")
+               f"(skipped), {len(refused)} refused, {totals['warnings']} warnings, {totals['held']} payments held")
+    if refused:
+        for report in refused[:MAX_LISTED]:
+            click.echo(report, err=True)
+        if len(refused) > MAX_LISTED:
+            click.echo(f"... and {len(refused) - MAX_LISTED} more", err=True)
+        raise click.ClickException(
+            f"{len(refused)} rows not imported: their voucher numbers are already used for different content "
+            f"(a changed instruction needs its own voucher number); the other rows are stored")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 
 from payments_helpers import OTHER_UNIT, OTHER_ZERO_BALANCE, payment, rules_of
 from workflow.db import db
@@ -202,3 +205,114 @@ def test_payments_list_filters_by_status_and_unit_and_pages_by_keyset(as_city_fi
     assert [i["id"] for i in first["items"]] == ours
     rest = as_city_finance.get(f"/api/v1/payments?limit=2&cursor={first['next_cursor']}").json
     assert [i["id"] for i in rest["items"]] == [theirs] and rest["next_cursor"] is None
+
+
+# --- a voucher posted again: the same payment is answered, a changed one is refused
+
+def stored_amount(voucher_no):
+    return db.session.execute(sa.select(Payment.amount).where(Payment.voucher_no == voucher_no)).scalar_one()
+
+
+CHANGES = {
+    "amount": "350.00",
+    "payee_name": "克州另一家文具有限公司",
+    "payee_account": "6222020000007654321",
+    "payer_account": OTHER_ZERO_BALANCE,
+    "economic_code": "30202",
+    "functional_code": "2010299",
+    "paid_at": "2021-03-02T10:00:00+08:00",
+    "summary": "购买打印机",
+    "settlement": "card",
+    "approval_ref": "克财库〔2021〕9号",
+}
+
+
+@pytest.mark.parametrize("changed", sorted(CHANGES))
+def test_art9_resend_with_a_changed_field_is_a_409_naming_row_and_field(as_city_finance, changed):
+    row = payment()
+    first = post(as_city_finance, [row]).json["items"][0]
+    response = post(as_city_finance, [payment(), {**row, changed: CHANGES[changed]}])
+    assert response.status_code == 409, response.json
+    errors = response.json["errors"]
+    assert set(errors) == {"row 2.voucher_no", f"row 2.{changed}"}
+    assert f"already stored as payment {first['id']} with different {changed}" in errors["row 2.voucher_no"][0]
+    assert errors[f"row 2.{changed}"][0].startswith(f"stored payment {first['id']} has ")
+    # atomic: the clean new row of the same request was not stored either
+    assert count(Payment) == 1 and count(Warning) == 0
+
+
+def test_art9_changed_resend_names_every_field_that_differs_with_both_values(as_city_finance):
+    row = payment()
+    post(as_city_finance, [row])
+    response = post(as_city_finance, [{**row, "amount": "3000", "payee_name": "克州某某公司"}])
+    assert response.status_code == 409
+    errors = response.json["errors"]
+    assert "different amount, payee_name" in errors["row 1.voucher_no"][0]
+    assert errors["row 1.amount"] == [f"stored payment {first_id()} has 300.00, this row 3000.00"]
+    assert "'克州文具有限公司'" in errors["row 1.payee_name"][0] and "'克州某某公司'" in errors["row 1.payee_name"][0]
+    assert stored_amount(row["voucher_no"]) == Decimal("300.00")
+
+
+def first_id():
+    return db.session.execute(sa.select(sa.func.min(Payment.id))).scalar_one()
+
+
+def test_art9_identical_resend_with_its_warnings_is_answered_idempotently(as_city_finance):
+    row = payment(settlement="cash", economic_code="30211", amount="1500.00", summary="差旅费")
+    first = post(as_city_finance, [row]).json["items"][0]
+    # the same payment written differently: another offset for the same instant, amount without
+    # its decimals, surrounding spaces
+    same = {**row, "paid_at": "2021-03-01T02:00:00+00:00", "amount": "1500", "summary": " 差旅费 "}
+    response = post(as_city_finance, [same])
+    assert response.status_code == 201, response.json
+    assert response.json["items"] == [first]
+    assert first["status"] == "held" and rules_of(first) == {"official_card_required", "cash_over_limit"}
+    assert count(Payment) == 1 and count(Warning) == 2
+
+
+def test_art9_same_voucher_twice_in_one_request_with_different_content_is_a_422(as_city_finance):
+    row = payment()
+    response = post(as_city_finance, [row, payment(), {**row, "amount": "301.00", "payee_kind": "unit"}])
+    assert response.status_code == 422, response.json
+    errors = response.json["errors"]
+    assert set(errors) == {"row 3.voucher_no", "row 3.amount", "row 3.payee_kind"}
+    assert errors["row 3.voucher_no"] == ["row 1 has this voucher number with different amount, payee_kind"]
+    assert errors["row 3.amount"] == ["row 1 has 300.00, this row 301.00"]
+    assert count(Payment) == 0 and count(Warning) == 0
+
+
+def test_art9_same_voucher_twice_in_one_request_for_two_units_is_a_422(as_city_finance):
+    row = payment()
+    response = post(as_city_finance, [row, {**row, "unit_code": OTHER_UNIT, "payer_account": OTHER_ZERO_BALANCE}])
+    assert response.status_code == 422
+    assert {"row 2.unit_code", "row 2.payer_account", "row 2.voucher_no"} == set(response.json["errors"])
+
+
+def test_art28_bank_resending_a_changed_payment_gets_the_409_too(as_bank):
+    row = payment()
+    post(as_bank, [row])
+    response = post(as_bank, [{**row, "payee_account": "6222020000007654321"}])
+    assert response.status_code == 409
+    assert set(response.json["errors"]) == {"row 1.voucher_no", "row 1.payee_account"}
+    assert count(Payment) == 1
+
+
+def test_art9_resend_check_is_one_batched_lookup_not_a_query_per_row(as_city_finance):
+    def statements_for(rows):
+        seen = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            seen.append(statement)
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert post(as_city_finance, rows).status_code in (201, 409)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        return [s for s in seen if "FROM payments" in s]
+
+    few = [payment() for _ in range(3)]
+    many = [payment() for _ in range(60)]
+    post(as_city_finance, few + many)
+    assert len(statements_for(few)) == len(statements_for(many)) == 1  # identical resends
+    changed = [{**r, "amount": "301.00"} for r in many]
+    assert len(statements_for(changed[:3])) == len(statements_for(changed)) == 1

@@ -12,7 +12,13 @@ and, inside the caller's transaction:
 4. locks the running totals the batch touches (``SELECT ... FOR UPDATE`` on PostgreSQL,
    the single writer lock on SQLite), so two racing requests add up in turn;
 5. answers vouchers already stored with their existing record (never stored twice, no
-   warning raised twice);
+   warning raised twice) when the row is the same payment; a voucher number posted again
+   with different content (amount, payee, account, codes, time...) is a changed instruction
+   hidden under an old number, and is refused: 409 naming ``row N.field`` for each field
+   that differs from the stored payment, 422 when two rows of the same request differ, and
+   nothing of the request is written. The bulk import instead leaves such rows out and
+   reports them (``refused``), storing the rest. The stored payments are read in the same
+   batched lookup as before (one query per chunk of voucher numbers, none per row);
 6. screens the new payments in payment-time order (``paid_at``, then posted order) and
    writes payments, warnings and totals in bulk.
 
@@ -34,7 +40,7 @@ from workflow.errors import Conflict, Forbidden, Invalid
 from workflow.monitoring import bulk
 from workflow.monitoring.models import (
     EXCEPTIONS, METHODS, PAYEE_KINDS, SETTLEMENTS, Payment, PayeeRegistration, SpendingTotal, Warning)
-from workflow.monitoring.rules import AccountInfo, BoundRules, IndicatorInfo
+from workflow.monitoring.rules import AccountInfo, BoundRules, IndicatorInfo, mask
 from workflow.monitoring.rulesets import active_rule_set
 from workflow.parties import Actor, Organisation
 from workflow.scoping import units_of
@@ -203,6 +209,9 @@ class ScreeningResult:
     duplicates: int = 0
     warnings: int = 0
     held: int = 0
+    # rows left out because their voucher number is taken by different content (only with
+    # ``changed="skip"``): (row number from 1, voucher_no, {field: reason})
+    refused: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)
 
 
 PAYMENT_COLUMNS = ("id", "voucher_no", "unit_id", "payer_account_id", "payer_account", "amount", "paid_at",
@@ -215,27 +224,35 @@ WARNING_COLUMNS = ("id", "payment_id", "unit_id", "rule", "level", "article", "m
 
 
 def screen_payments(actor: Actor, rows: list, now: dt.datetime | None = None, *,
-                    answer: bool = True, max_rows: int | None = MAX_ROWS) -> ScreeningResult:
+                    answer: bool = True, max_rows: int | None = MAX_ROWS,
+                    changed: str = "refuse") -> ScreeningResult:
     """Validate, screen and store ``rows`` in the caller's transaction (no commit here).
 
     Raises :class:`Forbidden` for a party that may not post payments, :class:`Invalid`
-    (422) naming ``row N.field`` for a bad row or a row the caller may not post, and
-    :class:`Conflict` for a voucher number already used by another unit's payment.
+    (422) naming ``row N.field`` for a bad row, a row the caller may not post, or a row that
+    repeats an earlier row's voucher number with different content, and :class:`Conflict`
+    (409) for a voucher number already used by another unit's payment or stored with
+    different content (naming each field that differs).
     ``answer=False`` skips building the per-row answer (bulk import).
+    ``changed="skip"`` (bulk import, with ``answer=False``): such voucher clashes do not
+    stop the batch; those rows are left out and listed in ``result.refused``, the first
+    row of a voucher number (or the stored payment) being the one that stands.
     """
+    if changed not in ("refuse", "skip") or (changed == "skip" and answer):
+        raise ValueError("changed is 'refuse', or 'skip' without an answer")
     # A batch allocates a few objects per row and frees none of them until it is done; the
     # cyclic collector would walk them again and again for nothing. Pause it for the batch.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _screen(actor, rows, now, answer=answer, max_rows=max_rows)
+        return _screen(actor, rows, now, answer=answer, max_rows=max_rows, skip_changed=changed == "skip")
     finally:
         if collecting:
             gc.enable()
 
 
 def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
-            max_rows: int | None) -> ScreeningResult:
+            max_rows: int | None, skip_changed: bool) -> ScreeningResult:
     if not actor.is_system and actor.kind not in ("finance", "bank"):
         raise Forbidden(f"a {actor.kind} party may not post payments")
     if max_rows is not None and isinstance(rows, list) and len(rows) > max_rows:
@@ -251,13 +268,14 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
     bulk.take_write_lock()
     locked = _lock_totals(keys, now)
     batch.totals = {key: spent for key, (_, spent) in locked.items()}
-    existing = _existing(actor, parsed)
+    existing = _existing(parsed)
+    refused = _voucher_clashes(actor, parsed, existing, refuse=not skip_changed)
 
     new_rows: list[int] = []
     first_of: dict[str, int] = {}
     for index, p in enumerate(parsed):
         voucher = p["voucher_no"]
-        if voucher in existing or voucher in first_of:
+        if voucher in existing or voucher in first_of or index in refused:
             continue
         first_of[voucher] = index
         new_rows.append(index)
@@ -306,8 +324,10 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
     _store_totals(locked, batch.totals, now)
 
     result = ScreeningResult(items=[], created=len(payments), warnings=len(warnings),
-                             duplicates=len(parsed) - len(payments),
-                             held=sum(1 for s in statuses.values() if s == "held"))
+                             duplicates=len(parsed) - len(payments) - len(refused),
+                             held=sum(1 for s in statuses.values() if s == "held"),
+                             refused=[(index + 1, parsed[index]["voucher_no"], reasons)
+                                      for index, reasons in sorted(refused.items())])
     if answer:
         result.items = _answer(parsed, existing, first_of, payment_ids, new_rows, statuses,
                                zip(warning_ids, fired_all))
@@ -488,29 +508,111 @@ def _store_totals(rows: dict[tuple, tuple[int, Decimal]], totals: dict[tuple, De
     bulk.update_rows(table, ("spent", "updated_at"), [(row_id, spent, now) for row_id, spent in changed])
 
 
-def _existing(actor: Actor, parsed: list[dict]) -> dict[str, tuple]:
-    """Vouchers already stored: ``voucher -> (id, status)``. A voucher stored for another
-    unit (or, for a bank, carried by another bank) is a conflict, not an answer."""
+# What makes two postings of one voucher number the same payment: every field of the row but
+# the voucher number and the unit (a voucher of another unit is a clash of its own).
+COMPARED = ("payer_account", "amount", "paid_at", "settlement", "method", "functional_code", "economic_code",
+            "summary", "payee_name", "payee_account", "payee_kind", "payee_id_number", "project", "approval_ref",
+            "exception", "exception_ref")
+STORED_COLUMNS = (Payment.voucher_no, Payment.id, Payment.status, Payment.unit_id, Payment.bank_id,
+                  *(getattr(Payment, name) for name in COMPARED))
+
+
+def _existing(parsed: list[dict]) -> dict[str, tuple]:
+    """Vouchers already stored: ``voucher -> (id, status, unit_id, bank_id, *COMPARED)``,
+    read in one query per chunk of voucher numbers (one query in all on PostgreSQL)."""
     vouchers = {p["voucher_no"] for p in parsed}
     found: dict[str, tuple] = {}
     for chunk in _chunks(vouchers):
-        for row in db.session.execute(sa.select(
-                Payment.voucher_no, Payment.id, Payment.status, Payment.unit_id, Payment.bank_id
-        ).where(_among(Payment.voucher_no, chunk))):
+        for row in db.session.execute(sa.select(*STORED_COLUMNS).where(_among(Payment.voucher_no, chunk))):
             found[row[0]] = tuple(row[1:])
-    if not found:
-        return {}
-    errors = {}
-    for number, p in enumerate(parsed, start=1):
-        stored = found.get(p["voucher_no"])
-        if stored is None:
-            continue
-        _, _, unit_id, bank_id = stored
-        if unit_id != p["unit_id"] or (actor.kind == "bank" and bank_id != actor.org_id):
-            errors[f"row {number}.voucher_no"] = ["this voucher number is already used by another payment"]
-    if errors:
-        raise Conflict("voucher numbers already used; nothing was written", errors)
     return found
+
+
+def _voucher_clashes(actor: Actor, parsed: list[dict], existing: dict[str, tuple], *,
+                     refuse: bool) -> dict[int, dict[str, str]]:
+    """Rows whose voucher number is taken by something else: ``row index -> {field: reason}``.
+
+    A row is compared with the stored payment of its voucher number when there is one: it
+    clashes if that payment is another unit's (or, for a bank, another bank's) or differs in
+    any field of :data:`COMPARED`. A voucher number not stored yet stands for its first row in
+    the request, and a later row that differs from that one clashes with it. With ``refuse``
+    the clashes are raised and nothing is written: a request that contradicts itself is
+    invalid input (422, like any bad row); a row that contradicts what is stored is a
+    conflict with the stored state (409, like a voucher number of another unit's payment)."""
+    stored_clash: dict[int, dict[str, str]] = {}
+    within_clash: dict[int, dict[str, str]] = {}
+    first: dict[str, int] = {}
+    is_bank = actor.kind == "bank"
+    for index, p in enumerate(parsed):
+        voucher = p["voucher_no"]
+        stored = existing.get(voucher)
+        if stored is not None:
+            payment_id, _, unit_id, bank_id = stored[:4]
+            if unit_id != p["unit_id"] or (is_bank and bank_id != actor.org_id):
+                stored_clash[index] = {"voucher_no": "this voucher number is already used by another payment"}
+                continue
+            differs = _differences(p, dict(zip(COMPARED, stored[4:])))
+            if differs:
+                stored_clash[index] = _reasons(
+                    differs, f"already stored as payment {payment_id} with different {{names}}; a changed "
+                             f"instruction needs its own voucher number", f"stored payment {payment_id}")
+            continue
+        earlier = first.setdefault(voucher, index)
+        if earlier != index:
+            differs = _differences(p, parsed[earlier], ("unit_code", *COMPARED))
+            if differs:
+                within_clash[index] = _reasons(
+                    differs, f"row {earlier + 1} has this voucher number with different {{names}}", f"row {earlier + 1}")
+    if refuse and within_clash:
+        raise Invalid("a voucher number is posted twice with different content; nothing was written",
+                      _row_errors(within_clash))
+    if refuse and stored_clash:
+        raise Conflict("voucher numbers already used for other content; nothing was written",
+                       _row_errors(stored_clash))
+    return {**stored_clash, **within_clash}
+
+
+def _differences(p: dict, other: dict, fields=COMPARED) -> list[tuple[str, object, object]]:
+    """(field, other's value, this row's value) for each field in which they differ; an absent
+    optional text and an empty one are the same, times compare as instants."""
+    differs = []
+    for name in fields:
+        mine, theirs = p[name], other[name]
+        if mine != theirs and (mine or theirs):
+            differs.append((name, theirs, mine))
+    return differs
+
+
+def _reasons(differs: list[tuple[str, object, object]], summary: str, other: str) -> dict[str, str]:
+    """``voucher_no`` says what clashes and in which fields; each field says both values."""
+    reasons = {"voucher_no": summary.format(names=", ".join(name for name, _, _ in differs))}
+    for name, theirs, mine in differs:
+        reasons[name] = f"{other} has {_shown(name, theirs)}, this row {_shown(name, mine)}"
+    return reasons
+
+
+def _shown(name: str, value) -> str:
+    if value is None or value == "":
+        return "none"
+    if name == "paid_at":
+        return value.astimezone(BUDGET_ZONE).isoformat()
+    if name == "amount":
+        return f"{value:.2f}"
+    if name == "payee_id_number":
+        return mask(value)
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:59] + "…")
+
+
+def _row_errors(clashes: dict[int, dict[str, str]]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for index, reasons in sorted(clashes.items()):
+        for name, reason in reasons.items():
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                errors["_"] = [f"only the first {MAX_REPORTED_ERRORS} errors are listed"]
+                return errors
+            errors[f"row {index + 1}.{name}"] = [reason]
+    return errors
 
 
 def _answer(parsed, existing, first_of, payment_ids, new_rows, statuses, fired) -> list[dict]:
