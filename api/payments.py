@@ -86,7 +86,12 @@ UPLOAD_DOC = {
                        "(unit/company/individual), payee_id_number, project, approval_ref, exception "
                        "(purchased_services, union_tax_payroll, student_aid, social_insurance, "
                        "approved_reimbursement, other_approved) with exception_ref. A bad row gets 422 naming "
-                       "`row N.field`; nothing is written. A voucher already stored answers its stored record.",
+                       "`row N.field`; nothing is written. A voucher already stored answers its stored record, status "
+                       "and warnings (nothing is stored or raised twice) when the row is the same payment; one "
+                       "with different content is a 409 naming `row N.voucher_no` and each `row N.<field>` that "
+                       "differs, and the same voucher twice in one request with different content is a 422. "
+                       "Either way nothing of the request is written. An exception covers only the economic "
+                       "codes the rule set's `real_fund_transfer.exception_scope` gives it.",
         "content": {
             "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
             "multipart/form-data": {"schema": {"type": "object", "properties": {
@@ -128,7 +133,9 @@ class Payments(MethodView):
     @blp.doc(**UPLOAD_DOC)
     @blp.response(201, ScreenedListSchema)
     def post(self):
-        """Post payments for screening (finance; a bank for the payments it carries)."""
+        """Post payments for screening (finance; a bank for the payments it carries). All rows or none:
+        422 for a bad row or a request that repeats a voucher with different content, 409 for a voucher
+        stored with different content or for another unit."""
         result = screen_payments(current_actor(), _incoming_rows())
         db.session.commit()
         return {"items": result.items}
