@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 import sqlalchemy as sa
 
+from workflow.chain import AppendOnlyViolation
 from workflow.db import db
 
 
@@ -39,6 +41,25 @@ def tamper(backend: str, table: str, statement: str, **params) -> None:
     with append_only_guard_lifted(backend, table):
         with db.engine.begin() as connection:
             assert connection.execute(sa.text(statement), params).rowcount == 1
+
+
+def assert_the_orm_refuses_changes(model, entry_id: int, **change) -> None:
+    """Changing the entry (``change``) and deleting it, flushed or as bulk statements, are
+    each refused by the ORM before anything reaches the database."""
+    entry = db.session.get(model, entry_id)
+    for name, value in change.items():
+        setattr(entry, name, value)
+    with pytest.raises(AppendOnlyViolation):
+        db.session.flush()
+    db.session.rollback()
+    with pytest.raises(AppendOnlyViolation):
+        db.session.delete(db.session.get(model, entry_id))
+        db.session.flush()
+    db.session.rollback()
+    for statement in (sa.update(model).values(**change), sa.delete(model)):
+        with pytest.raises(AppendOnlyViolation):
+            db.session.execute(statement.where(model.id == entry_id))
+        db.session.rollback()
 
 
 def verify(runner):

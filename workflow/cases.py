@@ -34,12 +34,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from workflow.budget import BankAccount
 from workflow.chain import (  # noqa: F401  (GENESIS, AppendOnlyViolation, chain_hash: re-exported)
-    GENESIS, AppendOnlyViolation, append_only, broken_links, canonical_json, chain_hash)
+    GENESIS, AppendOnlyViolation, ChainedEntry, append_only, broken_links, canonical_json, chain_hash, located)
 from workflow.db import AwareDateTime, db, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.machines import MACHINES, NEW, SUBJECT_KINDS, CaseMachine
 from workflow.machines.base import Context, FieldError, Tell, json_safe, parse_value
-from workflow.parties import Actor, Organisation, User
+from workflow.parties import Actor, Organisation
 from workflow.scoping import organisations_for, units_of
 
 MACHINE_NAMES = tuple(MACHINES)
@@ -115,27 +115,18 @@ class Case(db.Model):
         return self.spec.state(self.state).label
 
 
-class CaseEvent(db.Model):
-    """One entry of a case's history; ``hash`` = SHA-256(prev_hash + canonical JSON)."""
+class CaseEvent(ChainedEntry, db.Model):
+    """One entry of a case's history; ``hash`` = SHA-256(prev_hash + canonical JSON).
+    Besides the chained columns (:class:`workflow.chain.ChainedEntry`): the case, the
+    trigger and the states it moved between."""
 
     __tablename__ = "case_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))  # indexed by (case_id, seq)
-    seq: Mapped[int] = mapped_column(sa.Integer)
-    actor_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    party_org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))
-    party_kind: Mapped[str] = mapped_column(sa.String(16))
     trigger: Mapped[str] = mapped_column(sa.String(48))
     from_state: Mapped[str] = mapped_column(sa.String(32))
     to_state: Mapped[str] = mapped_column(sa.String(32))
-    payload: Mapped[dict] = mapped_column(sa.JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime)
-    prev_hash: Mapped[str] = mapped_column(sa.String(64))
-    hash: Mapped[str] = mapped_column(sa.String(64))
-
-    actor: Mapped[User | None] = relationship()
-    party: Mapped[Organisation | None] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("case_id", "seq", name="uq_case_events_case_seq"),)
 
@@ -576,10 +567,7 @@ class ChainProblem:
     problem: str
 
     def __str__(self) -> str:
-        where = f"case {self.case_id}"
-        if self.seq is not None:
-            where += f", event seq {self.seq}" + (f" (id {self.event_id})" if self.event_id is not None else "")
-        return f"{where}: {self.problem}"
+        return located(f"case {self.case_id}", "event", self.seq, self.event_id, self.problem)
 
 
 def verify_case_chain(case: Case | tuple, events: Iterable) -> list[ChainProblem]:

@@ -10,13 +10,16 @@
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
+
+from workflow.db import AwareDateTime
 
 GENESIS = "0" * 64
 
@@ -34,6 +37,28 @@ def chain_hash(prev_hash: str, content: dict) -> str:
 
 
 # --- append-only models ----------------------------------------------------------------------
+
+class ChainedEntry:
+    """The columns every chained entry has beside its chain's key (a case, a stream): its
+    place in the chain, who acted for which party, what, when, and the two hashes."""
+
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    actor_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    party_org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))
+    party_kind: Mapped[str] = mapped_column(sa.String(16))
+    payload: Mapped[dict] = mapped_column(sa.JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+    @declared_attr
+    def actor(cls):
+        return relationship("User")
+
+    @declared_attr
+    def party(cls):
+        return relationship("Organisation")
+
 
 _APPEND_ONLY: dict[type, str] = {}  # model class -> what its rows are called in the refusal
 
@@ -60,6 +85,14 @@ def _refuse_bulk_changes(state) -> None:
 
 
 # --- verifying one chain ---------------------------------------------------------------------
+
+def located(chain: str, noun: str, seq: int | None, entry_id: int | None, problem: str) -> str:
+    """A problem as ``audit verify`` prints it: ``case 7, event seq 2 (id 31): ...``."""
+    where = chain
+    if seq is not None:
+        where += f", {noun} seq {seq}" + (f" (id {entry_id})" if entry_id is not None else "")
+    return f"{where}: {problem}"
+
 
 @dataclass(frozen=True)
 class BrokenLink:

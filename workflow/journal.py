@@ -47,12 +47,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
-from workflow.chain import GENESIS, append_only, broken_links, chain_hash
-from workflow.db import AwareDateTime, db, utcnow
+from workflow.chain import GENESIS, ChainedEntry, append_only, broken_links, chain_hash, located
+from workflow.db import db, utcnow
 from workflow.machines.base import json_safe
-from workflow.parties import Actor, Organisation, User
+from workflow.parties import Actor
 
 STREAM_MAX = 64
 ACTION_MAX = 48
@@ -61,25 +61,15 @@ ACTION_MAX = 48
 PUBLIC = Actor(user_id=None, org_id=None, kind="public", finance_path="/", name="public")
 
 
-class JournalEntry(db.Model):
-    """One action on one record; ``hash`` = SHA-256(prev_hash + canonical JSON)."""
+class JournalEntry(ChainedEntry, db.Model):
+    """One action on one record; ``hash`` = SHA-256(prev_hash + canonical JSON). Besides
+    the chained columns (:class:`workflow.chain.ChainedEntry`): the stream and the action."""
 
     __tablename__ = "journal_entries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     stream: Mapped[str] = mapped_column(sa.String(STREAM_MAX))  # indexed by (stream, seq)
-    seq: Mapped[int] = mapped_column(sa.Integer)
-    actor_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    party_org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))
-    party_kind: Mapped[str] = mapped_column(sa.String(16))
     action: Mapped[str] = mapped_column(sa.String(ACTION_MAX))
-    payload: Mapped[dict] = mapped_column(sa.JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime)
-    prev_hash: Mapped[str] = mapped_column(sa.String(64))
-    hash: Mapped[str] = mapped_column(sa.String(64))
-
-    actor: Mapped[User | None] = relationship()
-    party: Mapped[Organisation | None] = relationship()
 
     __table_args__ = (
         sa.UniqueConstraint("stream", "seq", name="uq_journal_entries_stream_seq"),
@@ -175,10 +165,7 @@ class JournalProblem:
     problem: str
 
     def __str__(self) -> str:
-        where = f"journal stream {self.stream}"
-        if self.seq is not None:
-            where += f", entry seq {self.seq}" + (f" (id {self.entry_id})" if self.entry_id is not None else "")
-        return f"{where}: {self.problem}"
+        return located(f"journal stream {self.stream}", "entry", self.seq, self.entry_id, self.problem)
 
 
 ENTRY_COLUMNS = (JournalEntry.id, JournalEntry.stream, JournalEntry.seq, JournalEntry.actor_user_id,
