@@ -67,9 +67,14 @@ def scratch_database(backend: str, base_url: str | None = None, config: dict | N
         context = app.app_context()
         context.push()
         try:
+            # migrations/env.py re-reads alembic.ini's logging config inside upgrade(), which
+            # resets any level set beforehand: silence INFO for the duration instead.
             if quiet_alembic:
-                logging.getLogger("alembic").setLevel(logging.WARNING)
-            upgrade(revision="heads")
+                logging.disable(logging.INFO)
+            try:
+                upgrade(revision="heads")
+            finally:
+                logging.disable(logging.NOTSET)
             yield app
         finally:
             from workflow.db import db
