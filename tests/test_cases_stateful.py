@@ -1,7 +1,9 @@
 """Random actions by random parties at random times (hypothesis, stateful): whatever
 happens, the case is always in one of its machine's states, a change only ever happens
 by a row of the table (its trigger, a source holding the old state, its destination, a
-party kind it lists), a refusal changes nothing, and the history chain always verifies."""
+party kind it lists), a refusal changes nothing, and the history chain always verifies.
+Art. 24 (the unit's appeal, the bank's dispute) pauses and resumes deadlines: a rule takes
+those routes more often than chance would, and the run must have taken each of them."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,7 +11,8 @@ import datetime as dt
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
+                                 run_state_machine_as_test)
 
 from cases_support import COMPETENT, OPENING_FIELDS, OVERSIGHT, UNIT, UNIT_ACCOUNTS
 from workflow import cases
@@ -36,6 +39,10 @@ BAD = {"text": "x" * 3000, "lines": [], "choice": "not_a_choice", "choices": ["b
 def field_value(spec, draw):
     if draw(st.integers(0, 19)) == 0:
         return BAD[spec.type]  # one value in twenty is wrong: it must be refused, changing nothing
+    return valid_value(spec, draw)
+
+
+def valid_value(spec, draw):
     if spec.type == "text":
         return draw(st.sampled_from(TEXTS))
     if spec.type == "lines":
@@ -71,11 +78,12 @@ def test_random_actions_by_random_parties_follow_the_table(app, demo, tmp_path):
     actors = {key: Actor.of(demo.users[key]) for key in PARTIES if key != "system"}
     actors["system"] = Actor.system()
     upload_dir = str(tmp_path / "evidence")
+    fired_in_run: set[tuple[str, str]] = set()  # (machine, trigger) over every example
 
     class CaseLife(RuleBasedStateMachine):
         @initialize(rung=st.sampled_from(["warning", "decision", "order", "refund_or_redo", "transmission_fix"]),
-                    weeks=st.integers(0, 8))
-        def open(self, rung, weeks):
+                    weeks=st.integers(0, 8), contest=st.sampled_from(["no", "filed", "upheld", "revoked"]), data=st.data())
+        def open(self, rung, weeks, contest, data):
             self.machine = MACHINES["bank_case" if rung in ("refund_or_redo", "transmission_fix") else "unit_case"]
             subject = "BANK-ICBC-KZ" if self.machine.name == "bank_case" else UNIT
             # Each example starts from the same world: a fixed clock, and the unit's accounts
@@ -89,6 +97,16 @@ def test_random_actions_by_random_parties_follow_the_table(app, demo, tmp_path):
             self.case_id = case.id
             self.subject_key = "bank" if self.machine.name == "bank_case" else "unit"
             self.fired = []
+            # Sometimes the subject contests the opening step at once (Art. 24), and sometimes
+            # finance records the outcome weeks later, upholding (the case resumes its rung) or
+            # not (it closes as revoked): routes that chance alone reaches rarely.
+            if contest != "no" and self.art24_offered():
+                self.take_art24(data)
+                if contest != "filed":
+                    self.now += dt.timedelta(weeks=6)
+                    resumes = contest == "upheld"
+                    self.take_art24(data, [t.trigger for t in self.machine.transitions if t.article.number == 24
+                                           and self.machine.state(t.dest).kind == ("rung" if resumes else "closed")])
 
         def snapshot(self):
             db.session.expire_all()
@@ -110,6 +128,29 @@ def test_random_actions_by_random_parties_follow_the_table(app, demo, tmp_path):
                 trigger = data.draw(st.sampled_from(sorted(self.machine.by_trigger) + ["delete_case"]))
                 party = data.draw(st.sampled_from(PARTIES))
             fields = fields_for(self.machine, trigger, data.draw) if trigger in self.machine.by_trigger else {}
+            self.attempt(trigger, party, fields, before)
+
+        def art24_offered(self) -> list[str]:
+            state, _ = self.snapshot()
+            return sorted({t.trigger for t in self.machine.transitions if t.article.number == 24 and state in t.source})
+
+        @precondition(lambda self: bool(self.art24_offered()))
+        @rule(days=st.integers(0, 60), data=st.data())
+        def art24_route(self, days, data):
+            """Art. 24 on purpose: where the table offers it, the subject appeals (unit) or
+            takes its dispute to arbitration or court (bank), or finance records the outcome,
+            with valid fields, by the party in charge; months may pass meanwhile."""
+            self.now += dt.timedelta(days=days)
+            self.take_art24(data)
+
+        def take_art24(self, data, among=None):
+            trigger = data.draw(st.sampled_from([t for t in self.art24_offered() if among is None or t in among]))
+            party = {"finance": "city_finance", "unit": "unit", "bank": "bank"}[self.machine.roles_of(trigger)[0]]
+            fields = {spec.name: valid_value(spec, data.draw) for spec in self.machine.fields_of(trigger)
+                      if spec.required or data.draw(st.booleans())}
+            self.attempt(trigger, party, fields, self.snapshot())
+
+        def attempt(self, trigger, party, fields, before):
             actor = actors[party]
             try:
                 cases.apply_action(actor, self.case_id, trigger, fields, now=self.now)
@@ -127,6 +168,7 @@ def test_random_actions_by_random_parties_follow_the_table(app, demo, tmp_path):
                     if before[0] in t.source and (t.dest or before[0]) == after[0] and actor.kind in t.roles]
             assert rows, f"{party} fired {trigger}: {before[0]} -> {after[0]} by no row of the table"
             self.fired.append((trigger, before[0], after[0]))
+            fired_in_run.add((self.machine.name, trigger))
 
         @rule(days=st.integers(0, 3))
         def subject_attaches_evidence(self, days):
@@ -174,3 +216,5 @@ def test_random_actions_by_random_parties_follow_the_table(app, demo, tmp_path):
     run_state_machine_as_test(CaseLife, settings=settings(
         max_examples=50, stateful_step_count=30, deadline=None, database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    art24 = {(m.name, t.trigger) for m in MACHINES.values() for t in m.transitions if t.article.number == 24}
+    assert art24 <= fired_in_run, f"Art. 24 rows never taken: {sorted(art24 - fired_in_run)}"
