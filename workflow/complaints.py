@@ -294,8 +294,9 @@ def triage(actor: Actor, complaint_id: int, data: dict, now: dt.datetime | None 
     complaint.status = into
     complaint.triaged_at = now
     complaint.triaged_by_id = actor.user_id
+    unit = db.session.get(Organisation, complaint.unit_id) if complaint.unit_id else None
     record(actor, stream_of("complaint", complaint.id), "triaged",
-           {"into": into, "reason": complaint.reason, "unit_code": db.session.get(Organisation, complaint.unit_id).code if complaint.unit_id else None,
+           {"into": into, "reason": complaint.reason, "unit_code": unit.code if unit is not None else None,
             "voucher_no": complaint.voucher_no, "warning_id": complaint.warning_id, "case_id": complaint.case_id},
            now)
     return complaint
