@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from cases_support import open_case
-from history_support import assert_the_orm_refuses_changes, tamper, verify
+from history_support import append_only_guard_lifted, assert_the_orm_refuses_changes, tamper, verify
 from verification_support import OVERSIGHT, UNIT, clean_transfer, held_payment, outbox, post_payments
 from workflow.chain import GENESIS, chain_hash
 from workflow.db import db
@@ -325,6 +325,39 @@ def test_audit_verify_names_a_deleted_middle_entry(runner, backend, as_city_fina
     result = verify(runner)
     assert result.exit_code == 1
     assert f"journal stream warning:{warning_id}, entry seq 2" in result.output and "deleted" in result.output
+
+
+def test_audit_verify_names_a_deleted_last_entry_by_the_streams_head(runner, backend, as_city_finance, as_unit):
+    warning_id = three_entries(as_city_finance, as_unit)
+    tamper(backend, "journal_entries", "DELETE FROM journal_entries WHERE stream = :s AND seq = 3",
+           s=f"warning:{warning_id}")
+    result = verify(runner)
+    assert result.exit_code == 1
+    assert f"journal stream warning:{warning_id}, entry seq 3" in result.output
+    assert "missing after the last (deleted)" in result.output
+
+
+def test_audit_verify_names_a_whole_deleted_stream(runner, backend, as_city_finance, as_unit):
+    warning_id = three_entries(as_city_finance, as_unit)
+    with append_only_guard_lifted(backend, "journal_entries"):
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("DELETE FROM journal_entries WHERE stream = :s"), {"s": f"warning:{warning_id}"})
+    result = verify(runner)
+    assert result.exit_code == 1
+    assert f"journal stream warning:{warning_id}: the stream is gone: its head records 3 entries" in result.output
+
+
+@pytest.mark.parametrize("statement", ["UPDATE journal_heads SET seq = seq - 1",
+                                       "UPDATE journal_heads SET seq = seq + 2",
+                                       "DELETE FROM journal_heads"])
+def test_the_database_lets_a_streams_head_only_advance_one_entry(as_city_finance, statement):
+    """Hiding a deleted last entry would mean moving the head back or removing it."""
+    _, warning_id = held_payment(as_city_finance)
+    dismiss(as_city_finance, warning_id)
+    db.session.remove()
+    with pytest.raises(sa.exc.DatabaseError, match="only advance"):
+        with db.engine.begin() as connection:
+            connection.execute(sa.text(statement))
 
 
 def test_audit_verify_walks_streams_longer_than_one_batch(runner, backend, as_city_finance, as_unit):

@@ -38,6 +38,12 @@ or a token has no row of its own the callers lock):
 - SQLite: one writer at a time; the head is read only after the write lock is taken.
 
 The unique constraint on ``(stream, seq)`` is the backstop should anything bypass this.
+
+The head of each stream (its last seq and hash) is kept in :class:`JournalHead`, written
+with the entry. The database lets a head only advance by one entry and never be deleted
+(migration 0009's triggers), so a deleted *last* entry, or a whole deleted stream, no
+longer leaves a shorter chain that looks whole: ``audit verify`` compares every stream's
+last entry with its head, as it compares a case's last event with the case's version.
 """
 from __future__ import annotations
 
@@ -90,6 +96,17 @@ class JournalEntry(ChainedEntry, db.Model):
 append_only(JournalEntry, "the journal")
 
 
+class JournalHead(db.Model):
+    """The last entry of a stream: where the next one chains on, and what ``audit verify``
+    expects to find at the end of the stream. Only ever advanced by :func:`record`."""
+
+    __tablename__ = "journal_heads"
+
+    stream: Mapped[str] = mapped_column(sa.String(STREAM_MAX), primary_key=True)
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
 def entry_content(entry) -> dict:
     """What an entry's hash covers: every column but the id and the hashes themselves.
     ``entry`` is a JournalEntry or a row with the same columns."""
@@ -131,8 +148,8 @@ def record(actor: Actor, stream: str, action: str, payload: dict, now: dt.dateti
     if not stream or len(stream) > STREAM_MAX or not action or len(action) > ACTION_MAX:
         raise ValueError(f"a stream is 1..{STREAM_MAX} characters and an action 1..{ACTION_MAX}")
     _lock_stream(stream)
-    head = db.session.execute(sa.select(JournalEntry.seq, JournalEntry.hash).where(JournalEntry.stream == stream)
-                              .order_by(JournalEntry.seq.desc()).limit(1)).first()
+    head = db.session.execute(sa.select(JournalHead.seq, JournalHead.hash)
+                              .where(JournalHead.stream == stream)).first()
     seq, prev = (1, GENESIS) if head is None else (head.seq + 1, head.hash)
     entry = JournalEntry(stream=stream, seq=seq, actor_user_id=actor.user_id, party_org_id=actor.org_id,
                          party_kind=actor.kind, action=action, payload=json_safe(payload or {}), created_at=now,
@@ -140,6 +157,13 @@ def record(actor: Actor, stream: str, action: str, payload: dict, now: dt.dateti
     entry.hash = chain_hash(prev, entry_content(entry))
     db.session.add(entry)
     db.session.flush()
+    # Core statements: the head is a counter under the stream lock, never an ORM object
+    # that another session's identity map could hold stale.
+    if head is None:
+        db.session.execute(sa.insert(JournalHead).values(stream=stream, seq=seq, hash=entry.hash))
+    else:
+        db.session.execute(sa.update(JournalHead).where(JournalHead.stream == stream)
+                           .values(seq=seq, hash=entry.hash))
     return entry
 
 
@@ -196,11 +220,54 @@ def _streams(batch: int) -> Iterator[tuple[str, list]]:
         yield stream, entries
 
 
+def _heads(batch: int) -> Iterator[tuple[str, int, str]]:
+    """Every head as ``(stream, seq, hash)`` in stream order, a batch at a time."""
+    after = None
+    while True:
+        stmt = sa.select(JournalHead.stream, JournalHead.seq, JournalHead.hash).order_by(JournalHead.stream).limit(batch)
+        if after is not None:
+            stmt = stmt.where(JournalHead.stream > after)
+        rows = db.session.execute(stmt).all()
+        yield from (tuple(row) for row in rows)
+        if len(rows) < batch:
+            return
+        after = rows[-1].stream
+
+
+def _head_problems(stream: str, head: tuple[str, int, str] | None, last) -> list[JournalProblem]:
+    """The end of a stream against its head: entries missing after the last one found
+    (deleted), a whole stream gone, or entries no head accounts for."""
+    if head is None:
+        return [JournalProblem(stream, None, None, "no head records this stream (its head was removed)")]
+    _, seq, hash_ = head
+    if last is None:
+        return [JournalProblem(stream, None, None, f"the stream is gone: its head records {seq} entries (deleted)")]
+    if last.seq < seq:
+        missing = f"{seq}" if last.seq + 1 == seq else f"{last.seq + 1}..{seq}"
+        return [JournalProblem(stream, last.seq + 1, None, f"entry seq {missing} missing after the last (deleted)")]
+    if last.seq > seq or last.hash != hash_:
+        return [JournalProblem(stream, last.seq, last.id, "the last entry does not match the stream's head")]
+    return []
+
+
 def verify_journal(batch: int = 1000) -> Iterator[tuple[str, list[JournalProblem]]]:
     """Every stream's chain, in stream order: ``(stream, problems)``. An edited entry, a
-    deleted one before the last, or a changed order is named by stream and seq. (A
-    deleted *last* entry leaves a shorter chain that is still whole: the journal has no
-    head row to compare with, unlike a case's version.)"""
+    deleted one (the last one too, or the whole stream, by its :class:`JournalHead`) or a
+    changed order is named by stream and seq. Entries and heads are both read in stream
+    order and merged, so that memory stays flat however many streams there are."""
+    heads = _heads(batch)
+    head = next(heads, None)
     for stream, entries in _streams(batch):
-        links, _ = broken_links(entries, entry_content)
-        yield stream, [JournalProblem(stream, link.seq, link.entry_id, link.problem) for link in links]
+        while head is not None and head[0] < stream:  # a head whose stream has no entries left
+            yield head[0], _head_problems(head[0], head, None)
+            head = next(heads, None)
+        links, last = broken_links(entries, entry_content)
+        problems = [JournalProblem(stream, link.seq, link.entry_id, link.problem) for link in links]
+        mine = head if head is not None and head[0] == stream else None
+        problems += _head_problems(stream, mine, last)
+        if mine is not None:
+            head = next(heads, None)
+        yield stream, problems
+    while head is not None:
+        yield head[0], _head_problems(head[0], head, None)
+        head = next(heads, None)

@@ -2,6 +2,8 @@
 
 journal_entries refuses UPDATE and DELETE in the database too (a trigger on PostgreSQL and
 on SQLite), as case_events does since 0002: the journal is evidence, only ever appended.
+journal_heads holds each stream's last seq and hash; its triggers let a head only advance
+by one entry and refuse its deletion, so that a deleted last entry is detected.
 
 Revision ID: 0009_journal
 Revises: 0008_drop_cases_deadline_index
@@ -46,6 +48,40 @@ def _drop_append_only_triggers():
             op.execute(f"DROP TRIGGER IF EXISTS journal_entries_no_{verb}")
 
 
+HEAD_FORWARD_ONLY = "journal_heads only advance one entry at a time"
+
+
+def _head_triggers():
+    """A head may only move to the next entry of its stream, and never be deleted: to
+    hide a deleted last entry, one would have to lift these triggers too."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"""
+            CREATE FUNCTION journal_heads_forward_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'DELETE' OR NEW.stream <> OLD.stream OR NEW.seq <> OLD.seq + 1 THEN
+                    RAISE EXCEPTION '{HEAD_FORWARD_ONLY}: % refused', TG_OP;
+                END IF;
+                RETURN NEW;
+            END $$""")
+        op.execute("CREATE TRIGGER journal_heads_forward_only BEFORE UPDATE OR DELETE ON journal_heads "
+                   "FOR EACH ROW EXECUTE FUNCTION journal_heads_forward_only()")
+    else:
+        op.execute(f"CREATE TRIGGER journal_heads_no_delete BEFORE DELETE ON journal_heads "
+                   f"BEGIN SELECT RAISE(ABORT, '{HEAD_FORWARD_ONLY}: DELETE refused'); END")
+        op.execute(f"CREATE TRIGGER journal_heads_forward_only BEFORE UPDATE ON journal_heads "
+                   f"WHEN NEW.stream <> OLD.stream OR NEW.seq <> OLD.seq + 1 "
+                   f"BEGIN SELECT RAISE(ABORT, '{HEAD_FORWARD_ONLY}: UPDATE refused'); END")
+
+
+def _drop_head_triggers():
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS journal_heads_forward_only ON journal_heads")
+        op.execute("DROP FUNCTION IF EXISTS journal_heads_forward_only()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS journal_heads_no_delete")
+        op.execute("DROP TRIGGER IF EXISTS journal_heads_forward_only")
+
+
 def upgrade():
     op.create_table('journal_entries',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -67,8 +103,17 @@ def upgrade():
     sa.UniqueConstraint('stream', 'seq', name='uq_journal_entries_stream_seq')
     )
     _append_only_triggers()
+    op.create_table('journal_heads',
+    sa.Column('stream', sa.String(length=64), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('stream', name=op.f('pk_journal_heads'))
+    )
+    _head_triggers()
 
 
 def downgrade():
+    _drop_head_triggers()
+    op.drop_table('journal_heads')
     _drop_append_only_triggers()
     op.drop_table('journal_entries')
