@@ -7,6 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from notifications.outbox import InboxNotification, OutboxMessage
+from workflow import journal
 from workflow.db import db, utcnow
 from workflow.errors import Conflict, NotFound
 from workflow.parties import Actor, Organisation, User, require
@@ -72,6 +73,9 @@ def retry_dead(actor: Actor, message_id: int, now: dt.datetime | None = None) ->
                        {"status": ["only a dead letter can be retried"]})
     if row.channel == "email":
         row.address = db.session.get(User, row.recipient_user_id).email
+    journal.record(actor, journal.stream_of("outbox", row.id), "retried",
+                   {"channel": row.channel, "attempts": row.attempts, "last_error": row.last_error,
+                    "address": row.address}, now=now)
     row.status = "pending"
     row.attempts = 0
     row.next_attempt_at = now or utcnow()

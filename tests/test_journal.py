@@ -203,6 +203,61 @@ def test_tokens_issued_and_revoked_by_the_operator_are_journaled_without_the_tok
 
 # --- dismissal tells the unit ------------------------------------------------------------------
 
+ACCOUNT = {"unit_code": UNIT, "bank_code": "BANK-ICBC-KZ", "number": "3009000109200099999", "kind": "special"}
+
+
+def test_art13_1_an_account_reported_and_then_registered_and_suspended_is_journaled(as_unit, as_city_finance):
+    account = as_unit.post("/api/v1/accounts", json=ACCOUNT).get_json()
+    as_city_finance.patch(f"/api/v1/accounts/{account['id']}", json={"registered": True})
+    as_city_finance.patch(f"/api/v1/accounts/{account['id']}", json={"status": "suspended", "registered": True})
+
+    recorded, registered, suspended = journal(f"account:{account['id']}")
+    assert (recorded.action, recorded.party_kind, recorded.payload["registered"]) == ("recorded", "unit", False)
+    assert (registered.action, registered.party_kind, registered.payload) == (
+        "changed", "finance", {"registered": [False, True]})
+    assert suspended.payload == {"status": ["active", "suspended"]}  # only what changed
+
+
+def test_an_indicator_upload_is_one_journal_entry_with_its_ids_total_and_digest(as_city_finance):
+    row = {"unit_code": UNIT, "year": 2022, "functional_code": "2010201", "economic_code": "30211",
+           "fund_source": "general_budget", "expenditure_kind": "basic", "amount": "158000.00"}
+    items = as_city_finance.post("/api/v1/indicators", json=[row, {**row, "economic_code": "30201",
+                                                                    "amount": "0.01"}]).get_json()["items"]
+    [entry] = db.session.execute(sa.select(JournalEntry).where(  # the demo's own load is the system's
+        JournalEntry.stream.like("indicators:%"), JournalEntry.party_kind == "finance")).scalars()
+    assert entry.action == "loaded"
+    assert entry.stream == f"indicators:{entry.party_org_id}"
+    assert entry.payload["count"] == 2 and entry.payload["total"] == "158000.01"
+    assert entry.payload["indicator_ids"] == [i["id"] for i in items] and len(entry.payload["digest"]) == 64
+
+
+def test_art16_a_payee_filing_and_its_change_are_journaled_with_the_id_number_masked(as_unit):
+    person = {"unit_code": UNIT, "id_number": "65300019800101123X", "name": "张三", "employer": "克州政协机关",
+              "title": "科员", "account": "6217000000000001234"}
+    payee_id = as_unit.post("/api/v1/payees", json=person).get_json()["id"]
+    as_unit.patch(f"/api/v1/payees/{payee_id}", json={"account": "6217000000000009999"})
+
+    filed, changed = journal(f"payee:{payee_id}")
+    assert filed.action == "filed" and filed.payload["id_number"] == "**************123X"
+    assert "65300019800101123X" not in json.dumps(filed.payload)
+    assert changed.payload == {"account": ["6217000000000001234", "6217000000000009999"]}
+
+
+def test_a_dead_letter_retried_by_finance_is_journaled_with_its_last_error(as_city_finance):
+    from notifications.outbox import OutboxMessage
+
+    _, warning_id = held_payment(as_city_finance)
+    dismiss(as_city_finance, warning_id)  # queues the unit's e-mail
+    row = db.session.execute(sa.select(OutboxMessage).where(OutboxMessage.channel == "email")).scalars().first()
+    row.status, row.attempts, row.last_error = "dead", 8, "SMTPDataError: (451, b'try later')"
+    db.session.commit()
+
+    assert as_city_finance.post(f"/api/v1/outbox/{row.id}/retry").status_code == 200
+    [entry] = journal(f"outbox:{row.id}")
+    assert entry.action == "retried" and entry.party_kind == "finance"
+    assert entry.payload["attempts"] == 8 and "451" in entry.payload["last_error"]
+
+
 def test_art11_2_dismissal_tells_the_unit_the_reason_and_that_its_payment_was_released(as_city_finance, as_unit):
     item, warning_id = held_payment(as_city_finance)
     dismiss(as_city_finance, warning_id, "经财政部门和开户银行批准")

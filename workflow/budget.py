@@ -11,7 +11,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workflow.db import AwareDateTime, Money, db, utcnow
+from workflow.db import AwareDateTime, Money, db, to_money, utcnow
+from workflow import journal
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.parties import Actor, Organisation, org_by_code, require
 from workflow.scoping import units_of
@@ -128,7 +129,22 @@ def import_indicators(actor: Actor, rows: list[dict]) -> list[Indicator]:
                          amount=row["amount"], frozen=row.get("frozen", False))
                for _, _, unit, row in prepared]
     db.session.add_all(created)
+    db.session.flush()
+    # One entry per upload, not per row: the indicators are themselves the record; the entry
+    # says who loaded which rows (their ids and a digest of their content), and when.
+    journal.record(actor, journal.stream_of("indicators", actor.org_id or "system"), "loaded", {
+        "count": len(created), "indicator_ids": [i.id for i in created],
+        "total": sum((to_money(i.amount) for i in created), Decimal("0.00")),
+        "digest": journal.digest([_indicator_content(i) for i in created]),
+    })
     return created
+
+
+def _indicator_content(indicator: Indicator) -> dict:
+    return {"unit_id": indicator.unit_id, "year": indicator.year, "functional_code": indicator.functional_code,
+            "economic_code": indicator.economic_code, "fund_source": indicator.fund_source,
+            "expenditure_kind": indicator.expenditure_kind, "project": indicator.project,
+            "amount": indicator.amount, "frozen": indicator.frozen}
 
 
 def _existing_indicator_keys(unit_ids: set[int]) -> set[tuple]:
@@ -173,6 +189,10 @@ def register_account(actor: Actor, data: dict) -> BankAccount:
     account = BankAccount(unit=unit, bank=bank, number=data["number"], kind=data["kind"],
                           registered=registered, status=data.get("status", "active"))
     db.session.add(account)
+    db.session.flush()
+    journal.record(actor, journal.stream_of("account", account.id), "recorded", {
+        "unit_code": unit.code, "bank_code": bank.code, "number": account.number, "kind": account.kind,
+        "registered": account.registered, "status": account.status})
     return account
 
 
@@ -180,8 +200,11 @@ def change_account(actor: Actor, account_id: int, changes: dict) -> BankAccount:
     """Finance registers, suspends, closes or reactivates an account."""
     require(actor, "finance", action="change bank accounts")
     account = get_account(actor, account_id)
-    for field in ("registered", "status"):
-        if field in changes:
-            setattr(account, field, changes[field])
+    changed = {field: [getattr(account, field), changes[field]] for field in ("registered", "status")
+               if field in changes and changes[field] != getattr(account, field)}
+    for field, (_, new) in changed.items():
+        setattr(account, field, new)
     account.changed_at = utcnow()
+    if changed:
+        journal.record(actor, journal.stream_of("account", account.id), "changed", changed, now=account.changed_at)
     return account

@@ -16,6 +16,10 @@ stream              actions
 ``ruleset:<org>``   published (a new rule-set version, by that finance department)
 ``settlement:<id>`` reported (one entry per settlement report of that bank)
 ``token:<id>``      issued, revoked
+``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一))
+``indicators:<org>`` loaded (one entry per upload by that finance department: ids and a digest)
+``payee:<id>``      filed, changed (individual payees, Art. 16)
+``outbox:<id>``     retried (a dead letter put back in the queue by finance)
 =================== ===================================================================
 
 Screening (payment intake, up to a million rows) is not journaled row by row: the
@@ -55,7 +59,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from workflow.chain import GENESIS, ChainedEntry, append_only, broken_links, chain_hash, located
+from workflow.chain import GENESIS, ChainedEntry, append_only, broken_links, canonical_json, chain_hash, located
 from workflow.db import db, utcnow
 from workflow.machines.base import json_safe
 from workflow.parties import Actor
@@ -116,6 +120,12 @@ def entry_content(entry) -> dict:
         "payload": entry.payload,
         "created_at": entry.created_at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds"),
     }
+
+
+def digest(value) -> str:
+    """SHA-256 of a value's canonical JSON: what an entry keeps of content too large, or too
+    private, to copy (the rows of an upload, a report's text)."""
+    return hashlib.sha256(canonical_json(json_safe(value)).encode("utf-8")).hexdigest()
 
 
 def stream_of(kind: str, record_id: int | str) -> str:

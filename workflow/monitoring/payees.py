@@ -9,10 +9,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from workflow import journal
 from workflow.budget import unit_in_reach
 from workflow.db import db, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.monitoring.models import PayeeRegistration
+from workflow.monitoring.rules import mask
 from workflow.parties import Actor, require
 from workflow.scoping import units_of
 
@@ -47,6 +49,9 @@ def file_payee(actor: Actor, data: dict) -> PayeeRegistration:
     row = PayeeRegistration(unit=unit, id_number=number, filed_by_id=actor.user_id, created_at=now, updated_at=now,
                             **{k: data[k] for k in FIELDS})
     db.session.add(row)
+    db.session.flush()
+    journal.record(actor, journal.stream_of("payee", row.id), "filed",
+                   {"unit_code": unit.code, "id_number": mask(number), **{k: data[k] for k in FIELDS}}, now=now)
     return row
 
 
@@ -54,9 +59,12 @@ def change_payee(actor: Actor, payee_id: int, changes: dict) -> PayeeRegistratio
     """Correct a filing (a new account, a new title): the filing unit or finance."""
     require(actor, "unit", "finance", action="change individual payees")
     row = get_payee(actor, payee_id)
-    for key in FIELDS:
-        if key in changes:
-            setattr(row, key, changes[key])
+    changed = {key: [getattr(row, key), changes[key]] for key in FIELDS
+               if key in changes and changes[key] != getattr(row, key)}
+    for key, (_, new) in changed.items():
+        setattr(row, key, new)
     row.updated_at = utcnow()
     row.filed_by_id = actor.user_id
+    if changed:
+        journal.record(actor, journal.stream_of("payee", row.id), "changed", changed, now=row.updated_at)
     return row
