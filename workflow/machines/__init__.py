@@ -1,7 +1,7 @@
 """The case state machines, each declared once as a table (see :mod:`.base`).
 
 - :mod:`.unit_case` — budget-unit cases, Art. 21, 23, 24;
-- :mod:`.bank_case` — agent-bank cases, Art. 22.
+- :mod:`.bank_case` — agent-bank cases, Art. 22 (and the disputes of Art. 24).
 """
 from __future__ import annotations
 
