@@ -1,7 +1,7 @@
 """The journal of a record (操作日志): every action on it, SHA-256 chained, oldest first.
 
-Each list has the visibility of its record: a warning, notice, payment or complaint the
-caller cannot see answers 404 here as well.
+Each list has the visibility of its record: a warning, notice, payment, complaint, bank
+account or payee filing the caller cannot see answers 404 here as well.
 """
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -10,8 +10,9 @@ import marshmallow as ma
 from api.auth import current_actor
 from api.fields import AwareDateTime
 from api.pagination import PageQuery, page_schema, paginate
-from workflow import complaints, documents, verification
+from workflow import budget, complaints, documents, verification
 from workflow.journal import JournalEntry, entries_of, stream_of
+from workflow.monitoring.payees import get_payee
 from workflow.monitoring.payments import get_payment
 
 blp = Blueprint("journal", __name__, url_prefix="/api/v1",
@@ -82,3 +83,25 @@ class ComplaintEvents(MethodView):
     def get(self, args, complaint_id):
         """The report's receipt and triage (finance; never the reporter's identity)."""
         return paginate(complaints.history(current_actor(), complaint_id), JournalEntry.id, args)
+
+
+@blp.route("/accounts/<int:account_id>/events")
+class AccountEvents(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, JournalPage)
+    def get(self, args, account_id):
+        """The account's record and each change of its registration or status (Art. 13(一);
+        404 unless the caller may see the account)."""
+        account = budget.get_account(current_actor(), account_id)
+        return paginate(entries_of(stream_of("account", account.id)), JournalEntry.id, args)
+
+
+@blp.route("/payees/<int:payee_id>/events")
+class PayeeEvents(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, JournalPage)
+    def get(self, args, payee_id):
+        """The payee's filing and each correction (Art. 16; identity numbers masked; 404
+        unless the caller may see the filing)."""
+        payee = get_payee(current_actor(), payee_id)
+        return paginate(entries_of(stream_of("payee", payee.id)), JournalEntry.id, args)
