@@ -219,13 +219,13 @@ def run_raw(batches: list[list[tuple]]) -> float:
 
 def bench(backend: str, base_url: str | None, n: int, batch_size: int, units: int, resend: bool = False) -> None:
     print(f"\n== {backend}: {n:,} payments, batches of {batch_size:,}, {units} units", flush=True)
-    with scratch_database(backend, base_url, quiet_alembic=True):
+    with scratch_database(backend, base_url):
         world = build_world(units)
         screen_time, counts = run_screening(world, n, batch_size)
         batches = stored_rows(batch_size)
         if resend:
             resend_time, again = run_screening(world, n, batch_size)
-    with scratch_database(backend, base_url, quiet_alembic=True):
+    with scratch_database(backend, base_url):
         build_world(units)
         raw_time = run_raw(batches)
     method = "psycopg COPY" if backend == "postgresql" else "sqlite3 executemany"

@@ -54,7 +54,7 @@ def scratch_url(backend: str, base_url: str | None = None, prefix: str = "fw-ben
 
 @contextmanager
 def scratch_database(backend: str, base_url: str | None = None, config: dict | None = None,
-                     prefix: str = "fw-bench-", quiet_alembic: bool = False):
+                     prefix: str = "fw-bench-", quiet_alembic: bool = True):
     """Yield the app on a migrated scratch database (see ``scratch_url``), its app context pushed.
     ``config`` is added to ``SQLALCHEMY_DATABASE_URI`` and ``TESTING``. On the way out the session
     is removed, the engine disposed, the context popped and the database dropped."""

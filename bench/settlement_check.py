@@ -56,7 +56,7 @@ def settlement(rows: list[dict], mismatch_every: int) -> list[dict]:
 
 
 def run(backend: str, base_url: str | None, n: int, mismatch_every: int) -> None:
-    with scratch_database(backend, base_url, prefix="fw-bench-settle-", quiet_alembic=True):
+    with scratch_database(backend, base_url, prefix="fw-bench-settle-"):
         from workflow import demo
         from workflow.bank_intake import report_settlements
         from workflow.db import db
