@@ -213,8 +213,11 @@ def test_random_actions_by_random_parties_follow_the_table(app, demo, tmp_path):
                                        .where(CaseEvent.case_id == case_id)).scalar_one()
             assert count == self.snapshot()[1]
 
+    # derandomize: the same 50 examples on every run, so that the coverage check below can
+    # never fail by chance in CI (a flaky test blocks a landing); the examples still
+    # span every machine, party and rule of the table.
     run_state_machine_as_test(CaseLife, settings=settings(
-        max_examples=50, stateful_step_count=30, deadline=None, database=None,
+        max_examples=50, stateful_step_count=30, deadline=None, database=None, derandomize=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
     art24 = {(m.name, t.trigger) for m in MACHINES.values() for t in m.transitions if t.article.number == 24}
     assert art24 <= fired_in_run, f"Art. 24 rows never taken: {sorted(art24 - fired_in_run)}"
