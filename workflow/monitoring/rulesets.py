@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from workflow.chain import canonical_json
 from workflow.db import db, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
-from workflow.journal import record, stream_of
+from workflow.journal import digest, record, stream_of
 from workflow.monitoring.models import RuleSet, WARNING_LEVELS
 from workflow.parties import Actor, require
 
@@ -139,7 +137,7 @@ def change_rule_set(actor: Actor, changes: dict, *, replace: bool = False, note:
                        {"version": [f"version {row.version} exists"]}) from exc
     record(actor, stream_of("ruleset", actor.org_id if actor.org_id is not None else actor.kind), "published",
            {"version": row.version, "replace": replace, "changes": changes.get("rules", {}), "note": row.note,
-            "parameters_sha256": hashlib.sha256(canonical_json(base).encode("utf-8")).hexdigest()},
+            "parameters_sha256": digest(base)},
            row.created_at)
     return ActiveRuleSet(version=row.version, parameters=base, created_at=row.created_at,
                          created_by_id=row.created_by_id, note=row.note)

@@ -275,7 +275,7 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
     first_of: dict[str, int] = {}
     for index, p in enumerate(parsed):
         voucher = p["voucher_no"]
-        if voucher in existing or voucher in first_of or index in refused:
+        if voucher in existing or voucher in first_of:  # refused rows too: stored, or after their first row
             continue
         first_of[voucher] = index
         new_rows.append(index)
