@@ -167,8 +167,12 @@ class CaseEvents(MethodView):
     @blp.arguments(PageQuery, location="query")
     @blp.response(200, page_schema(EventSchema))
     def get(self, args, case_id):
-        """The case's history, oldest first, each event chained to the previous by SHA-256."""
+        """The case's history, oldest first, each event chained to the previous by SHA-256. A
+        referral (Art. 23) and the body's findings are withheld from all but finance and that body:
+        the event keeps its place, trigger and states; its actor, party code and payload are empty."""
         case = cases.get_case(current_actor(), case_id)
         stmt = (sa.select(CaseEvent).where(CaseEvent.case_id == case.id)
                 .options(sa.orm.joinedload(CaseEvent.actor), sa.orm.joinedload(CaseEvent.party)))
-        return paginate(stmt, CaseEvent.id, args)
+        page = paginate(stmt, CaseEvent.id, args)
+        page["items"] = [cases.event_as_seen_by(current_actor(), event) for event in page["items"]]
+        return page

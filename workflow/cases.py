@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -215,6 +215,60 @@ def get_case(actor: Actor, case_id: int) -> Case:
     if case is None:
         raise NotFound(f"no case {case_id}")
     return case
+
+
+# Art. 23 referrals (移送) and what the receiving body answers: the matter goes from finance to
+# the same-level people's congress, audit or discipline body, which takes the unit as a focus of
+# its own supervision (作为重点监督检查对象). That correspondence stays between finance and the
+# body: the subject, its competent department and anyone else who reads the case see that an
+# event happened (its trigger, time and the states, so the history they read has no gaps and its
+# version numbers add up) but not its content: not the body, the grounds, the materials, the
+# letter or the findings. Revealing them would forewarn the unit of the supervision, as a joint
+# investigation (Art. 11(二)5) is kept from it for the same reason.
+WITHIN_FINANCE_TRIGGERS = ("refer", "record_findings")
+
+
+def sees_referral(actor: Actor, event: CaseEvent) -> bool:
+    """Finance reads every referral event of a case it sees; an oversight body those that
+    concern it (referred to it, or its own findings)."""
+    if event.trigger not in WITHIN_FINANCE_TRIGGERS or actor.is_system or actor.kind == "finance":
+        return True
+    if actor.kind != "oversight":
+        return False
+    if event.party_org_id == actor.org_id:
+        return True
+    body = db.session.get(Organisation, actor.org_id)
+    return (event.payload or {}).get("oversight") == body.code
+
+
+@dataclass(frozen=True)
+class WithheldEvent:
+    """A case event as a party that may not read it sees it (:data:`WITHIN_FINANCE_TRIGGERS`):
+    where it sits in the chain and what it did to the case, nothing of who or why."""
+
+    id: int
+    seq: int
+    trigger: str
+    from_state: str
+    to_state: str
+    created_at: dt.datetime
+    hash: str
+    prev_hash: str
+    party_kind: str
+    actor_user_id: None = None
+    actor: None = None
+    party_org_id: None = None
+    party: None = None
+    payload: dict = field(default_factory=lambda: {"withheld": "第二十三条 (Art. 23)"})
+
+
+def event_as_seen_by(actor: Actor, event: CaseEvent) -> CaseEvent | WithheldEvent:
+    """The event, or its withheld form where the caller may not read it (:func:`sees_referral`)."""
+    if sees_referral(actor, event):
+        return event
+    return WithheldEvent(id=event.id, seq=event.seq, trigger=event.trigger, from_state=event.from_state,
+                         to_state=event.to_state, created_at=event.created_at, hash=event.hash,
+                         prev_hash=event.prev_hash, party_kind=event.party_kind)
 
 
 def allowed_actions(actor: Actor, case: Case, now: dt.datetime | None = None) -> list[str]:

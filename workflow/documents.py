@@ -87,6 +87,8 @@ class Kind:
     addressee_kinds: tuple[str, ...]
     fields: tuple[ContextField, ...]
     copy_competent: bool = False  # 抄送 the addressee unit's competent department
+    # Read by finance and the addressee alone, not by everyone who reads the case (移送函, Art. 23).
+    within_finance: bool = False
     template: str = field(default="")
 
     def __post_init__(self):
@@ -117,7 +119,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("public_notice", "关于预算执行动态监控违规问题的通报", "21(五)", ("unit", "competent", "finance"),
          (req("subject_name"), req("violation"), req("handling", "lines"), opt("scope"))),
     Kind("referral_letter", "预算执行动态监控违规问题移送函", "23", ("oversight",),
-         (req("subject_name"), req("violation"), opt("handling", "lines"), opt("materials", "lines"))),
+         (req("subject_name"), req("violation"), opt("handling", "lines"), opt("materials", "lines")),
+         within_finance=True),
     Kind("bank_rectification_notice", "代理银行违规问题整改通知书", "22(一)(二)", ("bank",),
          (req("ground", "choice", choices=("payment", "transmission")), req("violation"),
           req("measures", "lines"), req("deadline", "date"), opt("amount", "money"))),
@@ -126,6 +129,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("agreement_termination_notice", "终止国库集中支付代理协议通知书", "22(三)", ("bank",),
          (req("violation"), req("effective_date", "date"), opt("agreement"))),
 )}
+
+
+WITHIN_FINANCE_KINDS = tuple(name for name, kind in KINDS.items() if kind.within_finance)
 
 
 def payment_context(payment) -> dict:
@@ -402,20 +408,26 @@ def issue_document(actor: Actor, *, kind: str, issuer: Organisation, addressee: 
 # --- who sees what ---------------------------------------------------------------------
 
 def visible(actor: Actor) -> sa.ColumnElement[bool]:
-    """Documents the caller may read (ASVS 8.2.2): finance over the issuer (its own
-    department or one below it), the addressee itself, the addressee unit's competent
-    department, and whoever can see the document's case."""
+    """Documents the caller may read (ASVS 8.2.2).
+
+    - the addressee itself;
+    - finance: what a department of its region issued, what was addressed to a party of its
+      region (a city reads the province's interview notice to its own unit: it is in charge of
+      that unit, Art. 11(五)), and the notices of the cases it sees;
+    - others: the notices to the units of a competent department (Art. 26(一)), and the notices
+      of the cases they see, except the kinds kept within finance (``within_finance``: the
+      referral letter to an oversight body, Art. 23, see ``workflow.cases.WITHIN_FINANCE_TRIGGERS``).
+    """
     if actor.is_system:
         return sa.true()
-    clauses = [Document.addressee_id == actor.org_id]
+    own = Document.addressee_id == actor.org_id
     if actor.kind == "finance":
-        clauses.append(Document.issuer_id.in_(
-            sa.select(Organisation.id).where(Organisation.finance_path.startswith(actor.finance_path))))
+        region = sa.select(Organisation.id).where(Organisation.finance_path.startswith(actor.finance_path))
+        return sa.or_(own, Document.issuer_id.in_(region), Document.addressee_id.in_(region), _visible_cases(actor))
+    shared = [_visible_cases(actor)]
     if actor.kind == "competent":
-        clauses.append(Document.addressee_id.in_(
-            sa.select(Organisation.id).where(Organisation.parent_id == actor.org_id)))
-    clauses.append(_visible_cases(actor))
-    return sa.or_(*clauses)
+        shared.append(Document.addressee_id.in_(sa.select(Organisation.id).where(Organisation.parent_id == actor.org_id)))
+    return sa.or_(own, sa.and_(Document.kind.not_in(WITHIN_FINANCE_KINDS), sa.or_(*shared)))
 
 
 def _visible_cases(actor: Actor) -> sa.ColumnElement[bool]:
@@ -431,7 +443,7 @@ def case_documents(actor: Actor, case_id: int):
     from workflow import cases  # imported late: the case module issues documents
 
     case = cases.get_case(actor, case_id)
-    return sa.select(Document).where(Document.case_id == case.id)
+    return sa.select(Document).where(Document.case_id == case.id, visible(actor))
 
 
 def documents_for(actor: Actor):

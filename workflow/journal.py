@@ -179,14 +179,12 @@ def record(actor: Actor, stream: str, action: str, payload: dict, now: dt.dateti
 
 # --- reading -------------------------------------------------------------------------------------
 
-def entries_of(stream: str, *, hidden_actions: tuple[str, ...] = ()) -> sa.Select:
-    """The stream's entries (in id order, which is seq order), without ``hidden_actions``.
-    The caller has checked that the reader may see the record."""
-    stmt = sa.select(JournalEntry).where(JournalEntry.stream == stream).options(
+def entries_of(stream: str) -> sa.Select:
+    """The stream's entries (in id order, which is seq order). The caller has checked that
+    the reader may see the record, and narrows the select where some entries are not for
+    every reader (a warning's joint investigation)."""
+    return sa.select(JournalEntry).where(JournalEntry.stream == stream).options(
         sa.orm.joinedload(JournalEntry.actor), sa.orm.joinedload(JournalEntry.party))
-    if hidden_actions:
-        stmt = stmt.where(JournalEntry.action.not_in(hidden_actions))
-    return stmt
 
 
 # --- verifying -----------------------------------------------------------------------------------

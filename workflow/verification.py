@@ -44,7 +44,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from workflow.db import AwareDateTime, db, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
-from workflow.journal import entries_of, record, stream_of
+from workflow.journal import JournalEntry, entries_of, record, stream_of
 from workflow.monitoring.models import Payment, Warning, WARNING_LEVELS
 from workflow.parties import Actor, Organisation, org_by_code, require
 from workflow.scoping import units_of
@@ -201,9 +201,18 @@ def get_warning(actor: Actor, warning_id: int, *, lock: bool = False) -> Warning
 
 
 def sees_joint_investigations(actor: Actor) -> bool:
-    """Finance and the oversight body asked; the parties under verification do not see
-    that the matter went to audit or discipline."""
+    """Finance and the oversight body asked; the parties under verification (the unit, its
+    competent department, the bank) do not see that the matter went to audit or discipline
+    (Art. 11(二)5: 转送...共同调查核证), nor anything the body answered: answers to a step are
+    as confidential as the step."""
     return actor.is_system or actor.kind in ("finance", "oversight")
+
+
+def _joint_investigation_entries() -> sa.ColumnElement[bool]:
+    """Journal entries of a joint investigation: its request, and every answer of an
+    oversight body (which reaches a warning only through a joint investigation)."""
+    return sa.or_(JournalEntry.action == JOINT_INVESTIGATION_ACTION,
+                  sa.and_(JournalEntry.action == "response_added", JournalEntry.party_kind == "oversight"))
 
 
 def steps_of(actor: Actor, warning: Warning) -> list[VerificationStep]:
@@ -222,13 +231,19 @@ def history(actor: Actor, warning_id: int) -> sa.Select:
     """The warning's journal as the caller may see it (NotFound if the warning is not
     visible); a joint investigation is left out where its step is."""
     warning = get_warning(actor, warning_id)
-    hidden = () if sees_joint_investigations(actor) else (JOINT_INVESTIGATION_ACTION,)
-    return entries_of(warning_stream(warning.id), hidden_actions=hidden)
+    stmt = entries_of(warning_stream(warning.id))
+    if not sees_joint_investigations(actor):
+        stmt = stmt.where(sa.not_(_joint_investigation_entries()))
+    return stmt
 
 
-def responses_of(warning: Warning) -> list[WarningResponse]:
-    return list(db.session.execute(sa.select(WarningResponse).where(WarningResponse.warning_id == warning.id)
-                                   .order_by(WarningResponse.id)).scalars())
+def responses_of(actor: Actor, warning: Warning) -> list[WarningResponse]:
+    """Answers the caller may see: an oversight body's findings only where the joint
+    investigation they answer is visible (:func:`sees_joint_investigations`)."""
+    stmt = sa.select(WarningResponse).where(WarningResponse.warning_id == warning.id)
+    if not sees_joint_investigations(actor):
+        stmt = stmt.where(WarningResponse.kind != RESPONSE_KINDS["oversight"])
+    return list(db.session.execute(stmt.order_by(WarningResponse.id)).scalars())
 
 
 def document_ids_of(actor: Actor, warning: Warning) -> list[int]:
@@ -254,7 +269,7 @@ class WarningDetail:
 
 def detail(actor: Actor, warning_id: int) -> WarningDetail:
     warning = get_warning(actor, warning_id)
-    return WarningDetail(warning, steps_of(actor, warning), responses_of(warning), document_ids_of(actor, warning))
+    return WarningDetail(warning, steps_of(actor, warning), responses_of(actor, warning), document_ids_of(actor, warning))
 
 
 # --- steps ------------------------------------------------------------------------------------------

@@ -22,8 +22,14 @@ FIELDS = ("name", "employer", "title", "account")
 
 
 def payees_for(actor: Actor):
-    return sa.select(PayeeRegistration).options(selectinload(PayeeRegistration.unit)).where(
-        units_of(actor, PayeeRegistration.unit_id))
+    """Filings the caller may read: the unit its own, finance those of its region. Art. 16
+    files an individual's identity, employer, title and account with finance (向财政部门...备案),
+    so no one else reads them, not even the unit's competent department: it supervises the
+    unit's payments (Art. 26(一)), which name the payee, not the personal data behind them."""
+    stmt = sa.select(PayeeRegistration).options(selectinload(PayeeRegistration.unit))
+    if not actor.is_system and actor.kind not in ("unit", "finance"):
+        return stmt.where(sa.false())
+    return stmt.where(units_of(actor, PayeeRegistration.unit_id))
 
 
 def get_payee(actor: Actor, payee_id: int) -> PayeeRegistration:
