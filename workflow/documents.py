@@ -414,8 +414,9 @@ def visible(actor: Actor) -> sa.ColumnElement[bool]:
     - finance: what a department of its region issued, what was addressed to a party of its
       region (a city reads the province's interview notice to its own unit: it is in charge of
       that unit, Art. 11(五)), and the notices of the cases it sees;
-    - others: the notices to the units of a competent department (Art. 26(一)), and the notices
-      of the cases they see, except the kinds kept within finance (``within_finance``: the
+    - others: the notices to the units of a competent department (Art. 26(一)), the notices of
+      a warning an oversight body was asked to investigate jointly (Art. 11(二)5: it verifies
+      together with finance), and the notices of the cases they see, except the kinds kept within finance (``within_finance``: the
       referral letter to an oversight body, Art. 23, see ``workflow.cases.WITHIN_FINANCE_TRIGGERS``).
     """
     if actor.is_system:
@@ -427,6 +428,10 @@ def visible(actor: Actor) -> sa.ColumnElement[bool]:
     shared = [_visible_cases(actor)]
     if actor.kind == "competent":
         shared.append(Document.addressee_id.in_(sa.select(Organisation.id).where(Organisation.parent_id == actor.org_id)))
+    if actor.kind == "oversight":
+        from workflow import verification  # imported late: verification issues documents
+
+        shared.append(Document.warning_id.in_(sa.select(verification.Warning.id).where(verification.visible(actor))))
     return sa.or_(own, sa.and_(Document.kind.not_in(WITHIN_FINANCE_KINDS), sa.or_(*shared)))
 
 
