@@ -17,9 +17,8 @@ import io
 import re
 from pathlib import Path
 
-import pytest
-
-from cases_support import BANK, OVERSIGHT, UNIT, act_ok, open_case
+from cases_support import OVERSIGHT, UNIT, act_ok, open_case
+from notifications.delivery import deliver_pending
 from verification_support import held_payment
 from workflow.db import db
 
@@ -122,8 +121,6 @@ def build_scenario(parties) -> dict:
         environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert report.status_code == 201, report.get_json()
     ids["complaint"] = city.get("/api/v1/complaints").get_json()["items"][0]["id"]
-
-    from notifications.delivery import deliver_pending
 
     deliver_pending()
     db.session.expire_all()

@@ -1,0 +1,229 @@
+"""The authorization matrix (issue 16, item 8): every operation of the OpenAPI document, asked by
+every demo party and without a token, on records of the demo unit (653000-301001) and its agent
+bank (ICBC), which every party but these and the finance departments above them does not own.
+
+:data:`MATRIX` lists every operation explicitly with the parties that may take it; every other
+party must get 403 (a kind that may not) or 404 (a record out of its reach, indistinguishable from
+none), and a caller without a token 401, unless the operation is public. A party that may is
+answered neither 401, 403, 404 nor 5xx (409 or 422 are fine: it passed authorization and the
+record's state or the body decided). A new operation in the OpenAPI document that the matrix does
+not list fails :func:`test_issue16_8_the_matrix_lists_every_operation_of_the_openapi_document`.
+
+The records are built once per test; each operation is asked first by the parties that may not,
+so that what the others then do cannot hide a leak.
+"""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sqlalchemy as sa
+
+from cases_support import BANK, UNIT, open_case, version_of
+from notifications.delivery import deliver_pending
+from notifications.outbox import InboxNotification, OutboxMessage
+from verification_support import clean_transfer, held_payment
+from workflow.db import db
+from workflow.parties import org_by_code
+
+PARTIES = ("finance", "city_finance", "county_finance", "competent", "other_competent", "unit", "other_unit",
+           "bank", "other_bank", "oversight")
+ANONYMOUS = "no token"
+
+EVERYONE = frozenset(PARTIES)
+FINANCE = frozenset({"finance", "city_finance", "county_finance"})  # function-level: any finance department
+IN_CHARGE = frozenset({"finance", "city_finance"})  # the province and the city above the unit
+SEES_UNIT = IN_CHARGE | {"competent", "unit"}  # the unit's records (Art. 26(一): its competent department)
+CARRIES = SEES_UNIT | {"bank"}  # records on a payment the bank carries
+
+
+@dataclass(frozen=True)
+class Op:
+    may: frozenset
+    body: Callable[[dict], dict] = field(default=lambda ids: {})
+    public: bool = False  # no token needed
+    why: str = ""
+    # How a party that may not is answered. A create that names its unit (or payment) in the body
+    # answers 422 on that field for a unit out of the caller's reach, worded as for none at all.
+    refused: tuple = (403, 404)
+
+
+NAMED_IN_BODY = (403, 404, 422)
+
+
+def _json(build):
+    return lambda ids: {"json": build(ids)}
+
+
+def _file(ids):
+    return {"content_type": "multipart/form-data",
+            "data": {"file": (io.BytesIO("整改说明".encode()), "整改.txt", "text/plain")}}
+
+
+def _action(ids):
+    return {"json": {"version": version_of(ids["case"]), "scope": "全州预算单位"}}
+
+
+W = "/api/v1/warnings/{warning}"
+MATRIX: dict[tuple[str, str], Op] = {
+    ("GET", "/api/v1/health"): Op(EVERYONE, public=True),
+    ("GET", "/api/v1/orgs"): Op(EVERYONE, why="a list of what is in reach"),
+    ("GET", "/api/v1/accounts"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/accounts"): Op(IN_CHARGE | {"unit"}, _json(lambda ids: {
+        "unit_code": UNIT, "bank_code": BANK, "number": "3009000109200099999", "kind": "special"}), refused=NAMED_IN_BODY),
+    ("GET", "/api/v1/accounts/{account}"): Op(CARRIES),
+    ("PATCH", "/api/v1/accounts/{account}"): Op(IN_CHARGE, _json(lambda ids: {"registered": True})),
+    ("GET", "/api/v1/accounts/{account}/events"): Op(CARRIES),
+    ("GET", "/api/v1/indicators"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/indicators"): Op(IN_CHARGE, _json(lambda ids: [{
+        "unit_code": UNIT, "year": 2022, "functional_code": "2010201", "economic_code": "30211",
+        "fund_source": "general_budget", "expenditure_kind": "basic", "amount": "1000.00"}]), refused=NAMED_IN_BODY),
+    ("GET", "/api/v1/notifications"): Op(EVERYONE, why="the caller's own inbox"),
+    ("GET", "/api/v1/notifications/unread-count"): Op(EVERYONE, why="the caller's own inbox"),
+    ("POST", "/api/v1/notifications/{notification}/read"): Op(frozenset({"unit"})),
+    ("GET", "/api/v1/outbox/dead"): Op(FINANCE, why="dead letters of the caller's region"),
+    ("POST", "/api/v1/outbox/{dead_letter}/retry"): Op(IN_CHARGE),
+    ("GET", "/api/v1/rules"): Op(FINANCE),
+    # Issue 16 item 1 (branch `protocol`) narrows the two changes below to the province alone.
+    ("PUT", "/api/v1/rules"): Op(FINANCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": True}}})),
+    ("PATCH", "/api/v1/rules"): Op(FINANCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": False}}})),
+    ("GET", "/api/v1/payments"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/payments"): Op(IN_CHARGE | {"bank"}, _json(lambda ids: [clean_transfer()]),
+                                           refused=NAMED_IN_BODY),
+    ("GET", "/api/v1/payments/{payment}"): Op(CARRIES),
+    ("GET", "/api/v1/payments/{payment}/events"): Op(CARRIES),
+    ("GET", "/api/v1/payees"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/payees"): Op(IN_CHARGE | {"unit"}, _json(lambda ids: {
+        "unit_code": UNIT, "name": "李四", "id_number": "65300119900101123X", "employer": "克州政协机关",
+        "title": "科员", "account": "6222000011114444"}), refused=NAMED_IN_BODY),
+    ("GET", "/api/v1/payees/{payee}"): Op(IN_CHARGE | {"unit"}),
+    ("PATCH", "/api/v1/payees/{payee}"): Op(IN_CHARGE | {"unit"}, _json(lambda ids: {"title": "副科长"})),
+    ("GET", "/api/v1/payees/{payee}/events"): Op(IN_CHARGE | {"unit"}),
+    ("GET", "/api/v1/warnings"): Op(EVERYONE, why="a list of what is in reach"),
+    ("GET", W): Op(CARRIES),
+    ("GET", W + "/events"): Op(CARRIES),
+    ("POST", W + "/steps"): Op(IN_CHARGE, _json(lambda ids: {"kind": "phone", "summary": "电话核实"})),
+    ("POST", W + "/responses"): Op(frozenset({"competent", "unit", "bank"}), _json(lambda ids: {"text": "情况说明"})),
+    ("POST", W + "/confirm"): Op(IN_CHARGE, _json(lambda ids: {"rung": "warning"})),
+    ("POST", W + "/dismiss"): Op(IN_CHARGE, _json(lambda ids: {"reason": "核实无误"})),
+    ("GET", "/api/v1/focus-list"): Op(FINANCE),
+    ("GET", "/api/v1/bank-refusals"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/bank-refusals"): Op(frozenset({"bank"}), _json(lambda ids: {
+        "voucher_no": ids["voucher"], "reason": "收款账户户名不符"})),
+    ("POST", "/api/v1/bank-settlements"): Op(frozenset({"bank", "other_bank"}), _json(lambda ids: [{
+        "voucher_no": ids["voucher"], "payer_account": "3009000109200012345", "amount": "800.00",
+        "payee_name": "克州航空票务有限公司", "payee_account": "6222000099998888",
+        "paid_at": "2021-06-01T10:00:00+08:00"}]), why="each bank reports its own settlements"),
+    ("GET", "/api/v1/complaints"): Op(FINANCE),
+    ("POST", "/api/v1/complaints"): Op(EVERYONE, _json(lambda ids: {"unit_code": UNIT, "description": "疑似虚列支出差旅费"}),
+                                      public=True),
+    ("GET", "/api/v1/complaints/{complaint}"): Op(IN_CHARGE),
+    ("GET", "/api/v1/complaints/{complaint}/events"): Op(IN_CHARGE),
+    ("POST", "/api/v1/complaints/{complaint}/triage"): Op(IN_CHARGE, _json(lambda ids: {"into": "dismissed",
+                                                                                          "reason": "查无实据"})),
+    ("GET", "/api/v1/cases"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/cases"): Op(IN_CHARGE, _json(lambda ids: {
+        "machine": "unit_case", "subject": UNIT, "rung": "warning", "fields": {"summary": "现金支付超限"}}),
+                                        refused=NAMED_IN_BODY),
+    ("GET", "/api/v1/cases/{case}"): Op(SEES_UNIT),
+    ("POST", "/api/v1/cases/{case}/actions/{trigger}"): Op(IN_CHARGE, _action),
+    ("GET", "/api/v1/cases/{case}/events"): Op(SEES_UNIT),
+    ("GET", "/api/v1/cases/{case}/documents"): Op(SEES_UNIT),
+    ("GET", "/api/v1/cases/{case}/evidence"): Op(SEES_UNIT),
+    ("POST", "/api/v1/cases/{case}/evidence"): Op(IN_CHARGE | {"unit"}, _file),
+    ("GET", "/api/v1/evidence/{evidence}/download"): Op(SEES_UNIT),
+    ("GET", "/api/v1/documents/{document}"): Op(SEES_UNIT),
+    ("GET", "/api/v1/documents/{document}/html"): Op(SEES_UNIT),
+    ("GET", "/api/v1/documents/{document}/events"): Op(SEES_UNIT),
+    ("POST", "/api/v1/documents/{document}/acknowledge"): Op(frozenset({"unit"})),
+    ("GET", "/api/v1/workflow/{machine}"): Op(EVERYONE),
+    ("GET", "/api/v1/workflow/{machine}.svg"): Op(EVERYONE),
+}
+
+
+def _shape(path: str) -> str:
+    """A path with its parameters unnamed, as the document and the matrix may name them differently."""
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def _openapi_operations(client) -> set[tuple[str, str]]:
+    document = client.get("/api/v1/openapi.json").get_json()
+    return {(method.upper(), _shape(path)) for path, item in document["paths"].items()
+            for method in item if method in ("get", "post", "put", "patch", "delete")}
+
+
+def test_issue16_8_the_matrix_lists_every_operation_of_the_openapi_document(client):
+    listed = {(method, _shape(path)) for method, path in MATRIX}
+    documented = _openapi_operations(client)
+    assert documented - listed == set(), "operations without an entry in MATRIX"
+    assert listed - documented == set(), "MATRIX entries the API no longer has"
+
+
+def _build(parties) -> dict:
+    city, unit = parties["city_finance"], parties["unit"]
+    payment, warning_id = held_payment(city)
+    case_id = open_case(city, "order")["id"]
+    upload = unit.post(f"/api/v1/cases/{case_id}/evidence", content_type="multipart/form-data",
+                       data={"file": (io.BytesIO("整改说明".encode()), "整改.txt", "text/plain")})
+    assert upload.status_code == 201
+    documents = city.get(f"/api/v1/cases/{case_id}/documents").get_json()["items"]
+    filed = unit.post("/api/v1/payees", json={"unit_code": UNIT, "name": "张三", "id_number": "653001199001011234",
+                                              "employer": "克州政协机关", "title": "科员",
+                                              "account": "6222000011113333"})
+    assert filed.status_code == 201
+    assert parties[ANONYMOUS].post("/api/v1/complaints", json={"unit_code": UNIT, "description": "现金报销大额差旅费"},
+                                   environ_base={"REMOTE_ADDR": "203.0.113.10"}).status_code == 201
+    deliver_pending()
+    unit_id = org_by_code(UNIT).id
+    dead = db.session.execute(sa.select(OutboxMessage).where(OutboxMessage.recipient_org_id == unit_id)
+                              .order_by(OutboxMessage.id)).scalars().first()
+    dead.status = "dead"
+    db.session.commit()
+    notification = db.session.execute(sa.select(InboxNotification.id).where(
+        InboxNotification.user_id == unit.user.id).order_by(InboxNotification.id)).scalars().first()
+    return {
+        "account": next(a["id"] for a in unit.get("/api/v1/accounts").get_json()["items"]),
+        "notification": notification, "dead_letter": dead.id, "payment": payment["id"],
+        "voucher": payment["voucher_no"], "payee": filed.get_json()["id"], "warning": warning_id,
+        "complaint": city.get("/api/v1/complaints").get_json()["items"][0]["id"], "case": case_id,
+        "trigger": "publish_notice", "evidence": upload.get_json()["id"], "document": documents[0]["id"],
+        "machine": "unit-case",
+    }
+
+
+def _ask(client, method: str, path: str, op: Op, ids: dict, headers: dict | None):
+    url = path.format(**ids)
+    kwargs = op.body(ids)
+    response = getattr(client, method.lower())(url, headers=headers or {}, **kwargs)
+    status = response.status_code
+    response.close()
+    return status
+
+
+def test_issue16_8_every_party_may_exactly_what_the_matrix_says(request, client, demo):
+    parties = {key: request.getfixturevalue(f"as_{key}") for key in PARTIES}
+    parties[ANONYMOUS] = client
+    ids = _build(parties)
+    wrong = []
+    asked = 0
+    for (method, path), op in MATRIX.items():
+        order = [ANONYMOUS] + [p for p in PARTIES if p not in op.may] + [p for p in PARTIES if p in op.may]
+        for party in order:
+            caller = client if party == ANONYMOUS else parties[party]
+            status = _ask(caller, method, path, op, ids, None)
+            asked += 1
+            if party == ANONYMOUS and not op.public:
+                expected = "401"
+                ok = status == 401
+            elif party in op.may or party == ANONYMOUS:
+                expected = "allowed"
+                ok = status not in (401, 403, 404) and status < 500
+            else:
+                expected = "/".join(map(str, op.refused))
+                ok = status in op.refused
+            if not ok:
+                wrong.append(f"{method} {path} as {party}: expected {expected}, got {status}")
+    assert asked == len(MATRIX) * (len(PARTIES) + 1)
+    assert not wrong, "\n".join(wrong)
