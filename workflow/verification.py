@@ -469,6 +469,8 @@ def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
                      source={"warning_id": warning.id, "rule": warning.rule, "article": warning.article}, now=now)
     payment = warning.payment
     payment_outcome = None
+    if payment is not None:
+        lock_payment(payment)  # a bank may be refusing it at this moment
     if payment is not None and payment.status == "held":
         why = {"warning_id": warning.id, "decision": "confirmed", "case_id": case.id}
         if data.get("release_payment"):
