@@ -52,8 +52,8 @@ def lock_payment(payment: Payment) -> Payment:
     """Lock the payment's row for this transaction and refresh ``payment`` from it: its
     status is then the one this transaction decides on (two warnings on one payment, or a
     warning and the bank's refusal, decided at once)."""
-    db.session.execute(locked(sa.select(Payment).where(Payment.id == payment.id), of=Payment))
-    return payment
+    # fetched, not only executed: the ORM refreshes ``payment`` as it loads the row
+    return db.session.execute(locked(sa.select(Payment).where(Payment.id == payment.id), of=Payment)).scalar_one()
 
 
 def change_payment_status(payment: Payment, trigger: str, now: dt.datetime | None = None) -> Payment:
