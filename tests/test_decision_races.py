@@ -199,3 +199,20 @@ def test_art13_1_sixteen_identical_account_changes_are_journaled_once(app, as_un
                           {"status": "suspended"})] * N)
     assert statuses(answers) == [200] * N
     assert actions(f"account:{account_id}") == ["recorded", "changed"]
+
+
+def test_a_write_lock_sqlite_could_not_get_in_time_is_a_503_to_retry_not_a_500(as_city_finance, monkeypatch):
+    """SQLite's "database is locked" (busy_timeout passed) means nothing was written: 503."""
+    import sqlite3
+
+    from workflow import verification
+
+    def busy(*_args, **_kwargs):
+        raise sa.exc.OperationalError("UPDATE journal_heads ...", {}, sqlite3.OperationalError("database is locked"))
+
+    _, warning_id = held_payment(as_city_finance)
+    monkeypatch.setattr(verification, "confirm", busy)
+    response = as_city_finance.post(f"/api/v1/warnings/{warning_id}/confirm", json={"rung": "warning"})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert response.get_json()["code"] == 503
+    assert warning_row(warning_id).status == "open"
