@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_smorest import Api as SmorestApi
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from workflow.db import db
@@ -50,6 +51,21 @@ def handle_domain_error(error: DomainError):
     return error_body(error.status, error.message, error.errors), error.status
 
 
+def database_busy(error: OperationalError) -> bool:
+    """SQLite's "database is locked": its one write lock stayed taken past ``busy_timeout``
+    (or, in WAL mode, a read snapshot went stale before the write: workflow.db.take_write_lock)."""
+    return "database is locked" in str(getattr(error, "orig", error))
+
+
+def handle_operational_error(error: OperationalError):
+    db.session.rollback()
+    if database_busy(error):
+        current_app.logger.warning("database busy: %s", error.orig)
+        return (error_body(503, "the database is busy; nothing was written, try again"),
+                503, {"Retry-After": "1"})
+    return handle_unexpected(error)
+
+
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return error
@@ -60,4 +76,5 @@ def handle_unexpected(error: Exception):
 
 def register(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(Exception, handle_unexpected)

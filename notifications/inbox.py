@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from notifications.outbox import InboxNotification, OutboxMessage
 from workflow import journal
-from workflow.db import db, utcnow
+from workflow.db import db, locked, utcnow
 from workflow.errors import Conflict, NotFound
 from workflow.parties import Actor, Organisation, User, require
 
@@ -62,15 +62,14 @@ def retry_dead(actor: Actor, message_id: int, now: dt.datetime | None = None) ->
     """Put a dead letter back in the queue with a fresh count of attempts. An e-mail goes
     to the user's address as it is now: a wrong address is the usual reason it died."""
     require(actor, "finance", action="retry undelivered notifications")
-    row = db.session.execute(
-        sa.select(OutboxMessage).where(OutboxMessage.id == message_id, _in_jurisdiction(actor))
-        .with_for_update()
+    row = db.session.execute(locked(
+        sa.select(OutboxMessage).where(OutboxMessage.id == message_id, _in_jurisdiction(actor)))
     ).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no outbox message {message_id}")
     if row.status != "dead":
         raise Conflict(f"outbox message {message_id} is {row.status}, not dead",
-                       {"status": ["only a dead letter can be retried"]})
+                       {"status": [row.status]})
     if row.channel == "email":
         row.address = db.session.get(User, row.recipient_user_id).email
     journal.record(actor, journal.stream_of("outbox", row.id), "retried",

@@ -1,41 +1,19 @@
-"""Optimistic locking under real concurrency (PostgreSQL): of two officers acting on one
-case at once, exactly one wins (200) and the other is told the case changed (409)."""
+"""Optimistic locking under real concurrency, on SQLite and PostgreSQL alike: of two officers
+acting on one case at once, exactly one wins (200) and the other is told the case changed (409)."""
 from __future__ import annotations
 
-import threading
-
-import pytest
-
 from cases_support import OTHER_UNIT, documents_of, events_of, open_case, version_of
+from race_support import race as race_calls
 from workflow.cases import verify_chains
 
 
-@pytest.fixture
-def postgres_only(backend):
-    if backend != "postgresql":
-        pytest.skip("real concurrency needs PostgreSQL (set TEST_DATABASE_URL)")
-
-
 def race(app, calls: list[tuple[str, str, dict]]) -> list[int]:
-    """POST each (token, url, body) from its own thread and client at the same moment."""
-    barrier = threading.Barrier(len(calls))
-    statuses: list[int | None] = [None] * len(calls)
-
-    def run(index, token, url, body):
-        client = app.test_client()
-        barrier.wait()
-        statuses[index] = client.post(url, json=body, headers={"Authorization": f"Bearer {token}"}).status_code
-
-    threads = [threading.Thread(target=run, args=(i, *call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return statuses
+    """POST each (token, url, body) from its own thread, connection and client at the same moment."""
+    return [a.status for a in race_calls(app, [("post", url, {"Authorization": f"Bearer {token}"}, body)
+                                               for token, url, body in calls])]
 
 
-@pytest.mark.postgres_only
-def test_two_concurrent_actions_on_one_case_one_wins_one_conflicts(postgres_only, app, demo, as_city_finance,
+def test_two_concurrent_actions_on_one_case_one_wins_one_conflicts(app, demo, as_city_finance,
                                                                    as_finance):
     for _ in range(5):  # several rounds: the outcome must not depend on who arrives first
         case_id = open_case(as_city_finance, "warning")["id"]
@@ -48,8 +26,7 @@ def test_two_concurrent_actions_on_one_case_one_wins_one_conflicts(postgres_only
         assert [d.kind for d in documents_of(case_id)] == ["rectification_order"]  # the loser issued nothing
 
 
-@pytest.mark.postgres_only
-def test_concurrent_actions_on_different_cases_all_succeed(postgres_only, app, demo, as_city_finance):
+def test_concurrent_actions_on_different_cases_all_succeed(app, demo, as_city_finance):
     ids = [open_case(as_city_finance, "warning", subject=subject)["id"] for subject in ("653000-301001", OTHER_UNIT)]
     calls = [(as_city_finance.token, f"/api/v1/cases/{i}/actions/publish_notice", {"version": 1, "scope": "全州"})
              for i in ids]

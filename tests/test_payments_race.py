@@ -1,10 +1,10 @@
 """Two requests racing past one indicator (Art. 14-15): the running total is locked, so
-the over-budget warning lands exactly on the payment that crosses, whichever commits first."""
+the over-budget warning lands exactly on the payment that crosses, whichever commits first
+(PostgreSQL: FOR UPDATE on the totals; SQLite: the write lock, taken before they are read)."""
 from __future__ import annotations
 
 import threading
 
-import pytest
 import sqlalchemy as sa
 
 from payments_helpers import payment
@@ -14,19 +14,13 @@ from workflow.monitoring.screening import screen_payments
 from workflow.parties import Actor
 
 
-@pytest.fixture
-def postgres_only(backend):
-    if backend != "postgresql":
-        pytest.skip("needs PostgreSQL: row locks between concurrent transactions")
-
 
 def travel(amount, day):
     return payment(economic_code="30211", settlement="card", summary="差旅费", amount=amount,
                    paid_at=f"2021-04-{day:02d}T10:00:00+08:00")
 
 
-@pytest.mark.postgres_only
-def test_art14_15_a_post_racing_an_uncommitted_one_waits_and_then_sees_its_spending(app, demo, postgres_only):
+def test_art14_15_a_post_racing_an_uncommitted_one_waits_and_then_sees_its_spending(app, demo):
     """158,000.00 budgeted, 1,000.00 already spent. One screening of 100,000.00 is still in its
     transaction when a second request of 100,000.00 arrives: the second waits on the locked
     total, then counts the first and is the one over budget. Without the lock it would read
@@ -63,8 +57,7 @@ def test_art14_15_a_post_racing_an_uncommitted_one_waits_and_then_sees_its_spend
     assert str(spent) == "201000.00"
 
 
-@pytest.mark.postgres_only
-def test_art14_15_many_concurrent_posts_flag_every_payment_past_the_budget(app, demo, postgres_only):
+def test_art14_15_many_concurrent_posts_flag_every_payment_past_the_budget(app, demo):
     """Eight officers post 30,000.00 each against 158,000.00: whatever the commit order, the
     first five fit (150,000.00) and the three after are over budget. (Without ``FOR UPDATE`` on
     the totals, batches read the same total before either writes it, and this fails.)"""

@@ -1,7 +1,8 @@
 """Exactly once under crashes and under several schedulers (issue 6): a scheduler killed
-half-way leaves no half-done case and the rerun duplicates nothing; on PostgreSQL two
-schedulers over the same due cases escalate each case once and, with the outbox delivery
-running in both, every e-mail reaches a real SMTP server (aiosmtpd) once."""
+half-way leaves no half-done case and the rerun duplicates nothing; two schedulers over the
+same due cases escalate each case once (SQLite too: issue 16 item 2) and, with the outbox
+delivery running in both (PostgreSQL; one deliverer on SQLite), every e-mail reaches a real
+SMTP server (aiosmtpd) once."""
 from __future__ import annotations
 
 import asyncio
@@ -194,9 +195,8 @@ def test_a_case_held_by_another_scheduler_is_skipped_not_waited_for(demo, postgr
     assert run_deadline_checks(AFTER).escalated == [case_id]
 
 
-@pytest.mark.postgres_only
-def test_two_schedulers_escalate_each_case_once_digest_once_and_deliver_each_email_once(app, demo, smtp, postgres_only,
-                                                                           monkeypatch):
+def test_two_schedulers_escalate_each_case_once_digest_once_and_deliver_each_email_once(app, demo, smtp, backend,
+                                                                                     monkeypatch):
     ids = open_due_cases(demo, 24)
     reminded = open_case(Actor.of(demo.users["city_finance"]), machine="unit_case", subject=demo.users["unit"].org,
                          rung="warning", fields={"summary": "临近期限"}, now=OPENED + dt.timedelta(days=2)).id  # due 11 Nov
@@ -220,7 +220,8 @@ def test_two_schedulers_escalate_each_case_once_digest_once_and_deliver_each_ema
                 start.wait()
                 results.append(run_deadline_checks(AFTER))
                 digests.append(daily_digest(AFTER))
-                deliveries.append(deliver_pending(now=AFTER, batch_size=5))
+                if backend == "postgresql":
+                    deliveries.append(deliver_pending(now=AFTER, batch_size=5))
                 db.session.remove()
         except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
             errors.append(exc)
@@ -231,10 +232,15 @@ def test_two_schedulers_escalate_each_case_once_digest_once_and_deliver_each_ema
     for t in threads:
         t.join(120)
     assert errors == []
+    if backend == "sqlite":
+        # One deliverer on SQLite (README): its claim of outbox rows takes no lock there, and
+        # holding the one write lock while a batch goes out by SMTP would stall every request.
+        deliveries.append(deliver_pending(now=AFTER, batch_size=5))
 
     escalated = [case_id for r in results for case_id in r.escalated]
     assert sorted(escalated) == ids  # each case by exactly one of the two
-    assert all(r.escalated for r in results), "both schedulers took part"
+    if backend == "postgresql":  # SQLite's lock is not fair: one scheduler may take every case in turn
+        assert all(r.escalated for r in results), "both schedulers took part"
     assert [r.failed for r in results] == [[], []]
     assert states(ids) == ["order"] * len(ids)
     assert [escalate_events(i) for i in ids] == [1] * len(ids)

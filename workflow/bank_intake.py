@@ -36,7 +36,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
-from workflow.db import AwareDateTime, Money, db, to_money, utcnow
+from workflow.db import AwareDateTime, Money, db, locked, to_money, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.journal import record, stream_of
 from workflow.monitoring.models import Payment
@@ -234,12 +234,13 @@ def refuse(actor: Actor, data: dict, now: dt.datetime | None = None) -> BankRefu
     reason = (data.get("reason") or "").strip()
     if not reason:
         raise Invalid("a refusal needs its reason", {"reason": ["required"]})
-    payment = db.session.execute(_carried(actor).where(Payment.voucher_no == data["voucher_no"])
-                                 .with_for_update()).scalar_one_or_none()
+    payment = db.session.execute(locked(_carried(actor).where(Payment.voucher_no == data["voucher_no"]))
+                                 ).scalar_one_or_none()
     if payment is None:
         raise NotFound(f"no payment {data['voucher_no']} carried by this bank", {"voucher_no": ["not found"]})
     if payment.status == "refused":
-        raise Conflict(f"payment {payment.voucher_no} is refused already", {"voucher_no": ["already refused"]})
+        raise Conflict(f"payment {payment.voucher_no} is refused already",
+                       {"voucher_no": ["already refused"], "status": [payment.status]})
     unit, bank = payment.unit, db.session.get(Organisation, actor.org_id)
     warning = open_manual_warning(actor, unit=unit, payment=payment, rule="bank_refusal", level="warn",
                                   article="第二十八条（三）", message=f"代理银行{bank.name}拒付：{reason}", now=now)
@@ -267,10 +268,7 @@ def _serialise_reports(bank_id: int) -> None:
     """One settlement report per bank at a time, so that two reports of the same line
     cannot both find it new: PostgreSQL locks the bank's row; SQLite takes its single
     write lock now rather than at the first insert."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.select(Organisation.id).where(Organisation.id == bank_id).with_for_update())
-    else:
-        db.session.execute(sa.text("UPDATE settlement_lines SET outcome = outcome WHERE id IS NULL"))
+    db.session.execute(locked(sa.select(Organisation.id).where(Organisation.id == bank_id)))
 
 
 CHUNK = 500  # values per IN (...) when loading by key

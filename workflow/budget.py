@@ -11,7 +11,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workflow.db import AwareDateTime, Money, db, to_money, utcnow
+from workflow.db import AwareDateTime, Money, db, locked, to_money, utcnow
 from workflow import journal
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.parties import Actor, Organisation, org_by_code, require
@@ -166,8 +166,11 @@ def accounts_for(actor: Actor):
     return stmt.where(units_of(actor, BankAccount.unit_id))
 
 
-def get_account(actor: Actor, account_id: int) -> BankAccount:
-    row = db.session.execute(accounts_for(actor).where(BankAccount.id == account_id)).scalar_one_or_none()
+def get_account(actor: Actor, account_id: int, *, lock: bool = False) -> BankAccount:
+    """``lock``: for a change, so that two changes at once are applied one after the other
+    and each journal entry records the status it really changed from."""
+    stmt = accounts_for(actor).where(BankAccount.id == account_id)
+    row = db.session.execute(locked(stmt, of=BankAccount) if lock else stmt).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no account {account_id}")
     return row
@@ -199,7 +202,7 @@ def register_account(actor: Actor, data: dict) -> BankAccount:
 def change_account(actor: Actor, account_id: int, changes: dict) -> BankAccount:
     """Finance registers, suspends, closes or reactivates an account."""
     require(actor, "finance", action="change bank accounts")
-    account = get_account(actor, account_id)
+    account = get_account(actor, account_id, lock=True)
     changed = {field: [getattr(account, field), changes[field]] for field in ("registered", "status")
                if field in changes and changes[field] != getattr(account, field)}
     for field, (_, new) in changed.items():

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workflow.db import AwareDateTime, db, utcnow
+from workflow.db import AwareDateTime, db, locked, utcnow
 from workflow.errors import Conflict, DomainError, Invalid, NotFound
 from workflow.journal import PUBLIC, entries_of, record, stream_of
 from workflow.parties import Actor, Organisation, org_by_code, require
@@ -236,7 +236,7 @@ def complaints_for(actor: Actor):
 def get_complaint(actor: Actor, complaint_id: int, *, lock: bool = False) -> Complaint:
     stmt = complaints_for(actor).where(Complaint.id == complaint_id)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = locked(stmt)
     complaint = db.session.execute(stmt).scalar_one_or_none()
     if complaint is None:
         raise NotFound(f"no complaint {complaint_id}")
@@ -261,7 +261,8 @@ def triage(actor: Actor, complaint_id: int, data: dict, now: dt.datetime | None 
     now = now or utcnow()
     complaint = get_complaint(actor, complaint_id, lock=True)
     if complaint.status != "received":
-        raise Conflict(f"complaint {complaint.id} was triaged already ({complaint.status})")
+        raise Conflict(f"complaint {complaint.id} was triaged already ({complaint.status})",
+                       {"status": [complaint.status]})
     into = data["into"]
     if into == "dismissed":
         reason = (data.get("reason") or "").strip()

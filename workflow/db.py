@@ -31,6 +31,42 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
+# --- locking: the one place for the dialects' difference ------------------------------------------
+
+def dialect_name() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def take_write_lock() -> None:
+    """SQLite has one writer: take the database's write lock now, so that nothing read after
+    this can change before the transaction ends. Any write statement takes it, even one that
+    matches no row (and so fires no per-row trigger); pysqlite opens the transaction just
+    before it. PostgreSQL locks rows instead (:func:`locked`): nothing to do here.
+
+    Take it BEFORE the transaction's first read. pysqlite runs reads outside a transaction
+    until the first write, so a transaction that starts with this statement waits for a busy
+    lock (``busy_timeout``). One that had read first would hold a WAL snapshot, and once
+    another writer commits past that snapshot, its first write fails at once with
+    "database is locked" whatever the timeout."""
+    if dialect_name() == "sqlite":
+        db.session.execute(sa.text("UPDATE journal_heads SET seq = seq WHERE stream IS NULL"))
+
+
+def locked(stmt: sa.Select, **for_update) -> sa.Select:
+    """``stmt`` made to lock the rows it returns until the transaction ends, so that a status
+    read through it can be decided on (read, check, write) without a second decision slipping
+    in between (ASVS 2.3.4): ``SELECT ... FOR UPDATE`` on PostgreSQL (``for_update`` are
+    ``with_for_update``'s arguments, e.g. ``of=Warning``); on SQLite, where FOR UPDATE does
+    not exist, the write lock is taken now (:func:`take_write_lock`) and the read follows.
+    The rows read replace what the session already holds (``populate_existing``), so a
+    status loaded earlier in the request is not decided on stale."""
+    if dialect_name() == "postgresql":
+        stmt = stmt.with_for_update(**for_update)
+    else:
+        take_write_lock()
+    return stmt.execution_options(populate_existing=True)
+
+
 def to_money(value) -> Decimal:
     """Parse a yuan amount exactly; floats are refused because they are already inexact."""
     if isinstance(value, float):

@@ -474,7 +474,7 @@ def acknowledge(actor: Actor, document_id: int, now: dt.datetime | None = None) 
     if actor.is_system or actor.org_id != document.addressee_id:
         raise Forbidden("only the addressee acknowledges a notice")
     if document.acknowledged_at is not None:
-        raise Conflict(f"document {document.number} was acknowledged already")
+        raise _acknowledged_already(document)
     when = now or utcnow()
     done = db.session.execute(
         sa.update(Document)
@@ -482,11 +482,17 @@ def acknowledge(actor: Actor, document_id: int, now: dt.datetime | None = None) 
         .values(acknowledged_at=when, acknowledged_by=actor.user_id)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if done != 1:
-        raise Conflict(f"document {document.number} was acknowledged already")
+    if done != 1:  # another acknowledgement committed between the read and this update
+        db.session.refresh(document)
+        raise _acknowledged_already(document)
     db.session.refresh(document)
     record(actor, stream_of("document", document.id), "acknowledged", {"number": document.number}, when)
     return document
+
+
+def _acknowledged_already(document: Document) -> Conflict:
+    return Conflict(f"document {document.number} was acknowledged already",
+                    {"acknowledged_at": [document.acknowledged_at.isoformat()]})
 
 
 def history(actor: Actor, document_id: int) -> sa.Select:

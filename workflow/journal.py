@@ -60,7 +60,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflow.chain import GENESIS, ChainedEntry, append_only, broken_links, canonical_json, chain_hash, located
-from workflow.db import db, utcnow
+from workflow.db import db, dialect_name, take_write_lock, utcnow
 from workflow.machines.base import json_safe
 from workflow.parties import Actor
 
@@ -137,13 +137,11 @@ def stream_of(kind: str, record_id: int | str) -> str:
 
 def _lock_stream(stream: str) -> None:
     """Serialise the writers of one stream until the caller's transaction ends."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect_name() == "postgresql":
         key = int.from_bytes(hashlib.sha256(f"journal:{stream}".encode()).digest()[:8], "big", signed=True)
         db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
     else:
-        # SQLite: take the database's write lock before the head is read (matches no row,
-        # so the append-only triggers, which fire per row, are not involved).
-        db.session.execute(sa.text("UPDATE journal_entries SET seq = seq WHERE id IS NULL"))
+        take_write_lock()  # SQLite: before the head is read
 
 
 def record(actor: Actor, stream: str, action: str, payload: dict, now: dt.datetime | None = None) -> JournalEntry:

@@ -76,7 +76,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from notifications import outbox
 from workflow import cases, deadlines
 from workflow.cases import Case
-from workflow.db import AwareDateTime, db, utcnow
+from workflow.db import AwareDateTime, db, locked, utcnow
 from workflow.errors import DomainError
 from workflow.machines import MACHINES
 from workflow.parties import Actor, Organisation
@@ -295,10 +295,11 @@ def _lock(case_id: int, deadline: dt.datetime):
     on the case row for its foreign key, and ``FOR UPDATE SKIP LOCKED`` would skip the case
     for as long as that insert's transaction lasts, leaving it to the next run. Escalation
     never changes the case's key, so the weaker lock is enough to exclude other schedulers
-    and writers, and it does not conflict with key-share locks."""
-    stmt = (sa.select(Case.id, Case.machine, Case.state, Case.deadline)
-            .where(Case.id == case_id, Case.deadline == deadline)
-            .with_for_update(skip_locked=True, key_share=True))
+    and writers, and it does not conflict with key-share locks. (SQLite has no row locks:
+    :func:`workflow.db.locked` takes the write lock, and a case another scheduler escalated
+    meanwhile no longer has this deadline.)"""
+    stmt = locked(sa.select(Case.id, Case.machine, Case.state, Case.deadline)
+                  .where(Case.id == case_id, Case.deadline == deadline), skip_locked=True, key_share=True)
     return db.session.execute(stmt).first()
 
 

@@ -42,10 +42,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
-from workflow.db import AwareDateTime, db, utcnow
+from workflow.db import AwareDateTime, db, locked, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import JournalEntry, entries_of, record, stream_of
 from workflow.monitoring.models import Payment, Warning, WARNING_LEVELS
+from workflow.monitoring.payments import lock_payment
 from workflow.parties import Actor, Organisation, org_by_code, require
 from workflow.scoping import units_of
 from workflow.settings import setting
@@ -189,11 +190,12 @@ def warnings_for(actor: Actor, filters: dict | None = None):
 
 
 def get_warning(actor: Actor, warning_id: int, *, lock: bool = False) -> Warning:
-    """A warning the caller may see, else NotFound. ``lock`` takes the row for update,
-    so that two decisions on one warning are serialised (ASVS 2.3.4)."""
+    """A warning the caller may see, else NotFound. ``lock`` takes the row for update
+    (:func:`workflow.db.locked`), so that two decisions on one warning are serialised on
+    either database (ASVS 2.3.4); call it before anything else the decision reads."""
     stmt = warnings_for(actor).where(Warning.id == warning_id)
     if lock:
-        stmt = stmt.with_for_update(of=Warning)
+        stmt = locked(stmt, of=Warning)
     warning = db.session.execute(stmt).scalar_one_or_none()
     if warning is None:
         raise NotFound(f"no warning {warning_id}")
@@ -321,7 +323,8 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     if spec is None:
         raise Invalid("unknown step kind", {"kind": [f"one of {', '.join(STEP_KINDS)}"]})
     if warning.status not in UNDECIDED:
-        raise Conflict(f"warning {warning.id} is {warning.status}; verification is over")
+        raise Conflict(f"warning {warning.id} is {warning.status}; verification is over",
+                       {"status": [warning.status]})
     fields = _check_fields(spec, data)
     if spec.recites_payment and warning.payment is None:
         raise Invalid(f"a {spec.name} notice recites the payment, and this warning has none",
@@ -433,7 +436,8 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
     if actor.is_system:
         raise Forbidden("the scheduler does not answer warnings")
     if warning.status not in UNDECIDED:
-        raise Conflict(f"warning {warning.id} is {warning.status}; it takes no more answers")
+        raise Conflict(f"warning {warning.id} is {warning.status}; it takes no more answers",
+                       {"status": [warning.status]})
     text = (data.get("text") or "").strip()
     if not text:
         raise Invalid("an answer needs its text", {"text": ["required"]})
@@ -454,7 +458,7 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
 def _undecided(warning: Warning, verb: str) -> None:
     if warning.status not in UNDECIDED:
         raise Conflict(f"warning {warning.id} is already {warning.status}; it cannot be {verb}",
-                       {"status": [f"is {warning.status}"]})
+                       {"status": [warning.status]})
 
 
 def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None):
@@ -480,6 +484,8 @@ def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
                      source={"warning_id": warning.id, "rule": warning.rule, "article": warning.article}, now=now)
     payment = warning.payment
     payment_outcome = None
+    if payment is not None:
+        lock_payment(payment)  # a bank may be refusing it at this moment
     if payment is not None and payment.status == "held":
         why = {"warning_id": warning.id, "decision": "confirmed", "case_id": case.id}
         if data.get("release_payment"):
@@ -525,6 +531,10 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
     _touch(warning)
     payment = warning.payment
     payment_outcome = None
+    if payment is not None:
+        # Locked before the other warnings are counted: of two blocking warnings dismissed
+        # at once, the second to get the payment sees the first dismissed and releases it.
+        lock_payment(payment)
     if payment is not None and payment.status == "held":
         db.session.flush()
         still_blocking = db.session.execute(sa.select(Warning.id).where(

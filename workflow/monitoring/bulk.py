@@ -20,26 +20,14 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from workflow.db import Money, db
+from workflow.db import Money, db, dialect_name  # noqa: F401  (dialect_name: used as bulk.dialect_name)
 from workflow.errors import Conflict
-
-
-def dialect_name() -> str:
-    return db.session.get_bind().dialect.name
-
-
-def take_write_lock() -> None:
-    """SQLite has one writer. Take its lock now (any write statement does, even one that
-    changes nothing), so that what is read next cannot change before this transaction
-    commits: screenings queue here instead of failing later with a stale snapshot."""
-    if dialect_name() == "sqlite":
-        db.session.execute(sa.text("UPDATE rule_sets SET note = note WHERE id IS NULL"))
 
 
 def allocate_ids(table: sa.Table, count: int) -> list[int]:
     """Primary keys for ``count`` new rows, so that children can reference them before the
     rows are written. PostgreSQL draws them from the table's sequence; on SQLite the caller
-    holds the write lock (:func:`take_write_lock`), so the ids after the maximum are free."""
+    holds the write lock (:func:`workflow.db.take_write_lock`), so the ids after the maximum are free."""
     if count == 0:
         return []
     if dialect_name() == "postgresql":

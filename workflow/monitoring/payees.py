@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from workflow import journal
 from workflow.budget import unit_in_reach
-from workflow.db import db, utcnow
+from workflow.db import db, locked, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.monitoring.models import PayeeRegistration
 from workflow.monitoring.rules import mask
@@ -32,8 +32,11 @@ def payees_for(actor: Actor):
     return stmt.where(units_of(actor, PayeeRegistration.unit_id))
 
 
-def get_payee(actor: Actor, payee_id: int) -> PayeeRegistration:
-    row = db.session.execute(payees_for(actor).where(PayeeRegistration.id == payee_id)).scalar_one_or_none()
+def get_payee(actor: Actor, payee_id: int, *, lock: bool = False) -> PayeeRegistration:
+    """``lock``: for a change, so that two changes at once are applied one after the other
+    and each journal entry records what the filing really was before it."""
+    stmt = payees_for(actor).where(PayeeRegistration.id == payee_id)
+    row = db.session.execute(locked(stmt, of=PayeeRegistration) if lock else stmt).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no payee registration {payee_id}")
     return row
@@ -64,7 +67,7 @@ def file_payee(actor: Actor, data: dict) -> PayeeRegistration:
 def change_payee(actor: Actor, payee_id: int, changes: dict) -> PayeeRegistration:
     """Correct a filing (a new account, a new title): the filing unit or finance."""
     require(actor, "unit", "finance", action="change individual payees")
-    row = get_payee(actor, payee_id)
+    row = get_payee(actor, payee_id, lock=True)
     changed = {key: [getattr(row, key), changes[key]] for key in FIELDS
                if key in changes and changes[key] != getattr(row, key)}
     for key, (_, new) in changed.items():

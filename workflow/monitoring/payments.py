@@ -15,7 +15,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from workflow.db import db, utcnow
+from workflow.db import db, locked, utcnow
 from workflow.errors import Conflict, NotFound
 from workflow.monitoring.models import Payment, SpendingTotal
 from workflow.parties import Actor
@@ -41,17 +41,27 @@ def get_payment(actor: Actor, payment_id: int, *, for_update: bool = False) -> P
     """The payment, if ``actor`` may see it; raises :class:`NotFound` otherwise."""
     stmt = payments_for(actor).where(Payment.id == payment_id)
     if for_update:
-        stmt = stmt.with_for_update(of=Payment)
+        stmt = locked(stmt, of=Payment)
     payment = db.session.execute(stmt).scalar_one_or_none()
     if payment is None:
         raise NotFound(f"no payment {payment_id}")
     return payment
 
 
+def lock_payment(payment: Payment) -> Payment:
+    """Lock the payment's row for this transaction and refresh ``payment`` from it: its
+    status is then the one this transaction decides on (two warnings on one payment, or a
+    warning and the bank's refusal, decided at once)."""
+    # fetched, not only executed: the ORM refreshes ``payment`` as it loads the row
+    return db.session.execute(locked(sa.select(Payment).where(Payment.id == payment.id), of=Payment)).scalar_one()
+
+
 def change_payment_status(payment: Payment, trigger: str, now: dt.datetime | None = None) -> Payment:
-    """Apply ``release`` or ``refuse`` (the caller has checked who may). Refusing takes the
-    payment's amount back out of the running totals it was counted in, atomically."""
+    """Apply ``release`` or ``refuse`` (the caller has checked who may) on the locked row.
+    Refusing takes the payment's amount back out of the running totals it was counted in,
+    once: a refused payment is no longer counted."""
     sources, dest, _ = PAYMENT_TRANSITIONS[trigger]
+    lock_payment(payment)
     if payment.status not in sources:
         raise Conflict(f"a {payment.status} payment cannot be {dest}", {"status": [payment.status]})
     if dest == "refused" and payment.counted:

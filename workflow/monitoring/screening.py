@@ -35,7 +35,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from workflow.budget import BankAccount, Indicator
-from workflow.db import db, to_money, utcnow
+from workflow.db import db, take_write_lock, to_money, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid
 from workflow.monitoring import bulk
 from workflow.monitoring.models import (
@@ -265,7 +265,7 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
     _resolve(actor, parsed, batch, bound)
 
     keys = _total_keys(parsed)
-    bulk.take_write_lock()
+    take_write_lock()  # SQLite: screenings queue here instead of failing later with a stale snapshot
     locked = _lock_totals(keys, now)
     batch.totals = {key: spent for key, (_, spent) in locked.items()}
     existing = _existing(parsed)
