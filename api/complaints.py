@@ -122,7 +122,6 @@ class Complaints(MethodView):
     @public
     @blp.arguments(ComplaintCreateSchema)
     @blp.response(201, ComplaintReceiptSchema)
-    @blp.doc(security=[])
     def post(self, data):
         """Report a suspected violation (Art. 20). No token needed; limited per address
         (429 with Retry-After beyond the limit). Your identity, if you give it, is seen

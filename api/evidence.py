@@ -86,5 +86,8 @@ class EvidenceDownload(MethodView):
         path = evidence.path_of(row, current_app.config["FUNDWATCH_UPLOAD_DIR"])
         response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.filename,
                              max_age=0, etag=row.sha256)
+        # The stored type already names its charset ("text/plain; charset=utf-8"); Werkzeug would
+        # append a second one to any text/* mimetype, so the header is set as stored.
+        response.headers["Content-Type"] = row.content_type
         response.headers.update(DOWNLOAD_HEADERS)
         return response
