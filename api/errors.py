@@ -45,7 +45,7 @@ class Api(SmorestApi):
         # Werkzeug's own headers carry the protocol's promises (``Allow`` on a 405, RFC 9110
         # 15.5.6); its Content-Type is for its HTML page, not for this JSON body.
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-        headers.update(data.get("headers", {}))
+        headers.update(data.get("headers") or {})
         return error_body(error.code, message, flatten_errors(errors)), error.code, headers
 
 
