@@ -17,9 +17,9 @@ class AccountSchema(ma.Schema):
     unit_code = ma.fields.Function(lambda a: a.unit.code, dump_only=True)
     bank_code = ma.fields.Function(lambda a: a.bank.code, dump_only=True)
     number = ma.fields.String(dump_only=True)
-    kind = ma.fields.String(dump_only=True)
+    kind = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(ACCOUNT_KINDS))
     registered = ma.fields.Boolean(dump_only=True)
-    status = ma.fields.String(dump_only=True)
+    status = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(ACCOUNT_STATUSES))
 
 
 class AccountCreateSchema(ma.Schema):

@@ -43,14 +43,14 @@ class SettlementLineSchema(ma.Schema):
 
 
 class FindingSchema(ma.Schema):
-    code = ma.fields.String()
+    code = ma.fields.String(validate=ma.validate.OneOf(tuple(bank_intake.FINDINGS)))
     article = ma.fields.String()
     message = ma.fields.String()
 
 
 class SettlementAnswerSchema(ma.Schema):
     line = ma.fields.Integer(metadata={"description": "position in the report, from 1"})
-    outcome = ma.fields.String(metadata={"description": "matched, case_opened or duplicate"})
+    outcome = ma.fields.String(validate=ma.validate.OneOf(bank_intake.SETTLEMENT_ANSWERS))
     settlement_line_id = ma.fields.Integer()
     voucher_no = ma.fields.String(allow_none=True)
     payment_id = ma.fields.Integer(allow_none=True)
@@ -67,8 +67,8 @@ SETTLEMENT_DOC = {
         "required": True,
         "description": f"A JSON array of what the bank actually paid (at most {MAX_SETTLEMENT_LINES} lines). "
                        "A bad line gets 422 naming `row N.field`; nothing is written.",
-        "content": {"application/json": {"schema": {
-            "type": "array", "items": {"$ref": "#/components/schemas/SettlementLine"}}}},
+        # the schema class, not a hand-written $ref: apispec registers it and writes the reference
+        "content": {"application/json": {"schema": {"type": "array", "items": SettlementLineSchema}}},
     }
 }
 

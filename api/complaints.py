@@ -44,7 +44,7 @@ class ComplaintReceiptSchema(ma.Schema):
     """What the public sees of its report: that it arrived, and its number."""
 
     id = ma.fields.Integer()
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(COMPLAINT_STATUSES))
     received_at = AwareDateTime()
 
 
@@ -52,7 +52,7 @@ class ComplaintSchema(ma.Schema):
     """A report without its reporter (never the identity fields)."""
 
     id = ma.fields.Integer()
-    status = ma.fields.String(metadata={"description": "received, warning, case, dismissed"})
+    status = ma.fields.String(validate=ma.validate.OneOf(COMPLAINT_STATUSES))
     finance_code = ma.fields.String()
     unit_code = ma.fields.String(allow_none=True)
     subject_text = ma.fields.String()

@@ -10,7 +10,7 @@ from api.pagination import PageQuery, page_schema, paginate
 from workflow import evidence
 from workflow.db import db
 from workflow.errors import Invalid
-from workflow.evidence import DEFAULT_MAX_BYTES, Evidence
+from workflow.evidence import DEFAULT_MAX_BYTES, FILE_TYPES, Evidence
 
 blp = Blueprint("evidence", __name__, url_prefix="/api/v1", description="Evidence on cases (佐证材料)")
 
@@ -26,8 +26,8 @@ class EvidenceSchema(ma.Schema):
     id = ma.fields.Integer()
     case_id = ma.fields.Integer()
     filename = ma.fields.String()
-    file_type = ma.fields.String()
-    content_type = ma.fields.String()
+    file_type = ma.fields.String(validate=ma.validate.OneOf(tuple(FILE_TYPES)))
+    content_type = ma.fields.String(validate=ma.validate.OneOf(tuple(t.content_type for t in FILE_TYPES.values())))
     size = ma.fields.Integer()
     sha256 = ma.fields.String()
     note = ma.fields.String(allow_none=True)

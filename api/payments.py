@@ -11,7 +11,8 @@ from api.uploads import read_csv
 from workflow.db import db
 from workflow.errors import Invalid
 from workflow.monitoring import payments
-from workflow.monitoring.models import PAYMENT_STATUSES, Payment
+from workflow.monitoring.models import (
+    EXCEPTIONS, METHODS, PAYEE_KINDS, PAYMENT_STATUSES, SETTLEMENTS, WARNING_LEVELS, WARNING_STATUSES, Payment)
 from workflow.monitoring.screening import MAX_ROWS, screen_payments
 from workflow.parties import Organisation
 
@@ -21,7 +22,7 @@ blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Payment
 class RaisedWarningSchema(ma.Schema):
     id = ma.fields.Integer()
     rule = ma.fields.String()
-    level = ma.fields.String()
+    level = ma.fields.String(validate=ma.validate.OneOf(WARNING_LEVELS))
     article = ma.fields.String()
     message = ma.fields.String()
 
@@ -29,7 +30,7 @@ class RaisedWarningSchema(ma.Schema):
 class ScreenedSchema(ma.Schema):
     id = ma.fields.Integer()
     voucher_no = ma.fields.String()
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(PAYMENT_STATUSES))
     warnings = ma.fields.List(ma.fields.Nested(RaisedWarningSchema))
 
 
@@ -38,7 +39,7 @@ class ScreenedListSchema(ma.Schema):
 
 
 class PaymentWarningSchema(RaisedWarningSchema):
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(WARNING_STATUSES))
     rule_set_version = ma.fields.Integer(allow_none=True)
 
 
@@ -49,22 +50,22 @@ class PaymentSchema(ma.Schema):
     payer_account = ma.fields.String()
     amount = Money()
     paid_at = AwareDateTime()
-    settlement = ma.fields.String()
-    method = ma.fields.String()
+    settlement = ma.fields.String(validate=ma.validate.OneOf(SETTLEMENTS))
+    method = ma.fields.String(validate=ma.validate.OneOf(METHODS))
     functional_code = ma.fields.String()
     economic_code = ma.fields.String()
     summary = ma.fields.String()
     payee_name = ma.fields.String()
     payee_account = ma.fields.String()
-    payee_kind = ma.fields.String()
+    payee_kind = ma.fields.String(validate=ma.validate.OneOf(PAYEE_KINDS))
     payee_id_number = ma.fields.String(allow_none=True)
     project = ma.fields.String()
     approval_ref = ma.fields.String(allow_none=True)
-    exception = ma.fields.String(allow_none=True)
+    exception = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(EXCEPTIONS))
     exception_ref = ma.fields.String(allow_none=True)
     indicator_id = ma.fields.Integer(allow_none=True)
     bank_code = ma.fields.Function(lambda p: p.bank.code if p.bank else None)
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(PAYMENT_STATUSES))
     created_at = AwareDateTime()
     warnings = ma.fields.List(ma.fields.Nested(PaymentWarningSchema))
 

@@ -43,6 +43,8 @@ from workflow.monitoring.models import Payment
 from workflow.parties import Actor, Organisation, require
 
 SETTLEMENT_OUTCOMES = ("matched", "case_opened")
+# What a report line is answered: a stored outcome, or ``duplicate`` for a line reported before.
+SETTLEMENT_ANSWERS = (*SETTLEMENT_OUTCOMES, "duplicate")
 
 
 # --- pure comparison ------------------------------------------------------------------------
