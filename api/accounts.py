@@ -4,6 +4,7 @@ from flask_smorest import Blueprint
 import marshmallow as ma
 
 from api.auth import current_actor
+from api.patching import ChangeSchema
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import budget
 from workflow.budget import ACCOUNT_KINDS, ACCOUNT_STATUSES, BankAccount
@@ -31,7 +32,7 @@ class AccountCreateSchema(ma.Schema):
     status = ma.fields.String(load_default="active", validate=ma.validate.OneOf(ACCOUNT_STATUSES))
 
 
-class AccountChangeSchema(ma.Schema):
+class AccountChangeSchema(ChangeSchema):
     registered = ma.fields.Boolean()
     status = ma.fields.String(validate=ma.validate.OneOf(ACCOUNT_STATUSES))
 

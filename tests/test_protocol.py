@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 
+import pytest
+import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from workflow import cases
 from workflow.db import db
-from workflow.parties import Actor, org_by_code
+from workflow.parties import Actor, ApiToken, org_by_code
 
 
 def test_issue16_a_405_names_the_allowed_methods(as_unit):
@@ -51,3 +53,51 @@ def test_issue16_a_text_evidence_download_has_one_charset(app, demo, as_unit):
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert response.headers["Content-Type"].count("charset") == 1
+
+
+# --- empty PATCH bodies, fields a party may not set, token lifetimes -------------------------
+
+def test_issue16_an_empty_patch_body_is_422_and_changes_nothing(as_city_finance, as_unit):
+    account_id = as_city_finance.get("/api/v1/accounts").json["items"][0]["id"]
+    payee = as_unit.post("/api/v1/payees", json={
+        "unit_code": "653000-301001", "id_number": "65300119800101002X", "name": "阿依古丽", "employer": "克州政协",
+        "title": "科员", "account": "6222020200001234567"})
+    assert payee.status_code == 201, payee.json
+    for party, url in ((as_city_finance, f"/api/v1/accounts/{account_id}"),
+                       (as_unit, f"/api/v1/payees/{payee.json['id']}"),
+                       (as_city_finance, "/api/v1/rules")):
+        before = party.get(url).json
+        response = party.patch(url, json={})
+        assert response.status_code == 422, (url, response.json)
+        assert response.json["errors"], response.json
+        assert party.get(url).json == before
+
+
+def test_issue16_a_unit_sending_registered_true_gets_422_naming_the_field(as_unit, as_city_finance):
+    body = {"unit_code": "653000-301001", "bank_code": "BANK-ICBC-KZ", "number": "3009000109200099999",
+            "kind": "special", "registered": True}
+    response = as_unit.post("/api/v1/accounts", json=body)
+    assert response.status_code == 422
+    assert "registered" in response.json["errors"]
+    assert all(a["number"] != body["number"] for a in as_city_finance.get("/api/v1/accounts").json["items"])
+    reported = as_unit.post("/api/v1/accounts", json={**body, "registered": False})
+    assert reported.status_code == 201 and reported.json["registered"] is False
+    assert as_city_finance.post("/api/v1/accounts", json={**body, "number": "3009000109200088888"}).json[
+        "registered"] is True
+
+
+@pytest.mark.parametrize("days", ["0", "-5"])
+def test_issue16_a_token_of_zero_or_negative_days_is_refused(runner, demo, days):
+    count = db.session.execute(sa.select(sa.func.count(ApiToken.id))).scalar_one()
+    result = runner.invoke(args=["tokens", "issue", "--email", "unit@demo.fundwatch.invalid", "--days", days])
+    assert result.exit_code != 0
+    assert "--days" in result.output and "1" in result.output
+    assert "fw_" not in result.output
+    assert db.session.execute(sa.select(sa.func.count(ApiToken.id))).scalar_one() == count
+
+
+def test_issue16_a_token_of_one_day_is_issued_for_one_day(runner, demo):
+    result = runner.invoke(args=["tokens", "issue", "--email", "unit@demo.fundwatch.invalid", "--days", "1"])
+    assert result.exit_code == 0, result.output
+    row = db.session.execute(sa.select(ApiToken).order_by(ApiToken.id.desc()).limit(1)).scalar_one()
+    assert (row.expires_at - row.created_at).days == 1

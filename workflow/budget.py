@@ -177,6 +177,11 @@ def register_account(actor: Actor, data: dict) -> BankAccount:
     """Record a bank account. A unit may report its own (unregistered until finance
     registers it); finance records accounts of units in its jurisdiction."""
     require(actor, "finance", "unit", action="record bank accounts")
+    registered = bool(data.get("registered", False))
+    if registered and actor.kind not in ("finance", "system"):
+        # refused, not dropped: the unit must not believe its account is registered
+        raise Invalid("a unit may not register an account", {
+            "registered": ["only finance registers an account (Art. 13(一)); report it with registered false"]})
     unit = unit_in_reach(actor, data["unit_code"])
     if unit is None:
         raise Invalid("unknown budget unit", {"unit_code": [f"no budget unit {data['unit_code']!r} you may act for"]})
@@ -185,7 +190,6 @@ def register_account(actor: Actor, data: dict) -> BankAccount:
         raise Invalid("unknown agent bank", {"bank_code": [f"no agent bank {data['bank_code']!r}"]})
     if db.session.execute(sa.select(BankAccount.id).where(BankAccount.number == data["number"])).first():
         raise Conflict("account number already recorded", {"number": ["already recorded"]})
-    registered = bool(data.get("registered", False)) if actor.kind in ("finance", "system") else False
     account = BankAccount(unit=unit, bank=bank, number=data["number"], kind=data["kind"],
                           registered=registered, status=data.get("status", "active"))
     db.session.add(account)
