@@ -5,7 +5,7 @@ from flask import current_app, g, request
 
 from workflow.parties import Actor, authenticate
 
-PUBLIC_BLUEPRINTS = {"api-docs"}
+PUBLIC_BLUEPRINTS = {"api-docs", "swagger-ui-assets"}
 
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
