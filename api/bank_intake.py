@@ -20,6 +20,9 @@ MAX_SETTLEMENT_LINES = 10_000
 
 class RefusalCreateSchema(ma.Schema):
     voucher_no = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    unit_code = ma.fields.String(validate=ma.validate.Length(min=1, max=32), metadata={
+        "description": "the paying unit: needed only when two units' payments carried by the bank share the "
+                       "voucher number (voucher numbers are per unit)"})
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
 
 

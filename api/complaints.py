@@ -18,6 +18,7 @@ from workflow.complaints import COMPLAINT_STATUSES, TRIAGE_OUTCOMES, Complaint, 
 from workflow.db import db
 from workflow.monitoring.models import WARNING_LEVELS
 from workflow.settings import setting
+from workflow.verification import CASE_RUNGS
 
 blp = Blueprint("complaints", __name__, url_prefix="/api/v1",
                 description="Complaints and reports from anyone (Art. 20); the reporter's identity is seen by finance alone")
@@ -80,7 +81,7 @@ class ComplaintQuery(PageQuery):
 class TriageSchema(ma.Schema):
     into = ma.fields.String(required=True, validate=ma.validate.OneOf(TRIAGE_OUTCOMES))
     reason = ma.fields.String(validate=ma.validate.Length(min=1, max=2000), metadata={"description": "dismissed: why"})
-    rung = ma.fields.String(validate=ma.validate.OneOf(("warning", "decision", "order")),
+    rung = ma.fields.String(validate=ma.validate.OneOf(CASE_RUNGS),
                             metadata={"description": "case: the rung to open on (Art. 21)"})
     fields = ma.fields.Dict(metadata={"description": "case: the fields that rung takes"})
     level = ma.fields.String(validate=ma.validate.OneOf(WARNING_LEVELS), metadata={"description": "warning: its level"})

@@ -87,7 +87,7 @@ UPLOAD_DOC = {
                        "(unit/company/individual), payee_id_number, project, approval_ref, exception "
                        "(purchased_services, union_tax_payroll, student_aid, social_insurance, "
                        "approved_reimbursement, other_approved) with exception_ref. A bad row gets 422 naming "
-                       "`row N.field`; nothing is written. A voucher already stored answers its stored record, status "
+                       "`row N.field`; nothing is written. Voucher numbers are per unit. A voucher of the unit already stored answers its stored record, status "
                        "and warnings (nothing is stored or raised twice) when the row is the same payment; one "
                        "with different content is a 409 naming `row N.voucher_no` and each `row N.<field>` that "
                        "differs, and the same voucher twice in one request with different content is a 422. "
@@ -136,7 +136,7 @@ class Payments(MethodView):
     def post(self):
         """Post payments for screening (finance; a bank for the payments it carries). All rows or none:
         422 for a bad row or a request that repeats a voucher with different content, 409 for a voucher
-        stored with different content or for another unit."""
+        of the unit stored with different content (voucher numbers are per unit)."""
         result = screen_payments(current_actor(), _incoming_rows())
         db.session.commit()
         return {"items": result.items}
