@@ -57,7 +57,7 @@ def test_issue16_a_text_evidence_download_has_one_charset(app, demo, as_unit):
 
 # --- empty PATCH bodies, fields a party may not set, token lifetimes -------------------------
 
-def test_issue16_an_empty_patch_body_is_422_and_changes_nothing(as_city_finance, as_unit):
+def test_issue16_an_empty_patch_body_is_422_and_changes_nothing(as_finance, as_city_finance, as_unit):
     account_id = as_city_finance.get("/api/v1/accounts").json["items"][0]["id"]
     payee = as_unit.post("/api/v1/payees", json={
         "unit_code": "653000-301001", "id_number": "65300119800101002X", "name": "阿依古丽", "employer": "克州政协",
@@ -65,7 +65,7 @@ def test_issue16_an_empty_patch_body_is_422_and_changes_nothing(as_city_finance,
     assert payee.status_code == 201, payee.json
     for party, url in ((as_city_finance, f"/api/v1/accounts/{account_id}"),
                        (as_unit, f"/api/v1/payees/{payee.json['id']}"),
-                       (as_city_finance, "/api/v1/rules")):
+                       (as_finance, "/api/v1/rules")):
         before = party.get(url).json
         response = party.patch(url, json={})
         assert response.status_code == 422, (url, response.json)
