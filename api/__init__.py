@@ -60,10 +60,12 @@ def create_app(config: Mapping | None = None) -> Flask:
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
 
-    from api import auth, errors
+    from api import auth, docs_assets, errors, headers
     for name in BLUEPRINT_MODULES:
         api.register_blueprint(importlib.import_module(f"api.{name}").blp)
+    app.register_blueprint(docs_assets.blp)
     errors.register(app)
+    headers.register(app)
     app.before_request(auth.load_actor)
 
     from api import cli

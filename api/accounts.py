@@ -4,6 +4,7 @@ from flask_smorest import Blueprint
 import marshmallow as ma
 
 from api.auth import current_actor
+from api.patching import ChangeSchema
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import budget
 from workflow.budget import ACCOUNT_KINDS, ACCOUNT_STATUSES, BankAccount
@@ -17,9 +18,9 @@ class AccountSchema(ma.Schema):
     unit_code = ma.fields.Function(lambda a: a.unit.code, dump_only=True)
     bank_code = ma.fields.Function(lambda a: a.bank.code, dump_only=True)
     number = ma.fields.String(dump_only=True)
-    kind = ma.fields.String(dump_only=True)
+    kind = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(ACCOUNT_KINDS))
     registered = ma.fields.Boolean(dump_only=True)
-    status = ma.fields.String(dump_only=True)
+    status = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(ACCOUNT_STATUSES))
 
 
 class AccountCreateSchema(ma.Schema):
@@ -31,7 +32,7 @@ class AccountCreateSchema(ma.Schema):
     status = ma.fields.String(load_default="active", validate=ma.validate.OneOf(ACCOUNT_STATUSES))
 
 
-class AccountChangeSchema(ma.Schema):
+class AccountChangeSchema(ChangeSchema):
     registered = ma.fields.Boolean()
     status = ma.fields.String(validate=ma.validate.OneOf(ACCOUNT_STATUSES))
 

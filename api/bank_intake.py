@@ -20,6 +20,9 @@ MAX_SETTLEMENT_LINES = 10_000
 
 class RefusalCreateSchema(ma.Schema):
     voucher_no = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    unit_code = ma.fields.String(validate=ma.validate.Length(min=1, max=32), metadata={
+        "description": "the paying unit: needed only when two units' payments carried by the bank share the "
+                       "voucher number (voucher numbers are per unit)"})
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
 
 
@@ -43,14 +46,14 @@ class SettlementLineSchema(ma.Schema):
 
 
 class FindingSchema(ma.Schema):
-    code = ma.fields.String()
+    code = ma.fields.String(validate=ma.validate.OneOf(tuple(bank_intake.FINDINGS)))
     article = ma.fields.String()
     message = ma.fields.String()
 
 
 class SettlementAnswerSchema(ma.Schema):
     line = ma.fields.Integer(metadata={"description": "position in the report, from 1"})
-    outcome = ma.fields.String(metadata={"description": "matched, case_opened or duplicate"})
+    outcome = ma.fields.String(validate=ma.validate.OneOf(bank_intake.SETTLEMENT_ANSWERS))
     settlement_line_id = ma.fields.Integer()
     voucher_no = ma.fields.String(allow_none=True)
     payment_id = ma.fields.Integer(allow_none=True)
@@ -67,8 +70,8 @@ SETTLEMENT_DOC = {
         "required": True,
         "description": f"A JSON array of what the bank actually paid (at most {MAX_SETTLEMENT_LINES} lines). "
                        "A bad line gets 422 naming `row N.field`; nothing is written.",
-        "content": {"application/json": {"schema": {
-            "type": "array", "items": {"$ref": "#/components/schemas/SettlementLine"}}}},
+        # the schema class, not a hand-written $ref: apispec registers it and writes the reference
+        "content": {"application/json": {"schema": {"type": "array", "items": SettlementLineSchema}}},
     }
 }
 

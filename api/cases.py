@@ -15,12 +15,14 @@ from workflow.cases import Case, CaseEvent
 from workflow.db import db, utcnow
 from workflow.errors import Invalid
 from workflow.machines import MACHINES
-from workflow.parties import Organisation, org_by_code
+from workflow.parties import ORG_KINDS, Organisation, org_by_code
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1",
                 description="Cases (违规问题处理单, Art. 11(五)) moved by the state machines of Art. 21-24")
 
 ALL_STATES = sorted({s for m in MACHINES.values() for s in m.states})
+OPENING_RUNGS = sorted({rung for m in MACHINES.values() for rung in m.openings})
+ALL_RUNGS = sorted({s.name for m in MACHINES.values() for s in m.states.values() if s.kind == "rung"})
 
 
 def _documented(schemas: list[dict]) -> dict:
@@ -36,12 +38,12 @@ OPENING_FIELDS = {f"{m.name}.{rung}": m.action_schema(t.trigger, with_version=Fa
 
 class CaseSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
-    machine = ma.fields.String(dump_only=True)
+    machine = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(tuple(MACHINES)))
     subject = ma.fields.Nested(OrgRefSchema, dump_only=True)
     summary = ma.fields.String(dump_only=True)
-    state = ma.fields.String(dump_only=True)
+    state = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(ALL_STATES))
     state_label = ma.fields.String(dump_only=True)
-    rung = ma.fields.String(dump_only=True)
+    rung = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(ALL_RUNGS))
     deadline = AwareDateTime(dump_only=True, allow_none=True)
     deadline_paused_remaining = ma.fields.Integer(
         dump_only=True, allow_none=True, metadata={"description": "working days left when an appeal paused it"})
@@ -53,7 +55,7 @@ class CaseSchema(ma.Schema):
     finance_code = ma.fields.Function(lambda c: c.finance.code, dump_only=True)
     created_at = AwareDateTime(dump_only=True)
     closed_at = AwareDateTime(dump_only=True, allow_none=True)
-    resolution = ma.fields.String(dump_only=True, allow_none=True)
+    resolution = ma.fields.String(dump_only=True, allow_none=True, validate=ma.validate.OneOf(cases.RESOLUTIONS))
 
     def _allowed(self, case: Case) -> list[str]:
         return cases.allowed_actions(current_actor(), case)
@@ -62,8 +64,8 @@ class CaseSchema(ma.Schema):
 class CaseCreateSchema(ma.Schema):
     machine = ma.fields.String(required=True, validate=ma.validate.OneOf(tuple(MACHINES)))
     subject = ma.fields.String(required=True, metadata={"description": "code of the budget unit or agent bank"})
-    rung = ma.fields.String(required=True, metadata={"description": "unit_case: warning, decision, order; "
-                                                     "bank_case: refund_or_redo, transmission_fix"})
+    rung = ma.fields.String(required=True, validate=ma.validate.OneOf(OPENING_RUNGS), metadata={
+        "description": "unit_case: warning, decision, order; bank_case: refund_or_redo, transmission_fix"})
     fields = ma.fields.Dict(load_default=dict, metadata={
         "description": "the opening row's fields (GET /workflow/unit-case): summary, measures, ...",
         "oneOf": list(OPENING_FIELDS.values())})
@@ -90,7 +92,7 @@ class ActionSchema(ma.Schema):
 class PartySchema(ma.Schema):
     org_id = ma.fields.Integer(attribute="id")
     code = ma.fields.String()
-    kind = ma.fields.String()
+    kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))
     name = ma.fields.String()
 
 

@@ -43,7 +43,8 @@ def create_user(org_code, name, email):
 
 @tokens_cli.command("issue")
 @click.option("--email", required=True, help="The user's e-mail.")
-@click.option("--days", default=None, type=int, help="Lifetime in days.")
+@click.option("--days", default=None, type=click.IntRange(min=1),
+              help="Lifetime in days, at least 1 (default FUNDWATCH_TOKEN_DAYS, 90).")
 @click.option("--label", default="")
 def issue(email, days, label):
     """Issue a token; it is printed once and stored only as a hash."""
@@ -51,7 +52,9 @@ def issue(email, days, label):
     if user is None:
         raise click.ClickException(f"no user {email}")
     try:
-        row, plain = issue_token(user, days=days or current_app.config["FUNDWATCH_TOKEN_DAYS"], label=label)
+        # ``is None``, not ``or``: a lifetime of 0 is refused, never read as "the default"
+        lifetime = current_app.config["FUNDWATCH_TOKEN_DAYS"] if days is None else days
+        row, plain = issue_token(user, days=lifetime, label=label)
     except DomainError as error:
         _fail(error)
     db.session.commit()

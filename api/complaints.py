@@ -18,6 +18,7 @@ from workflow.complaints import COMPLAINT_STATUSES, TRIAGE_OUTCOMES, Complaint, 
 from workflow.db import db
 from workflow.monitoring.models import WARNING_LEVELS
 from workflow.settings import setting
+from workflow.verification import CASE_RUNGS
 
 blp = Blueprint("complaints", __name__, url_prefix="/api/v1",
                 description="Complaints and reports from anyone (Art. 20); the reporter's identity is seen by finance alone")
@@ -44,7 +45,7 @@ class ComplaintReceiptSchema(ma.Schema):
     """What the public sees of its report: that it arrived, and its number."""
 
     id = ma.fields.Integer()
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(COMPLAINT_STATUSES))
     received_at = AwareDateTime()
 
 
@@ -52,7 +53,7 @@ class ComplaintSchema(ma.Schema):
     """A report without its reporter (never the identity fields)."""
 
     id = ma.fields.Integer()
-    status = ma.fields.String(metadata={"description": "received, warning, case, dismissed"})
+    status = ma.fields.String(validate=ma.validate.OneOf(COMPLAINT_STATUSES))
     finance_code = ma.fields.String()
     unit_code = ma.fields.String(allow_none=True)
     subject_text = ma.fields.String()
@@ -80,7 +81,7 @@ class ComplaintQuery(PageQuery):
 class TriageSchema(ma.Schema):
     into = ma.fields.String(required=True, validate=ma.validate.OneOf(TRIAGE_OUTCOMES))
     reason = ma.fields.String(validate=ma.validate.Length(min=1, max=2000), metadata={"description": "dismissed: why"})
-    rung = ma.fields.String(validate=ma.validate.OneOf(("warning", "decision", "order")),
+    rung = ma.fields.String(validate=ma.validate.OneOf(CASE_RUNGS),
                             metadata={"description": "case: the rung to open on (Art. 21)"})
     fields = ma.fields.Dict(metadata={"description": "case: the fields that rung takes"})
     level = ma.fields.String(validate=ma.validate.OneOf(WARNING_LEVELS), metadata={"description": "warning: its level"})
@@ -122,7 +123,6 @@ class Complaints(MethodView):
     @public
     @blp.arguments(ComplaintCreateSchema)
     @blp.response(201, ComplaintReceiptSchema)
-    @blp.doc(security=[])
     def post(self, data):
         """Report a suspected violation (Art. 20). No token needed; limited per address
         (429 with Retry-After beyond the limit). Your identity, if you give it, is seen

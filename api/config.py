@@ -32,7 +32,9 @@ class Config:
         self.OPENAPI_URL_PREFIX = "/api/v1"
         self.OPENAPI_JSON_PATH = "openapi.json"
         self.OPENAPI_SWAGGER_UI_PATH = "docs"
-        self.OPENAPI_SWAGGER_UI_URL = env.get("OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/")
+        # Swagger UI's scripts and styles come from the installed swagger-ui-bundle package, served
+        # by the app itself (api/docs_assets.py): the page works on an intranet with no internet.
+        self.OPENAPI_SWAGGER_UI_URL = env.get("OPENAPI_SWAGGER_UI_URL", "/api/v1/docs/assets/")
         self.JSON_SORT_KEYS = False
 
     def as_dict(self) -> dict:

@@ -11,7 +11,7 @@ from api.fields import AwareDateTime
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import documents
 from workflow.db import db
-from workflow.documents import Document
+from workflow.documents import KINDS, Document
 
 blp = Blueprint("documents", __name__, url_prefix="/api/v1",
                 description="Numbered notices (约谈通知书, 实地核证通知书, 关注函, 处理决定, 责令整改意见, 通报, 移送函)")
@@ -26,7 +26,7 @@ HTML_HEADERS = {
 
 class DocumentSchema(ma.Schema):
     id = ma.fields.Integer()
-    kind = ma.fields.String()
+    kind = ma.fields.String(validate=ma.validate.OneOf(tuple(KINDS)))
     title = ma.fields.String()
     number = ma.fields.String(metadata={"description": "编号, e.g. 2026年第3号"})
     issuer = ma.fields.Nested(OrgRefSchema)

@@ -43,12 +43,21 @@ class Api(SmorestApi):
         message = data.get("message") or error.description or error.name
         if error.code == 422 and not data.get("message"):
             message = "invalid input"
-        return error_body(error.code, message, flatten_errors(errors)), error.code, data.get("headers", {})
+        # Werkzeug's own headers carry the protocol's promises (``Allow`` on a 405, RFC 9110
+        # 15.5.6); its Content-Type is for its HTML page, not for this JSON body.
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        headers.update(data.get("headers") or {})
+        return error_body(error.code, message, flatten_errors(errors)), error.code, headers
+
+
+# A 401 names the scheme the client should authenticate with (RFC 9110 11.6.1, RFC 6750 3).
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="fundwatch"'}
 
 
 def handle_domain_error(error: DomainError):
     db.session.rollback()
-    return error_body(error.status, error.message, error.errors), error.status
+    headers = CHALLENGE if error.status == 401 else {}
+    return error_body(error.status, error.message, error.errors), error.status, headers
 
 
 def database_busy(error: OperationalError) -> bool:

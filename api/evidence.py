@@ -10,7 +10,7 @@ from api.pagination import PageQuery, page_schema, paginate
 from workflow import evidence
 from workflow.db import db
 from workflow.errors import Invalid
-from workflow.evidence import DEFAULT_MAX_BYTES, Evidence
+from workflow.evidence import DEFAULT_MAX_BYTES, FILE_TYPES, Evidence
 
 blp = Blueprint("evidence", __name__, url_prefix="/api/v1", description="Evidence on cases (佐证材料)")
 
@@ -26,8 +26,8 @@ class EvidenceSchema(ma.Schema):
     id = ma.fields.Integer()
     case_id = ma.fields.Integer()
     filename = ma.fields.String()
-    file_type = ma.fields.String()
-    content_type = ma.fields.String()
+    file_type = ma.fields.String(validate=ma.validate.OneOf(tuple(FILE_TYPES)))
+    content_type = ma.fields.String(validate=ma.validate.OneOf(tuple(t.content_type for t in FILE_TYPES.values())))
     size = ma.fields.Integer()
     sha256 = ma.fields.String()
     note = ma.fields.String(allow_none=True)
@@ -86,5 +86,8 @@ class EvidenceDownload(MethodView):
         path = evidence.path_of(row, current_app.config["FUNDWATCH_UPLOAD_DIR"])
         response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.filename,
                              max_age=0, etag=row.sha256)
+        # The stored type already names its charset ("text/plain; charset=utf-8"); Werkzeug would
+        # append a second one to any text/* mimetype, so the header is set as stored.
+        response.headers["Content-Type"] = row.content_type
         response.headers.update(DOWNLOAD_HEADERS)
         return response

@@ -11,9 +11,10 @@ from api.auth import current_actor
 from api.fields import AwareDateTime
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import budget, complaints, documents, verification
-from workflow.journal import JournalEntry, entries_of, stream_of
+from workflow.journal import PUBLIC, JournalEntry, entries_of, stream_of
 from workflow.monitoring.payees import get_payee
 from workflow.monitoring.payments import get_payment
+from workflow.parties import ORG_KINDS, Actor
 
 blp = Blueprint("journal", __name__, url_prefix="/api/v1",
                 description="The tamper-evident journal of warnings, payments, complaints and notices")
@@ -26,7 +27,7 @@ class JournalActorSchema(ma.Schema):
 
 class JournalPartySchema(ma.Schema):
     org_id = ma.fields.Integer(allow_none=True)
-    kind = ma.fields.String(metadata={"description": "finance, competent, unit, bank, oversight, system, public"})
+    kind = ma.fields.String(validate=ma.validate.OneOf((*ORG_KINDS, Actor.system().kind, PUBLIC.kind)))
     code = ma.fields.String(allow_none=True)
 
 

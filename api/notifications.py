@@ -8,7 +8,7 @@ from api.auth import current_actor
 from api.fields import AwareDateTime
 from api.pagination import PageQuery, decode_cursor, encode_cursor, page_schema, paginate
 from notifications import inbox
-from notifications.outbox import InboxNotification, OutboxMessage
+from notifications.outbox import STATUSES as OUTBOX_STATUSES, InboxNotification, OutboxMessage
 from workflow.db import db
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="Inbox and notification delivery")
@@ -43,7 +43,7 @@ class OutboxMessageSchema(ma.Schema):
     address = ma.fields.String(dump_only=True, allow_none=True)
     case_id = ma.fields.Integer(dump_only=True, allow_none=True)
     subject = ma.fields.String(dump_only=True)
-    status = ma.fields.String(dump_only=True)
+    status = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(OUTBOX_STATUSES))
     attempts = ma.fields.Integer(dump_only=True)
     next_attempt_at = AwareDateTime(dump_only=True)
     last_error = ma.fields.String(dump_only=True, allow_none=True)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from api.auth import current_actor
 from api.pagination import PageQuery, page_schema, paginate
-from workflow.parties import Organisation
+from workflow.parties import FINANCE_LEVELS, ORG_KINDS, Organisation
 from workflow.scoping import organisations_for
 
 blp = Blueprint("orgs", __name__, url_prefix="/api/v1", description="Parties: finance departments, "
@@ -17,8 +17,8 @@ class OrgSchema(ma.Schema):
     id = ma.fields.Integer()
     code = ma.fields.String()
     name = ma.fields.String()
-    kind = ma.fields.String()
-    level = ma.fields.String(allow_none=True)
+    kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))
+    level = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(FINANCE_LEVELS))
     region = ma.fields.String(allow_none=True)
     parent_code = ma.fields.Function(lambda o: o.parent.code if o.parent else None)
 
@@ -29,11 +29,11 @@ class OrgRefSchema(ma.Schema):
     id = ma.fields.Integer()
     code = ma.fields.String()
     name = ma.fields.String()
-    kind = ma.fields.String()
+    kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))
 
 
 class OrgQuery(PageQuery):
-    kind = ma.fields.String(validate=ma.validate.OneOf(("finance", "competent", "unit", "bank", "oversight")))
+    kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))
 
 
 @blp.route("/orgs")

@@ -5,6 +5,7 @@ import marshmallow as ma
 
 from api.auth import current_actor
 from api.fields import AwareDateTime
+from api.patching import ChangeSchema
 from api.pagination import PageQuery, page_schema, paginate
 from workflow.db import db
 from workflow.monitoring import payees
@@ -29,7 +30,7 @@ class PayeeSchema(ma.Schema):
     updated_at = AwareDateTime(dump_only=True)
 
 
-class PayeeChangeSchema(ma.Schema):
+class PayeeChangeSchema(ChangeSchema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=100))
     employer = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
     title = ma.fields.String(validate=ma.validate.Length(min=1, max=100))

@@ -11,7 +11,8 @@ from api.uploads import read_csv
 from workflow.db import db
 from workflow.errors import Invalid
 from workflow.monitoring import payments
-from workflow.monitoring.models import PAYMENT_STATUSES, Payment
+from workflow.monitoring.models import (
+    EXCEPTIONS, METHODS, PAYEE_KINDS, PAYMENT_STATUSES, SETTLEMENTS, WARNING_LEVELS, WARNING_STATUSES, Payment)
 from workflow.monitoring.screening import MAX_ROWS, screen_payments
 from workflow.parties import Organisation
 
@@ -21,7 +22,7 @@ blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Payment
 class RaisedWarningSchema(ma.Schema):
     id = ma.fields.Integer()
     rule = ma.fields.String()
-    level = ma.fields.String()
+    level = ma.fields.String(validate=ma.validate.OneOf(WARNING_LEVELS))
     article = ma.fields.String()
     message = ma.fields.String()
 
@@ -29,7 +30,7 @@ class RaisedWarningSchema(ma.Schema):
 class ScreenedSchema(ma.Schema):
     id = ma.fields.Integer()
     voucher_no = ma.fields.String()
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(PAYMENT_STATUSES))
     warnings = ma.fields.List(ma.fields.Nested(RaisedWarningSchema))
 
 
@@ -38,7 +39,7 @@ class ScreenedListSchema(ma.Schema):
 
 
 class PaymentWarningSchema(RaisedWarningSchema):
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(WARNING_STATUSES))
     rule_set_version = ma.fields.Integer(allow_none=True)
 
 
@@ -49,22 +50,22 @@ class PaymentSchema(ma.Schema):
     payer_account = ma.fields.String()
     amount = Money()
     paid_at = AwareDateTime()
-    settlement = ma.fields.String()
-    method = ma.fields.String()
+    settlement = ma.fields.String(validate=ma.validate.OneOf(SETTLEMENTS))
+    method = ma.fields.String(validate=ma.validate.OneOf(METHODS))
     functional_code = ma.fields.String()
     economic_code = ma.fields.String()
     summary = ma.fields.String()
     payee_name = ma.fields.String()
     payee_account = ma.fields.String()
-    payee_kind = ma.fields.String()
+    payee_kind = ma.fields.String(validate=ma.validate.OneOf(PAYEE_KINDS))
     payee_id_number = ma.fields.String(allow_none=True)
     project = ma.fields.String()
     approval_ref = ma.fields.String(allow_none=True)
-    exception = ma.fields.String(allow_none=True)
+    exception = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(EXCEPTIONS))
     exception_ref = ma.fields.String(allow_none=True)
     indicator_id = ma.fields.Integer(allow_none=True)
     bank_code = ma.fields.Function(lambda p: p.bank.code if p.bank else None)
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(PAYMENT_STATUSES))
     created_at = AwareDateTime()
     warnings = ma.fields.List(ma.fields.Nested(PaymentWarningSchema))
 
@@ -86,7 +87,7 @@ UPLOAD_DOC = {
                        "(unit/company/individual), payee_id_number, project, approval_ref, exception "
                        "(purchased_services, union_tax_payroll, student_aid, social_insurance, "
                        "approved_reimbursement, other_approved) with exception_ref. A bad row gets 422 naming "
-                       "`row N.field`; nothing is written. A voucher already stored answers its stored record, status "
+                       "`row N.field`; nothing is written. Voucher numbers are per unit. A voucher of the unit already stored answers its stored record, status "
                        "and warnings (nothing is stored or raised twice) when the row is the same payment; one "
                        "with different content is a 409 naming `row N.voucher_no` and each `row N.<field>` that "
                        "differs, and the same voucher twice in one request with different content is a 422. "
@@ -135,7 +136,7 @@ class Payments(MethodView):
     def post(self):
         """Post payments for screening (finance; a bank for the payments it carries). All rows or none:
         422 for a bad row or a request that repeats a voucher with different content, 409 for a voucher
-        stored with different content or for another unit."""
+        of the unit stored with different content (voucher numbers are per unit)."""
         result = screen_payments(current_actor(), _incoming_rows())
         db.session.commit()
         return {"items": result.items}

@@ -7,15 +7,17 @@ from api.auth import current_actor
 from api.fields import AwareDateTime
 from workflow.db import db
 from workflow.monitoring import rulesets
+from workflow.monitoring.models import WARNING_LEVELS
+from workflow.monitoring.rules import RULES
 
 blp = Blueprint("rules", __name__, url_prefix="/api/v1", description="Warning rules and their versions (Art. 12-19)")
 
 
 class RuleSchema(ma.Schema):
-    name = ma.fields.String()
+    name = ma.fields.String(validate=ma.validate.OneOf(tuple(rule.name for rule in RULES)))
     title = ma.fields.String()
     article = ma.fields.String()
-    level = ma.fields.String()
+    level = ma.fields.String(validate=ma.validate.OneOf(WARNING_LEVELS))
     enabled = ma.fields.Boolean()
     description = ma.fields.String()
     parameters = ma.fields.Dict()

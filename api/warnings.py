@@ -9,8 +9,9 @@ from api.fields import AwareDateTime, Money, non_negative
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import verification
 from workflow.db import db
-from workflow.monitoring.models import WARNING_LEVELS, WARNING_STATUSES, Warning
-from workflow.verification import CASE_RUNGS, STEP_KINDS
+from workflow.monitoring.models import PAYMENT_STATUSES, SETTLEMENTS, WARNING_LEVELS, WARNING_STATUSES, Warning
+from workflow.parties import ORG_KINDS
+from workflow.verification import CASE_RUNGS, RESPONSE_KINDS, STEP_KINDS
 
 blp = Blueprint("warnings", __name__, url_prefix="/api/v1",
                 description="Warnings (预警/疑点): verification steps, answers, confirmation into cases, "
@@ -25,17 +26,17 @@ class WarningPaymentSchema(ma.Schema):
     payee_name = ma.fields.String()
     summary = ma.fields.String()
     economic_code = ma.fields.String()
-    settlement = ma.fields.String()
-    status = ma.fields.String()
+    settlement = ma.fields.String(validate=ma.validate.OneOf(SETTLEMENTS))
+    status = ma.fields.String(validate=ma.validate.OneOf(PAYMENT_STATUSES))
 
 
 class WarningSchema(ma.Schema):
     id = ma.fields.Integer()
     rule = ma.fields.String()
-    level = ma.fields.String()
+    level = ma.fields.String(validate=ma.validate.OneOf(WARNING_LEVELS))
     article = ma.fields.String(metadata={"description": "as the regulation numbers it, e.g. 第十三条（二）2"})
     message = ma.fields.String()
-    status = ma.fields.String(metadata={"description": "open, verifying, confirmed, dismissed"})
+    status = ma.fields.String(validate=ma.validate.OneOf(WARNING_STATUSES))
     status_reason = ma.fields.String(allow_none=True)
     unit_code = ma.fields.Function(lambda w: w.unit.code)
     unit_name = ma.fields.Function(lambda w: w.unit.name)
@@ -50,7 +51,7 @@ class WarningSchema(ma.Schema):
 class StepSchema(ma.Schema):
     id = ma.fields.Integer()
     warning_id = ma.fields.Integer()
-    kind = ma.fields.String()
+    kind = ma.fields.String(validate=ma.validate.OneOf(tuple(STEP_KINDS)))
     article = ma.fields.String()
     details = ma.fields.Dict()
     addressee_code = ma.fields.String(allow_none=True, metadata={"description": "oversight body of a joint investigation"})
@@ -62,9 +63,10 @@ class StepSchema(ma.Schema):
 class ResponseSchema(ma.Schema):
     id = ma.fields.Integer()
     warning_id = ma.fields.Integer()
-    kind = ma.fields.String(metadata={"description": "explanation (unit), materials (competent, bank), findings (oversight)"})
+    kind = ma.fields.String(validate=ma.validate.OneOf(tuple(dict.fromkeys(RESPONSE_KINDS.values()))), metadata={
+        "description": "explanation (unit), materials (competent, bank), findings (oversight)"})
     org_code = ma.fields.String()
-    org_kind = ma.fields.String()
+    org_kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))
     text = ma.fields.String()
     evidence_ref = ma.fields.String(allow_none=True)
     created_at = AwareDateTime()

@@ -11,8 +11,11 @@ def test_art13_1_finance_records_a_registered_account(as_city_finance):
     assert response.json["status"] == "active"
 
 
-def test_art13_1_a_unit_reports_its_account_unregistered_whatever_it_claims(as_unit):
-    response = as_unit.post("/api/v1/accounts", json={**NEW, "registered": True})
+def test_art13_1_a_unit_reports_its_account_unregistered_and_may_not_claim_otherwise(as_unit):
+    # issue 16 item 5: the claim is refused naming the field, no longer silently dropped
+    refused = as_unit.post("/api/v1/accounts", json={**NEW, "registered": True})
+    assert refused.status_code == 422 and "registered" in refused.json["errors"]
+    response = as_unit.post("/api/v1/accounts", json=NEW)
     assert response.status_code == 201, response.json
     assert response.json["registered"] is False
 

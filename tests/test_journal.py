@@ -179,11 +179,11 @@ def test_art21_1_uploaded_evidence_is_journaled_with_its_digest(as_city_finance,
     assert uploaded.payload["sha256"] == hashlib.sha256(content).hexdigest()
 
 
-def test_art12_a_published_rule_set_version_is_journaled_for_its_finance_department(as_city_finance):
-    response = as_city_finance.patch("/api/v1/rules", json={"rules": {"cash_over_limit": {"limit": "500.00"}},
+def test_art12_a_published_rule_set_version_is_journaled_for_its_finance_department(as_finance):
+    response = as_finance.patch("/api/v1/rules", json={"rules": {"cash_over_limit": {"limit": "500.00"}},
                                                             "note": "克财库〔2021〕5号"})
     assert response.status_code == 200, response.get_json()
-    [published] = journal(f"ruleset:{as_city_finance.org.id}")
+    [published] = journal(f"ruleset:{as_finance.org.id}")
     assert (published.action, published.payload["version"], published.payload["note"]) == (
         "published", 2, "克财库〔2021〕5号")
     assert published.payload["changes"] == {"cash_over_limit": {"limit": "500.00"}}

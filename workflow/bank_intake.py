@@ -43,6 +43,8 @@ from workflow.monitoring.models import Payment
 from workflow.parties import Actor, Organisation, require
 
 SETTLEMENT_OUTCOMES = ("matched", "case_opened")
+# What a report line is answered: a stored outcome, or ``duplicate`` for a line reported before.
+SETTLEMENT_ANSWERS = (*SETTLEMENT_OUTCOMES, "duplicate")
 
 
 # --- pure comparison ------------------------------------------------------------------------
@@ -140,7 +142,10 @@ def choose_instruction(line: ReportedLine, candidates: list[Instruction]) -> Ins
     voucher that matches no instruction exactly is a payment without an instruction.
     """
     if line.voucher_no:
-        return next((c for c in candidates if c.voucher_no == line.voucher_no), None)
+        same = [c for c in candidates if c.voucher_no == line.voucher_no]
+        if len(same) > 1:  # voucher numbers are per unit: the paying account says whose it is
+            same = [c for c in same if normal_account(c.payer_account) == normal_account(line.payer_account)] or same
+        return same[0] if same else None
     exact = [c for c in candidates
              if normal_account(c.payer_account) == normal_account(line.payer_account)
              and normal_account(c.payee_account) == normal_account(line.payee_account)
@@ -217,6 +222,19 @@ def _carried(actor: Actor):
     return sa.select(Payment).where(Payment.bank_id == actor.org_id)
 
 
+def _carried_voucher(actor: Actor, voucher_no: str, unit_code: str | None) -> Payment | None:
+    """The payment of this voucher number that the bank carries, locked. Voucher numbers are per
+    unit, so two units' payments through one bank may share one: then the unit must be named."""
+    stmt = _carried(actor).where(Payment.voucher_no == voucher_no)
+    if unit_code:
+        stmt = stmt.where(Payment.unit_id.in_(sa.select(Organisation.id).where(Organisation.code == unit_code)))
+    found = db.session.execute(locked(stmt.order_by(Payment.id).limit(2))).scalars().all()
+    if len(found) > 1:
+        raise Invalid("payments of several units carried by your bank have this voucher number",
+                      {"unit_code": ["name the paying unit: voucher numbers are numbered per unit"]})
+    return found[0] if found else None
+
+
 def refuse(actor: Actor, data: dict, now: dt.datetime | None = None) -> BankRefusal:
     """A bank refuses a payment it carries (有权予以拒付), with its reason: the payment is
     refused, a warning opened for finance to verify, and finance and the unit are told
@@ -234,8 +252,7 @@ def refuse(actor: Actor, data: dict, now: dt.datetime | None = None) -> BankRefu
     reason = (data.get("reason") or "").strip()
     if not reason:
         raise Invalid("a refusal needs its reason", {"reason": ["required"]})
-    payment = db.session.execute(locked(_carried(actor).where(Payment.voucher_no == data["voucher_no"]))
-                                 ).scalar_one_or_none()
+    payment = _carried_voucher(actor, data["voucher_no"], data.get("unit_code"))
     if payment is None:
         raise NotFound(f"no payment {data['voucher_no']} carried by this bank", {"voucher_no": ["not found"]})
     if payment.status == "refused":
@@ -291,7 +308,9 @@ class _Instructions:
             for chunk in _chunks(values):
                 for p in db.session.execute(sa.select(Payment).where(Payment.bank_id == bank_id, column.in_(chunk))).scalars():
                     payments[p.id] = p
-        self.by_voucher = {p.voucher_no: p for p in payments.values()}
+        self.by_voucher: dict[str, list] = {}
+        for p in sorted(payments.values(), key=lambda p: p.id):
+            self.by_voucher.setdefault(p.voucher_no, []).append(p)
         self.by_amount: dict[Decimal, list] = {}
         for p in sorted(payments.values(), key=lambda p: p.id):
             self.by_amount.setdefault(p.amount, []).append(p)
@@ -302,8 +321,7 @@ class _Instructions:
 
     def for_line(self, line: ReportedLine) -> list[Instruction]:
         if line.voucher_no:
-            found = self.by_voucher.get(line.voucher_no)
-            payments = [found] if found is not None else []
+            payments = self.by_voucher.get(line.voucher_no, [])
         else:
             payments = self.by_amount.get(line.amount, [])
         return [Instruction(payment_id=p.id, voucher_no=p.voucher_no, payer_account=p.payer_account,

@@ -24,14 +24,21 @@ EXPENDITURE_KINDS = ("basic", "project")
 
 
 class BankAccount(db.Model):
-    """A budget unit's bank account (Art. 13(一)): 零余额账户, 财政汇缴专户, 特设专户, 实有资金账户."""
+    """A budget unit's bank account (Art. 13(一)): 零余额账户, 财政汇缴专户, 特设专户, 实有资金账户.
+
+    A row is a unit's record of an account: unique per unit and number. One number is
+    registered to one unit at most (the partial unique index): until finance registers it, a
+    record is the unit's claim, and a claim on a number another unit holds is stored like any
+    other, so that recording an account never tells a party that a number it cannot see
+    exists (issue 16 item 5); finance, registering, meets the clash.
+    """
 
     __tablename__ = "bank_accounts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
     bank_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
-    number: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    number: Mapped[str] = mapped_column(sa.String(40), index=True)
     kind: Mapped[str] = mapped_column(sa.String(16))
     registered: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
@@ -44,6 +51,9 @@ class BankAccount(db.Model):
     __table_args__ = (
         sa.CheckConstraint(kind.in_(ACCOUNT_KINDS), name="kind"),
         sa.CheckConstraint(status.in_(ACCOUNT_STATUSES), name="status"),
+        sa.UniqueConstraint("unit_id", "number", name="uq_bank_accounts_unit_number"),
+        sa.Index("uq_bank_accounts_registered_number", "number", unique=True,
+                 sqlite_where=sa.text("registered"), postgresql_where=sa.text("registered")),
     )
 
 
@@ -180,15 +190,22 @@ def register_account(actor: Actor, data: dict) -> BankAccount:
     """Record a bank account. A unit may report its own (unregistered until finance
     registers it); finance records accounts of units in its jurisdiction."""
     require(actor, "finance", "unit", action="record bank accounts")
+    registered = bool(data.get("registered", False))
+    if registered and actor.kind not in ("finance", "system"):
+        # refused, not dropped: the unit must not believe its account is registered
+        raise Invalid("a unit may not register an account", {
+            "registered": ["only finance registers an account (Art. 13(一)); report it with registered false"]})
     unit = unit_in_reach(actor, data["unit_code"])
     if unit is None:
         raise Invalid("unknown budget unit", {"unit_code": [f"no budget unit {data['unit_code']!r} you may act for"]})
     bank = org_by_code(data["bank_code"])
     if bank is None or bank.kind != "bank":
         raise Invalid("unknown agent bank", {"bank_code": [f"no agent bank {data['bank_code']!r}"]})
-    if db.session.execute(sa.select(BankAccount.id).where(BankAccount.number == data["number"])).first():
-        raise Conflict("account number already recorded", {"number": ["already recorded"]})
-    registered = bool(data.get("registered", False)) if actor.kind in ("finance", "system") else False
+    if db.session.execute(sa.select(BankAccount.id).where(
+            BankAccount.unit_id == unit.id, BankAccount.number == data["number"])).first():
+        raise Conflict("account number already recorded for the unit", {"number": ["already recorded"]})
+    if registered:
+        _check_registrable(actor, data["number"], unit.id)
     account = BankAccount(unit=unit, bank=bank, number=data["number"], kind=data["kind"],
                           registered=registered, status=data.get("status", "active"))
     db.session.add(account)
@@ -199,10 +216,25 @@ def register_account(actor: Actor, data: dict) -> BankAccount:
     return account
 
 
+def _check_registrable(actor: Actor, number: str, unit_id: int) -> None:
+    """One number is registered to one unit: a clash names the other account only to a
+    finance department that may see it."""
+    other = db.session.execute(sa.select(BankAccount.id, BankAccount.unit_id).where(
+        BankAccount.number == number, BankAccount.registered.is_(True), BankAccount.unit_id != unit_id)).first()
+    if other is None:
+        return
+    visible = db.session.execute(accounts_for(actor).where(BankAccount.id == other.id)).first() is not None
+    where = f"account {other.id}" if visible else "an account outside your jurisdiction"
+    raise Conflict("the number is registered to another unit",
+                   {"number": [f"registered as {where}; the finance department above both units decides"]})
+
+
 def change_account(actor: Actor, account_id: int, changes: dict) -> BankAccount:
     """Finance registers, suspends, closes or reactivates an account."""
     require(actor, "finance", action="change bank accounts")
     account = get_account(actor, account_id, lock=True)
+    if changes.get("registered") and not account.registered:
+        _check_registrable(actor, account.number, account.unit_id)
     changed = {field: [getattr(account, field), changes[field]] for field in ("registered", "status")
                if field in changes and changes[field] != getattr(account, field)}
     for field, (_, new) in changed.items():

@@ -323,12 +323,18 @@ def _subject_for_triage(actor: Actor, complaint: Complaint, data: dict):
     voucher = data.get("voucher_no") or complaint.voucher_no
     payment = None
     if voucher:
-        payment = db.session.execute(sa.select(Payment).where(
-            Payment.voucher_no == voucher, units_of(actor, Payment.unit_id))).scalar_one_or_none()
+        # voucher numbers are per unit: the unit, when known, says whose voucher it is
+        stmt = sa.select(Payment).where(Payment.voucher_no == voucher, units_of(actor, Payment.unit_id))
+        if unit is not None:
+            stmt = stmt.where(Payment.unit_id == unit.id)
+        found = db.session.execute(stmt.order_by(Payment.id).limit(2)).scalars().all()
+        if len(found) > 1:
+            raise Invalid("several units of your jurisdiction have used this voucher number",
+                          {"unit_code": ["name the unit: voucher numbers are numbered per unit"]})
+        payment = found[0] if found else None
         if payment is None and data.get("voucher_no"):
-            raise Invalid("unknown payment", {"voucher_no": ["no payment with this voucher in your jurisdiction"]})
-        if payment is not None and unit is not None and payment.unit_id != unit.id:
-            raise Invalid("the payment is not the unit's", {"voucher_no": ["belongs to another unit"]})
+            where = "of the unit" if unit is not None else "in your jurisdiction"
+            raise Invalid("unknown payment", {"voucher_no": [f"no payment with this voucher number {where}"]})
         if payment is not None:
             unit = payment.unit
     if unit is None:

@@ -108,6 +108,23 @@ def require(actor: Actor, *kinds: str, action: str) -> None:
         raise Forbidden(f"a {actor.kind} party may not {action}")
 
 
+def is_top_finance(actor: Actor) -> bool:
+    """A finance department with none above it (the province, 省级财政): its jurisdiction path
+    has one segment. The system actor stands above every department."""
+    if actor.is_system:
+        return True
+    return actor.kind == "finance" and actor.finance_path.strip("/").count("/") == 0
+
+
+def require_top_finance(actor: Actor, *, action: str) -> None:
+    """Function-level authorization for what one department decides for the whole province."""
+    require(actor, "finance", action=action)
+    if not is_top_finance(actor):
+        raise Forbidden(f"only the province-level finance department may {action}: it applies to every "
+                        f"region, and a city or county finance department may not {action} for the regions "
+                        f"above or beside it")
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -41,7 +41,10 @@ class Payment(db.Model):
     __tablename__ = "payments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    voucher_no: Mapped[str] = mapped_column(sa.String(64), unique=True)  # 支付凭证号
+    # 支付凭证号: each unit numbers its own vouchers, so the number is unique per unit. Another
+    # unit's voucher with the same number is another payment, and no answer tells a poster that
+    # a number is in use by a unit whose payments it cannot see (issue 16 item 5).
+    voucher_no: Mapped[str] = mapped_column(sa.String(64), index=True)
     unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
     payer_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("bank_accounts.id"))
     payer_account: Mapped[str] = mapped_column(sa.String(40))
@@ -82,6 +85,7 @@ class Payment(db.Model):
         sa.CheckConstraint(method.in_(METHODS), name="method"),
         sa.CheckConstraint(payee_kind.in_(PAYEE_KINDS), name="payee_kind"),
         sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.UniqueConstraint("unit_id", "voucher_no", name="uq_payments_unit_voucher"),
         sa.Index("ix_payments_status", "status"),
     )
 

@@ -11,6 +11,10 @@ as version 1 ("seeded on first use"), so a fresh database and the tests' truncat
 behave alike. A stored version that predates a rule added later gets that rule's defaults
 when read.
 
+Who may change it: there is one rule set for every unit, so only the province-level finance
+department (the top of the finance hierarchy, :func:`workflow.parties.is_top_finance`) may
+publish a version; city and county finance departments read it (403 on a change).
+
 Each version finance publishes is journaled (:mod:`workflow.journal`) in the stream
 ``ruleset:<finance department id>``: the version, the changes asked for, whether they
 replaced the document, the note and a SHA-256 of the complete parameters. The defaults
@@ -28,7 +32,7 @@ from workflow.db import db, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.journal import digest, record, stream_of
 from workflow.monitoring.models import RuleSet, WARNING_LEVELS
-from workflow.parties import Actor, require
+from workflow.parties import Actor, require, require_top_finance
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,9 @@ def change_rule_set(actor: Actor, changes: dict, *, replace: bool = False, note:
     Validation names every bad field (``rules.cash_over_limit.limit``); nothing is written
     unless the whole document is valid.
     """
-    require(actor, "finance", action="change the warning rules")
+    # One rule set screens every unit of the province (until rule sets are per region), so
+    # only the department at the top of the finance hierarchy may change it (issue 16 item 1).
+    require_top_finance(actor, action="change the warning rules")
     if not isinstance(changes, dict) or not isinstance(changes.get("rules", {}), dict):
         raise Invalid("expected {\"rules\": {rule name: {parameters}}}", {"rules": ["must be an object"]})
     current = active_rule_set()

@@ -192,7 +192,10 @@ def _parse_row(row, latest: dt.datetime) -> tuple[dict, list[tuple[str, str]]]:
 class Batch:
     """What the rules read, loaded once per batch (see :mod:`workflow.monitoring.rules`)."""
 
+    # by number: the registered account of that number, else the first recorded (a payee's)
     accounts: dict[str, AccountInfo] = field(default_factory=dict)
+    # by (unit, number): each unit's own record of a number (a payer's)
+    unit_accounts: dict[tuple[int, str], AccountInfo] = field(default_factory=dict)
     indicators: dict[tuple, IndicatorInfo] = field(default_factory=dict)
     projects: set[tuple] = field(default_factory=set)               # (unit_id, year, project)
     sangong_budget: dict[tuple, Decimal] = field(default_factory=dict)  # (unit_id, year, category)
@@ -231,8 +234,8 @@ def screen_payments(actor: Actor, rows: list, now: dt.datetime | None = None, *,
     Raises :class:`Forbidden` for a party that may not post payments, :class:`Invalid`
     (422) naming ``row N.field`` for a bad row, a row the caller may not post, or a row that
     repeats an earlier row's voucher number with different content, and :class:`Conflict`
-    (409) for a voucher number already used by another unit's payment or stored with
-    different content (naming each field that differs).
+    (409) for a voucher number of the unit stored with different content (naming each field
+    that differs) or, for a bank, carried by another bank. Voucher numbers are per unit.
     ``answer=False`` skips building the per-row answer (bulk import).
     ``changed="skip"`` (bulk import, with ``answer=False``): such voucher clashes do not
     stop the batch; those rows are left out and listed in ``result.refused``, the first
@@ -272,9 +275,9 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
     refused = _voucher_clashes(actor, parsed, existing, refuse=not skip_changed)
 
     new_rows: list[int] = []
-    first_of: dict[str, int] = {}
+    first_of: dict[tuple[int, str], int] = {}
     for index, p in enumerate(parsed):
-        voucher = p["voucher_no"]
+        voucher = (p["unit_id"], p["voucher_no"])
         if voucher in existing or voucher in first_of:  # refused rows too: stored, or after their first row
             continue
         first_of[voucher] = index
@@ -354,17 +357,22 @@ def _resolve(actor: Actor, parsed: list[dict], batch: Batch, bound: BoundRules) 
     for chunk in _chunks(numbers):
         for row in db.session.execute(sa.select(
                 BankAccount.number, BankAccount.id, BankAccount.unit_id, BankAccount.bank_id, BankAccount.kind,
-                BankAccount.registered, BankAccount.status).where(_among(BankAccount.number, chunk))):
-            batch.accounts[row[0]] = AccountInfo(*row[1:])
+                BankAccount.registered, BankAccount.status).where(_among(BankAccount.number, chunk))
+                .order_by(BankAccount.registered.desc(), BankAccount.id)):
+            info = AccountInfo(*row[1:])
+            batch.accounts.setdefault(row[0], info)
+            batch.unit_accounts[(info.unit_id, row[0])] = info
 
     errors: dict[str, list[str]] = {}
     years: set[int] = set()
     is_bank = actor.kind == "bank"
-    unit_of, account_of, category_of = units.get, batch.accounts.get, bound.sangong_codes.get
+    unit_of, category_of = units.get, bound.sangong_codes.get
+    unit_account_of, account_of = batch.unit_accounts.get, batch.accounts.get
     default_bank = actor.org_id if is_bank else None
     for number, p in enumerate(parsed, start=1):
         unit = unit_of(p["unit_code"])
-        account = account_of(p["payer_account"])
+        payer = p["payer_account"]
+        account = (unit is not None and unit_account_of((unit[0], payer))) or account_of(payer)
         if unit is None or (is_bank and (account is None or account.bank_id != actor.org_id)):
             if unit is None:
                 where = "your jurisdiction" if actor.kind == "finance" else "the register"
@@ -508,8 +516,8 @@ def _store_totals(rows: dict[tuple, tuple[int, Decimal]], totals: dict[tuple, De
     bulk.update_rows(table, ("spent", "updated_at"), [(row_id, spent, now) for row_id, spent in changed])
 
 
-# What makes two postings of one voucher number the same payment: every field of the row but
-# the voucher number and the unit (a voucher of another unit is a clash of its own).
+# What makes two postings of one voucher number of a unit the same payment: every field of the
+# row but the voucher number and the unit (the key: another unit's voucher is another payment).
 COMPARED = ("payer_account", "amount", "paid_at", "settlement", "method", "functional_code", "economic_code",
             "summary", "payee_name", "payee_account", "payee_kind", "payee_id_number", "project", "approval_ref",
             "exception", "exception_ref")
@@ -517,39 +525,50 @@ STORED_COLUMNS = (Payment.voucher_no, Payment.id, Payment.status, Payment.unit_i
                   *(getattr(Payment, name) for name in COMPARED))
 
 
-def _existing(parsed: list[dict]) -> dict[str, tuple]:
-    """Vouchers already stored: ``voucher -> (id, status, unit_id, bank_id, *COMPARED)``,
-    read in one query per chunk of voucher numbers (one query in all on PostgreSQL)."""
+def _existing(parsed: list[dict]) -> dict[tuple[int, str], tuple]:
+    """Vouchers of the batch's units already stored: ``(unit_id, voucher) -> (id, status, unit_id,
+    bank_id, *COMPARED)``, read in one query per chunk of voucher numbers (one query in all on
+    PostgreSQL). Only the posted units' payments are read: another unit's number is not a clash."""
     vouchers = {p["voucher_no"] for p in parsed}
-    found: dict[str, tuple] = {}
+    wanted = {(p["unit_id"], p["voucher_no"]) for p in parsed}
+    unit_ids = sorted({p["unit_id"] for p in parsed})
+    found: dict[tuple[int, str], tuple] = {}
     for chunk in _chunks(vouchers):
-        for row in db.session.execute(sa.select(*STORED_COLUMNS).where(_among(Payment.voucher_no, chunk))):
-            found[row[0]] = tuple(row[1:])
+        for row in db.session.execute(sa.select(*STORED_COLUMNS).where(
+                _among(Payment.voucher_no, chunk), _among(Payment.unit_id, unit_ids))):
+            key = (row[3], row[0])
+            if key in wanted:
+                found[key] = tuple(row[1:])
     return found
 
 
-def _voucher_clashes(actor: Actor, parsed: list[dict], existing: dict[str, tuple], *,
+def _voucher_clashes(actor: Actor, parsed: list[dict], existing: dict[tuple[int, str], tuple], *,
                      refuse: bool) -> dict[int, dict[str, str]]:
     """Rows whose voucher number is taken by something else: ``row index -> {field: reason}``.
 
-    A row is compared with the stored payment of its voucher number when there is one: it
-    clashes if that payment is another unit's (or, for a bank, another bank's) or differs in
-    any field of :data:`COMPARED`. A voucher number not stored yet stands for its first row in
-    the request, and a later row that differs from that one clashes with it. With ``refuse``
+    A voucher number is the unit's: a row is compared with its unit's stored payment of that
+    number when there is one, and clashes if it differs in any field of :data:`COMPARED` or, for
+    a bank, if another bank carries it. The answer names only what the caller may see: the
+    stored payment and its values for finance (whose jurisdiction holds the unit) and for the
+    bank that carries it; nothing but "in use" for a bank that does not (it cannot see that
+    payment, and its posting of the unit's number must not be stored twice). A voucher number
+    not stored yet stands for its first row of the unit in the request, and a later row that
+    differs from that one clashes with it. With ``refuse``
     the clashes are raised and nothing is written: a request that contradicts itself is
     invalid input (422, like any bad row); a row that contradicts what is stored is a
-    conflict with the stored state (409, like a voucher number of another unit's payment)."""
+    conflict with the stored state (409)."""
     stored_clash: dict[int, dict[str, str]] = {}
     within_clash: dict[int, dict[str, str]] = {}
-    first: dict[str, int] = {}
+    first: dict[tuple[int, str], int] = {}
     is_bank = actor.kind == "bank"
     for index, p in enumerate(parsed):
-        voucher = p["voucher_no"]
+        voucher = (p["unit_id"], p["voucher_no"])
         stored = existing.get(voucher)
         if stored is not None:
-            payment_id, _, unit_id, bank_id = stored[:4]
-            if unit_id != p["unit_id"] or (is_bank and bank_id != actor.org_id):
-                stored_clash[index] = {"voucher_no": "this voucher number is already used by another payment"}
+            payment_id, _, _, bank_id = stored[:4]
+            if is_bank and bank_id != actor.org_id:
+                stored_clash[index] = {"voucher_no": "the unit has used this voucher number; a payment "
+                                                     "needs a voucher number of its own"}
                 continue
             differs = _differences(p, dict(zip(COMPARED, stored[4:])))
             if differs:
@@ -559,7 +578,7 @@ def _voucher_clashes(actor: Actor, parsed: list[dict], existing: dict[str, tuple
             continue
         earlier = first.setdefault(voucher, index)
         if earlier != index:
-            differs = _differences(p, parsed[earlier], ("unit_code", *COMPARED))
+            differs = _differences(p, parsed[earlier])
             if differs:
                 within_clash[index] = _reasons(
                     differs, f"row {earlier + 1} has this voucher number with different {{names}}", f"row {earlier + 1}")
@@ -630,13 +649,13 @@ def _answer(parsed, existing, first_of, payment_ids, new_rows, statuses, fired) 
     id_of = dict(zip(new_rows, payment_ids))
     items = []
     for p in parsed:
-        voucher = p["voucher_no"]
+        voucher = (p["unit_id"], p["voucher_no"])
         if voucher in existing:
             payment_id, status = existing[voucher][:2]
         else:
             first = first_of[voucher]
             payment_id, status = id_of[first], statuses[first]
-        items.append({"id": payment_id, "voucher_no": voucher, "status": status,
+        items.append({"id": payment_id, "voucher_no": p["voucher_no"], "status": status,
                       "warnings": warnings_of.get(payment_id, [])})
     return items
 

@@ -1,0 +1,17 @@
+"""Swagger UI's files for the browsable API (``/api/v1/docs``), served from the installed
+``swagger-ui-bundle`` package so that the page loads on a network without internet access."""
+from __future__ import annotations
+
+from flask import Blueprint, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
+
+# A plain Flask blueprint, not a flask-smorest one: the files are not part of the API document.
+blp = Blueprint("swagger-ui-assets", __name__, url_prefix="/api/v1/docs/assets")
+
+CACHE_SECONDS = 24 * 3600  # the files change only with the package's version
+
+
+@blp.route("/<path:filename>")
+def asset(filename: str):
+    """One file of Swagger UI's distribution (404 for anything outside it)."""
+    return send_from_directory(swagger_ui_path, filename, max_age=CACHE_SECONDS)
