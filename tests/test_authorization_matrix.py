@@ -34,6 +34,7 @@ ANONYMOUS = "no token"
 
 EVERYONE = frozenset(PARTIES)
 FINANCE = frozenset({"finance", "city_finance", "county_finance"})  # function-level: any finance department
+PROVINCE = frozenset({"finance"})  # the rule set is the province's alone until rule sets are per region
 IN_CHARGE = frozenset({"finance", "city_finance"})  # the province and the city above the unit
 SEES_UNIT = IN_CHARGE | {"competent", "unit"}  # the unit's records (Art. 26(一): its competent department)
 CARRIES = SEES_UNIT | {"bank"}  # records on a payment the bank carries
@@ -86,9 +87,8 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/outbox/dead"): Op(FINANCE, why="dead letters of the caller's region"),
     ("POST", "/api/v1/outbox/{dead_letter}/retry"): Op(IN_CHARGE),
     ("GET", "/api/v1/rules"): Op(FINANCE),
-    # Issue 16 item 1 (branch `protocol`) narrows the two changes below to the province alone.
-    ("PUT", "/api/v1/rules"): Op(FINANCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": True}}})),
-    ("PATCH", "/api/v1/rules"): Op(FINANCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": False}}})),
+    ("PUT", "/api/v1/rules"): Op(PROVINCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": True}}})),
+    ("PATCH", "/api/v1/rules"): Op(PROVINCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": False}}})),
     ("GET", "/api/v1/payments"): Op(EVERYONE, why="a list of what is in reach"),
     ("POST", "/api/v1/payments"): Op(IN_CHARGE | {"bank"}, _json(lambda ids: [clean_transfer()]),
                                            refused=NAMED_IN_BODY),
