@@ -99,8 +99,9 @@ def _digest_if_due(now):
 def build_scheduler(app) -> BlockingScheduler:
     """The scheduler with its own in-memory job store and its three jobs (not started)."""
     zone = ZoneInfo(_config(app, "FUNDWATCH_TIMEZONE", "Asia/Shanghai"))
-    check_seconds = int(_config(app, "FUNDWATCH_CHECK_SECONDS", 60))
-    delivery_seconds = int(_config(app, "FUNDWATCH_DELIVERY_SECONDS", 15))
+    # Fractions of a second are allowed (the signal tests submit jobs as often as they can).
+    check_seconds = float(_config(app, "FUNDWATCH_CHECK_SECONDS", 60))
+    delivery_seconds = float(_config(app, "FUNDWATCH_DELIVERY_SECONDS", 15))
     grace = int(_config(app, "FUNDWATCH_MISFIRE_GRACE_SECONDS", 3600))
     with app.app_context():
         hour, minute = scheduling.digest_time()
