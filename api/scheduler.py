@@ -156,10 +156,13 @@ def serve(app) -> int:
     (each case is its own transaction: nothing is half-written) and exits non-zero at once.
     """
     stop_signals = {signal.SIGTERM, signal.SIGINT}
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        # Like Python itself, keep a SIGINT ignored at start ignored: a shell's background job
+        # (`make run`) is not meant to get the terminal's Ctrl-C; its trap sends SIGTERM once.
+        stop_signals.discard(signal.SIGINT)
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     for signum in stop_signals:
-        # Not SIG_IGN, which a shell gives SIGINT in background jobs (`make run`): an ignored
-        # signal is discarded, never pending, so sigwait would not see it.
+        # A blocked signal stays pending for sigwait; an ignored one would be discarded.
         signal.signal(signum, signal.SIG_DFL)
     grace = float(_config(app, "FUNDWATCH_STOP_GRACE_SECONDS", 20))
     scheduler = build_scheduler(app)
