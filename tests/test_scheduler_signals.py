@@ -38,12 +38,14 @@ def scheduler_env(database_url: str, **extra: str) -> dict[str, str]:
             "PYTHONFAULTHANDLER": "1", **extra}
 
 
-def start_scheduler(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+def start_scheduler(env: dict[str, str], log_path: Path, *, sigint=signal.SIG_DFL) -> subprocess.Popen:
     """Start the scheduler and return once it has logged that it started (its signal handling
-    is in place then)."""
+    is in place then). It gets SIGINT as a terminal's foreground job does (``SIG_DFL``), or
+    ignored as a shell's background job does (``SIG_IGN``), whatever pytest itself has."""
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler"], cwd=ROOT,
-                                   env=env, stdout=log, stderr=subprocess.STDOUT)
+                                   env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
     deadline = time.monotonic() + START_BOUND
     while "scheduler started" not in log_path.read_text(errors="replace"):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -111,6 +113,22 @@ def test_on_sqlite_a_second_scheduler_refuses_to_start_and_a_killed_one_leaves_n
         stop_hard(first)
 
 
+def queue_mail_to_the_unit(demo) -> None:
+    notify(key="signals:stuck-mail", template="deadline_reminder", org_ids=[demo.users["unit"].org_id],
+           context=dict(subject_name="克州政协机关", rung="order", deadline=utcnow() + dt.timedelta(days=3),
+                        days_left=2), now=utcnow() - dt.timedelta(minutes=1))
+    db.session.commit()
+    db.session.remove()
+
+
+def stuck_mail_env(database_url: str, silent: socket.socket, grace: str) -> dict[str, str]:
+    """Delivery to an SMTP server that accepts and never greets: the job hangs in flight."""
+    silent.settimeout(START_BOUND)
+    return scheduler_env(database_url, FUNDWATCH_CHECK_SECONDS="3600", FUNDWATCH_DELIVERY_SECONDS="3600",
+                         SMTP_URL=f"smtp://127.0.0.1:{silent.getsockname()[1]}", FUNDWATCH_SMTP_TIMEOUT="600",
+                         FUNDWATCH_STOP_GRACE_SECONDS=grace)
+
+
 @pytest.mark.parametrize("grace, signals, status", [
     ("600", (signal.SIGTERM, signal.SIGINT), 128 + signal.SIGINT),  # the second signal stops it at once
     ("0.5", (signal.SIGTERM,), 1),                                 # the grace ends: abandoned, status 1
@@ -119,18 +137,10 @@ def test_a_job_that_does_not_finish_is_abandoned_on_a_second_signal_or_when_the_
         demo, database_url, tmp_path, grace, signals, status):
     """Running jobs may finish, but not forever: the e-mail it was sending stays pending for the
     next start (nothing half-written), and the process exits non-zero."""
-    notify(key="signals:stuck-mail", template="deadline_reminder", org_ids=[demo.users["unit"].org_id],
-           context=dict(subject_name="克州政协机关", rung="order", deadline=utcnow() + dt.timedelta(days=3),
-                        days_left=2), now=utcnow() - dt.timedelta(minutes=1))
-    db.session.commit()
-    db.session.remove()
-    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never greets: delivery hangs in flight
-        silent.settimeout(START_BOUND)
-        env = scheduler_env(database_url, FUNDWATCH_CHECK_SECONDS="3600", FUNDWATCH_DELIVERY_SECONDS="3600",
-                            SMTP_URL=f"smtp://127.0.0.1:{silent.getsockname()[1]}", FUNDWATCH_SMTP_TIMEOUT="600",
-                            FUNDWATCH_STOP_GRACE_SECONDS=grace)
+    queue_mail_to_the_unit(demo)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
         log_path = tmp_path / "scheduler.log"
-        process = start_scheduler(env, log_path)
+        process = start_scheduler(stuck_mail_env(database_url, silent, grace), log_path)
         try:
             connection, _ = silent.accept()  # the delivery job is now waiting for the greeting
             with connection:
@@ -147,3 +157,22 @@ def test_a_job_that_does_not_finish_is_abandoned_on_a_second_signal_or_when_the_
     db.session.expire_all()
     mail = db.session.execute(sa.select(OutboxMessage).where(OutboxMessage.channel == "email")).scalar_one()
     assert (mail.status, mail.attempts) == ("pending", 0)
+
+
+def test_a_scheduler_started_with_sigint_ignored_keeps_ignoring_it(demo, database_url, tmp_path):
+    """A shell's background job (``make run``) has SIGINT ignored, so that the terminal's Ctrl-C
+    reaches only the shell, whose trap then sends SIGTERM once: that SIGTERM is the first signal
+    the scheduler takes (the grace then ends: 1), not a second one (128 + SIGTERM)."""
+    queue_mail_to_the_unit(demo)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        log_path = tmp_path / "scheduler.log"
+        process = start_scheduler(stuck_mail_env(database_url, silent, "0.5"), log_path, sigint=signal.SIG_IGN)
+        try:
+            connection, _ = silent.accept()
+            with connection:
+                process.send_signal(signal.SIGINT)
+                process.send_signal(signal.SIGTERM)
+                assert process.wait(EXIT_BOUND) == 1, log_path.read_text(errors="replace")
+        finally:
+            stop_hard(process)
+    assert "SIGTERM: stopping" in log_path.read_text(errors="replace")
