@@ -29,11 +29,14 @@ run: migrate
 	$(FLASK) demo load --if-empty
 	@echo "Demo tokens: instance/demo-tokens.json. API: http://127.0.0.1:$(PORT)/api/v1/docs"
 	@# The scheduler (deadline checks, outbox delivery, digest) runs beside gunicorn and
-	@# is stopped with it: when gunicorn exits, or make is interrupted (Ctrl-C) or killed.
+	@# is stopped with it: when either exits (a second scheduler on the same SQLite file
+	@# refuses to start), or make is interrupted (Ctrl-C) or terminated. The scheduler
+	@# exits within its grace (FUNDWATCH_STOP_GRACE_SECONDS) of the trap's SIGTERM.
 	$(FLASK) scheduler & sched=$$!; \
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile - wsgi:app & web=$$!; \
 	trap 'kill $$web $$sched 2>/dev/null; wait $$web $$sched 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
-	wait $$web
+	while kill -0 $$web 2>/dev/null && kill -0 $$sched 2>/dev/null; do sleep 1; done; \
+	echo "make run: the server or the scheduler has stopped; stopping the other" >&2; exit 1
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,7 +1,7 @@
 """The scheduler process and the operators' deadline command.
 
-``flask --app wsgi scheduler`` runs APScheduler 3.x in the foreground (``BlockingScheduler``)
-with three jobs:
+``flask --app wsgi scheduler`` runs APScheduler 3.x (a ``BackgroundScheduler``, while the main
+thread waits for the stop signal) with three jobs:
 
 =================  ===========================================  ==============================
 job id             what                                         when
@@ -25,9 +25,12 @@ Why it is built this way (see /work/shared/design/reliability.md):
 - Several schedulers may run at once against one PostgreSQL (several hosts): every job claims
   its rows with ``SELECT ... FOR NO KEY UPDATE SKIP LOCKED`` and keys each effect in a unique table,
   so each due item is handled exactly once. On SQLite run ONE scheduler (SQLite has no row
-  locks; the unique keys still prevent duplicates, but concurrent writers wait on each other).
-- SIGTERM / SIGINT shut it down gracefully: no new runs start, running jobs finish their
-  current case (each case is its own transaction, so even a hard kill loses nothing).
+  locks; the unique keys still prevent duplicates, but concurrent writers wait on each other);
+  a lock file beside the database makes a second one refuse to start.
+- SIGTERM / SIGINT shut it down gracefully and exit 0: no new runs start, running jobs finish
+  (each case is its own transaction, so even a hard kill loses nothing). A second signal, or
+  ``FUNDWATCH_STOP_GRACE_SECONDS`` (20) passing, abandons them and exits at once. No work is done
+  in a signal handler: the signals are taken with ``sigwait`` (issue 16, see :func:`serve`).
 
 ``flask --app wsgi deadlines run [--now 2026-12-01T09:00+08:00]`` runs the same checks once, at
 the given time (default: now): reminders and escalation, the digest if its time of day has
@@ -36,14 +39,20 @@ passed, then outbox delivery.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
+import os
 import signal
+import sys
+import threading
+import time
 from zoneinfo import ZoneInfo
 
 import click
+import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import current_app
@@ -96,18 +105,20 @@ def _digest_if_due(now):
     return scheduling.daily_digest(now) if scheduling.digest_due(now) else None
 
 
-def build_scheduler(app) -> BlockingScheduler:
+def build_scheduler(app) -> BackgroundScheduler:
     """The scheduler with its own in-memory job store and its three jobs (not started)."""
     zone = ZoneInfo(_config(app, "FUNDWATCH_TIMEZONE", "Asia/Shanghai"))
-    check_seconds = int(_config(app, "FUNDWATCH_CHECK_SECONDS", 60))
-    delivery_seconds = int(_config(app, "FUNDWATCH_DELIVERY_SECONDS", 15))
+    # Fractions of a second are allowed (the signal tests submit jobs as often as they can).
+    check_seconds = float(_config(app, "FUNDWATCH_CHECK_SECONDS", 60))
+    delivery_seconds = float(_config(app, "FUNDWATCH_DELIVERY_SECONDS", 15))
     grace = int(_config(app, "FUNDWATCH_MISFIRE_GRACE_SECONDS", 3600))
     with app.app_context():
         hour, minute = scheduling.digest_time()
     # Each job states its options rather than relying on job_defaults: they are then
     # visible on the job before the scheduler starts, and cannot drift apart.
     options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": grace, "replace_existing": True}
-    scheduler = BlockingScheduler(
+    # In a thread of its own: the main thread only waits for the stop signals (see serve).
+    scheduler = BackgroundScheduler(
         jobstores={"default": MemoryJobStore()},
         # One thread for the checks and the digest, so that the digest (at start, too) lists
         # what is overdue after the checks have escalated what they could; one for delivery,
@@ -132,27 +143,100 @@ def build_scheduler(app) -> BlockingScheduler:
     return scheduler
 
 
-def serve(app) -> None:
-    """Run the scheduler until SIGTERM or SIGINT."""
+def serve(app) -> int:
+    """Run the scheduler until SIGTERM or SIGINT; return the exit status (0: stopped cleanly).
+
+    No signal handler runs: SIGTERM and SIGINT are blocked in every thread (the scheduler's
+    threads are started after, and inherit the mask) and the main thread takes them with
+    ``sigwait``. A handler would interrupt the main thread anywhere, also while it holds a
+    non-reentrant lock that shutting down needs (``ThreadPoolExecutor.submit``'s shutdown lock,
+    the scheduler's wake-up ``Event``), and waiting for that lock in the handler hangs forever
+    (issue 16). The first signal stops new runs and lets running jobs finish for up to
+    ``FUNDWATCH_STOP_GRACE_SECONDS`` (20); a second signal, or the end of the grace, abandons them
+    (each case is its own transaction: nothing is half-written) and exits non-zero at once.
+    """
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        # Like Python itself, keep a SIGINT ignored at start ignored: a shell's background job
+        # (`make run`) is not meant to get the terminal's Ctrl-C; its trap sends SIGTERM once.
+        stop_signals.discard(signal.SIGINT)
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    for signum in stop_signals:
+        # A blocked signal stays pending for sigwait; an ignored one would be discarded.
+        signal.signal(signum, signal.SIG_DFL)
+    grace = float(_config(app, "FUNDWATCH_STOP_GRACE_SECONDS", 20))
     scheduler = build_scheduler(app)
-    stopping = False
-
-    def stop(signum, _frame):
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
-        log.info("signal %s: stopping after the running jobs finish", signal.Signals(signum).name)
-        scheduler.shutdown(wait=True)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     backend = db.engine.dialect.name
     if backend == "sqlite":
-        log.info("SQLite database: run only one scheduler against it")
-    log.info("scheduler started (%s): %s", backend, ", ".join(job.id for job in scheduler.get_jobs()))
+        log.info("SQLite database: this is its only scheduler (%s)", _lock_path(db.engine.url))
     scheduler.start()
+    log.info("scheduler started (%s): %s", backend, ", ".join(job.id for job in scheduler.get_jobs()))
+
+    received = signal.Signals(signal.sigwait(stop_signals))
+    log.info("%s: stopping after the running jobs finish (at most %g s; a second signal stops at once)",
+             received.name, grace)
+    # shutdown(wait=True) blocks until the running jobs end: in a thread of its own, so that
+    # the main thread can still take a second signal and keep the grace period.
+    stopper = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, name="scheduler-stop", daemon=True)
+    stopper.start()
+    deadline = time.monotonic() + grace
+    while stopper.is_alive():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            log.warning("running jobs did not finish within %g s: abandoned, the next start redoes them", grace)
+            _exit_now(1)
+        again = signal.sigtimedwait(stop_signals, min(remaining, 0.2))
+        if again is not None:
+            log.warning("second signal (%s): running jobs abandoned, the next start redoes them",
+                        signal.Signals(again.si_signo).name)
+            _exit_now(128 + again.si_signo)
     log.info("scheduler stopped")
+    return 0
+
+
+def _exit_now(status: int) -> None:
+    """Exit without waiting for the job threads (a normal exit joins them: it would wait for
+    the very jobs being abandoned)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def _lock_path(url: sa.engine.URL) -> str | None:
+    """The scheduler's lock file beside a SQLite database file; None for other databases."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return os.path.abspath(url.database) + ".scheduler.lock"
+
+
+def hold_scheduler_lock(url: sa.engine.URL):
+    """On SQLite, make this process the database's only scheduler, or refuse to start.
+
+    SQLite has no row locks to share the work between schedulers (README), so one process holds
+    an exclusive ``flock`` on ``<database>.scheduler.lock`` as long as it runs. The operating
+    system drops the lock when the process ends, however it ends, so a killed scheduler never
+    leaves a stale lock behind. Returns the open file (keep it open), or None on PostgreSQL, where
+    several schedulers may run.
+    """
+    path = _lock_path(url)
+    if path is None:
+        return None
+    handle = open(path, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise click.ClickException(
+            f"another scheduler (pid {holder}) is running on {url.database}; on SQLite only one may run "
+            f"(its lock: {path})") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 @click.command("scheduler", help="Run the scheduled jobs (deadline checks, outbox delivery, "
@@ -166,7 +250,13 @@ def scheduler_command():
     # APScheduler logs every run at INFO; its warnings (missed runs) and errors remain.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("transitions").setLevel(logging.WARNING)
-    serve(app)
+    lock = hold_scheduler_lock(db.engine.url)
+    try:
+        status = serve(app)
+    finally:
+        if lock is not None:
+            lock.close()
+    sys.exit(status)
 
 
 deadlines_cli = AppGroup("deadlines", help="Deadline checks (reminders, escalation, digest).")
