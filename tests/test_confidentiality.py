@@ -15,6 +15,7 @@ import pytest
 
 from tests.cases_support import OVERSIGHT, act_ok, open_case
 from tests.verification_support import held_payment
+from workflow.chain import GENESIS
 
 STEPS = "/api/v1/warnings/{}/steps"
 UNDER_VERIFICATION = ("unit", "competent", "bank")
@@ -44,6 +45,26 @@ def test_art11_2_5_the_oversight_bodys_answer_is_as_hidden_as_the_joint_investig
     assert [e["action"] for e in journal] == ["response_added"]  # the unit's own explanation
     inbox = client.get("/api/v1/notifications").get_json()["items"]
     assert "审计" not in str(inbox) and "协查" not in str(inbox)
+
+
+@pytest.mark.parametrize("party", UNDER_VERIFICATION)
+def test_art11_2_5_nothing_the_parties_under_verification_read_betrays_the_joint_investigation(
+        request, as_city_finance, as_oversight, party):
+    """No trace either: the warning's status and version stay as they were, and the journal
+    they read is numbered without gaps from the genesis hash."""
+    _, warning_id = held_payment(as_city_finance)
+    client = request.getfixturevalue(f"as_{party}")
+    before = client.get(f"/api/v1/warnings/{warning_id}").get_json()
+    assert as_city_finance.post(STEPS.format(warning_id), json={
+        "kind": "joint_investigation", "oversight_code": OVERSIGHT, "matters": "核查"}).status_code == 201
+    assert as_oversight.post(f"/api/v1/warnings/{warning_id}/responses", json={"text": "协查意见"}).status_code == 201
+    after = client.get(f"/api/v1/warnings/{warning_id}").get_json()
+    assert (after["status"], after["version"]) == (before["status"], before["version"])
+    assert as_city_finance.post(STEPS.format(warning_id), json={"kind": "phone", "summary": "电话核实"}).status_code == 201
+    journal = client.get(f"/api/v1/warnings/{warning_id}/events").get_json()["items"]
+    assert [e["seq"] for e in journal] == list(range(1, len(journal) + 1))
+    assert journal[0]["prev_hash"] == GENESIS
+    assert [e["action"] for e in journal] == ["step_added"]
 
 
 @pytest.mark.parametrize("party", ["city_finance", "finance", "oversight"])

@@ -177,11 +177,11 @@ def record(actor: Actor, stream: str, action: str, payload: dict, now: dt.dateti
 
 # --- reading -------------------------------------------------------------------------------------
 
-def entries_of(stream: str) -> sa.Select:
-    """The stream's entries (in id order, which is seq order). The caller has checked that
-    the reader may see the record, and narrows the select where some entries are not for
-    every reader (a warning's joint investigation)."""
-    return sa.select(JournalEntry).where(JournalEntry.stream == stream).options(
+def entries_of(*streams: str) -> sa.Select:
+    """The entries of ``streams`` (in id order: seq order within a stream, the order written
+    across them). The caller has checked that the reader may see the record and chooses the
+    streams it may read (a warning's joint investigation has its own)."""
+    return sa.select(JournalEntry).where(JournalEntry.stream.in_(streams)).options(
         sa.orm.joinedload(JournalEntry.actor), sa.orm.joinedload(JournalEntry.party))
 
 

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from workflow.db import AwareDateTime, db, locked, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
-from workflow.journal import JournalEntry, entries_of, record, stream_of
+from workflow.journal import entries_of, record, stream_of
 from workflow.monitoring.models import Payment, Warning, WARNING_LEVELS
 from workflow.monitoring.payments import lock_payment
 from workflow.parties import Actor, Organisation, org_by_code, require
@@ -210,13 +210,6 @@ def sees_joint_investigations(actor: Actor) -> bool:
     return actor.is_system or actor.kind in ("finance", "oversight")
 
 
-def _joint_investigation_entries() -> sa.ColumnElement[bool]:
-    """Journal entries of a joint investigation: its request, and every answer of an
-    oversight body (which reaches a warning only through a joint investigation)."""
-    return sa.or_(JournalEntry.action == JOINT_INVESTIGATION_ACTION,
-                  sa.and_(JournalEntry.action == "response_added", JournalEntry.party_kind == "oversight"))
-
-
 def steps_of(actor: Actor, warning: Warning) -> list[VerificationStep]:
     """Steps the caller may see (:func:`sees_joint_investigations`)."""
     stmt = sa.select(VerificationStep).where(VerificationStep.warning_id == warning.id).order_by(VerificationStep.id)
@@ -229,14 +222,22 @@ def warning_stream(warning_id: int) -> str:
     return stream_of("warning", warning_id)
 
 
+def joint_investigation_stream(warning_id: int) -> str:
+    """The joint investigation's own chain (its request and the body's answers). Kept apart
+    from :func:`warning_stream` so that the parties under verification read a chain with no
+    gaps in its numbers and no link to entries they may not see: nothing in what they read
+    hints that the matter went to audit or discipline."""
+    return stream_of("joint_investigation", warning_id)
+
+
 def history(actor: Actor, warning_id: int) -> sa.Select:
     """The warning's journal as the caller may see it (NotFound if the warning is not
-    visible); a joint investigation is left out where its step is."""
+    visible): finance and the body asked read both chains, interleaved in the order written;
+    the others the warning's own chain alone."""
     warning = get_warning(actor, warning_id)
-    stmt = entries_of(warning_stream(warning.id))
-    if not sees_joint_investigations(actor):
-        stmt = stmt.where(sa.not_(_joint_investigation_entries()))
-    return stmt
+    if sees_joint_investigations(actor):
+        return entries_of(warning_stream(warning.id), joint_investigation_stream(warning.id))
+    return entries_of(warning_stream(warning.id))
 
 
 def responses_of(actor: Actor, warning: Warning) -> list[WarningResponse]:
@@ -371,12 +372,16 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
                         "deadline": fields.get("reply_by"),
                         "path": f"/api/v1/warnings/{warning.id}"},
                org_ids=[step.addressee.id])
-    if warning.status == "open":
-        warning.status = "verifying"
-    _touch(warning)
+    confidential = spec.name == "joint_investigation"
+    if not confidential:
+        # A joint investigation leaves the status and version the parties under verification
+        # read as they were: a change with no visible step would give it away.
+        if warning.status == "open":
+            warning.status = "verifying"
+        _touch(warning)
     document = db.session.get(Document, step.document_id) if step.document_id else None
-    record(actor, warning_stream(warning.id),
-           JOINT_INVESTIGATION_ACTION if spec.name == "joint_investigation" else "step_added",
+    record(actor, joint_investigation_stream(warning.id) if confidential else warning_stream(warning.id),
+           JOINT_INVESTIGATION_ACTION if confidential else "step_added",
            {"step_id": step.id, "kind": spec.name, "article": spec.article, "details": step.details,
             "addressee_code": step.addressee_code,
             "document": {"id": document.id, "kind": document.kind, "number": document.number} if document else None},
@@ -445,9 +450,12 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
                                kind=RESPONSE_KINDS[actor.kind], text=text,
                                evidence_ref=(data.get("evidence_ref") or "").strip() or None, created_at=now)
     db.session.add(response)
-    _touch(warning)
+    confidential = response.kind == RESPONSE_KINDS["oversight"]  # answers a joint investigation
+    if not confidential:
+        _touch(warning)
     db.session.flush()
-    record(actor, warning_stream(warning.id), "response_added",
+    record(actor, joint_investigation_stream(warning.id) if confidential else warning_stream(warning.id),
+           "response_added",
            {"response_id": response.id, "kind": response.kind, "text": response.text,
             "evidence_ref": response.evidence_ref}, now)
     return response
