@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from workflow import demo
 from workflow.db import db
 from workflow.errors import DomainError
-from workflow.parties import User, issue_token, org_by_code, revoke_token
+from workflow.parties import MAX_TOKEN_DAYS, User, issue_token, org_by_code, revoke_token
 
 users_cli = AppGroup("users", help="Manage users.")
 tokens_cli = AppGroup("tokens", help="Issue and revoke API tokens.")
@@ -43,8 +43,8 @@ def create_user(org_code, name, email):
 
 @tokens_cli.command("issue")
 @click.option("--email", required=True, help="The user's e-mail.")
-@click.option("--days", default=None, type=click.IntRange(min=1),
-              help="Lifetime in days, at least 1 (default FUNDWATCH_TOKEN_DAYS, 90).")
+@click.option("--days", default=None, type=click.IntRange(min=1, max=MAX_TOKEN_DAYS),
+              help=f"Lifetime in days, 1 to {MAX_TOKEN_DAYS} (default FUNDWATCH_TOKEN_DAYS, 90).")
 @click.option("--label", default="")
 def issue(email, days, label):
     """Issue a token; it is printed once and stored only as a hash."""

@@ -38,20 +38,21 @@ def test_issue16_json_answers_are_not_sniffed(client, as_unit):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_issue16_a_text_evidence_download_has_one_charset(app, demo, as_unit):
+@pytest.mark.parametrize("encoding, charset", [("utf-8", "utf-8"), ("gbk", "gb18030")])
+def test_issue16_a_text_evidence_download_has_one_charset_the_one_it_is_in(app, demo, as_unit, encoding, charset):
     case = cases.open_case(Actor.of(demo.users["city_finance"]), machine="unit_case",
                            subject=org_by_code("653000-301001"), rung="warning",
                            fields={"summary": "公务接待费以现金支付12500.00元"})
     db.session.commit()
     boundary, body = encode_multipart({"file": FileStorage(
-        io.BytesIO("退回资金12500.00元，已调整账目。".encode()), "说明.txt", content_type="text/plain")})
+        io.BytesIO("退回资金12500.00元，已调整账目。".encode(encoding)), "说明.txt", content_type="text/plain")})
     uploaded = as_unit.post(f"/api/v1/cases/{case.id}/evidence", data=body,
                             content_type=f"multipart/form-data; boundary={boundary}")
     assert uploaded.status_code == 201, uploaded.json
     response = as_unit.get(f"/api/v1/evidence/{uploaded.json['id']}/download")
     response.close()  # the file is streamed: close it as a server would
     assert response.status_code == 200
-    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.headers["Content-Type"] == f"text/plain; charset={charset}"
     assert response.headers["Content-Type"].count("charset") == 1
 
 
@@ -86,8 +87,8 @@ def test_issue16_a_unit_sending_registered_true_gets_422_naming_the_field(as_uni
         "registered"] is True
 
 
-@pytest.mark.parametrize("days", ["0", "-5"])
-def test_issue16_a_token_of_zero_or_negative_days_is_refused(runner, demo, days):
+@pytest.mark.parametrize("days", ["0", "-5", "367", "99999999999"])
+def test_issue16_a_token_lifetime_outside_1_to_366_days_is_refused(runner, demo, days):
     count = db.session.execute(sa.select(sa.func.count(ApiToken.id))).scalar_one()
     result = runner.invoke(args=["tokens", "issue", "--email", "unit@demo.fundwatch.invalid", "--days", days])
     assert result.exit_code != 0

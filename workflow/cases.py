@@ -329,7 +329,7 @@ def open_case(actor: Actor, *, machine: str, subject: Organisation, rung: str, f
     if opening is None:
         raise Invalid(f"a {machine} is not opened on {rung!r}", {"rung": [f"one of {', '.join(spec.openings)}"]})
     if actor.kind not in opening.roles:
-        raise Forbidden(f"a {actor.kind} party may not open cases")
+        raise Forbidden(f"{actor.kind} parties may not open cases")
     if subject.kind != SUBJECT_KINDS[machine] or not _reaches(actor, subject):
         raise Invalid(f"no {SUBJECT_KINDS[machine]} {subject.code} in your jurisdiction",
                       {"subject": [f"not a {SUBJECT_KINDS[machine]} in your jurisdiction"]})
@@ -369,7 +369,7 @@ def apply_action(actor: Actor, case_id: int, trigger: str, data: dict, now: dt.d
     if not rows:
         raise NotFound(f"no action {trigger!r} on {case.machine} cases")
     if actor.kind not in rows[0].roles:
-        raise Forbidden(f"a {actor.kind} party may not {trigger} ({rows[0].article.chinese})")
+        raise Forbidden(f"{actor.kind} parties may not {trigger} ({rows[0].article.chinese})")
     data = dict(data or {})
     seen = data.pop("version", None)
     if seen is not None:

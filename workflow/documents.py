@@ -492,7 +492,7 @@ def acknowledge(actor: Actor, document_id: int, now: dt.datetime | None = None) 
 
 def _acknowledged_already(document: Document) -> Conflict:
     return Conflict(f"document {document.number} was acknowledged already",
-                    {"acknowledged_at": [document.acknowledged_at.isoformat()]})
+                    {"acknowledged_at": [document.acknowledged_at.astimezone(LOCAL_ZONE).isoformat()]})
 
 
 def history(actor: Actor, document_id: int) -> sa.Select:

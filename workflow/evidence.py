@@ -121,16 +121,25 @@ def _zip_members(data: bytes) -> set[str] | None:
         return None
 
 
-def _is_text(data: bytes) -> bool:
+TEXT_ENCODINGS = (("utf-8-sig", "utf-8"), ("gb18030", "gb18030"))  # (to decode with, charset served)
+
+
+def text_charset(data: bytes) -> str | None:
+    """The charset a text file is in (UTF-8, or GB18030 which covers GBK and GB2312, as
+    Chinese office software still saves), or None if it is not plain text."""
     if b"\x00" in data:
-        return False
-    for encoding in ("utf-8-sig", "gb18030"):
+        return None
+    for encoding, charset in TEXT_ENCODINGS:
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        return CONTROL_CHARS.search(text) is None
-    return False
+        return charset if CONTROL_CHARS.search(text) is None else None
+    return None
+
+
+def _is_text(data: bytes) -> bool:
+    return text_charset(data) is not None
 
 
 def sniff(data: bytes) -> str | None:
@@ -238,6 +247,15 @@ def may_upload(actor: Actor, case) -> bool:
     return actor.is_system or actor.kind == "finance" or actor.org_id == case.subject_id
 
 
+def served_type(file_type: FileType, data: bytes) -> str:
+    """The Content-Type the file is served with: a text file names the charset it is in, so
+    that a GBK file shows as written rather than garbled."""
+    charset = text_charset(data) if file_type.content_type.startswith("text/") else None
+    if charset is None:
+        return file_type.content_type
+    return f"{file_type.content_type.split(';')[0]}; charset={charset}"
+
+
 def add_evidence(actor: Actor, case_id: int, *, data: bytes, filename: str | None,
                  declared_type: str | None, note: str | None = None, upload_dir: str,
                  max_bytes: int = DEFAULT_MAX_BYTES, now: dt.datetime | None = None) -> Evidence:
@@ -263,7 +281,7 @@ def add_evidence(actor: Actor, case_id: int, *, data: bytes, filename: str | Non
     stored_name = uuid.uuid4().hex + file_type.extensions[0]
     evidence = Evidence(case_id=case.id, uploaded_by=actor.user_id, uploader_org_id=actor.org_id,
                         filename=name, stored_name=stored_name, file_type=file_type.name,
-                        content_type=file_type.content_type, size=len(data),
+                        content_type=served_type(file_type, data), size=len(data),
                         sha256=hashlib.sha256(data).hexdigest(), note=note, created_at=now or utcnow())
     db.session.add(evidence)
     db.session.flush()

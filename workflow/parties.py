@@ -105,7 +105,7 @@ class Actor:
 def require(actor: Actor, *kinds: str, action: str) -> None:
     """Function-level authorization (ASVS 8.2.1): only these party kinds may ``action``."""
     if not actor.is_system and actor.kind not in kinds:
-        raise Forbidden(f"a {actor.kind} party may not {action}")
+        raise Forbidden(f"{actor.kind} parties may not {action}")
 
 
 def is_top_finance(actor: Actor) -> bool:
@@ -129,13 +129,16 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+MAX_TOKEN_DAYS = 366  # a bearer token is renewed at least yearly: a leaked one cannot serve for ever
+
+
 def issue_token(user: User, *, days: int = 90, label: str = "", actor: Actor | None = None) -> tuple[ApiToken, str]:
     """Create a token for ``user``; returns the row and the plain token (shown once).
     Journaled without the token or its hash: who, for whom, the label and the expiry."""
     from workflow.journal import record, stream_of
 
-    if days < 1:
-        raise Invalid("token lifetime must be at least one day", {"days": ["must be >= 1"]})
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise Invalid(f"a token lives 1 to {MAX_TOKEN_DAYS} days", {"days": [f"between 1 and {MAX_TOKEN_DAYS}"]})
     now = utcnow()
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user=user, token_hash=hash_token(plain), label=label, created_at=now,
