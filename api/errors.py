@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_smorest import Api as SmorestApi
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from workflow.db import db
@@ -50,6 +51,28 @@ def handle_domain_error(error: DomainError):
     return error_body(error.status, error.message, error.errors), error.status
 
 
+def handle_integrity_error(error: IntegrityError):
+    """Safety net: a constraint the domain did not check first (a racing request wrote the same
+    key a moment ago). Known paths answer their own 409; this one never names the constraint."""
+    db.session.rollback()
+    current_app.logger.warning("integrity error escaped the domain: %s", error.orig.__class__.__name__)
+    return error_body(409, "conflicts with a record stored meanwhile by another request; read it and try again"), 409
+
+
+RETRY_AFTER_SECONDS = 1
+
+
+def handle_operational_error(error: OperationalError):
+    """SQLite's single writer: a request that waited out the busy timeout is told to come back
+    (503 with Retry-After) rather than seeing an internal error. Anything else is unexpected."""
+    if "database is locked" not in str(error.orig):
+        return handle_unexpected(error)
+    db.session.rollback()
+    current_app.logger.warning("database is locked: answered 503")
+    return (error_body(503, "the database is busy; try again shortly"), 503,
+            {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return error
@@ -60,4 +83,6 @@ def handle_unexpected(error: Exception):
 
 def register(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 import marshmallow as ma
 
 from api.auth import current_actor
-from api.fields import AwareDateTime
+from api.fields import AwareDateTime, Integer
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import evidence
 from workflow.db import db
@@ -23,12 +23,12 @@ DOWNLOAD_HEADERS = {
 
 
 class EvidenceSchema(ma.Schema):
-    id = ma.fields.Integer()
-    case_id = ma.fields.Integer()
+    id = Integer()
+    case_id = Integer()
     filename = ma.fields.String()
     file_type = ma.fields.String()
     content_type = ma.fields.String()
-    size = ma.fields.Integer()
+    size = Integer()
     sha256 = ma.fields.String()
     note = ma.fields.String(allow_none=True)
     uploader_org = ma.fields.Function(lambda e: e.uploader_org.code if e.uploader_org else None)
