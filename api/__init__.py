@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 
+from api import fields, inputs
 from api.config import Config
 from api.errors import Api
 from workflow.db import db, render_item
@@ -41,6 +42,7 @@ MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__
 def create_app(config: Mapping | None = None) -> Flask:
     """Build the app: defaults from the environment, then ``config`` overrides (tests)."""
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = inputs.IdConverter  # every <int:...> is an id: 1..INTEGER's max
     app.config.from_mapping(Config().as_dict())
     if config:
         app.config.from_mapping(config)
@@ -59,6 +61,7 @@ def create_app(config: Mapping | None = None) -> Flask:
                      render_item=render_item)
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+    fields.register_openapi_types(api)
 
     from api import auth, docs_assets, errors, headers
     for name in BLUEPRINT_MODULES:
@@ -67,6 +70,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     errors.register(app)
     headers.register(app)
     app.before_request(auth.load_actor)
+    app.before_request(inputs.check_request)  # after authentication: a stranger learns nothing from it
 
     from api import cli
     cli.register(app)

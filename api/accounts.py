@@ -6,6 +6,7 @@ import marshmallow as ma
 from api.auth import current_actor
 from api.patching import ChangeSchema
 from api.pagination import PageQuery, page_schema, paginate
+from api.fields import Integer
 from workflow import budget
 from workflow.budget import ACCOUNT_KINDS, ACCOUNT_STATUSES, BankAccount
 from workflow.db import db
@@ -14,7 +15,7 @@ blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Bank ac
 
 
 class AccountSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     unit_code = ma.fields.Function(lambda a: a.unit.code, dump_only=True)
     bank_code = ma.fields.Function(lambda a: a.bank.code, dump_only=True)
     number = ma.fields.String(dump_only=True)

@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 import marshmallow as ma
 
 from api.auth import current_actor
-from api.fields import AwareDateTime, Money, positive
+from api.fields import AwareDateTime, Integer, Money, positive
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import bank_intake
 from workflow.bank_intake import BankRefusal
@@ -27,11 +27,11 @@ class RefusalCreateSchema(ma.Schema):
 
 
 class RefusalSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     voucher_no = ma.fields.String()
     bank_code = ma.fields.Function(lambda r: r.bank.code)
     reason = ma.fields.String()
-    warning_id = ma.fields.Integer()
+    warning_id = Integer()
     payment_status = ma.fields.Function(lambda r: "refused")
     reported_at = AwareDateTime()
 
@@ -52,12 +52,12 @@ class FindingSchema(ma.Schema):
 
 
 class SettlementAnswerSchema(ma.Schema):
-    line = ma.fields.Integer(metadata={"description": "position in the report, from 1"})
+    line = Integer(metadata={"description": "position in the report, from 1"})
     outcome = ma.fields.String(validate=ma.validate.OneOf(bank_intake.SETTLEMENT_ANSWERS))
-    settlement_line_id = ma.fields.Integer()
+    settlement_line_id = Integer()
     voucher_no = ma.fields.String(allow_none=True)
-    payment_id = ma.fields.Integer(allow_none=True)
-    case_id = ma.fields.Integer(allow_none=True)
+    payment_id = Integer(allow_none=True)
+    case_id = Integer(allow_none=True)
     findings = ma.fields.List(ma.fields.Nested(FindingSchema))
 
 

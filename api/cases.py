@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from api.auth import current_actor
 from api.orgs import OrgRefSchema
-from api.fields import AwareDateTime
+from api.fields import AwareDateTime, Integer
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import cases
 from workflow.cases import Case, CaseEvent
@@ -37,7 +37,7 @@ OPENING_FIELDS = {f"{m.name}.{rung}": m.action_schema(t.trigger, with_version=Fa
 
 
 class CaseSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     machine = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(tuple(MACHINES)))
     subject = ma.fields.Nested(OrgRefSchema, dump_only=True)
     summary = ma.fields.String(dump_only=True)
@@ -45,11 +45,11 @@ class CaseSchema(ma.Schema):
     state_label = ma.fields.String(dump_only=True)
     rung = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(ALL_RUNGS))
     deadline = AwareDateTime(dump_only=True, allow_none=True)
-    deadline_paused_remaining = ma.fields.Integer(
+    deadline_paused_remaining = Integer(
         dump_only=True, allow_none=True, metadata={"description": "working days left when an appeal paused it"})
     overdue = ma.fields.Boolean(dump_only=True)
     funds_suspended = ma.fields.Boolean(dump_only=True)
-    version = ma.fields.Integer(dump_only=True)
+    version = Integer(dump_only=True)
     allowed_actions = ma.fields.Method("_allowed", dump_only=True)
     measures = ma.fields.Dict(dump_only=True)
     finance_code = ma.fields.Function(lambda c: c.finance.code, dump_only=True)
@@ -85,20 +85,20 @@ class ActionSchema(ma.Schema):
     class Meta:
         unknown = ma.INCLUDE
 
-    version = ma.fields.Integer(required=True, strict=True,
+    version = Integer(required=True, strict=True,
                                 metadata={"description": "the case version the caller saw"})
 
 
 class PartySchema(ma.Schema):
-    org_id = ma.fields.Integer(attribute="id")
+    org_id = Integer(attribute="id")
     code = ma.fields.String()
     kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))
     name = ma.fields.String()
 
 
 class EventSchema(ma.Schema):
-    id = ma.fields.Integer()
-    seq = ma.fields.Integer()
+    id = Integer()
+    seq = Integer()
     actor = ma.fields.Function(lambda e: {"user_id": e.actor_user_id, "name": e.actor.name if e.actor else None})
     party = ma.fields.Function(lambda e: {"org_id": e.party_org_id, "kind": e.party_kind,
                                           "code": e.party.code if e.party else None})

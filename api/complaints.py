@@ -11,7 +11,7 @@ import marshmallow as ma
 
 from api.auth import current_actor, public
 from api.errors import error_body
-from api.fields import AwareDateTime
+from api.fields import AwareDateTime, Integer
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import complaints
 from workflow.complaints import COMPLAINT_STATUSES, TRIAGE_OUTCOMES, Complaint, RateLimited
@@ -44,7 +44,7 @@ class ComplaintCreateSchema(ma.Schema):
 class ComplaintReceiptSchema(ma.Schema):
     """What the public sees of its report: that it arrived, and its number."""
 
-    id = ma.fields.Integer()
+    id = Integer()
     status = ma.fields.String(validate=ma.validate.OneOf(COMPLAINT_STATUSES))
     received_at = AwareDateTime()
 
@@ -52,7 +52,7 @@ class ComplaintReceiptSchema(ma.Schema):
 class ComplaintSchema(ma.Schema):
     """A report without its reporter (never the identity fields)."""
 
-    id = ma.fields.Integer()
+    id = Integer()
     status = ma.fields.String(validate=ma.validate.OneOf(COMPLAINT_STATUSES))
     finance_code = ma.fields.String()
     unit_code = ma.fields.String(allow_none=True)
@@ -62,8 +62,8 @@ class ComplaintSchema(ma.Schema):
     received_at = AwareDateTime()
     triaged_at = AwareDateTime(allow_none=True)
     reason = ma.fields.String(allow_none=True)
-    warning_id = ma.fields.Integer(allow_none=True)
-    case_id = ma.fields.Integer(allow_none=True)
+    warning_id = Integer(allow_none=True)
+    case_id = Integer(allow_none=True)
 
 
 class ComplaintFinanceSchema(ComplaintSchema):

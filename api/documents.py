@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from api.auth import current_actor
 from api.orgs import OrgRefSchema
-from api.fields import AwareDateTime
+from api.fields import AwareDateTime, Integer
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import documents
 from workflow.db import db
@@ -25,14 +25,14 @@ HTML_HEADERS = {
 
 
 class DocumentSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     kind = ma.fields.String(validate=ma.validate.OneOf(tuple(KINDS)))
     title = ma.fields.String()
     number = ma.fields.String(metadata={"description": "编号, e.g. 2026年第3号"})
     issuer = ma.fields.Nested(OrgRefSchema)
     addressee = ma.fields.Nested(OrgRefSchema)
-    case_id = ma.fields.Integer(allow_none=True)
-    warning_id = ma.fields.Integer(allow_none=True)
+    case_id = Integer(allow_none=True)
+    warning_id = Integer(allow_none=True)
     issued_at = AwareDateTime()
     acknowledged_at = AwareDateTime(allow_none=True)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_smorest import Api as SmorestApi
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from workflow.db import db
@@ -75,6 +75,14 @@ def handle_operational_error(error: OperationalError):
     return handle_unexpected(error)
 
 
+def handle_integrity_error(error: IntegrityError):
+    """Safety net: a constraint the domain did not check first (a racing request wrote the same
+    key a moment ago). Known paths answer their own 409; this one never names the constraint."""
+    db.session.rollback()
+    current_app.logger.warning("integrity error escaped the domain: %s", error.orig.__class__.__name__)
+    return error_body(409, "conflicts with a record stored meanwhile by another request; read it and try again"), 409
+
+
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return error
@@ -85,5 +93,6 @@ def handle_unexpected(error: Exception):
 
 def register(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -5,12 +5,12 @@ from flask_smorest import Blueprint
 import marshmallow as ma
 
 from api.auth import current_actor
-from api.fields import AwareDateTime
+from api.fields import AwareDateTime, Integer
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import evidence
 from workflow.db import db
 from workflow.errors import Invalid
-from workflow.evidence import DEFAULT_MAX_BYTES, FILE_TYPES, Evidence
+from workflow.evidence import DEFAULT_MAX_BYTES, FILE_TYPES, SERVED_CONTENT_TYPES, Evidence
 
 blp = Blueprint("evidence", __name__, url_prefix="/api/v1", description="Evidence on cases (佐证材料)")
 
@@ -23,12 +23,12 @@ DOWNLOAD_HEADERS = {
 
 
 class EvidenceSchema(ma.Schema):
-    id = ma.fields.Integer()
-    case_id = ma.fields.Integer()
+    id = Integer()
+    case_id = Integer()
     filename = ma.fields.String()
     file_type = ma.fields.String(validate=ma.validate.OneOf(tuple(FILE_TYPES)))
-    content_type = ma.fields.String(validate=ma.validate.OneOf(tuple(t.content_type for t in FILE_TYPES.values())))
-    size = ma.fields.Integer()
+    content_type = ma.fields.String(validate=ma.validate.OneOf(SERVED_CONTENT_TYPES))
+    size = Integer()
     sha256 = ma.fields.String()
     note = ma.fields.String(allow_none=True)
     uploader_org = ma.fields.Function(lambda e: e.uploader_org.code if e.uploader_org else None)

@@ -1,40 +1,81 @@
-"""Marshmallow fields shared by the API schemas."""
+"""Marshmallow fields shared by the API schemas: each kind of input is read in one place.
+
+- ``Integer``: within the database's INTEGER column, so that no value reaches a query that
+  PostgreSQL cannot compare (``integer out of range``) or SQLite cannot bind.
+- ``Money``: the one written form of an amount (``workflow.db.to_money``).
+- ``AwareDateTime`` and ``Date``: within the service's date range (``workflow.db.FIRST_DAY``..``LAST_DAY``).
+"""
 from __future__ import annotations
 
 import datetime as dt
 
 import marshmallow as ma
 
-from workflow.db import to_money
+from workflow.db import DATE_RANGE_TEXT, MONEY_MAX, MONEY_PATTERN, check_date_range, to_money
+
+# PostgreSQL's INTEGER, the narrowest integer column (ids, years, versions, counts).
+INT_MIN = -(2**31)
+INT_MAX = 2**31 - 1
+
+
+def _with(kwargs: dict, validator) -> dict:
+    given = kwargs.get("validate")
+    given = [] if given is None else [given] if callable(given) else list(given)
+    kwargs["validate"] = [validator, *given]
+    return kwargs
+
+
+class Integer(ma.fields.Integer):
+    """An integer that fits an INTEGER column: out-of-range input is 422, never a query.
+    Narrower ranges are added with ``validate=ma.validate.Range(...)`` as usual."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**_with(kwargs, ma.validate.Range(min=INT_MIN, max=INT_MAX)))
 
 
 class Money(ma.fields.Field):
-    """Yuan as a decimal string with two places ("158000.00"). Input is never rounded:
-    more than two places is an error. JSON numbers are read through their text form."""
+    """Yuan as a decimal string with at most two places ("158000.00"), at most MONEY_MAX.
+    Input is never rounded. A JSON integer is read as whole yuan (it is exact); a JSON number
+    with a fraction or an exponent is refused, as are "1e9", "1,200.00" and non-ASCII digits."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("metadata", {}).setdefault("description", "yuan, decimal string with two places")
+        metadata = kwargs.setdefault("metadata", {})
+        metadata.setdefault("description", f"yuan, a decimal string with at most two places, at most {MONEY_MAX}")
+        metadata.setdefault("pattern", MONEY_PATTERN)
+        metadata.setdefault("example", "1500.00")
         super().__init__(**kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else f"{value:.2f}"
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise ma.ValidationError("a decimal amount in yuan, e.g. \"1500.00\"")
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ma.ValidationError('a decimal amount in yuan as a string, e.g. "1500.00"')
         try:
-            return to_money(repr(value) if isinstance(value, float) else value)
+            return to_money(value)
         except (ValueError, TypeError) as exc:
             raise ma.ValidationError(str(exc)) from exc
 
-    def _jsonschema_type_mapping(self):  # pragma: no cover - documentation only
-        return {"type": "string", "pattern": r"^-?\d+(\.\d{1,2})?$"}
+
+def _in_range(value):
+    try:
+        check_date_range(value)
+    except ValueError as exc:
+        raise ma.ValidationError(str(exc)) from exc
+
+
+def _date_metadata(kwargs: dict, what: str) -> dict:
+    metadata = kwargs.setdefault("metadata", {})
+    described = metadata.get("description")
+    metadata["description"] = f"{described}; {DATE_RANGE_TEXT}" if described else f"{what}, {DATE_RANGE_TEXT}"
+    return kwargs
 
 
 class AwareDateTime(ma.fields.AwareDateTime):
-    """ISO 8601 with an offset; answers in the service's time zone."""
+    """ISO 8601 with an offset, within the service's date range; answers in the service's time zone."""
 
     def __init__(self, **kwargs):
+        kwargs = _with(_date_metadata(kwargs, "ISO 8601 date and time with an offset"), _in_range)
         super().__init__(format="iso", **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -45,6 +86,18 @@ class AwareDateTime(ma.fields.AwareDateTime):
 
         zone = ZoneInfo(current_app.config.get("FUNDWATCH_TIMEZONE", "Asia/Shanghai"))
         return value.astimezone(zone).isoformat()
+
+
+class Date(ma.fields.Date):
+    """An ISO 8601 date within the service's date range."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**_with(_date_metadata(kwargs, "ISO 8601 date"), _in_range))
+
+
+def register_openapi_types(api) -> None:
+    """apispec's marshmallow plugin: Money is a string (with the pattern and example above)."""
+    api.register_field(Money, "string", None)
 
 
 def non_negative(value):

@@ -6,7 +6,7 @@ import marshmallow as ma
 
 from api.auth import current_actor
 from api.errors import flatten_errors
-from api.fields import Money, non_negative
+from api.fields import Integer, Money, non_negative
 from api.pagination import PageQuery, page_schema, paginate
 from api.uploads import read_csv
 from workflow import budget
@@ -21,9 +21,9 @@ CODE = ma.validate.Regexp(r"^[0-9]{3,10}$", error="digits only, 3 to 10 of them"
 
 
 class IndicatorSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     unit_code = ma.fields.String(required=True)
-    year = ma.fields.Integer(required=True, validate=ma.validate.Range(min=2000, max=2100))
+    year = Integer(required=True, validate=ma.validate.Range(min=2000, max=2100))
     functional_code = ma.fields.String(required=True, validate=CODE)
     economic_code = ma.fields.String(required=True, validate=CODE)
     fund_source = ma.fields.String(required=True, validate=ma.validate.OneOf(FUND_SOURCES))
@@ -35,7 +35,7 @@ class IndicatorSchema(ma.Schema):
 
 class IndicatorQuery(PageQuery):
     unit_code = ma.fields.String()
-    year = ma.fields.Integer()
+    year = Integer()
     functional_code = ma.fields.String()
     economic_code = ma.fields.String()
 

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 import marshmallow as ma
 
 from api.auth import current_actor
-from api.fields import AwareDateTime
+from api.fields import AwareDateTime, Integer
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import budget, complaints, documents, verification
 from workflow.journal import PUBLIC, JournalEntry, entries_of, stream_of
@@ -21,20 +21,20 @@ blp = Blueprint("journal", __name__, url_prefix="/api/v1",
 
 
 class JournalActorSchema(ma.Schema):
-    user_id = ma.fields.Integer(allow_none=True, metadata={"description": "null for the system or the public"})
+    user_id = Integer(allow_none=True, metadata={"description": "null for the system or the public"})
     name = ma.fields.String(allow_none=True)
 
 
 class JournalPartySchema(ma.Schema):
-    org_id = ma.fields.Integer(allow_none=True)
+    org_id = Integer(allow_none=True)
     kind = ma.fields.String(validate=ma.validate.OneOf((*ORG_KINDS, Actor.system().kind, PUBLIC.kind)))
     code = ma.fields.String(allow_none=True)
 
 
 class JournalEntrySchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     stream = ma.fields.String(metadata={"description": "e.g. warning:42"})
-    seq = ma.fields.Integer(metadata={"description": "1, 2, ... within the stream"})
+    seq = Integer(metadata={"description": "1, 2, ... within the stream"})
     action = ma.fields.String()
     actor = ma.fields.Nested(JournalActorSchema, attribute="actor_ref")
     party = ma.fields.Nested(JournalPartySchema, attribute="party_ref")

@@ -5,7 +5,7 @@ import marshmallow as ma
 import sqlalchemy as sa
 
 from api.auth import current_actor
-from api.fields import AwareDateTime
+from api.fields import AwareDateTime, Integer
 from api.pagination import PageQuery, decode_cursor, encode_cursor, page_schema, paginate
 from notifications import inbox
 from notifications.outbox import STATUSES as OUTBOX_STATUSES, InboxNotification, OutboxMessage
@@ -15,11 +15,11 @@ blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="In
 
 
 class NotificationSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     subject = ma.fields.String(dump_only=True)
     body = ma.fields.String(dump_only=True)
     link = ma.fields.String(dump_only=True)
-    case_id = ma.fields.Integer(dump_only=True, allow_none=True)
+    case_id = Integer(dump_only=True, allow_none=True)
     created_at = AwareDateTime(dump_only=True)
     read_at = AwareDateTime(dump_only=True, allow_none=True)
     read = ma.fields.Function(lambda n: n.read_at is not None, dump_only=True)
@@ -30,21 +30,21 @@ class NotificationQuery(PageQuery):
 
 
 class UnreadCountSchema(ma.Schema):
-    unread = ma.fields.Integer(dump_only=True)
+    unread = Integer(dump_only=True)
 
 
 class OutboxMessageSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     key = ma.fields.String(dump_only=True)
     template = ma.fields.String(dump_only=True)
     channel = ma.fields.String(dump_only=True)
-    recipient_user_id = ma.fields.Integer(dump_only=True)
-    recipient_org_id = ma.fields.Integer(dump_only=True)
+    recipient_user_id = Integer(dump_only=True)
+    recipient_org_id = Integer(dump_only=True)
     address = ma.fields.String(dump_only=True, allow_none=True)
-    case_id = ma.fields.Integer(dump_only=True, allow_none=True)
+    case_id = Integer(dump_only=True, allow_none=True)
     subject = ma.fields.String(dump_only=True)
     status = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(OUTBOX_STATUSES))
-    attempts = ma.fields.Integer(dump_only=True)
+    attempts = Integer(dump_only=True)
     next_attempt_at = AwareDateTime(dump_only=True)
     last_error = ma.fields.String(dump_only=True, allow_none=True)
     created_at = AwareDateTime(dump_only=True)

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from api.auth import current_actor
 from api.pagination import PageQuery, page_schema, paginate
+from api.fields import Integer
 from workflow.parties import FINANCE_LEVELS, ORG_KINDS, Organisation
 from workflow.scoping import organisations_for
 
@@ -14,7 +15,7 @@ blp = Blueprint("orgs", __name__, url_prefix="/api/v1", description="Parties: fi
 
 
 class OrgSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     code = ma.fields.String()
     name = ma.fields.String()
     kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))
@@ -26,7 +27,7 @@ class OrgSchema(ma.Schema):
 class OrgRefSchema(ma.Schema):
     """An organisation as other records name it (a case's subject, a notice's issuer...)."""
 
-    id = ma.fields.Integer()
+    id = Integer()
     code = ma.fields.String()
     name = ma.fields.String()
     kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))

@@ -6,12 +6,13 @@ import base64
 import marshmallow as ma
 import sqlalchemy as sa
 
+from api.fields import INT_MAX, Integer
 from workflow.db import db
 from workflow.errors import Invalid
 
 
 class PageQuery(ma.Schema):
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=1000))
+    limit = Integer(load_default=50, validate=ma.validate.Range(min=1, max=1000))
     cursor = ma.fields.String(load_default=None)
 
 
@@ -30,7 +31,10 @@ def encode_cursor(last_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return int(base64.urlsafe_b64decode(padded.encode()).decode())
+        text = base64.urlsafe_b64decode(padded.encode()).decode("ascii")
+        if not text.isdigit() or len(text) > 10 or int(text) > INT_MAX:  # ids are INTEGER columns
+            raise ValueError(text)
+        return int(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Invalid("bad cursor", {"cursor": ["not a cursor this API issued"]}) from exc
 

@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 import marshmallow as ma
 
 from api.auth import current_actor
-from api.fields import AwareDateTime
+from api.fields import AwareDateTime, Integer
 from api.patching import ChangeSchema
 from api.pagination import PageQuery, page_schema, paginate
 from workflow.db import db
@@ -19,7 +19,7 @@ ACCOUNT = ma.validate.Regexp(r"^[0-9A-Za-z-]{4,64}$", error="letters, digits and
 
 
 class PayeeSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     unit_code = ma.fields.String(required=True)
     id_number = ma.fields.String(required=True, validate=ID_NUMBER)
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))

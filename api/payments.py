@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 import marshmallow as ma
 
 from api.auth import current_actor
-from api.fields import AwareDateTime, Money
+from api.fields import AwareDateTime, Integer, Money
 from api.pagination import PageQuery, page_schema, paginate
 from api.uploads import read_csv
 from workflow.db import db
@@ -20,7 +20,7 @@ blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Payment
 
 
 class RaisedWarningSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     rule = ma.fields.String()
     level = ma.fields.String(validate=ma.validate.OneOf(WARNING_LEVELS))
     article = ma.fields.String()
@@ -28,7 +28,7 @@ class RaisedWarningSchema(ma.Schema):
 
 
 class ScreenedSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     voucher_no = ma.fields.String()
     status = ma.fields.String(validate=ma.validate.OneOf(PAYMENT_STATUSES))
     warnings = ma.fields.List(ma.fields.Nested(RaisedWarningSchema))
@@ -40,11 +40,11 @@ class ScreenedListSchema(ma.Schema):
 
 class PaymentWarningSchema(RaisedWarningSchema):
     status = ma.fields.String(validate=ma.validate.OneOf(WARNING_STATUSES))
-    rule_set_version = ma.fields.Integer(allow_none=True)
+    rule_set_version = Integer(allow_none=True)
 
 
 class PaymentSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     voucher_no = ma.fields.String()
     unit_code = ma.fields.Function(lambda p: p.unit.code)
     payer_account = ma.fields.String()
@@ -63,7 +63,7 @@ class PaymentSchema(ma.Schema):
     approval_ref = ma.fields.String(allow_none=True)
     exception = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(EXCEPTIONS))
     exception_ref = ma.fields.String(allow_none=True)
-    indicator_id = ma.fields.Integer(allow_none=True)
+    indicator_id = Integer(allow_none=True)
     bank_code = ma.fields.Function(lambda p: p.bank.code if p.bank else None)
     status = ma.fields.String(validate=ma.validate.OneOf(PAYMENT_STATUSES))
     created_at = AwareDateTime()

@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 import marshmallow as ma
 
 from api.auth import current_actor
-from api.fields import AwareDateTime
+from api.fields import AwareDateTime, Integer
 from workflow.db import db
 from workflow.monitoring import rulesets
 from workflow.monitoring.models import WARNING_LEVELS
@@ -25,7 +25,7 @@ class RuleSchema(ma.Schema):
 
 
 class RuleSetSchema(ma.Schema):
-    version = ma.fields.Integer()
+    version = Integer()
     created_at = AwareDateTime()
     note = ma.fields.String()
     rules = ma.fields.List(ma.fields.Nested(RuleSchema))
@@ -38,7 +38,7 @@ class RuleSetChangeSchema(ma.Schema):
 
 
 class RuleSetQuery(ma.Schema):
-    version = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    version = Integer(validate=ma.validate.Range(min=1))
 
 
 @blp.route("/rules")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 
+from api.inputs import text_problem
 from workflow.errors import Invalid
 
 ENCODINGS = ("utf-8-sig", "gb18030")  # gb18030 is a superset of GBK and GB2312
@@ -21,6 +22,8 @@ def decode_text(raw: bytes, field: str = "file") -> str:
 def read_csv(raw: bytes, field: str = "file") -> list[dict]:
     """Rows as dicts keyed by the header; empty cells are left out so defaults apply."""
     text = decode_text(raw, field)
+    if text_problem(text):  # a NUL byte: PostgreSQL cannot store it, SQLite would (issue 16 item 3)
+        raise Invalid("the file holds a NUL character", {field: [text_problem(text)]})
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
         raise Invalid("the CSV has no header row", {field: ["missing header row"]})

@@ -5,7 +5,7 @@ import marshmallow as ma
 
 from api.auth import current_actor
 from api.cases import CaseSchema  # the case workflow's own schema: one shape for a case
-from api.fields import AwareDateTime, Money, non_negative
+from api.fields import AwareDateTime, Date, Integer, Money, non_negative
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import verification
 from workflow.db import db
@@ -19,7 +19,7 @@ blp = Blueprint("warnings", __name__, url_prefix="/api/v1",
 
 
 class WarningPaymentSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     voucher_no = ma.fields.String()
     amount = Money()
     paid_at = AwareDateTime()
@@ -31,7 +31,7 @@ class WarningPaymentSchema(ma.Schema):
 
 
 class WarningSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     rule = ma.fields.String()
     level = ma.fields.String(validate=ma.validate.OneOf(WARNING_LEVELS))
     article = ma.fields.String(metadata={"description": "as the regulation numbers it, e.g. 第十三条（二）2"})
@@ -41,28 +41,28 @@ class WarningSchema(ma.Schema):
     unit_code = ma.fields.Function(lambda w: w.unit.code)
     unit_name = ma.fields.Function(lambda w: w.unit.name)
     payment = ma.fields.Nested(WarningPaymentSchema, allow_none=True)
-    rule_set_version = ma.fields.Integer(allow_none=True)
-    case_id = ma.fields.Integer(allow_none=True)
-    version = ma.fields.Integer()
+    rule_set_version = Integer(allow_none=True)
+    case_id = Integer(allow_none=True)
+    version = Integer()
     created_at = AwareDateTime()
     closed_at = AwareDateTime(allow_none=True)
 
 
 class StepSchema(ma.Schema):
-    id = ma.fields.Integer()
-    warning_id = ma.fields.Integer()
+    id = Integer()
+    warning_id = Integer()
     kind = ma.fields.String(validate=ma.validate.OneOf(tuple(STEP_KINDS)))
     article = ma.fields.String()
     details = ma.fields.Dict()
     addressee_code = ma.fields.String(allow_none=True, metadata={"description": "oversight body of a joint investigation"})
-    document_id = ma.fields.Integer(allow_none=True)
-    created_by_id = ma.fields.Integer(allow_none=True)
+    document_id = Integer(allow_none=True)
+    created_by_id = Integer(allow_none=True)
     created_at = AwareDateTime()
 
 
 class ResponseSchema(ma.Schema):
-    id = ma.fields.Integer()
-    warning_id = ma.fields.Integer()
+    id = Integer()
+    warning_id = Integer()
     kind = ma.fields.String(validate=ma.validate.OneOf(tuple(dict.fromkeys(RESPONSE_KINDS.values()))), metadata={
         "description": "explanation (unit), materials (competent, bank), findings (oversight)"})
     org_code = ma.fields.String()
@@ -75,7 +75,7 @@ class ResponseSchema(ma.Schema):
 class WarningDetailSchema(WarningSchema):
     steps = ma.fields.List(ma.fields.Nested(StepSchema))
     responses = ma.fields.List(ma.fields.Nested(ResponseSchema))
-    document_ids = ma.fields.List(ma.fields.Integer())
+    document_ids = ma.fields.List(Integer())
 
 
 class WarningQuery(PageQuery):
@@ -98,23 +98,23 @@ class StepCreateSchema(ma.Schema):
     # documents 调阅材料
     documents = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=200)),
                                validate=ma.validate.Length(min=1, max=100))
-    due_date = ma.fields.Date()
+    due_date = Date()
     # interview 约谈
     interview_at = AwareDateTime(metadata={"description": "date and time of the interview, with offset"})
     room = ma.fields.String(validate=ma.validate.Length(min=1, max=50))
-    attendees = ma.fields.Integer(validate=ma.validate.Range(min=1, max=20))
+    attendees = Integer(validate=ma.validate.Range(min=1, max=20))
     # onsite 实地核证
     team = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=50)),
                           validate=ma.validate.Length(min=1, max=30))
-    team_size = ma.fields.Integer(validate=ma.validate.Range(min=1, max=100))
+    team_size = Integer(validate=ma.validate.Range(min=1, max=100))
     agency = ma.fields.String(validate=ma.validate.Length(min=1, max=200),
                               metadata={"description": "entrusted accounting firm (委托会计中介机构), if any"})
-    onsite_date = ma.fields.Date()
+    onsite_date = Date()
     # focus_letter 关注函
     findings = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=500)),
                               validate=ma.validate.Length(min=1, max=50))
     period = ma.fields.String(validate=ma.validate.Length(max=100))
-    reply_by = ma.fields.Date()
+    reply_by = Date()
     # joint_investigation 部门协查
     oversight_code = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
     matters = ma.fields.String(validate=ma.validate.Length(max=2000))
@@ -148,24 +148,24 @@ class DismissSchema(ma.Schema):
 
 
 class FocusQuery(ma.Schema):
-    days = ma.fields.Integer(validate=ma.validate.Range(min=1, max=3660))
-    min_warnings = ma.fields.Integer(validate=ma.validate.Range(min=1))
-    min_blocks = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    days = Integer(validate=ma.validate.Range(min=1, max=3660))
+    min_warnings = Integer(validate=ma.validate.Range(min=1))
+    min_blocks = Integer(validate=ma.validate.Range(min=1))
     min_amount = Money(validate=non_negative)
 
 
 class FocusThresholdSchema(ma.Schema):
-    days = ma.fields.Integer()
-    min_warnings = ma.fields.Integer()
-    min_blocks = ma.fields.Integer()
+    days = Integer()
+    min_warnings = Integer()
+    min_blocks = Integer()
     min_amount = Money()
 
 
 class FocusRowSchema(ma.Schema):
     unit_code = ma.fields.String()
     unit_name = ma.fields.String()
-    warnings = ma.fields.Integer()
-    block_warnings = ma.fields.Integer()
+    warnings = Integer()
+    block_warnings = Integer()
     flagged_amount = Money()
     reasons = ma.fields.List(ma.fields.String(), metadata={"description": "often, serious, large_amount"})
     last_focus_letter_at = AwareDateTime(allow_none=True)

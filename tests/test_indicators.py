@@ -75,11 +75,13 @@ def test_duplicate_rows_in_one_upload_are_422(as_city_finance):
     assert response.json["errors"]["row 2"] == ["duplicates row 1"]
 
 
-def test_an_indicator_that_exists_already_rejects_the_upload(as_city_finance):
+def test_an_indicator_that_exists_already_rejects_the_upload_with_409(as_city_finance):
+    """A conflict with what is stored is 409, whether it was stored before or by a racing
+    upload a moment ago (issue 16 item 3); a duplicate within one upload stays 422."""
     assert as_city_finance.post("/api/v1/indicators", json=[ROW]).status_code == 201
     before = _count()
     response = as_city_finance.post("/api/v1/indicators", json=[{**ROW, "economic_code": "30201"}, ROW])
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert "row 2" in response.json["errors"]
     assert _count() == before
 

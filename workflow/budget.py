@@ -126,20 +126,23 @@ def import_indicators(actor: Actor, rows: list[dict]) -> list[Indicator]:
             continue
         seen[key] = index
         prepared.append((index, key, unit, row))
-    if prepared and not errors:
-        existing = _existing_indicator_keys({key[0] for _, key, _, _ in prepared})
-        for index, key, _, _ in prepared:
-            if key in existing:
-                errors[f"row {index}"] = ["an indicator with this unit, year, codes, fund source and project exists"]
     if errors:
         raise Invalid("the upload was rejected; nothing was written", errors)
+    _refuse_existing_indicators(prepared)
     created = [Indicator(unit=unit, year=row["year"], functional_code=row["functional_code"],
                          economic_code=row["economic_code"], fund_source=row["fund_source"],
                          expenditure_kind=row["expenditure_kind"], project=row.get("project") or "",
                          amount=row["amount"], frozen=row.get("frozen", False))
                for _, _, unit, row in prepared]
     db.session.add_all(created)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        # A racing upload stored one of these keys after the check above: the same answer as
+        # if it had come first (409 naming the rows), never the database's message.
+        db.session.rollback()
+        _refuse_existing_indicators(prepared)
+        raise Conflict("an indicator of this upload was stored meanwhile; nothing was written") from None
     # One entry per upload, not per row: the indicators are themselves the record; the entry
     # says who loaded which rows (their ids and a digest of their content), and when.
     journal.record(actor, journal.stream_of("indicators", actor.org_id or "system"), "loaded", {
@@ -148,6 +151,18 @@ def import_indicators(actor: Actor, rows: list[dict]) -> list[Indicator]:
         "digest": journal.digest([_indicator_content(i) for i in created]),
     })
     return created
+
+
+def _refuse_existing_indicators(prepared: list[tuple]) -> None:
+    """409 naming each row whose key is stored already (a conflict with what exists, as for
+    accounts and payments; a duplicate within the upload is the upload's own error, 422)."""
+    if not prepared:
+        return
+    existing = _existing_indicator_keys({key[0] for _, key, _, _ in prepared})
+    clashes = {f"row {index}": ["an indicator with this unit, year, codes, fund source and project exists"]
+               for index, key, _, _ in prepared if key in existing}
+    if clashes:
+        raise Conflict("the upload was rejected; nothing was written", clashes)
 
 
 def _indicator_content(indicator: Indicator) -> dict:
@@ -209,7 +224,12 @@ def register_account(actor: Actor, data: dict) -> BankAccount:
     account = BankAccount(unit=unit, bank=bank, number=data["number"], kind=data["kind"],
                           registered=registered, status=data.get("status", "active"))
     db.session.add(account)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        # a racing request recorded the same number after the check above: the same 409
+        db.session.rollback()
+        raise Conflict("account number already recorded", {"number": ["already recorded"]}) from None
     journal.record(actor, journal.stream_of("account", account.id), "recorded", {
         "unit_code": unit.code, "bank_code": bank.code, "number": account.number, "kind": account.kind,
         "registered": account.registered, "status": account.status})

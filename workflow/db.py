@@ -7,7 +7,8 @@ Datetimes are stored in UTC and always come back timezone-aware.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
@@ -67,19 +68,40 @@ def locked(stmt: sa.Select, **for_update) -> sa.Select:
     return stmt.execution_options(populate_existing=True)
 
 
-def to_money(value) -> Decimal:
-    """Parse a yuan amount exactly; floats are refused because they are already inexact."""
+# The largest amount the service accepts: under a trillion yuan, far beyond any payment or
+# indicator, and 14 significant digits, so its fen (and sums of many) stay well inside BIGINT.
+MONEY_MAX = Decimal("999999999999.99")
+# What a BIGINT column of fen can hold: the bound for the column itself (running totals).
+COLUMN_MONEY_MAX = Decimal(2**63 - 1) / 100
+# The one written form of an amount: ASCII digits, an optional minus, at most two places.
+# No exponent ("1e9"), no grouping ("1,200.00"), no other digits ("１２３"), no spaces.
+MONEY_PATTERN = r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$"
+_MONEY_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]{1,2})?")
+
+
+def to_money(value, *, maximum: Decimal = MONEY_MAX) -> Decimal:
+    """Read a yuan amount exactly: a string in the written form above, an int (whole yuan) or
+    a Decimal with at most two places, within ``maximum`` either way. Floats are refused
+    (TypeError): they are already inexact, and the text the client wrote is lost."""
     if isinstance(value, float):
-        raise TypeError("money must not pass through float")
-    try:
-        amount = Decimal(str(value).strip().replace(",", ""))
-    except (InvalidOperation, ValueError) as exc:
-        raise ValueError(f"not a decimal amount: {value!r}") from exc
-    if not amount.is_finite():
-        raise ValueError(f"not a finite amount: {value!r}")
+        raise TypeError('money must not pass through float: write it as a string, e.g. "1500.00"')
+    if isinstance(value, bool):
+        raise ValueError(f"not a decimal amount: {value!r}")
+    if isinstance(value, str):
+        if not _MONEY_TEXT.fullmatch(value):
+            raise ValueError(f'not a decimal amount with at most two places, e.g. "1500.00": {value[:40]!r}')
+        amount = Decimal(value)
+    elif isinstance(value, (int, Decimal)):
+        amount = Decimal(value)
+        if not amount.is_finite():
+            raise ValueError(f"not a finite amount: {value!r}")
+    else:
+        raise ValueError(f"not a decimal amount: {value!r}")
+    if abs(amount) > maximum:
+        raise ValueError(f"at most {maximum} in absolute value")
     if amount != amount.quantize(CENT):
         raise ValueError(f"more than two decimal places: {value!r}")
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    return amount.quantize(CENT)
 
 
 class Money(sa.types.TypeDecorator):
@@ -91,12 +113,33 @@ class Money(sa.types.TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        return int(to_money(value) * 100)
+        return int(to_money(value, maximum=COLUMN_MONEY_MAX) * 100)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         return (Decimal(int(value)) / 100).quantize(CENT)
+
+
+# The dates the service accepts (budget years, payment times, deadlines): anything outside is a
+# typing error or a probe, and year 1 or 9999 would overflow when moved between time zones.
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2099, 12, 31)
+DATE_RANGE_TEXT = f"between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}"
+
+
+def in_date_range(value: dt.date | dt.datetime) -> bool:
+    """Whether ``value`` (a date, or a datetime by its own calendar date) lies in FIRST_DAY..LAST_DAY.
+    The datetime's own date is used so that no time-zone arithmetic, which overflows near
+    year 1 and 9999, happens before the check."""
+    day = value.date() if isinstance(value, dt.datetime) else value
+    return FIRST_DAY <= day <= LAST_DAY
+
+
+def check_date_range(value: dt.date | dt.datetime) -> None:
+    """ValueError unless :func:`in_date_range`."""
+    if not in_date_range(value):
+        raise ValueError(f"must be {DATE_RANGE_TEXT}")
 
 
 def utcnow() -> dt.datetime:

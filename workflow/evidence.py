@@ -256,6 +256,11 @@ def served_type(file_type: FileType, data: bytes) -> str:
     return f"{file_type.content_type.split(';')[0]}; charset={charset}"
 
 
+SERVED_CONTENT_TYPES = tuple(dict.fromkeys(
+    f"{t.content_type.split(';')[0]}; charset={charset}" if t.content_type.startswith("text/") else t.content_type
+    for t in FILE_TYPES.values() for _, charset in TEXT_ENCODINGS))
+
+
 def add_evidence(actor: Actor, case_id: int, *, data: bytes, filename: str | None,
                  declared_type: str | None, note: str | None = None, upload_dir: str,
                  max_bytes: int = DEFAULT_MAX_BYTES, now: dt.datetime | None = None) -> Evidence:

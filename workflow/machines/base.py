@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import Machine
 
-from workflow.db import to_money
+from workflow.db import DATE_RANGE_TEXT, MONEY_PATTERN, in_date_range, to_money
 
 if TYPE_CHECKING:  # pragma: no cover
     from workflow.cases import Case
@@ -139,9 +139,9 @@ class Field:
             "choice": {"type": "string", "enum": list(self.choice_values)},
             "choices": {"type": "array", "items": {"type": "string", "enum": list(self.choice_values)},
                         "minItems": 1, "uniqueItems": True},
-            "money": {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$"},
+            "money": {"type": "string", "pattern": MONEY_PATTERN, "example": "1500.00"},
             "days": {"type": "integer", "minimum": 1, "maximum": 366},
-            "date": {"type": "string", "format": "date"},
+            "date": {"type": "string", "format": "date", "description": DATE_RANGE_TEXT},
             "org": {"type": "string", "description": f"code of a {self.org_kind} organisation"},
             "accounts": {"type": "array", "items": {"type": "string"}, "minItems": 1},
         }
@@ -203,11 +203,10 @@ def parse_value(spec: Field, value: Any, ctx: Context) -> tuple[Any, Any]:
         ordered = [v for v in spec.choice_values if v in value]
         return ordered, ordered
     if spec.type == "money":
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise FieldError('a decimal amount in yuan, e.g. "1500.00"')
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise FieldError('a decimal amount in yuan as a string, e.g. "1500.00"')
         try:
-            # A JSON number arrives as float: read it through its shortest text form.
-            amount = to_money(repr(value) if isinstance(value, float) else value)
+            amount = to_money(value)  # the one written form (workflow.db), at most MONEY_MAX
         except (ValueError, TypeError) as exc:
             raise FieldError(str(exc)) from exc
         if amount < 0:
@@ -224,6 +223,8 @@ def parse_value(spec: Field, value: Any, ctx: Context) -> tuple[Any, Any]:
             day = None
         if day is None:
             raise FieldError("a date, e.g. 2026-03-02")
+        if not in_date_range(day):
+            raise FieldError(f"must be {DATE_RANGE_TEXT}")
         return day, day.isoformat()
     if spec.type == "org":
         from workflow import cases  # the lookups live beside the models

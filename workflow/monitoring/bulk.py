@@ -55,8 +55,9 @@ def insert_rows(table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> N
     except dialect.loaded_dbapi.IntegrityError as exc:
         # e.g. the same voucher stored by a racing request a moment ago; the caller's
         # transaction is rolled back by the error handler, nothing half-written remains.
-        raise Conflict(f"{table.name}: a row conflicts with one stored meanwhile; post again",
-                       {"_": [str(exc).splitlines()[0]]}) from exc
+        # The driver's message names the constraint: it is logged by no one and answered never.
+        raise Conflict("a row conflicts with one stored meanwhile by another request; nothing was written",
+                       {"_": ["stored meanwhile by another request"]}) from exc
 
 
 def update_rows(table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> None:
