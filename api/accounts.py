@@ -16,8 +16,8 @@ blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Bank ac
 
 class AccountSchema(ma.Schema):
     id = Integer(dump_only=True)
-    unit_code = ma.fields.Function(lambda a: a.unit.code, dump_only=True)
-    bank_code = ma.fields.Function(lambda a: a.bank.code, dump_only=True)
+    unit_code = ma.fields.Function(lambda a: a.unit.code, dump_only=True, metadata={"type": "string"})
+    bank_code = ma.fields.Function(lambda a: a.bank.code, dump_only=True, metadata={"type": "string"})
     number = ma.fields.String(dump_only=True)
     kind = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(ACCOUNT_KINDS))
     registered = ma.fields.Boolean(dump_only=True)

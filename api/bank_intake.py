@@ -29,10 +29,10 @@ class RefusalCreateSchema(ma.Schema):
 class RefusalSchema(ma.Schema):
     id = Integer()
     voucher_no = ma.fields.String()
-    bank_code = ma.fields.Function(lambda r: r.bank.code)
+    bank_code = ma.fields.Function(lambda r: r.bank.code, metadata={"type": "string"})
     reason = ma.fields.String()
     warning_id = Integer()
-    payment_status = ma.fields.Function(lambda r: "refused")
+    payment_status = ma.fields.Function(lambda r: "refused", metadata={"type": "string", "enum": ["refused"]})
     reported_at = AwareDateTime()
 
 

@@ -50,9 +50,9 @@ class CaseSchema(ma.Schema):
     overdue = ma.fields.Boolean(dump_only=True)
     funds_suspended = ma.fields.Boolean(dump_only=True)
     version = Integer(dump_only=True)
-    allowed_actions = ma.fields.Method("_allowed", dump_only=True)
+    allowed_actions = ma.fields.Method("_allowed", dump_only=True, metadata={"type": "array", "items": {"type": "string"}})
     measures = ma.fields.Dict(dump_only=True)
-    finance_code = ma.fields.Function(lambda c: c.finance.code, dump_only=True)
+    finance_code = ma.fields.Function(lambda c: c.finance.code, dump_only=True, metadata={"type": "string"})
     created_at = AwareDateTime(dump_only=True)
     closed_at = AwareDateTime(dump_only=True, allow_none=True)
     resolution = ma.fields.String(dump_only=True, allow_none=True, validate=ma.validate.OneOf(cases.RESOLUTIONS))
@@ -99,9 +99,15 @@ class PartySchema(ma.Schema):
 class EventSchema(ma.Schema):
     id = Integer()
     seq = Integer()
-    actor = ma.fields.Function(lambda e: {"user_id": e.actor_user_id, "name": e.actor.name if e.actor else None})
+    actor = ma.fields.Function(lambda e: {"user_id": e.actor_user_id, "name": e.actor.name if e.actor else None},
+                               metadata={"type": "object", "properties": {
+                                   "user_id": {"type": "integer", "nullable": True},
+                                   "name": {"type": "string", "nullable": True}}})
     party = ma.fields.Function(lambda e: {"org_id": e.party_org_id, "kind": e.party_kind,
-                                          "code": e.party.code if e.party else None})
+                                          "code": e.party.code if e.party else None},
+                               metadata={"type": "object", "properties": {
+                                   "org_id": {"type": "integer", "nullable": True},
+                                   "kind": {"type": "string"}, "code": {"type": "string", "nullable": True}}})
     trigger = ma.fields.String()
     from_ = ma.fields.String(attribute="from_state", data_key="from")
     to = ma.fields.String(attribute="to_state")

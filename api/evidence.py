@@ -31,7 +31,7 @@ class EvidenceSchema(ma.Schema):
     size = Integer()
     sha256 = ma.fields.String()
     note = ma.fields.String(allow_none=True)
-    uploader_org = ma.fields.Function(lambda e: e.uploader_org.code if e.uploader_org else None)
+    uploader_org = ma.fields.Function(lambda e: e.uploader_org.code if e.uploader_org else None, metadata={"type": "string", "nullable": True})
     created_at = AwareDateTime()
 
 

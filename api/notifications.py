@@ -22,7 +22,7 @@ class NotificationSchema(ma.Schema):
     case_id = Integer(dump_only=True, allow_none=True)
     created_at = AwareDateTime(dump_only=True)
     read_at = AwareDateTime(dump_only=True, allow_none=True)
-    read = ma.fields.Function(lambda n: n.read_at is not None, dump_only=True)
+    read = ma.fields.Function(lambda n: n.read_at is not None, dump_only=True, metadata={"type": "boolean"})
 
 
 class NotificationQuery(PageQuery):

@@ -21,7 +21,7 @@ class OrgSchema(ma.Schema):
     kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))
     level = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(FINANCE_LEVELS))
     region = ma.fields.String(allow_none=True)
-    parent_code = ma.fields.Function(lambda o: o.parent.code if o.parent else None)
+    parent_code = ma.fields.Function(lambda o: o.parent.code if o.parent else None, metadata={"type": "string", "nullable": True})
 
 
 class OrgRefSchema(ma.Schema):

@@ -8,12 +8,12 @@ from api.auth import current_actor
 from api.fields import AwareDateTime, Integer, Money
 from api.pagination import PageQuery, page_schema, paginate
 from api.uploads import read_csv
-from workflow.db import db
+from workflow.db import DATE_RANGE_TEXT, MONEY_PATTERN, db
 from workflow.errors import Invalid
 from workflow.monitoring import payments
 from workflow.monitoring.models import (
     EXCEPTIONS, METHODS, PAYEE_KINDS, PAYMENT_STATUSES, SETTLEMENTS, WARNING_LEVELS, WARNING_STATUSES, Payment)
-from workflow.monitoring.screening import MAX_ROWS, screen_payments
+from workflow.monitoring.screening import FIELD_SPECS, MAX_ROWS, REQUIRED, screen_payments
 from workflow.parties import Organisation
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Payments and their screening (Art. 9, 13-19)")
@@ -46,7 +46,7 @@ class PaymentWarningSchema(RaisedWarningSchema):
 class PaymentSchema(ma.Schema):
     id = Integer()
     voucher_no = ma.fields.String()
-    unit_code = ma.fields.Function(lambda p: p.unit.code)
+    unit_code = ma.fields.Function(lambda p: p.unit.code, metadata={"type": "string"})
     payer_account = ma.fields.String()
     amount = Money()
     paid_at = AwareDateTime()
@@ -64,7 +64,7 @@ class PaymentSchema(ma.Schema):
     exception = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(EXCEPTIONS))
     exception_ref = ma.fields.String(allow_none=True)
     indicator_id = Integer(allow_none=True)
-    bank_code = ma.fields.Function(lambda p: p.bank.code if p.bank else None)
+    bank_code = ma.fields.Function(lambda p: p.bank.code if p.bank else None, metadata={"type": "string", "nullable": True})
     status = ma.fields.String(validate=ma.validate.OneOf(PAYMENT_STATUSES))
     created_at = AwareDateTime()
     warnings = ma.fields.List(ma.fields.Nested(PaymentWarningSchema))
@@ -74,6 +74,29 @@ class PaymentQuery(PageQuery):
     status = ma.fields.String(validate=ma.validate.OneOf(PAYMENT_STATUSES))
     unit_code = ma.fields.String()
     voucher_no = ma.fields.String()
+
+
+def _row_schema() -> dict:
+    """The JSON schema of one posted payment, from the screening's own field specifications, so
+    that a generated client has a payment model and the document cannot drift from the checks."""
+    properties = {"amount": {"type": "string", "pattern": MONEY_PATTERN, "example": "1500.00",
+                             "description": "yuan, decimal string with at most two places"},
+                  "paid_at": {"type": "string", "format": "date-time",
+                              "description": f"ISO 8601 with an offset, {DATE_RANGE_TEXT}"}}
+    for name, required, length, choices, _, pattern, _ in FIELD_SPECS:
+        if name in properties:
+            continue
+        prop = {"type": "string"}
+        if length:
+            prop["maxLength"] = length
+        if choices:
+            prop["enum"] = sorted(choices)
+        if pattern:
+            prop["pattern"] = f"^(?:{pattern[0].pattern})$"
+        if not required:
+            prop["nullable"] = True
+        properties[name] = prop
+    return {"type": "object", "required": list(REQUIRED), "properties": properties, "additionalProperties": False}
 
 
 UPLOAD_DOC = {
@@ -94,7 +117,8 @@ UPLOAD_DOC = {
                        "Either way nothing of the request is written. An exception covers only the economic "
                        "codes the rule set's `real_fund_transfer.exception_scope` gives it.",
         "content": {
-            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/json": {"schema": {"type": "array", "minItems": 1, "maxItems": MAX_ROWS,
+                                            "items": _row_schema()}},
             "multipart/form-data": {"schema": {"type": "object", "properties": {
                 "file": {"type": "string", "format": "binary"}}}},
         },

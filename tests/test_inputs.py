@@ -138,6 +138,17 @@ def test_a_lone_surrogate_in_a_field_name_is_422_and_the_answer_is_valid_utf8(cl
     response.data.decode("utf-8")
 
 
+@pytest.mark.parametrize("field", ["exception", "exception_ref", "payee_id_number", "paid_at", "voucher_no"])
+@pytest.mark.parametrize("value", [{}, [], True, 1.5])
+def test_a_text_field_of_a_payment_sent_as_another_json_type_is_422_naming_it(as_city_finance, field, value):
+    row = payment(exception="student_aid", exception_ref="吉财教〔2021〕5号")
+    row[field] = value
+    response = as_city_finance.post("/api/v1/payments", json=[row])
+    assert_error_shape(response, 422)
+    assert response.json["errors"] == {f"row 1.{field}": ["must be text"]}
+    assert count(Payment) == 0
+
+
 def test_a_nul_in_a_bulk_row_names_the_row_and_field(as_city_finance):
     body = json.dumps([payment(), payment(summary="打印纸\u0000")])
     response = _raw_json(as_city_finance, "/api/v1/payments", body)

@@ -64,6 +64,7 @@ CHOICES = {"settlement": frozenset(SETTLEMENTS), "method": frozenset(METHODS),
 CODE = re.compile(r"[0-9]{3,10}")
 ID_NUMBER = re.compile(r"[0-9]{17}[0-9Xx]|[0-9]{15}")
 ACCOUNT_NO = re.compile(r"[0-9A-Za-z-]{4,64}")
+NOT_TEXT = object()  # a text field sent as another JSON type: already an error
 
 
 # ---------------------------------------------------------------- validation
@@ -132,6 +133,7 @@ def _parse_row(row, latest: dt.datetime) -> tuple[dict, list[tuple[str, str]]]:
             value = str(value)
         else:
             errors.append((name, "must be text"))
+            p[name] = NOT_TEXT  # the checks across fields below pass it by
             continue
         if value is None:
             if required:
@@ -146,9 +148,11 @@ def _parse_row(row, latest: dt.datetime) -> tuple[dict, list[tuple[str, str]]]:
             errors.append((name, pattern[1]))
         p[name] = value
     number = p["payee_id_number"]
-    if number is not None and number[-1] == "x":
+    if type(number) is str and number[-1] == "x":
         p["payee_id_number"] = number.upper()
-    if p["exception"] and not p["exception_ref"]:
+    if NOT_TEXT in (p["exception"], p["exception_ref"]):
+        pass
+    elif p["exception"] and not p["exception_ref"]:
         errors.append(("exception_ref", "required with an exception: the document it rests on (Art. 13(三))"))
     elif p["exception_ref"] and not p["exception"]:
         errors.append(("exception", "required with an exception_ref"))
@@ -167,7 +171,7 @@ def _parse_row(row, latest: dt.datetime) -> tuple[dict, list[tuple[str, str]]]:
                 errors.append(("amount", "must be more than zero"))
             p["amount"] = amount
     paid_at = p["paid_at"]
-    if paid_at is not None:
+    if type(paid_at) is str:
         try:
             moment = dt.datetime.fromisoformat(paid_at)
         except ValueError:
