@@ -13,6 +13,7 @@ from workflow.errors import Invalid
 from workflow.monitoring import payments
 from workflow.monitoring.models import (
     EXCEPTIONS, METHODS, PAYEE_KINDS, PAYMENT_STATUSES, SETTLEMENTS, WARNING_LEVELS, WARNING_STATUSES, Payment)
+from workflow.monitoring.rules import WARNING_RULES
 from workflow.monitoring.screening import FIELD_SPECS, MAX_ROWS, REQUIRED, screen_payments
 from workflow.parties import Organisation
 
@@ -21,7 +22,7 @@ blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Payment
 
 class RaisedWarningSchema(ma.Schema):
     id = Integer()
-    rule = ma.fields.String()
+    rule = ma.fields.String(validate=ma.validate.OneOf(WARNING_RULES))
     level = ma.fields.String(validate=ma.validate.OneOf(WARNING_LEVELS))
     article = ma.fields.String()
     message = ma.fields.String()

@@ -11,6 +11,7 @@ from workflow import verification
 from workflow.db import db
 from workflow.monitoring.models import PAYMENT_STATUSES, SETTLEMENTS, WARNING_LEVELS, WARNING_STATUSES, Warning
 from workflow.parties import ORG_KINDS
+from workflow.monitoring.rules import WARNING_RULES
 from workflow.verification import CASE_RUNGS, RESPONSE_KINDS, STEP_KINDS
 
 blp = Blueprint("warnings", __name__, url_prefix="/api/v1",
@@ -32,7 +33,7 @@ class WarningPaymentSchema(ma.Schema):
 
 class WarningSchema(ma.Schema):
     id = Integer()
-    rule = ma.fields.String()
+    rule = ma.fields.String(validate=ma.validate.OneOf(WARNING_RULES))
     level = ma.fields.String(validate=ma.validate.OneOf(WARNING_LEVELS))
     article = ma.fields.String(metadata={"description": "as the regulation numbers it, e.g. 第十三条（二）2"})
     message = ma.fields.String()
@@ -80,7 +81,7 @@ class WarningDetailSchema(WarningSchema):
 
 class WarningQuery(PageQuery):
     status = ma.fields.String(validate=ma.validate.OneOf(WARNING_STATUSES))
-    rule = ma.fields.String()
+    rule = ma.fields.String(validate=ma.validate.OneOf(WARNING_RULES))
     level = ma.fields.String(validate=ma.validate.OneOf(WARNING_LEVELS))
     unit_code = ma.fields.String()
 

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 from workflow.db import AwareDateTime, db, locked, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import entries_of, record, stream_of
-from workflow.monitoring.models import Payment, Warning, WARNING_LEVELS
+from workflow.monitoring.models import MANUAL_WARNING_RULES, Payment, Warning, WARNING_LEVELS
 from workflow.monitoring.payments import lock_payment
 from workflow.parties import Actor, Organisation, org_by_code, require
 from workflow.scoping import units_of
@@ -590,6 +590,8 @@ def open_manual_warning(actor: Actor, *, unit: Organisation, payment: Payment | 
                         article: str, message: str, now: dt.datetime | None = None) -> Warning:
     """A warning raised by hand (a complaint, a bank's refusal) rather than by a rule.
     A rule fires at most once per payment: an existing one of the same rule is returned."""
+    if rule not in MANUAL_WARNING_RULES:
+        raise ValueError(f"not a hand-raised warning's rule: {rule!r}")
     if level not in WARNING_LEVELS:
         raise Invalid("unknown level", {"level": [f"one of {', '.join(WARNING_LEVELS)}"]})
     if payment is not None:

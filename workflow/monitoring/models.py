@@ -32,6 +32,9 @@ EXCEPTIONS = (
     "other_approved",       # 6. 国家和省另有规定、经财政厅（局）批准的其他资金
 )
 WARNING_LEVELS = ("block", "warn", "remind")  # 拦截 / 预警 / 提示
+# The "rules" of warnings raised by hand (a bank's refusal, a complaint) rather than by a
+# screening rule (workflow.monitoring.rules.WARNING_RULES lists both).
+MANUAL_WARNING_RULES = ("bank_refusal", "complaint")
 WARNING_STATUSES = ("open", "verifying", "confirmed", "dismissed")
 
 

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 from workflow.budget import ACCOUNT_KINDS
 from workflow.db import to_money
-from workflow.monitoring.models import EXCEPTIONS, PAYEE_KINDS
+from workflow.monitoring.models import EXCEPTIONS, MANUAL_WARNING_RULES, PAYEE_KINDS
 
 
 class AccountInfo(NamedTuple):
@@ -615,6 +615,8 @@ RULES: tuple[type[Rule], ...] = (
     LuxurySpecialties,
 )
 RULES_BY_NAME: dict[str, type[Rule]] = {rule.name: rule for rule in RULES}
+# Every rule a warning may name: the screening rules above and the hand-raised kinds.
+WARNING_RULES = (*RULES_BY_NAME, *MANUAL_WARNING_RULES)
 
 
 @dataclass
