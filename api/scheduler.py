@@ -11,7 +11,7 @@ outbox-delivery    :func:`notifications.delivery.deliver_pending`  every ``FUNDW
 overdue-digest     :func:`workflow.scheduling.daily_digest`         daily at ``FUNDWATCH_DIGEST_TIME`` (08:30, local)
 =================  ===========================================  ==============================
 
-Why it is built this way (see /work/shared/design/reliability.md):
+Why it is built this way (APScheduler 3.x pitfalls, from its FAQ and issue tracker):
 
 - Its own process, never inside gunicorn workers: APScheduler's FAQ says a job store must
   never be shared between schedulers, and schedulers in web workers run jobs once per worker.
