@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+# Links in messages point at the port served (unless FUNDWATCH_BASE_URL is set).
+export FUNDWATCH_BASE_URL ?= http://127.0.0.1:$(PORT)
 FLASK := $(BIN)/flask --app wsgi
 
 .PHONY: run test install install-test migrate clean

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from zoneinfo import ZoneInfo
 
 import click
 import sqlalchemy as sa
@@ -58,7 +59,8 @@ def issue(email, days, label):
     except DomainError as error:
         _fail(error)
     db.session.commit()
-    click.echo(f"token {row.id} expires {row.expires_at.isoformat()}")
+    zone = ZoneInfo(current_app.config["FUNDWATCH_TIMEZONE"])  # as the API answers times
+    click.echo(f"token {row.id} expires {row.expires_at.astimezone(zone).isoformat()}")
     click.echo(plain)
 
 

@@ -298,7 +298,7 @@ def _check_fields(spec: StepKind, data: dict) -> dict:
         if name != "kind" and value is not None and name not in spec.fields:
             errors[name] = [f"not a field of a {spec.name} step"]
     if errors:
-        raise Invalid(f"a {spec.name} step needs {', '.join(spec.required) or 'no more fields'}", errors)
+        raise Invalid(f"{spec.name} steps need {', '.join(spec.required) or 'no more fields'}", errors)
     return {name: data[name] for name in spec.fields if data.get(name) is not None}
 
 
