@@ -11,10 +11,10 @@ from api.orgs import OrgRefSchema
 from api.fields import AwareDateTime, Integer
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import cases
-from workflow.cases import Case, CaseEvent
+from workflow.cases import EVENT_TRIGGERS, Case, CaseEvent
 from workflow.db import db, utcnow
 from workflow.errors import Invalid
-from workflow.machines import MACHINES
+from workflow.machines import MACHINES, NEW
 from workflow.parties import ORG_KINDS, Organisation, org_by_code
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1",
@@ -108,9 +108,9 @@ class EventSchema(ma.Schema):
                                metadata={"type": "object", "properties": {
                                    "org_id": {"type": "integer", "nullable": True},
                                    "kind": {"type": "string"}, "code": {"type": "string", "nullable": True}}})
-    trigger = ma.fields.String()
-    from_ = ma.fields.String(attribute="from_state", data_key="from")
-    to = ma.fields.String(attribute="to_state")
+    trigger = ma.fields.String(validate=ma.validate.OneOf(EVENT_TRIGGERS))
+    from_ = ma.fields.String(attribute="from_state", data_key="from", validate=ma.validate.OneOf([NEW, *ALL_STATES]))
+    to = ma.fields.String(attribute="to_state", validate=ma.validate.OneOf(ALL_STATES))
     payload = ma.fields.Dict()
     time = AwareDateTime(attribute="created_at")
     hash = ma.fields.String()

@@ -110,5 +110,7 @@ def test_issue16_the_other_closed_choices_are_enums_too(spec):
                           ("CaseCreate", "rung"), ("Step", "kind"), ("Response", "kind"), ("Response", "org_kind"),
                           ("Document", "kind"), ("Evidence", "file_type"), ("Evidence", "content_type"),
                           ("SettlementAnswer", "outcome"), ("Finding", "code"), ("JournalParty", "kind"),
-                          ("OutboxMessage", "status"), ("Org", "level"), ("OrgRef", "kind"), ("Rule", "name")]:
+                          ("OutboxMessage", "status"), ("Org", "level"), ("OrgRef", "kind"), ("Rule", "name"),
+                          ("Warning", "rule"), ("PaymentWarning", "rule"), ("Event", "trigger"), ("Event", "from"),
+                          ("Event", "to")]:
         assert _property(spec, schema, field).get("enum"), f"{schema}.{field} has no enum"
