@@ -48,34 +48,48 @@ def printable_name(name) -> str:
     return name if text_problem(name) is None else name.encode("ascii", "backslashreplace").decode("ascii")
 
 
-def _depth_and_problems(body) -> tuple[int, dict[str, list[str]]]:
+def _depth_and_problems(body, *, check_text: bool = True) -> tuple[int, dict[str, list[str]]]:
     """Walk the parsed JSON without recursion: its depth, and each bad string by its field name
-    (``row N.field`` for the rows of a top-level array, as the bulk uploads name them)."""
+    (``row N.field`` for the rows of a top-level array, as the bulk uploads name them). Only
+    containers go on the stack; with ``check_text`` off only the depth is measured."""
     problems: dict[str, list[str]] = {}
+
+    def text(value, name):
+        reason = text_problem(value)
+        if reason:
+            problems.setdefault(name or "_", []).append(reason)
+
+    if isinstance(body, str) and check_text:
+        text(body, "")
     deepest = 0
-    stack = [(body, "", 1)]
+    stack = [(body, "", 1)] if isinstance(body, (dict, list)) else []
     while stack:
         value, path, depth = stack.pop()
         deepest = max(deepest, depth)
         if depth > MAX_DEPTH:
             break
-        if isinstance(value, str):
-            reason = text_problem(value)
-            if reason:
-                problems.setdefault(path or "_", []).append(reason)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                name = printable_name(key)
-                child = f"{path}.{name}" if path else name
-                reason = text_problem(key)
-                if reason:
-                    problems.setdefault(child, []).append(f"field name {reason}")
-                stack.append((item, child, depth + 1))
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
+        if isinstance(value, dict):
+            items = value.items()
+        else:
+            items = ((None, item) for item in value)
+        for index, (key, item) in enumerate(items):
+            if key is None:
                 child = f"{path}.{index}" if path else f"row {index + 1}"
+            else:
+                name = printable_name(key) if check_text else key
+                child = f"{path}.{name}" if path else name
+                if check_text and text_problem(key):
+                    problems.setdefault(child, []).append(f"field name {text_problem(key)}")
+            if isinstance(item, (dict, list)):
                 stack.append((item, child, depth + 1))
-    return deepest, problems
+            elif check_text and isinstance(item, str):
+                text(item, child)
+    return max(deepest, 1), problems
+
+
+# What a JSON text must contain for a string in it to hold a NUL or a lone surrogate: the escape
+# (a raw NUL is not valid JSON, and a raw surrogate is not valid UTF-8, so neither parses).
+_BAD_TEXT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def check_request():
@@ -106,7 +120,9 @@ def check_request():
             body = request.get_json(silent=True)
         except RecursionError:
             return too_deep, 400
-        depth, found = _depth_and_problems(body)
+        # A bulk upload holds up to 10,000 rows: its strings are walked only when the raw text
+        # contains an escape that could make one unstorable.
+        depth, found = _depth_and_problems(body, check_text=bool(_BAD_TEXT_ESCAPE.search(request.get_data())))
         if depth > MAX_DEPTH:
             return too_deep, 400
         for name, reasons in found.items():
