@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from workflow.db import Money, db, dialect_name  # noqa: F401  (dialect_name: used as bulk.dialect_name)
+from workflow.db import Money, db, dialect_name
 from workflow.errors import Conflict
 
 

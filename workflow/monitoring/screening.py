@@ -35,7 +35,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from workflow.budget import BankAccount, Indicator
-from workflow.db import DATE_RANGE_TEXT, db, in_date_range, take_write_lock, to_money, utcnow
+from workflow.db import DATE_RANGE_TEXT, db, dialect_name, in_date_range, locked, take_write_lock, to_money, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid
 from workflow.monitoring import bulk
 from workflow.monitoring.models import (
@@ -272,8 +272,8 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
     keys = _total_keys(parsed)
     take_write_lock()  # SQLite: screenings queue here instead of failing later with a stale snapshot
     _serialise_units({p["unit_id"] for p in parsed})
-    locked = _lock_totals(keys, now)
-    batch.totals = {key: spent for key, (_, spent) in locked.items()}
+    total_rows = _lock_totals(keys, now)
+    batch.totals = {key: spent for key, (_, spent) in total_rows.items()}
     existing = _existing(parsed)
     refused = _voucher_clashes(actor, parsed, existing, refuse=not skip_changed)
 
@@ -327,7 +327,7 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
                 for warning_id, (index, payment_id, rule, message) in zip(warning_ids, fired_all)]
     bulk.insert_rows(Payment.__table__, PAYMENT_COLUMNS, payments)
     bulk.insert_rows(Warning.__table__, WARNING_COLUMNS, warnings)
-    _store_totals(locked, batch.totals, now)
+    _store_totals(total_rows, batch.totals, now)
 
     result = ScreeningResult(items=[], created=len(payments), warnings=len(warnings),
                              duplicates=len(parsed) - len(payments) - len(refused),
@@ -460,10 +460,9 @@ def _serialise_units(unit_ids: set[int]) -> None:
     SQLite: :func:`take_write_lock` has serialised every batch already. PostgreSQL: the
     units' rows, FOR NO KEY UPDATE in id order (inserts that reference a unit take KEY SHARE,
     which this does not block; one order for every batch, so no deadlock)."""
-    if not unit_ids or bulk.dialect_name() != "postgresql":
-        return
-    db.session.execute(sa.select(Organisation.id).where(Organisation.id.in_(sorted(unit_ids)))
-                       .order_by(Organisation.id).with_for_update(key_share=True))
+    if unit_ids:
+        db.session.execute(locked(sa.select(Organisation.id).where(Organisation.id.in_(sorted(unit_ids)))
+                                  .order_by(Organisation.id), key_share=True))
 
 
 def _lock_totals(keys: list[tuple], now: dt.datetime) -> dict[tuple, tuple[int, Decimal]]:
@@ -476,7 +475,7 @@ def _lock_totals(keys: list[tuple], now: dt.datetime) -> dict[tuple, tuple[int, 
     found = _select_totals(keys)
     missing = [key for key in keys if key not in found]
     if missing:
-        if bulk.dialect_name() == "postgresql":
+        if dialect_name() == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
@@ -491,7 +490,7 @@ def _select_totals(keys: list[tuple]) -> dict[tuple, tuple[int, Decimal]]:
     table = SpendingTotal.__table__
     wanted = set(keys)
     columns = (table.c.id, table.c.unit_id, table.c.year, table.c.key, table.c.spent)
-    if bulk.dialect_name() == "postgresql":
+    if dialect_name() == "postgresql":
         # exactly these keys, locked in id order (one order for every transaction)
         given = sa.text("SELECT u, y, k FROM unnest(CAST(:u AS integer[]), CAST(:y AS integer[]), "
                         "CAST(:k AS text[])) AS g(u, y, k)"
@@ -520,7 +519,7 @@ def _store_totals(rows: dict[tuple, tuple[int, Decimal]], totals: dict[tuple, De
     if not changed:
         return
     table = SpendingTotal.__table__
-    if bulk.dialect_name() == "postgresql":
+    if dialect_name() == "postgresql":
         # one statement for the whole batch; spent is integer fen in the database
         db.session.execute(sa.text(
             "UPDATE spending_totals AS t SET spent = v.spent, updated_at = :now "
@@ -681,7 +680,7 @@ def _chunks(values, size: int | None = None):
     as one array parameter (see :func:`_among`)."""
     values = list(values)
     if size is None:
-        size = (len(values) or 1) if bulk.dialect_name() == "postgresql" else CHUNK
+        size = (len(values) or 1) if dialect_name() == "postgresql" else CHUNK
     for start in range(0, len(values), size):
         yield values[start:start + size]
 
@@ -689,7 +688,7 @@ def _chunks(values, size: int | None = None):
 def _among(column, values: list):
     """``column IN values``. On PostgreSQL as ``= ANY(:array)``: one parameter instead of
     thousands, which the driver would otherwise rewrite one by one for every batch."""
-    if bulk.dialect_name() == "postgresql":
+    if dialect_name() == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
         return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
