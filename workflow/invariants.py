@@ -30,7 +30,6 @@ from workflow.journal import JournalEntry
 from workflow.machines import MACHINES
 from workflow.monitoring.models import Warning
 
-UNDECIDED = ("open", "verifying")
 
 # (stream kind, journal actions that may occur at most once together, the invariant's name)
 ONCE_ONLY = (
