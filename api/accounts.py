@@ -8,7 +8,7 @@ from api.patching import ChangeSchema
 from api.pagination import PageQuery, page_schema, paginate
 from api.fields import Integer
 from workflow import budget
-from workflow.budget import ACCOUNT_KINDS, ACCOUNT_STATUSES, BankAccount
+from workflow.accounts import ACCOUNT_KINDS, ACCOUNT_STATUSES, BankAccount
 from workflow.db import db
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Bank accounts (Art. 13(一))")

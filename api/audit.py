@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from workflow.cases import verify_chains
+from workflow.audit import verify_chains
 from workflow.invariants import check_invariants
 from workflow.journal import verify_journal
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from workflow.parties import Actor, authenticate
+from workflow.parties import Actor
+from workflow.tokens import authenticate
 
 PUBLIC_BLUEPRINTS = {"api-docs", "swagger-ui-assets"}
 

@@ -10,8 +10,9 @@ from api.auth import current_actor
 from api.orgs import OrgRefSchema
 from api.fields import AwareDateTime, Integer
 from api.pagination import PageQuery, page_schema, paginate
-from workflow import cases
-from workflow.cases import EVENT_TRIGGERS, Case, CaseEvent
+from workflow import case_records, cases
+from workflow.case_records import Case, CaseEvent
+from workflow.cases import EVENT_TRIGGERS
 from workflow.db import db, utcnow
 from workflow.errors import Invalid
 from workflow.machines import MACHINES, NEW
@@ -42,7 +43,7 @@ class CaseSchema(ma.Schema):
     subject = ma.fields.Nested(OrgRefSchema, dump_only=True)
     summary = ma.fields.String(dump_only=True)
     state = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(ALL_STATES))
-    state_label = ma.fields.String(dump_only=True)
+    state_label = ma.fields.Function(cases.state_label, dump_only=True, metadata={"type": "string"})
     rung = ma.fields.String(dump_only=True, validate=ma.validate.OneOf(ALL_RUNGS))
     deadline = AwareDateTime(dump_only=True, allow_none=True)
     deadline_paused_remaining = Integer(
@@ -55,7 +56,7 @@ class CaseSchema(ma.Schema):
     finance_code = ma.fields.Function(lambda c: c.finance.code, dump_only=True, metadata={"type": "string"})
     created_at = AwareDateTime(dump_only=True)
     closed_at = AwareDateTime(dump_only=True, allow_none=True)
-    resolution = ma.fields.String(dump_only=True, allow_none=True, validate=ma.validate.OneOf(cases.RESOLUTIONS))
+    resolution = ma.fields.String(dump_only=True, allow_none=True, validate=ma.validate.OneOf(case_records.RESOLUTIONS))
 
     def _allowed(self, case: Case) -> list[str]:
         return cases.allowed_actions(current_actor(), case)
@@ -123,7 +124,7 @@ class Cases(MethodView):
     @blp.response(200, page_schema(CaseSchema))
     def get(self, args):
         """Cases the caller may see, by machine, state, rung, subject and overdue."""
-        stmt = cases.cases_for(current_actor())
+        stmt = case_records.cases_for(current_actor())
         for name in ("machine", "state", "rung"):
             if args.get(name):
                 stmt = stmt.where(getattr(Case, name) == args[name])
@@ -154,7 +155,7 @@ class CaseView(MethodView):
     @blp.response(200, CaseSchema)
     def get(self, case_id):
         """A case with the actions the caller may take now (404 unless visible)."""
-        return cases.get_case(current_actor(), case_id)
+        return case_records.get_case(current_actor(), case_id)
 
 
 @blp.route("/cases/<int:case_id>/actions/<trigger>")
@@ -178,9 +179,9 @@ class CaseEvents(MethodView):
         """The case's history, oldest first, each event chained to the previous by SHA-256. A
         referral (Art. 23) and the body's findings are withheld from all but finance and that body:
         the event keeps its place, trigger and states; its actor, party code and payload are empty."""
-        case = cases.get_case(current_actor(), case_id)
+        case = case_records.get_case(current_actor(), case_id)
         stmt = (sa.select(CaseEvent).where(CaseEvent.case_id == case.id)
                 .options(sa.orm.joinedload(CaseEvent.actor), sa.orm.joinedload(CaseEvent.party)))
         page = paginate(stmt, CaseEvent.id, args)
-        page["items"] = [cases.event_as_seen_by(current_actor(), event) for event in page["items"]]
+        page["items"] = [case_records.event_as_seen_by(current_actor(), event) for event in page["items"]]
         return page

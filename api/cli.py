@@ -10,10 +10,15 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
+from api.audit import audit_cli
+from api.payments_cli import payments_cli
+from api.scheduler import deadlines_cli, scheduler_command
+from notifications.cli import outbox_cli
 from workflow import demo
 from workflow.db import db
 from workflow.errors import DomainError
-from workflow.parties import MAX_TOKEN_DAYS, User, issue_token, org_by_code, revoke_token
+from workflow.parties import User, org_by_code
+from workflow.tokens import MAX_TOKEN_DAYS, issue_token, revoke_token
 
 users_cli = AppGroup("users", help="Manage users.")
 tokens_cli = AppGroup("tokens", help="Issue and revoke API tokens.")
@@ -103,21 +108,6 @@ def _write_tokens(path: str, tokens: dict) -> None:
         json.dump(tokens, handle, indent=1)
 
 
-# Command groups of other modules, one a line: "module:attribute".
-EXTRA_COMMANDS: tuple[str, ...] = (
-    "api.audit:audit_cli",
-    "notifications.cli:outbox_cli",
-    "api.payments_cli:payments_cli",
-    "api.scheduler:scheduler_command",
-    "api.scheduler:deadlines_cli",
-)
-
-
 def register(app) -> None:
-    import importlib
-
-    for group in (users_cli, tokens_cli, demo_cli):
+    for group in (users_cli, tokens_cli, demo_cli, audit_cli, outbox_cli, payments_cli, scheduler_command, deadlines_cli):
         app.cli.add_command(group)
-    for spec in EXTRA_COMMANDS:
-        module, _, attribute = spec.partition(":")
-        app.cli.add_command(getattr(importlib.import_module(module), attribute))

@@ -3,7 +3,6 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 import marshmallow as ma
-import sqlalchemy as sa
 
 from api.auth import current_actor
 from api.orgs import OrgRefSchema

@@ -10,7 +10,8 @@ from api.pagination import PageQuery, page_schema, paginate
 from workflow import evidence
 from workflow.db import db
 from workflow.errors import Invalid
-from workflow.evidence import DEFAULT_MAX_BYTES, FILE_TYPES, SERVED_CONTENT_TYPES, Evidence
+from workflow.case_records import Evidence
+from workflow.evidence import DEFAULT_MAX_BYTES, FILE_TYPES, SERVED_CONTENT_TYPES
 
 blp = Blueprint("evidence", __name__, url_prefix="/api/v1", description="Evidence on cases (佐证材料)")
 

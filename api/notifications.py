@@ -8,7 +8,8 @@ from api.auth import current_actor
 from api.fields import AwareDateTime, Integer
 from api.pagination import PageQuery, decode_cursor, encode_cursor, page_schema, paginate
 from notifications import inbox
-from notifications.outbox import STATUSES as OUTBOX_STATUSES, InboxNotification, OutboxMessage
+from notifications.inbox import InboxNotification
+from workflow.outbox import STATUSES as OUTBOX_STATUSES, OutboxMessage
 from workflow.db import db
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="Inbox and notification delivery")

@@ -58,6 +58,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from notifications.delivery import deliver_pending
 from workflow import scheduling
 from workflow.db import db, utcnow
 from workflow.settings import setting
@@ -95,8 +96,6 @@ def _in_app(app, func, name: str):
 
 
 def _deliver(now):
-    from notifications.delivery import deliver_pending
-
     report = deliver_pending(now=now)
     return report if report.handled else None
 

@@ -144,7 +144,7 @@ def bench_page(s: Scratch, size: int, repeats: int = 5) -> tuple[float, float, i
     """(median ms for the page over HTTP, ms for allowed_actions alone over the page, machines built)."""
     import transitions
 
-    from workflow import cases
+    from workflow import case_records, cases
     from workflow.db import db
     from workflow.parties import Actor
 
@@ -165,7 +165,7 @@ def bench_page(s: Scratch, size: int, repeats: int = 5) -> tuple[float, float, i
             times.append(time.perf_counter() - start)
             assert response.status_code == 200 and len(response.get_json()["items"]) == size
         finance = Actor.of(s.users["city_finance"])
-        rows = db.session.execute(cases.cases_for(finance).order_by(cases.Case.id).limit(size)).scalars().all()
+        rows = db.session.execute(case_records.cases_for(finance).order_by(case_records.Case.id).limit(size)).scalars().all()
         start = time.perf_counter()
         for case in rows:
             cases.allowed_actions(finance, case)

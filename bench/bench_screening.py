@@ -45,7 +45,8 @@ def build_world(units: int) -> dict:
     """Load the demo, then clone its unit (indicators, accounts) ``units`` times; file half of
     a pool of individual payees. Returns what the payment generator draws from."""
     from workflow import demo
-    from workflow.budget import BankAccount, Indicator
+    from workflow.accounts import BankAccount
+    from workflow.budget import Indicator
     from workflow.db import db, utcnow
     from workflow.monitoring.models import PayeeRegistration
     from workflow.parties import Organisation, org_by_code

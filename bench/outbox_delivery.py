@@ -44,7 +44,7 @@ def main() -> None:
 
     from api import create_app
     from notifications.delivery import deliver_pending
-    from notifications.outbox import notify
+    from workflow.outbox import notify
     from workflow import deadlines, demo
     from workflow.db import db
 

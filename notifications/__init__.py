@@ -1,8 +1,8 @@
 """Notifications: a transactional outbox, its delivery (inbox and e-mail), the inbox.
 
-- :mod:`notifications.messages` — the table of message templates (names, audience,
+- :mod:`workflow.messages` — the table of message templates (names, audience,
   article, context) and their rendering from ``templates/messages/<name>.txt``;
-- :mod:`notifications.outbox` — the outbox and inbox tables and ``notify()``, which
+- :mod:`workflow.outbox` — the outbox and inbox tables and ``notify()``, which
   writes outbox rows in the caller's transaction;
 - :mod:`notifications.delivery` — ``deliver_pending()``: claims due rows, writes inbox
   entries, sends e-mail over SMTP, retries with backoff, dead-letters after N attempts;

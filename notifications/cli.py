@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from notifications.delivery import deliver_pending
-from notifications.outbox import OutboxMessage
+from workflow.outbox import OutboxMessage
 from workflow.db import db
 
 outbox_cli = AppGroup("outbox", help="Deliver and inspect the notification outbox.")

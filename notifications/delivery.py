@@ -43,7 +43,8 @@ from urllib.parse import unquote, urlsplit
 
 import sqlalchemy as sa
 
-from notifications.outbox import InboxNotification, OutboxMessage, insert_ignoring_duplicates
+from notifications.inbox import InboxNotification
+from workflow.outbox import OutboxMessage, insert_ignoring_duplicates
 from workflow.db import db, utcnow
 from workflow.settings import setting
 

@@ -1,16 +1,40 @@
-"""What a party may read and do with notifications: its own inbox, and (finance) the
-dead letters of its jurisdiction. Another user's notification is simply not found."""
+"""The inbox (站内信) delivery fills, and what a party may read and do with notifications: its
+own inbox, and (finance) the dead letters of its jurisdiction. Another user's notification is
+simply not found."""
 from __future__ import annotations
 
 import datetime as dt
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
 
-from notifications.outbox import InboxNotification, OutboxMessage
 from workflow import journal
-from workflow.db import db, locked, utcnow
+from workflow.db import AwareDateTime, db, locked, utcnow
 from workflow.errors import Conflict, NotFound
+from workflow.outbox import OutboxMessage
 from workflow.parties import Actor, Organisation, User, require
+
+
+class InboxNotification(db.Model):
+    """A message in a user's inbox. Unique per outbox row, so re-delivery adds nothing."""
+
+    __tablename__ = "inbox_notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_message_id: Mapped[int] = mapped_column(sa.ForeignKey("outbox_messages.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text)
+    link: Mapped[str] = mapped_column(sa.String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
+
+    __table_args__ = (
+        # A user's inbox page and unread count.
+        sa.Index("ix_inbox_notifications_user", "user_id", "read_at"),
+    )
 
 
 def inbox_of(actor: Actor, *, unread: bool | None = None) -> sa.Select:

@@ -12,7 +12,7 @@ import io
 import sqlalchemy as sa
 
 from workflow import cases
-from workflow.cases import Case
+from workflow.case_records import Case
 from workflow.db import db, utcnow
 from workflow.parties import Actor, User, org_by_code
 
@@ -107,7 +107,7 @@ def events_of(party, case_id: int) -> list[dict]:
 
 def outbox_to(org_code: str, template: str, case_id: int) -> int:
     """How many inbox messages of ``template`` about the case went to users of the org."""
-    from notifications.outbox import OutboxMessage
+    from workflow.outbox import OutboxMessage
 
     org = org_by_code(org_code)
     return db.session.execute(sa.select(sa.func.count()).select_from(OutboxMessage).where(

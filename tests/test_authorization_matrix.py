@@ -23,7 +23,8 @@ import sqlalchemy as sa
 
 from cases_support import BANK, UNIT, open_case, version_of
 from notifications.delivery import deliver_pending
-from notifications.outbox import InboxNotification, OutboxMessage
+from notifications.inbox import InboxNotification
+from workflow.outbox import OutboxMessage
 from verification_support import clean_transfer, held_payment
 from workflow.db import db
 from workflow.parties import org_by_code

@@ -22,7 +22,7 @@ def settlement(row: dict, **over) -> dict:
 
 
 def bank_cases() -> int:
-    from workflow.cases import Case
+    from workflow.case_records import Case
 
     return count(Case, Case.machine == "bank_case")
 

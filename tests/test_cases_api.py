@@ -9,7 +9,7 @@ import pytest
 from cases_support import (OTHER_UNIT, UNIT, act, act_ok, open_case, open_case_at, state_of, version_of,
                            weeks_ago)
 from workflow import cases
-from workflow.cases import Case
+from workflow.case_records import Case
 from workflow.db import db
 from workflow.machines import UNIT_CASE
 

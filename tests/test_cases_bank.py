@@ -10,7 +10,7 @@ import pytest
 from cases_support import (BANK, act, act_ok, attach_evidence, documents_of, open_case, open_case_at, outbox_to,
                            state_of, version_of, weeks_ago)
 from workflow import cases
-from workflow.cases import Case
+from workflow.case_records import Case
 from workflow.db import db
 from workflow.errors import NotFound
 from workflow.parties import Actor

@@ -12,7 +12,7 @@ import pytest
 from cases_support import (BANK, act, act_ok, actor, open_case, open_case_at, outbox_to, state_of, version_of,
                            weeks_ago)
 from workflow import cases, deadlines
-from workflow.cases import Case
+from workflow.case_records import Case
 from workflow.db import db
 from workflow.errors import Forbidden
 from workflow.machines import MACHINES

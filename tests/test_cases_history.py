@@ -9,7 +9,8 @@ import sqlalchemy as sa
 import history_support
 from cases_support import act_ok, events_of, open_case
 from history_support import assert_the_orm_refuses_changes, verify
-from workflow.cases import GENESIS, CaseEvent, chain_hash, event_content
+from workflow.case_records import CaseEvent, event_content
+from workflow.chain import GENESIS, chain_hash
 from workflow.db import db
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from cases_support import (COMPETENT, UNIT, act, act_ok, actor, attach_evidence, documents_of, open_case,
                            open_case_at, outbox_to, state_of, weeks_ago)
-from workflow import cases, deadlines
-from workflow.cases import Case
+from workflow import case_records, cases, deadlines
+from workflow.case_records import Case
 from workflow.db import db, utcnow
 from workflow.errors import Conflict
 from workflow.parties import Actor, org_by_code
@@ -80,9 +80,9 @@ def test_review_accepted_lifts_a_suspension(demo, as_city_finance, as_unit):
     unit_id = org_by_code(UNIT).id
     attach_evidence(as_unit, case_id)
     act_ok(as_unit, case_id, "submit_rectification", report="已全部整改")
-    assert cases.disbursement_suspended(unit_id) is True  # held while finance reviews
+    assert case_records.disbursement_suspended(unit_id) is True  # held while finance reviews
     act_ok(as_city_finance, case_id, "accept_rectification")
-    assert cases.disbursement_suspended(unit_id) is False
+    assert case_records.disbursement_suspended(unit_id) is False
 
 
 def test_review_rejected_returns_the_case_to_its_rung_with_a_new_deadline(as_city_finance, as_unit):
@@ -150,7 +150,7 @@ def test_art24_appeal_through_the_api_pauses_and_upheld_resumes_on_the_rung_it_l
     case = act_ok(as_unit, case_id, "appeal", route="litigation", authority="阿图什市人民法院", filed_on="2026-03-05")
     assert case["state"] == "appealed" and case["deadline"] is None
     assert case["deadline_paused_remaining"] is not None
-    assert cases.disbursement_suspended(org_by_code(UNIT).id) is True  # an appeal does not stay the measure
+    assert case_records.disbursement_suspended(org_by_code(UNIT).id) is True  # an appeal does not stay the measure
     case = act_ok(as_city_finance, case_id, "uphold_after_appeal")
     assert case["state"] == "funds_suspended" and case["deadline"] is not None
 
@@ -161,7 +161,7 @@ def test_art24_revoked_closes_the_case_as_revoked_and_lifts_the_suspension(demo,
     act_ok(as_unit, case_id, "appeal", route="reconsideration", authority="克州人民政府")
     case = act_ok(as_city_finance, case_id, "revoke_after_appeal", decided_on="2026-05-01")
     assert case["state"] == "closed_revoked" and case["resolution"] == "revoked"
-    assert cases.disbursement_suspended(org_by_code(UNIT).id) is False
+    assert case_records.disbursement_suspended(org_by_code(UNIT).id) is False
 
 
 @pytest.mark.parametrize("name", ["as_city_finance", "as_competent"])

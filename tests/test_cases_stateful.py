@@ -15,9 +15,9 @@ from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, p
                                  run_state_machine_as_test)
 
 from cases_support import COMPETENT, OPENING_FIELDS, OVERSIGHT, UNIT, UNIT_ACCOUNTS
-from workflow import cases
-from workflow.cases import Case, CaseEvent
-from workflow.budget import BankAccount
+from workflow import audit, cases
+from workflow.case_records import Case, CaseEvent
+from workflow.accounts import BankAccount
 from workflow.db import db
 from workflow.errors import DomainError
 from workflow.evidence import add_evidence
@@ -207,7 +207,7 @@ def test_random_actions_by_random_parties_follow_the_table(app, demo, tmp_path):
 
         @invariant()
         def history_chain_verifies(self):
-            [(case_id, problems)] = list(cases.verify_chains([self.case_id]))
+            [(case_id, problems)] = list(audit.verify_chains([self.case_id]))
             assert problems == []
             count = db.session.execute(sa.select(sa.func.count()).select_from(CaseEvent)
                                        .where(CaseEvent.case_id == case_id)).scalar_one()

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from cases_support import (ALL_PARTIES, BANK, COMPETENT, FINANCE_IN_CHARGE, OTHER_BANK, OVERSIGHT, SEES_UNIT_CASE,
                            UNIT, UNIT_ACCOUNTS, act, act_ok, documents_of, open_case, open_case_at, outbox_to,
                            state_of, version_of, weeks_ago)
-from workflow import budget, cases, deadlines
-from workflow.budget import BankAccount
+from workflow import budget, case_records, cases, deadlines
+from workflow.accounts import BankAccount
 from workflow.db import db, utcnow
 from workflow.errors import Conflict
 from workflow.parties import Actor, org_by_code
@@ -101,7 +101,7 @@ def test_art21_3_written_order_copies_competent_department(as_city_finance, as_c
     order = documents_of(case_id)[-1]
     assert order.context["deadline"] == deadlines.add_working_days(utcnow(), 15).date().isoformat()
     assert outbox_to(COMPETENT, "rectification_order_copy", case_id) == 1
-    party = [p for p in db.session.get(cases.Case, case_id).parties]
+    party = [p for p in db.session.get(case_records.Case, case_id).parties]
     assert [(p.org.code, p.role) for p in party] == [(COMPETENT, "copied")]
     seen = as_competent.get(f"/api/v1/cases/{case_id}")
     assert seen.status_code == 200 and seen.get_json()["state"] == "order"
@@ -132,11 +132,11 @@ def test_art21_4_funds_are_suspended_only_once_the_orders_deadline_has_passed(as
 def test_art21_4_finance_suspends_disbursement_after_the_order_deadline(demo, as_city_finance, as_unit):
     case_id = open_case_at(demo, weeks_ago(6), "order")
     unit = org_by_code(UNIT)
-    assert cases.disbursement_suspended(unit.id) is False
+    assert case_records.disbursement_suspended(unit.id) is False
     case = act_ok(as_city_finance, case_id, "suspend_funds")
     assert case["state"] == "funds_suspended" and case["funds_suspended"] is True
-    assert cases.disbursement_suspended(unit.id) is True
-    assert cases.disbursement_suspended(org_by_code("653000-302001").id) is False
+    assert case_records.disbursement_suspended(unit.id) is True
+    assert case_records.disbursement_suspended(org_by_code("653000-302001").id) is False
     assert outbox_to(BANK, "suspension_to_execute", case_id) == 1
 
 
@@ -220,7 +220,7 @@ def test_escalation_by_the_system_waits_for_the_deadline(demo):
 def test_escalation_by_the_system_climbs_the_ladder_one_rung_per_passed_deadline(demo):
     opened = weeks_ago(30)
     case_id = open_case_at(demo, opened, "warning")
-    case = db.session.get(cases.Case, case_id)
+    case = db.session.get(case_records.Case, case_id)
     climbed = ["warning"]
     now = opened
     while cases.escalation_target(case) is not None:
@@ -231,7 +231,7 @@ def test_escalation_by_the_system_climbs_the_ladder_one_rung_per_passed_deadline
         assert case.state == target
         climbed.append(case.state)
     assert climbed == ["warning", "order", "funds_suspended", "accounts_closing"]
-    assert cases.disbursement_suspended(case.subject_id) is True
+    assert case_records.disbursement_suspended(case.subject_id) is True
     assert [d.kind for d in documents_of(case_id)] == ["rectification_order", "handling_decision",
                                                        "handling_decision"]
     assert outbox_to(COMPETENT, "rectification_order_copy", case_id) == 1

@@ -15,7 +15,7 @@ from race_support import one_winner, race, statuses
 from verification_support import UNIT, clean_transfer, count, held_payment, outbox, payment_status, \
     post_payments, warning_row
 from workflow.bank_intake import BankRefusal
-from workflow.cases import Case
+from workflow.case_records import Case
 from workflow.db import db
 from workflow.invariants import check_invariants
 from workflow.journal import JournalEntry

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from workflow import cases
+from workflow import audit, case_records, cases
 from workflow.db import db
-from workflow.evidence import Evidence, add_evidence
+from workflow.case_records import Evidence
+from workflow.evidence import add_evidence
 from workflow.errors import Invalid
 from workflow.parties import Actor, org_by_code
 
@@ -53,8 +54,8 @@ def _evidence_count():
 
 
 def _events(case_id, name="evidence_added"):
-    return db.session.execute(sa.select(cases.CaseEvent).where(
-        cases.CaseEvent.case_id == case_id, cases.CaseEvent.trigger == name)).scalars().all()
+    return db.session.execute(sa.select(case_records.CaseEvent).where(
+        case_records.CaseEvent.case_id == case_id, case_records.CaseEvent.trigger == name)).scalars().all()
 
 
 def test_art21_1_unit_uploads_evidence_kept_with_its_sha256(app, as_unit, unit_case):
@@ -76,7 +77,7 @@ def test_the_upload_is_an_event_in_the_case_history(as_unit, unit_case):
     [event] = _events(unit_case)
     assert event.payload["sha256"] == body["sha256"] and event.payload["evidence_id"] == body["id"]
     assert event.party_kind == "unit" and event.from_state == event.to_state == "warning"
-    assert list(cases.verify_chains([unit_case])) in ([], [(unit_case, [])])
+    assert list(audit.verify_chains([unit_case])) in ([], [(unit_case, [])])
 
 
 @pytest.mark.parametrize("party", ["unit", "competent", "city_finance", "finance"])
@@ -145,7 +146,7 @@ def test_a_pdf_name_on_executable_bytes_is_refused_and_nothing_is_written(app, a
     assert response.json["errors"] == {"file": ["content is not pdf"]}
     db.session.expire_all()
     assert _stored_files(app) == [] and _evidence_count() == 0 and _events(unit_case) == []
-    assert db.session.get(cases.Case, unit_case).version == 1
+    assert db.session.get(case_records.Case, unit_case).version == 1
 
 
 def test_an_upload_without_a_file_names_the_field(as_unit, unit_case):

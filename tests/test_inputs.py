@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from payments_helpers import payment
-from workflow.budget import BankAccount, Indicator
+from workflow.accounts import BankAccount
+from workflow.budget import Indicator
 from workflow.db import db
 from workflow.monitoring.models import Payment
 from workflow.monitoring.rulesets import active_rule_set

@@ -20,7 +20,8 @@ from workflow.db import db
 from workflow.documents import Document
 from workflow.journal import JournalEntry, entry_content, record
 from workflow.monitoring.models import Payment
-from workflow.parties import Actor, ApiToken, hash_token
+from workflow.parties import Actor
+from workflow.tokens import ApiToken, hash_token
 
 REPORT = {"unit_code": UNIT, "description": "该单位用现金报销大额差旅费，疑似虚列支出",
           "reporter_name": "王举报", "reporter_phone": "13800001111", "reporter_email": "wang@example.invalid"}
@@ -264,7 +265,7 @@ def test_art16_a_payee_filing_and_its_change_are_journaled_with_the_id_number_ma
 
 
 def test_a_dead_letter_retried_by_finance_is_journaled_with_its_last_error(as_city_finance):
-    from notifications.outbox import OutboxMessage
+    from workflow.outbox import OutboxMessage
 
     _, warning_id = held_payment(as_city_finance)
     dismiss(as_city_finance, warning_id)  # queues the unit's e-mail

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from notifications.messages import TEMPLATES, TEMPLATES_DIR, TemplateContextError, render
-from notifications.outbox import OutboxMessage, notify
+from workflow.messages import TEMPLATES, TEMPLATES_DIR, TemplateContextError, render
+from workflow.outbox import OutboxMessage, notify
 from workflow.cases import open_case
 from workflow.db import db
 from workflow.parties import Actor, User

@@ -5,7 +5,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from notifications.delivery import deliver_pending
-from notifications.outbox import OutboxMessage, notify
+from workflow.outbox import OutboxMessage, notify
 from workflow.db import db
 
 NOW = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.timezone.utc)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from api.auth import HTTP_METHODS, PUBLIC_BLUEPRINTS
-from workflow.budget import ACCOUNT_KINDS, ACCOUNT_STATUSES
+from workflow.accounts import ACCOUNT_KINDS, ACCOUNT_STATUSES
 from workflow.complaints import COMPLAINT_STATUSES
 from workflow.monitoring.models import (
     EXCEPTIONS, METHODS, PAYEE_KINDS, PAYMENT_STATUSES, SETTLEMENTS, WARNING_LEVELS, WARNING_STATUSES)

@@ -4,7 +4,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from workflow.db import db, utcnow
-from workflow.parties import ApiToken, hash_token, issue_token
+from workflow.tokens import ApiToken, hash_token, issue_token
 
 
 def test_tokens_are_stored_only_as_sha256_hashes(demo):

@@ -11,7 +11,8 @@ from werkzeug.test import encode_multipart
 
 from workflow import cases
 from workflow.db import db
-from workflow.parties import Actor, ApiToken, org_by_code
+from workflow.parties import Actor, org_by_code
+from workflow.tokens import ApiToken
 
 
 def test_issue16_a_405_names_the_allowed_methods(as_unit):

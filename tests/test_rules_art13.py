@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from payments_helpers import (COMPANY_ACCOUNT, OTHER_ZERO_BALANCE, PERSON_ACCOUNT, PERSON_ID, REAL_FUND, UNIT,
                               rules_of, screen_one)
 from workflow import budget
-from workflow.budget import BankAccount
+from workflow.accounts import BankAccount
 from workflow.db import db
 from workflow.monitoring.models import PayeeRegistration
 from workflow.monitoring.rules import EXCEPTION_ITEMS

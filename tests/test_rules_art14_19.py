@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from cases_support import actor, open_case_at, weeks_ago
 from payments_helpers import PERSON_ACCOUNT, PERSON_ID, UNIT, payment, rules_of, screen, screen_one
-from workflow import cases
+from workflow import case_records, cases
 from workflow.budget import Indicator
 from workflow.db import db
 from workflow.monitoring.models import PayeeRegistration, Payment, SpendingTotal
@@ -250,6 +250,6 @@ def test_art21_4_batch_check_of_suspended_units_agrees_with_the_case_workflow(de
     cases.apply_action(finance, revoked, "revoke_after_appeal", {"decided_on": "2021-05-01"})
     db.session.commit()
     unit_ids = db.session.execute(sa.select(Organisation.id).where(Organisation.kind == "unit")).scalars().all()
-    expected = {u for u in unit_ids if cases.disbursement_suspended(u)}
+    expected = {u for u in unit_ids if case_records.disbursement_suspended(u)}
     assert expected == {org_by_code(UNIT).id}
     assert suspended_units(unit_ids) == expected

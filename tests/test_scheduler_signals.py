@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from notifications.outbox import OutboxMessage, notify
+from workflow.outbox import OutboxMessage, notify
 from workflow.db import db, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent

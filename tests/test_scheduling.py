@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from notifications.outbox import OutboxMessage
+from workflow.outbox import OutboxMessage
 from workflow import scheduling
-from workflow.cases import Case, CaseEvent, apply_action, open_case
+from workflow.case_records import Case, CaseEvent
+from workflow.cases import apply_action, open_case
 from workflow.db import db
 from workflow.parties import Actor
 from workflow.scheduling import DeadlineEffect, OverdueDigest, daily_digest, digest_due, run_deadline_checks
@@ -201,7 +202,7 @@ def test_art22_bank_cases_are_never_escalated_automatically_finance_gets_the_pro
 def test_a_refused_escalation_leaves_nothing_half_done_and_tells_finance_why(app, demo):
     """Closing accounts needs open accounts (the machine's guard): with none left, the
     automatic step is refused, the case stays, and finance is told why."""
-    from workflow.budget import BankAccount
+    from workflow.accounts import BankAccount
 
     app.config["FUNDWATCH_AUTO_ESCALATION"] = "unit_case.order=on,unit_case.funds_suspended=on"
     case_id = open_unit_case(demo, rung="order")

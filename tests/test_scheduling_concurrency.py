@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from notifications.delivery import deliver_pending
-from notifications.outbox import OutboxMessage
+from workflow.outbox import OutboxMessage
 from workflow import cases as case_module
 from workflow import scheduling
-from workflow.cases import Case, CaseEvent, open_case
+from workflow.case_records import Case, CaseEvent
+from workflow.cases import open_case
 from workflow.db import db
 from workflow.parties import Actor
 from workflow.scheduling import DeadlineEffect, daily_digest, run_deadline_checks
@@ -136,7 +137,7 @@ def test_a_scheduler_killed_in_the_second_case_leaves_it_untouched_and_the_rerun
 def test_a_scheduler_killed_while_telling_finance_sends_nothing_twice_after_the_rerun(app, demo, monkeypatch):
     app.config["FUNDWATCH_AUTO_ESCALATION"] = "unit_case.warning=off"
     ids = open_due_cases(demo, 3)
-    import notifications.outbox as outbox
+    import workflow.outbox as outbox
 
     real = outbox.notify
     calls = []

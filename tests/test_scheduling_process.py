@@ -17,8 +17,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from api.scheduler import JOB_CHECKS, JOB_DELIVERY, JOB_DIGEST, build_scheduler
-from notifications.outbox import InboxNotification
-from workflow.cases import Case, CaseEvent, open_case
+from notifications.inbox import InboxNotification
+from workflow.case_records import Case, CaseEvent
+from workflow.cases import open_case
 from workflow.db import db, utcnow
 from workflow.parties import Actor
 

@@ -119,7 +119,7 @@ def test_art11_2_5_joint_investigation_shows_the_warning_to_that_oversight_body_
                             finance=org_by_code("653000-CZ"))
     db.session.add(User(org=other_body, name="纪委", email="jw@demo.fundwatch.invalid"))
     db.session.flush()
-    from workflow.parties import issue_token
+    from workflow.tokens import issue_token
     _, other_token = issue_token(db.session.execute(sa.select(User).where(User.org_id == other_body.id)).scalar_one())
     db.session.commit()
     other = {"Authorization": f"Bearer {other_token}"}

@@ -24,7 +24,7 @@ def test_art20_concurrent_reports_from_one_address_never_overshoot_the_limit(app
 
 
 def test_art10_4_the_same_settlement_reported_twice_at_once_opens_one_case(app, as_city_finance, as_bank):
-    from workflow.cases import Case
+    from workflow.case_records import Case
 
     row = clean_transfer()
     post_payments(as_city_finance, [row])

@@ -74,7 +74,7 @@ def payment_status(voucher_no: str) -> str:
 
 
 def outbox(template: str) -> list:
-    from notifications.outbox import OutboxMessage
+    from workflow.outbox import OutboxMessage
 
     db.session.expire_all()
     return list(db.session.execute(sa.select(OutboxMessage).where(

@@ -243,7 +243,7 @@ def refuse(actor: Actor, data: dict, now: dt.datetime | None = None) -> BankRefu
     Raises Forbidden (not a bank), NotFound (no such payment carried by this bank),
     Conflict (already refused), Invalid (no reason).
     """
-    from notifications.outbox import notify
+    from workflow.outbox import notify
     from workflow.complaints import finance_in_charge
     from workflow.verification import open_manual_warning, refuse_payment
 

@@ -11,50 +11,15 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workflow.db import AwareDateTime, Money, db, locked, to_money, utcnow
 from workflow import journal
+from workflow.accounts import BankAccount
+from workflow.db import AwareDateTime, Money, db, locked, to_money, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.parties import Actor, Organisation, org_by_code, require
 from workflow.scoping import units_of
 
-ACCOUNT_KINDS = ("zero_balance", "remittance", "special", "real_fund")
-ACCOUNT_STATUSES = ("active", "suspended", "closed")
 FUND_SOURCES = ("general_budget", "government_fund", "state_capital", "higher_special", "other")
 EXPENDITURE_KINDS = ("basic", "project")
-
-
-class BankAccount(db.Model):
-    """A budget unit's bank account (Art. 13(一)): 零余额账户, 财政汇缴专户, 特设专户, 实有资金账户.
-
-    A row is a unit's record of an account: unique per unit and number. One number is
-    registered to one unit at most (the partial unique index): until finance registers it, a
-    record is the unit's claim, and a claim on a number another unit holds is stored like any
-    other, so that recording an account never tells a party that a number it cannot see
-    exists (issue 16 item 5); finance, registering, meets the clash.
-    """
-
-    __tablename__ = "bank_accounts"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
-    bank_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
-    number: Mapped[str] = mapped_column(sa.String(40), index=True)
-    kind: Mapped[str] = mapped_column(sa.String(16))
-    registered: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[str] = mapped_column(sa.String(16), default="active")
-    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
-    changed_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
-
-    unit: Mapped[Organisation] = relationship(foreign_keys=[unit_id])
-    bank: Mapped[Organisation] = relationship(foreign_keys=[bank_id])
-
-    __table_args__ = (
-        sa.CheckConstraint(kind.in_(ACCOUNT_KINDS), name="kind"),
-        sa.CheckConstraint(status.in_(ACCOUNT_STATUSES), name="status"),
-        sa.UniqueConstraint("unit_id", "number", name="uq_bank_accounts_unit_number"),
-        sa.Index("uq_bank_accounts_registered_number", "number", unique=True,
-                 sqlite_where=sa.text("registered"), postgresql_where=sa.text("registered")),
-    )
 
 
 class Indicator(db.Model):

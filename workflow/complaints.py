@@ -178,7 +178,7 @@ def submit(data: dict, *, client_address: str | None, now: dt.datetime | None = 
     """Receive a report from the public (no actor). Counts it against the address's rate
     limit first; routes it to the finance department in charge; tells that department
     (without the reporter's identity). No commit here."""
-    from notifications.outbox import notify
+    from workflow.outbox import notify
 
     now = now or utcnow()
     count_report(client_address, now)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -177,3 +179,25 @@ def render_item(type_, obj, autogen_context):
         impl = obj.impl if isinstance(obj.impl, sa.types.TypeEngine) else obj.impl()
         return f"sa.{impl!r}"
     return False
+
+
+def json_safe(value: Any) -> Any:
+    """The JSON form of a payload value: Decimal as a string with two places, dates ISO."""
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def insert_ignoring_duplicates(model, rows: list[dict], index_elements: list[str]) -> None:
+    """``INSERT ... ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite alike, executemany
+    on the table, so that the compiled statement is cached whatever the number of rows."""
+    if not rows:
+        return
+    insert = postgresql.insert if dialect_name() == "postgresql" else sqlite.insert
+    db.session.execute(insert(model.__table__).on_conflict_do_nothing(index_elements=index_elements), rows)

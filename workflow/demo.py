@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from workflow import budget
 from workflow.db import db
-from workflow.parties import Actor, Organisation, User, create_org, issue_token, org_by_code
+from workflow.parties import Actor, Organisation, User, create_org, org_by_code
+from workflow.tokens import issue_token
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "data" / "demo_kizilsu_2021.json"
 INDICATOR_FIELDS = ("unit_code", "year", "functional_code", "economic_code", "fund_source",

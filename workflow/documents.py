@@ -26,7 +26,6 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from workflow import case_records
 from workflow.db import AwareDateTime, db, to_money, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import entries_of, record, stream_of
@@ -438,17 +438,13 @@ def visible(actor: Actor) -> sa.ColumnElement[bool]:
 
 def _visible_cases(actor: Actor) -> sa.ColumnElement[bool]:
     """Documents of cases the caller can see, by the case module's own scope."""
-    from workflow import cases  # imported late: the case module issues documents
-
-    return Document.case_id.in_(sa.select(cases.Case.id).where(cases.visible(actor)))
+    return Document.case_id.in_(sa.select(case_records.Case.id).where(case_records.visible(actor)))
 
 
 def case_documents(actor: Actor, case_id: int):
     """The notices of a case, for whoever may see the case (the case module's scoped
     loader raises NotFound otherwise)."""
-    from workflow import cases  # imported late: the case module issues documents
-
-    case = cases.get_case(actor, case_id)
+    case = case_records.get_case(actor, case_id)
     return sa.select(Document).where(Document.case_id == case.id, visible(actor))
 
 

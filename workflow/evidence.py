@@ -29,14 +29,14 @@ import zipfile
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Session
 
-from workflow import cases
-from workflow.cases import Case
-from workflow.db import AwareDateTime, db, utcnow
+from workflow import case_records, cases
+from workflow.case_records import Case, Evidence
+from workflow.db import db, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import record, stream_of
-from workflow.parties import Actor, Organisation, User
+from workflow.parties import Actor
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 NOTE_MAX = 1000
@@ -72,28 +72,6 @@ FILE_TYPES = {t.name: t for t in (
              ("text/csv", "text/plain", "application/csv", "application/vnd.ms-excel", "text/comma-separated-values")),
 )}
 BY_EXTENSION = {ext: t for t in FILE_TYPES.values() for ext in t.extensions}
-
-
-class Evidence(db.Model):
-    """One uploaded file on a case; the bytes live in the upload folder under ``stored_name``."""
-
-    __tablename__ = "evidence"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
-    uploaded_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    uploader_org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))
-    filename: Mapped[str] = mapped_column(sa.String(255))
-    stored_name: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    file_type: Mapped[str] = mapped_column(sa.String(8))
-    content_type: Mapped[str] = mapped_column(sa.String(100))
-    size: Mapped[int] = mapped_column(sa.BigInteger)
-    sha256: Mapped[str] = mapped_column(sa.String(64))
-    note: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
-
-    uploader: Mapped[User | None] = relationship()
-    uploader_org: Mapped[Organisation | None] = relationship()
 
 
 # --- content checks ------------------------------------------------------------------
@@ -239,7 +217,7 @@ def path_of(evidence: Evidence, upload_dir: str) -> str:
 
 def _case_for(actor: Actor, case_id: int) -> Case:
     """The case if the caller may see it (the case module's scoped loader), else NotFound."""
-    return cases.get_case(actor, case_id)
+    return case_records.get_case(actor, case_id)
 
 
 def may_upload(actor: Actor, case) -> bool:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from workflow.bank_intake import BankRefusal
-from workflow.cases import Case, CaseEvent
+from workflow.case_records import Case, CaseEvent
 from workflow.db import db
 from workflow.journal import JournalEntry
 from workflow.machines import MACHINES

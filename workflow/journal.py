@@ -60,8 +60,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflow.chain import GENESIS, ChainedEntry, append_only, broken_links, canonical_json, chain_hash, located
-from workflow.db import db, dialect_name, take_write_lock, utcnow
-from workflow.machines.base import json_safe
+from workflow.db import db, dialect_name, json_safe, take_write_lock, utcnow
 from workflow.parties import Actor
 
 STREAM_MAX = 64

@@ -1,4 +1,4 @@
-"""Parties (Art. 5-7, 25-28): organisations, their users, API tokens, and who is asking.
+"""Parties (Art. 5-7, 25-28): organisations, their users, and who is asking.
 
 Organisation kinds:
 - ``finance``   财政部门 — province, city/prefecture or county level, each with a region;
@@ -10,25 +10,21 @@ Organisation kinds:
 Jurisdiction is a materialised path of finance departments (``/xj/kz/``): a finance
 department sees every organisation whose ``finance_path`` starts with its own.
 
-Issuing and revoking a token is journaled (:mod:`workflow.journal`, stream ``token:<id>``),
-by the operator's CLI as ``Actor.system()`` unless an actor is given.
+API tokens, which resolve to an :class:`Actor`, are in :mod:`workflow.tokens`.
 """
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow.db import AwareDateTime, db, utcnow
-from workflow.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+from workflow.errors import Conflict, Forbidden, Invalid
 
 ORG_KINDS = ("finance", "competent", "unit", "bank", "oversight")
 FINANCE_LEVELS = ("province", "city", "county")
-TOKEN_PREFIX = "fw_"
 
 
 class Organisation(db.Model):
@@ -60,22 +56,6 @@ class User(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
 
     org: Mapped[Organisation] = relationship()
-
-
-class ApiToken(db.Model):
-    """A bearer token. Only its SHA-256 is stored; the token itself is shown once."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    label: Mapped[str] = mapped_column(sa.String(100), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(AwareDateTime)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
-
-    user: Mapped[User] = relationship()
 
 
 @dataclass(frozen=True)
@@ -123,63 +103,6 @@ def require_top_finance(actor: Actor, *, action: str) -> None:
         raise Forbidden(f"only the province-level finance department may {action}: it applies to every "
                         f"region, and a city or county finance department may not {action} for the regions "
                         f"above or beside it")
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-MAX_TOKEN_DAYS = 366  # a bearer token is renewed at least yearly: a leaked one cannot serve for ever
-
-
-def issue_token(user: User, *, days: int = 90, label: str = "", actor: Actor | None = None) -> tuple[ApiToken, str]:
-    """Create a token for ``user``; returns the row and the plain token (shown once).
-    Journaled without the token or its hash: who, for whom, the label and the expiry."""
-    from workflow.journal import record, stream_of
-
-    if not 1 <= days <= MAX_TOKEN_DAYS:
-        raise Invalid(f"a token lives 1 to {MAX_TOKEN_DAYS} days", {"days": [f"between 1 and {MAX_TOKEN_DAYS}"]})
-    now = utcnow()
-    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user=user, token_hash=hash_token(plain), label=label, created_at=now,
-                   expires_at=now + dt.timedelta(days=days))
-    db.session.add(row)
-    db.session.flush()
-    record(actor or Actor.system(), stream_of("token", row.id), "issued",
-           {"user_id": user.id, "label": label, "expires_at": row.expires_at}, now)
-    return row, plain
-
-
-def revoke_token(token_id: int, actor: Actor | None = None) -> ApiToken:
-    """Revoke a token (journaled); revoking it again changes nothing and records nothing."""
-    from workflow.journal import record, stream_of
-
-    row = db.session.get(ApiToken, token_id)
-    if row is None:
-        raise NotFound(f"no token {token_id}")
-    if row.revoked_at is None:
-        row.revoked_at = utcnow()
-        record(actor or Actor.system(), stream_of("token", row.id), "revoked", {"user_id": row.user_id},
-               row.revoked_at)
-    return row
-
-
-def authenticate(plain: str | None) -> Actor:
-    """Resolve a bearer token to an actor, or raise :class:`Unauthenticated`."""
-    if not plain:
-        raise Unauthenticated("missing bearer token")
-    row = db.session.execute(
-        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(plain))
-    ).scalar_one_or_none()
-    if row is None:
-        raise Unauthenticated("unknown token")
-    if row.revoked_at is not None:
-        raise Unauthenticated("token revoked")
-    if row.expires_at <= utcnow():
-        raise Unauthenticated("token expired")
-    if not row.user.active:
-        raise Unauthenticated("user deactivated")
-    return Actor.of(row.user)
 
 
 def org_by_code(code: str) -> Organisation | None:

@@ -73,9 +73,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from notifications import outbox
+from workflow import outbox
 from workflow import cases, deadlines
-from workflow.cases import Case
+from workflow.case_records import Case
 from workflow.db import AwareDateTime, db, locked, utcnow
 from workflow.errors import DomainError
 from workflow.machines import MACHINES

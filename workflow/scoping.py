@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from workflow.accounts import BankAccount
 from workflow.parties import Actor, Organisation
 
 
@@ -34,8 +35,6 @@ def units_of(actor: Actor, unit_column) -> sa.ColumnElement[bool]:
 
 def organisations_for(actor: Actor) -> sa.ColumnElement[bool]:
     """Which organisations the caller may list: its own reach, and always itself."""
-    from workflow.budget import BankAccount  # circular at import time only
-
     own = Organisation.id == actor.org_id
     if actor.is_system:
         return sa.true()

@@ -314,7 +314,7 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     warning is decided), Invalid (unknown kind, missing or foreign fields, a notice that
     recites a payment on a warning without one, an unknown oversight body).
     """
-    from notifications.outbox import notify
+    from workflow.outbox import notify
     from workflow.documents import Document, issue_document, payment_context
 
     require(actor, "finance", action="verify warnings")
@@ -524,7 +524,7 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
     """Dismiss a warning with its reason (核实排除). A payment it held is released once no
     other blocking warning on it is undecided. The unit is told the reason, and whether
     its payment was released or is still held. No commit here."""
-    from notifications.outbox import notify
+    from workflow.outbox import notify
 
     require(actor, "finance", action="dismiss warnings")
     now = now or utcnow()

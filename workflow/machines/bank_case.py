@@ -21,15 +21,15 @@ agreement is finance's decision; when a bank deadline passes the scheduler propo
 next action to finance (``PROPOSALS``) instead of firing one.
 
 Disputes (Art. 24) work like the unit's appeal and use the same guards and effects: filing
-pauses the deadline keeping the working days left (``fx.pause_deadline``); finance records
+pauses the deadline keeping the working days left (``effects.pause_deadline``); finance records
 the award or judgment, which either upholds the handling (the case resumes on the rung it
-left, ``g.came_from``, with the days it had, ``fx.resume_deadline``) or finds for the bank
-(the case closes as revoked, ``fx.close_as_revoked``).
+left, ``guards.came_from``, with the days it had, ``effects.resume_deadline``) or finds for the bank
+(the case closes as revoked, ``effects.close_as_revoked``).
 """
 from __future__ import annotations
 
-from workflow.machines import effects as fx
-from workflow.machines import guards as g
+import workflow.machines.effects as effects
+import workflow.machines.guards as guards
 from workflow.machines.base import NEW, CaseMachine, Issue, State, Tell, art, opt, req, row
 
 RUNGS = ("refund_or_redo", "transmission_fix", "criticised_fee_deducted")
@@ -77,57 +77,57 @@ RULING = opt("ruling", "text", "裁决或判决主文")
 
 TELL_BANK = Tell("case_action", "subject")
 TELL_FINANCE = Tell("case_action", "finance")
-CRITICISM = Issue("bank_criticism_notice", fx.criticism_notice)
+CRITICISM = Issue("bank_criticism_notice", effects.criticism_notice)
 FIN = ("finance",)
 
 TRANSITIONS = (
     row("open_refund_or_redo", NEW, "refund_or_redo", roles=FIN, article=art(22, 1), label="立案：违规支付资金",
-        fields=(SUMMARY, PAYMENT_MEASURES, AMOUNT, NOTE, DAYS), effects=(fx.start_deadline, fx.record_measures),
-        issues=(Issue("bank_rectification_notice", fx.bank_payment_notice),),
+        fields=(SUMMARY, PAYMENT_MEASURES, AMOUNT, NOTE, DAYS), effects=(effects.start_deadline, effects.record_measures),
+        issues=(Issue("bank_rectification_notice", effects.bank_payment_notice),),
         tells=(Tell("case_opened", "subject"),)),
     row("open_transmission_fix", NEW, "transmission_fix", roles=FIN, article=art(22, 2),
         label="立案：未及时、准确、完整传输监控信息", fields=(SUMMARY, REQUIREMENTS, NOTE, DAYS),
-        effects=(fx.start_deadline, fx.record_measures),
-        issues=(Issue("bank_rectification_notice", fx.bank_transmission_notice),),
+        effects=(effects.start_deadline, effects.record_measures),
+        issues=(Issue("bank_rectification_notice", effects.bank_transmission_notice),),
         tells=(Tell("case_opened", "subject"),)),
 
     row("criticise_and_deduct_fee", ("refund_or_redo", "transmission_fix"), "criticised_fee_deducted",
         roles=FIN, article=art(22, 3), label="通报批评并扣减代理服务费",
-        fields=(GROUNDS, FEE, EVALUATION, NOTE, DAYS), effects=(fx.start_deadline, fx.record_measures),
+        fields=(GROUNDS, FEE, EVALUATION, NOTE, DAYS), effects=(effects.start_deadline, effects.record_measures),
         issues=(CRITICISM,), tells=(TELL_BANK,)),
     row("terminate_agreement", "criticised_fee_deducted", "agreement_terminated", roles=FIN, article=art(22, 3),
-        label="终止代理协议", guards=(g.has_deadline_passed,), fields=(EFFECTIVE, AGREEMENT, NOTE),
-        effects=(fx.record_measures, fx.close_as_agreement_terminated),
-        issues=(Issue("agreement_termination_notice", fx.termination_notice),), tells=(TELL_BANK,)),
+        label="终止代理协议", guards=(guards.has_deadline_passed,), fields=(EFFECTIVE, AGREEMENT, NOTE),
+        effects=(effects.record_measures, effects.close_as_agreement_terminated),
+        issues=(Issue("agreement_termination_notice", effects.termination_notice),), tells=(TELL_BANK,)),
 
     row("submit_rectification", RUNGS, "under_review", roles="bank", article=art(22, 3),
-        label="提交整改情况及佐证材料", guards=(g.evidence_attached,), fields=(REPORT, REFUNDED, NOTE),
-        effects=(fx.remember_rung_left, fx.stop_deadline), tells=(TELL_FINANCE,)),
+        label="提交整改情况及佐证材料", guards=(guards.evidence_attached,), fields=(REPORT, REFUNDED, NOTE),
+        effects=(effects.remember_rung_left, effects.stop_deadline), tells=(TELL_FINANCE,)),
     row("accept_rectification", "under_review", "closed", roles=FIN, article=art(22, 3),
-        label="审核通过，结案", fields=(NOTE,), effects=(fx.close_as_rectified,), tells=(TELL_BANK,)),
+        label="审核通过，结案", fields=(NOTE,), effects=(effects.close_as_rectified,), tells=(TELL_BANK,)),
     *(row("reject_rectification", "under_review", rung, roles=FIN, article=art(22, 3),
-          label="审核不通过，退回并重新限期", guards=(g.came_from(rung),), fields=(REASON, DAYS),
-          effects=(fx.forget_rung_left, fx.start_deadline), tells=(TELL_BANK,))
+          label="审核不通过，退回并重新限期", guards=(guards.came_from(rung),), fields=(REASON, DAYS),
+          effects=(effects.forget_rung_left, effects.start_deadline), tells=(TELL_BANK,))
       for rung in RUNGS),
     row("reject_and_escalate", "under_review", "criticised_fee_deducted", roles=FIN, article=art(22, 3),
         label="未按要求整改或虚报整改情况，通报批评并扣减服务费",
-        guards=(g.came_from("refund_or_redo", "transmission_fix"),),
-        fields=(REASON, FEE, EVALUATION, DAYS), effects=(fx.forget_rung_left, fx.start_deadline, fx.record_measures),
+        guards=(guards.came_from("refund_or_redo", "transmission_fix"),),
+        fields=(REASON, FEE, EVALUATION, DAYS), effects=(effects.forget_rung_left, effects.start_deadline, effects.record_measures),
         issues=(CRITICISM,), tells=(TELL_BANK,)),
 
     # Art. 24: a dispute under the agency agreement pauses the time limit. The award or
     # judgment upholding the handling resumes the rung it left with the working days it had;
     # one finding for the bank closes the case as revoked.
     row("file_dispute", RUNGS, "in_dispute", roles="bank", article=art(24), label="依照代理协议申请仲裁或提起民事诉讼",
-        fields=(FORUM, TRIBUNAL, FILED_ON, REFERENCE, DISPUTE, NOTE), effects=(fx.pause_deadline,),
+        fields=(FORUM, TRIBUNAL, FILED_ON, REFERENCE, DISPUTE, NOTE), effects=(effects.pause_deadline,),
         tells=(Tell("dispute_filed", "finance"),)),
     *(row("uphold_after_dispute", "in_dispute", rung, roles=FIN, article=art(24),
-          label="仲裁裁决或判决维持处理意见，恢复办理", guards=(g.came_from(rung),),
-          fields=(DECIDED_ON, RULING_NO, RULING, NOTE), effects=(fx.resume_deadline,), tells=(TELL_BANK,))
+          label="仲裁裁决或判决维持处理意见，恢复办理", guards=(guards.came_from(rung),),
+          fields=(DECIDED_ON, RULING_NO, RULING, NOTE), effects=(effects.resume_deadline,), tells=(TELL_BANK,))
       for rung in RUNGS),
     row("revoke_after_dispute", "in_dispute", "closed_revoked", roles=FIN, article=art(24),
         label="仲裁裁决或判决支持代理银行，处理意见撤销，结案", fields=(DECIDED_ON, RULING_NO, RULING, NOTE),
-        effects=(fx.close_as_revoked,), tells=(TELL_BANK,)),
+        effects=(effects.close_as_revoked,), tells=(TELL_BANK,)),
 )
 
 PROPOSALS = {"refund_or_redo": "criticise_and_deduct_fee", "transmission_fix": "criticise_and_deduct_fee",

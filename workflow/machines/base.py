@@ -18,16 +18,14 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from transitions import Machine
 
+from workflow import case_records
+from workflow.case_records import Case
 from workflow.db import DATE_RANGE_TEXT, MONEY_PATTERN, in_date_range, to_money
-
-if TYPE_CHECKING:  # pragma: no cover
-    from workflow.cases import Case
-    from workflow.parties import Actor
+from workflow.parties import Actor
 
 NEW = "new"  # the pseudo-state a case is opened from (立案); no case rests in it
 
@@ -227,20 +225,16 @@ def parse_value(spec: Field, value: Any, ctx: Context) -> tuple[Any, Any]:
             raise FieldError(f"must be {DATE_RANGE_TEXT}")
         return day, day.isoformat()
     if spec.type == "org":
-        from workflow import cases  # the lookups live beside the models
-
         if not isinstance(value, str) or not value.strip():
             raise FieldError("an organisation code")
-        org = cases.reachable_org(ctx.actor, value.strip(), spec.org_kind)
+        org = case_records.reachable_org(ctx.actor, value.strip(), spec.org_kind)
         if org is None:
             raise FieldError(f"no {spec.org_kind} organisation {value!r} you may address")
         return org, org.code
     if spec.type == "accounts":
-        from workflow import cases
-
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise FieldError("a non-empty list of account numbers")
-        accounts = cases.accounts_of_subject(ctx.case, value)
+        accounts = case_records.accounts_of_subject(ctx.case, value)
         missing = sorted(set(value) - {a.number for a in accounts})
         if missing:
             raise FieldError(f"not accounts of the case's unit: {', '.join(missing)}")
@@ -294,7 +288,7 @@ RECIPIENTS = ("subject", "competent", "finance", "referred", "unit_banks", "clos
 
 @dataclass(frozen=True)
 class Tell:
-    """A message (``notifications.messages.TEMPLATES``) to one group of the case's parties:
+    """A message (``workflow.messages.TEMPLATES``) to one group of the case's parties:
     subject, competent (the unit's department), finance (in charge of the case), referred
     (the oversight body named), unit_banks (banks of the unit's open accounts),
     closing_banks (banks asked to close accounts, each told of its own)."""
@@ -556,17 +550,3 @@ def _effect(effect: Callable[[Context], None]):
         effect(event.kwargs["ctx"])
     run.__name__ = effect.__name__
     return run
-
-
-def json_safe(value: Any) -> Any:
-    """The JSON form of a payload value: Decimal as a string with two places, dates ISO."""
-    if isinstance(value, Decimal):
-        return f"{value:.2f}"
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
-

@@ -6,7 +6,8 @@ transaction; whatever can refuse is a guard or a field check and ran before.
 """
 from __future__ import annotations
 
-from workflow import deadlines
+from workflow import case_records, deadlines
+from workflow.accounts import BankAccount
 from workflow.machines.base import Context
 
 ORDER_REQUIREMENT = "按财政部门要求限期纠正违规问题，并提交书面整改结果和相关佐证材料"
@@ -116,35 +117,36 @@ def close_as_agreement_terminated(ctx: Context) -> None:
 
 def copy_competent_department(ctx: Context) -> None:
     """Art. 21(三): the violation is reported to the unit's competent department."""
-    from workflow import cases
-
-    competent = cases.competent_of(ctx.case)
+    competent = case_records.competent_of(ctx.case)
     if competent is not None:
-        cases.add_party(ctx, competent.id, "copied")
+        case_records.add_party(ctx.case, competent.id, "copied", ctx.now)
         ctx.payload["copied_to"] = competent.code
 
 
 def record_referral(ctx: Context) -> None:
     """Art. 23: the oversight body may now read the case."""
-    from workflow import cases
-
     body = ctx.data["oversight"]
-    cases.add_party(ctx, body.id, "referred")
+    case_records.add_party(ctx.case, body.id, "referred", ctx.now)
+
+
+def accounts_to_close(ctx: Context) -> list[BankAccount]:
+    """The accounts the action closes (:func:`workflow.case_records.accounts_to_close`),
+    looked up once per action: the guard and the effect ask the same question."""
+    if "accounts_to_close" not in ctx.cache:
+        ctx.cache["accounts_to_close"] = case_records.accounts_to_close(ctx.case, ctx.data.get("accounts"))
+    return ctx.cache["accounts_to_close"]
 
 
 def schedule_account_closure(ctx: Context) -> None:
     """Art. 21(四) 撤销相关银行账户: each bank holding an account is asked to close it."""
-    from workflow import cases
-
-    numbers = cases.schedule_closures(ctx, cases.accounts_to_close(ctx))
+    numbers = case_records.schedule_closures(ctx.case, accounts_to_close(ctx), ctx.now)
     ctx.payload["accounts"] = numbers
 
 
 def close_confirmed_accounts(ctx: Context) -> None:
     """The bank's confirmation: its accounts in this closure are closed now."""
-    from workflow import cases
-
-    ctx.payload["accounts_closed"] = cases.confirm_closures(ctx)
+    ctx.payload["accounts_closed"] = case_records.confirm_closures(ctx.case, ctx.actor.org_id, ctx.actor.user_id,
+                                                                   ctx.now)
 
 
 # --- notice contexts (see workflow.documents.KINDS for what each kind needs) -------------

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from workflow import deadlines
+from workflow import case_records, deadlines
+from workflow.case_records import Evidence
 from workflow.db import db
 from workflow.machines.base import Context, Guard, guard
+from workflow.machines.effects import accounts_to_close
 
 
 @guard("the deadline has not passed yet (期限尚未届满)")
@@ -36,31 +38,23 @@ def came_from(*states: str) -> Guard:
 @guard("no evidence is attached to the case by its subject (未提交佐证材料)", pure=False)
 def evidence_attached(ctx: Context) -> bool:
     """Art. 21(一): the written result comes "with supporting evidence" (相关佐证材料)."""
-    from workflow.evidence import Evidence
-
     return db.session.execute(sa.select(Evidence.id).where(
         Evidence.case_id == ctx.case.id, Evidence.uploader_org_id == ctx.case.subject_id).limit(1)).first() is not None
 
 
 @guard("the unit has no open bank account to close (无可撤销的银行账户)", pure=False)
 def unit_has_open_accounts(ctx: Context) -> bool:
-    from workflow import cases
-
-    return bool(cases.accounts_to_close(ctx))
+    return bool(accounts_to_close(ctx))
 
 
 @guard("no account closure of this case is waiting for your bank (无待本行确认的撤户)", pure=False)
 def bank_has_pending_closure(ctx: Context) -> bool:
-    from workflow import cases
-
-    return bool(cases.pending_closures(ctx.case, bank_id=ctx.actor.org_id))
+    return bool(case_records.pending_closures(ctx.case, bank_id=ctx.actor.org_id))
 
 
 @guard("other banks have yet to confirm their closures", pure=False)
 def last_bank_to_confirm(ctx: Context) -> bool:
-    from workflow import cases
-
-    return all(c.account.bank_id == ctx.actor.org_id for c in cases.pending_closures(ctx.case))
+    return all(c.account.bank_id == ctx.actor.org_id for c in case_records.pending_closures(ctx.case))
 
 
 @guard("this is the last bank to confirm", pure=False)
@@ -70,13 +64,9 @@ def other_banks_still_to_confirm(ctx: Context) -> bool:
 
 @guard("the case was referred to that body already (已移送)", pure=False)
 def not_yet_referred_there(ctx: Context) -> bool:
-    from workflow import cases
-
-    return not cases.has_party(ctx.case, ctx.data["oversight"].id, "referred")
+    return not case_records.has_party(ctx.case, ctx.data["oversight"].id, "referred")
 
 
 @guard("the case was not referred to your body (未移送本机关)", pure=False)
 def referred_to_this_body(ctx: Context) -> bool:
-    from workflow import cases
-
-    return cases.has_party(ctx.case, ctx.actor.org_id, "referred")
+    return case_records.has_party(ctx.case, ctx.actor.org_id, "referred")

@@ -22,8 +22,8 @@ row per rung, each guarded by ``came_from_<rung>``.
 """
 from __future__ import annotations
 
-from workflow.machines import effects as fx
-from workflow.machines import guards as g
+import workflow.machines.effects as effects
+import workflow.machines.guards as guards
 from workflow.machines.base import NEW, CaseMachine, Issue, State, Tell, art, opt, req, row
 
 LADDER = ("warning", "decision", "order", "funds_suspended", "accounts_closing", "accounts_closed")
@@ -79,14 +79,14 @@ TELL_FINANCE = Tell("case_action", "finance")
 TELL_COMPETENT = Tell("case_action", "competent")
 COPY_ORDER = Tell("rectification_order_copy", "competent")
 ESCALATED = (Tell("case_escalated", "subject"), Tell("case_escalated", "finance"))
-DECISION = Issue("handling_decision", fx.decision_notice)
-ORDER = Issue("rectification_order", fx.order_notice)
-SUSPENSION = Issue("handling_decision", fx.suspension_notice)
-CLOSURE = Issue("handling_decision", fx.closure_notice)
+DECISION = Issue("handling_decision", effects.decision_notice)
+ORDER = Issue("rectification_order", effects.order_notice)
+SUSPENSION = Issue("handling_decision", effects.suspension_notice)
+CLOSURE = Issue("handling_decision", effects.closure_notice)
 
-ENTER_ORDER = (fx.start_deadline, fx.copy_competent_department)
-ENTER_SUSPENSION = (fx.start_deadline, fx.suspend_disbursement)
-ENTER_CLOSURE = (fx.start_deadline, fx.schedule_account_closure)
+ENTER_ORDER = (effects.start_deadline, effects.copy_competent_department)
+ENTER_SUSPENSION = (effects.start_deadline, effects.suspend_disbursement)
+ENTER_CLOSURE = (effects.start_deadline, effects.schedule_account_closure)
 TELL_SUSPENSION = Tell("suspension_to_execute", "unit_banks")
 TELL_CLOSURE = Tell("account_closure_to_execute", "closing_banks")
 
@@ -95,101 +95,101 @@ FIN = ("finance",)
 TRANSITIONS = (
     # Opening (立案) on the rung the finding calls for.
     row("open_warning", NEW, "warning", roles=FIN, article=art(21, 1), label="立案并警示纠正",
-        fields=(SUMMARY, NOTE, DAYS), effects=(fx.start_deadline,),
+        fields=(SUMMARY, NOTE, DAYS), effects=(effects.start_deadline,),
         tells=(Tell("case_opened", "subject"),)),
     row("open_decision", NEW, "decision", roles=FIN, article=art(21, 2), label="立案并作出处理决定",
         fields=(SUMMARY, MEASURES, AMOUNT, REQUIREMENTS, NOTE, DAYS),
-        effects=(fx.start_deadline, fx.record_measures), issues=(DECISION,),
+        effects=(effects.start_deadline, effects.record_measures), issues=(DECISION,),
         tells=(Tell("case_opened", "subject"),)),
     row("open_order", NEW, "order", roles=FIN, article=art(21, 3), label="立案并制发书面责令整改意见",
         fields=(SUMMARY, GROUNDS, REQUIREMENTS, NOTE, DAYS),
-        effects=ENTER_ORDER + (fx.record_measures,), issues=(ORDER,),
+        effects=ENTER_ORDER + (effects.record_measures,), issues=(ORDER,),
         tells=(Tell("case_opened", "subject"), COPY_ORDER)),
 
     # Up the ladder, by finance.
     row("issue_decision", "warning", "decision", roles=FIN, article=art(21, 2), label="作出处理决定",
         fields=(MEASURES, AMOUNT, REQUIREMENTS, NOTE, DAYS),
-        effects=(fx.start_deadline, fx.record_measures), issues=(DECISION,), tells=(TELL_SUBJECT,)),
+        effects=(effects.start_deadline, effects.record_measures), issues=(DECISION,), tells=(TELL_SUBJECT,)),
     row("issue_order", ("warning", "decision"), "order", roles=FIN, article=art(21, 3),
         label="制发书面责令整改意见", fields=(GROUNDS, REQUIREMENTS, NOTE, DAYS),
-        effects=ENTER_ORDER + (fx.record_measures,), issues=(ORDER,), tells=(TELL_SUBJECT, COPY_ORDER)),
+        effects=ENTER_ORDER + (effects.record_measures,), issues=(ORDER,), tells=(TELL_SUBJECT, COPY_ORDER)),
     row("suspend_funds", "order", "funds_suspended", roles=FIN, article=art(21, 4), label="暂停拨付资金",
-        guards=(g.order_not_carried_out_in_time,), fields=(NOTE, DAYS),
+        guards=(guards.order_not_carried_out_in_time,), fields=(NOTE, DAYS),
         effects=ENTER_SUSPENSION, issues=(SUSPENSION,), tells=(TELL_SUBJECT, TELL_COMPETENT, TELL_SUSPENSION)),
     row("close_accounts", ("order", "funds_suspended"), "accounts_closing", roles=FIN, article=art(21, 4),
-        label="撤销相关银行账户", guards=(g.order_not_carried_out_in_time, g.unit_has_open_accounts),
+        label="撤销相关银行账户", guards=(guards.order_not_carried_out_in_time, guards.unit_has_open_accounts),
         fields=(ACCOUNTS, NOTE, DAYS), effects=ENTER_CLOSURE, issues=(CLOSURE,),
         tells=(TELL_SUBJECT, TELL_COMPETENT, TELL_CLOSURE)),
 
     # The bank executes the closure (Art. 28); the case moves when the last bank confirms.
     row("confirm_account_closure", "accounts_closing", None, roles="bank", article=art(21, 4),
-        label="代理银行确认撤户", guards=(g.bank_has_pending_closure, g.other_banks_still_to_confirm),
-        fields=(NOTE,), effects=(fx.close_confirmed_accounts,), tells=(TELL_FINANCE,)),
+        label="代理银行确认撤户", guards=(guards.bank_has_pending_closure, guards.other_banks_still_to_confirm),
+        fields=(NOTE,), effects=(effects.close_confirmed_accounts,), tells=(TELL_FINANCE,)),
     row("confirm_account_closure", "accounts_closing", "accounts_closed", roles="bank", article=art(21, 4),
-        label="代理银行确认撤户", guards=(g.bank_has_pending_closure, g.last_bank_to_confirm),
-        fields=(NOTE,), effects=(fx.close_confirmed_accounts, fx.stop_deadline), tells=(TELL_FINANCE, TELL_SUBJECT)),
+        label="代理银行确认撤户", guards=(guards.bank_has_pending_closure, guards.last_bank_to_confirm),
+        fields=(NOTE,), effects=(effects.close_confirmed_accounts, effects.stop_deadline), tells=(TELL_FINANCE, TELL_SUBJECT)),
 
     # The scheduler's escalation once a deadline has passed: next rung on overdue.
     row("escalate", ("warning", "decision"), "order", roles="system", article=art(21, 3),
-        label="逾期未纠正，升级为书面责令整改", guards=(g.has_deadline_passed,),
+        label="逾期未纠正，升级为书面责令整改", guards=(guards.has_deadline_passed,),
         effects=ENTER_ORDER, issues=(ORDER,), tells=ESCALATED + (COPY_ORDER,)),
     row("escalate", "order", "funds_suspended", roles="system", article=art(21, 4),
-        label="逾期未落实整改意见，暂停拨付资金", guards=(g.has_deadline_passed,),
+        label="逾期未落实整改意见，暂停拨付资金", guards=(guards.has_deadline_passed,),
         effects=ENTER_SUSPENSION, issues=(SUSPENSION,), tells=ESCALATED + (TELL_SUSPENSION,)),
     row("escalate", "funds_suspended", "accounts_closing", roles="system", article=art(21, 4),
-        label="逾期仍未整改，撤销相关银行账户", guards=(g.has_deadline_passed, g.unit_has_open_accounts),
+        label="逾期仍未整改，撤销相关银行账户", guards=(guards.has_deadline_passed, guards.unit_has_open_accounts),
         effects=ENTER_CLOSURE, issues=(CLOSURE,), tells=ESCALATED + (TELL_CLOSURE,)),
 
     # Public notice on any open rung; the case does not move (21(五)).
     row("publish_notice", OPEN, None, roles=FIN, article=art(21, 5), label="在一定范围内通报",
-        fields=(SCOPE, HANDLING, NOTE), issues=(Issue("public_notice", fx.public_notice),),
+        fields=(SCOPE, HANDLING, NOTE), issues=(Issue("public_notice", effects.public_notice),),
         tells=(TELL_SUBJECT, TELL_COMPETENT)),
 
     # Referral of a serious case to the people's congress, audit or discipline body (Art. 23).
     row("refer", EVERY, None, roles=FIN, article=art(23), label="移送人大、审计、纪检监察机关",
-        guards=(g.not_yet_referred_there,), fields=(OVERSIGHT, REASON, MATERIALS),
-        effects=(fx.record_referral,), issues=(Issue("referral_letter", fx.referral_letter, "referred"),),
+        guards=(guards.not_yet_referred_there,), fields=(OVERSIGHT, REASON, MATERIALS),
+        effects=(effects.record_referral,), issues=(Issue("referral_letter", effects.referral_letter, "referred"),),
         tells=(Tell("referral", "referred"),)),
     row("record_findings", EVERY, None, roles="oversight", article=art(23), label="反馈监督检查意见",
-        guards=(g.referred_to_this_body,), fields=(FINDINGS,), tells=(TELL_FINANCE,)),
+        guards=(guards.referred_to_this_body,), fields=(FINDINGS,), tells=(TELL_FINANCE,)),
 
     # Rectification on any rung, reviewed by finance.
     row("submit_rectification", LADDER, "under_review", roles="unit", article=art(21, 1),
-        label="提交书面整改结果及佐证材料", guards=(g.evidence_attached,), fields=(REPORT, NOTE),
-        effects=(fx.remember_rung_left, fx.stop_deadline), tells=(Tell("unit_submission", "finance"),)),
+        label="提交书面整改结果及佐证材料", guards=(guards.evidence_attached,), fields=(REPORT, NOTE),
+        effects=(effects.remember_rung_left, effects.stop_deadline), tells=(Tell("unit_submission", "finance"),)),
     row("accept_rectification", "under_review", "closed_rectified", roles=FIN, article=art(21, 1),
-        label="审核通过，结案", fields=(NOTE,), effects=(fx.lift_suspension, fx.close_as_rectified),
+        label="审核通过，结案", fields=(NOTE,), effects=(effects.lift_suspension, effects.close_as_rectified),
         tells=(TELL_SUBJECT, TELL_COMPETENT)),
     *(row("reject_rectification", "under_review", rung, roles=FIN, article=art(21, 1),
-          label="审核不通过，退回并重新限期", guards=(g.came_from(rung),), fields=(REASON, DAYS),
-          effects=(fx.forget_rung_left, fx.start_deadline), tells=(TELL_SUBJECT,))
+          label="审核不通过，退回并重新限期", guards=(guards.came_from(rung),), fields=(REASON, DAYS),
+          effects=(effects.forget_rung_left, effects.start_deadline), tells=(TELL_SUBJECT,))
       for rung in LADDER),
     # Rejected and moved up: not rectified as required, or false rectification (21(三)-(四)).
     row("reject_and_escalate", "under_review", "order", roles=FIN, article=art(21, 3),
-        label="不按要求整改或虚报整改情况，升级处理", guards=(g.came_from("warning", "decision"),),
-        fields=(REASON, REQUIREMENTS, DAYS), effects=(fx.forget_rung_left,) + ENTER_ORDER, issues=(ORDER,),
+        label="不按要求整改或虚报整改情况，升级处理", guards=(guards.came_from("warning", "decision"),),
+        fields=(REASON, REQUIREMENTS, DAYS), effects=(effects.forget_rung_left,) + ENTER_ORDER, issues=(ORDER,),
         tells=ESCALATED + (COPY_ORDER,)),
     row("reject_and_escalate", "under_review", "funds_suspended", roles=FIN, article=art(21, 4),
-        label="不按要求整改或虚报整改情况，升级处理", guards=(g.came_from("order"),),
-        fields=(REASON, REQUIREMENTS, DAYS), effects=(fx.forget_rung_left,) + ENTER_SUSPENSION,
+        label="不按要求整改或虚报整改情况，升级处理", guards=(guards.came_from("order"),),
+        fields=(REASON, REQUIREMENTS, DAYS), effects=(effects.forget_rung_left,) + ENTER_SUSPENSION,
         issues=(SUSPENSION,), tells=ESCALATED + (TELL_SUSPENSION,)),
     row("reject_and_escalate", "under_review", "accounts_closing", roles=FIN, article=art(21, 4),
         label="不按要求整改或虚报整改情况，升级处理",
-        guards=(g.came_from("funds_suspended"), g.unit_has_open_accounts),
-        fields=(REASON, REQUIREMENTS, DAYS), effects=(fx.forget_rung_left,) + ENTER_CLOSURE,
+        guards=(guards.came_from("funds_suspended"), guards.unit_has_open_accounts),
+        fields=(REASON, REQUIREMENTS, DAYS), effects=(effects.forget_rung_left,) + ENTER_CLOSURE,
         issues=(CLOSURE,), tells=ESCALATED + (TELL_CLOSURE,)),
 
     # Appeal (Art. 24): the time limit pauses; upheld resumes the rung it left with the
     # working days it had, revoked closes the case.
     row("appeal", APPEALABLE, "appealed", roles="unit", article=art(24), label="申请行政复议或提起行政诉讼",
-        fields=(APPEAL_ROUTE, AUTHORITY, FILED_ON, NOTE), effects=(fx.pause_deadline,), tells=(TELL_FINANCE,)),
+        fields=(APPEAL_ROUTE, AUTHORITY, FILED_ON, NOTE), effects=(effects.pause_deadline,), tells=(TELL_FINANCE,)),
     *(row("uphold_after_appeal", "appealed", rung, roles=FIN, article=art(24), label="处理决定经复议或诉讼维持",
-          guards=(g.came_from(rung),), fields=(DECIDED_ON, NOTE), effects=(fx.resume_deadline,),
+          guards=(guards.came_from(rung),), fields=(DECIDED_ON, NOTE), effects=(effects.resume_deadline,),
           tells=(TELL_SUBJECT,))
       for rung in APPEALABLE),
     row("revoke_after_appeal", "appealed", "closed_revoked", roles=FIN, article=art(24),
         label="处理决定经复议或诉讼撤销，结案", fields=(DECIDED_ON, NOTE),
-        effects=(fx.lift_suspension, fx.close_as_revoked), tells=(TELL_SUBJECT, TELL_COMPETENT)),
+        effects=(effects.lift_suspension, effects.close_as_revoked), tells=(TELL_SUBJECT, TELL_COMPETENT)),
 )
 
 # When automatic escalation is off for a rung, the scheduler proposes to finance the

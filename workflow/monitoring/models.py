@@ -13,7 +13,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workflow.budget import BankAccount, Indicator
+from workflow.accounts import BankAccount
+from workflow.budget import Indicator
 from workflow.db import AwareDateTime, Money, db, utcnow
 from workflow.parties import Organisation
 

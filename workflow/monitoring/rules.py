@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from workflow.budget import ACCOUNT_KINDS
+from workflow.accounts import ACCOUNT_KINDS
 from workflow.db import to_money
 from workflow.monitoring.models import EXCEPTIONS, MANUAL_WARNING_RULES, PAYEE_KINDS
 

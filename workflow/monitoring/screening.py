@@ -438,7 +438,7 @@ def suspended_units(unit_ids) -> set[int]:
     """The units among ``unit_ids`` whose disbursement is suspended (Art. 21(四)), in one
     query: the case workflow's own predicate (``workflow.cases.suspension_in_force``)
     applied to the whole batch rather than one unit per call."""
-    from workflow.cases import Case, suspension_in_force
+    from workflow.case_records import Case, suspension_in_force
 
     found: set[int] = set()
     for chunk in _chunks(unit_ids):

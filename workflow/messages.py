@@ -167,7 +167,7 @@ def render(template: str, context: dict, *, case_id: int | None = None) -> tuple
     """``(subject, body, link)`` of ``template`` for ``context``."""
     spec = TEMPLATES.get(template)
     if spec is None:
-        raise TemplateContextError(f"unknown message template {template!r}; see notifications.messages.TEMPLATES")
+        raise TemplateContextError(f"unknown message template {template!r}; see workflow.messages.TEMPLATES")
     missing = [key for key in spec.requires if key not in context]
     if missing:
         raise TemplateContextError(f"template {template!r} needs {', '.join(missing)}")

@@ -1,8 +1,8 @@
-"""The transactional outbox (发件箱) and the inbox it feeds.
+"""The transactional outbox (发件箱): the messages a domain transaction leaves for delivery.
 
 A state change and the notifications it causes are written in one transaction:
 ``notify()`` only inserts :class:`OutboxMessage` rows into the caller's session and
-never commits. Delivery (:mod:`notifications.delivery`) runs later, outside that
+never commits. Delivery (the ``notifications`` package) runs later, outside that
 transaction, and is at-least-once; its receivers are idempotent: an inbox entry is
 unique per outbox row, and each e-mail carries a Message-ID derived from the row's id.
 
@@ -16,11 +16,10 @@ import datetime as dt
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from notifications.messages import render
-from workflow.db import AwareDateTime, db, utcnow
+from workflow.db import AwareDateTime, db, insert_ignoring_duplicates, utcnow
+from workflow.messages import render
 from workflow.parties import User
 
 CHANNELS = ("inbox", "email")
@@ -61,38 +60,6 @@ class OutboxMessage(db.Model):
     )
 
 
-class InboxNotification(db.Model):
-    """A message in a user's inbox. Unique per outbox row, so re-delivery adds nothing."""
-
-    __tablename__ = "inbox_notifications"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    outbox_message_id: Mapped[int] = mapped_column(sa.ForeignKey("outbox_messages.id"), unique=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
-    org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
-    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
-    subject: Mapped[str] = mapped_column(sa.String(300))
-    body: Mapped[str] = mapped_column(sa.Text)
-    link: Mapped[str] = mapped_column(sa.String(500))
-    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
-    read_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
-
-    __table_args__ = (
-        # A user's inbox page and unread count.
-        sa.Index("ix_inbox_notifications_user", "user_id", "read_at"),
-    )
-
-
-def insert_ignoring_duplicates(model, rows: list[dict], index_elements: list[str]) -> None:
-    """``INSERT ... ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite alike, executemany
-    on the table, so that the compiled statement is cached whatever the number of rows."""
-    if not rows:
-        return
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    db.session.execute(insert(model.__table__).on_conflict_do_nothing(index_elements=index_elements), rows)
-
-
 def key_exists(key: str) -> bool:
     return db.session.execute(sa.select(OutboxMessage.id).where(OutboxMessage.key == key).limit(1)).first() is not None
 
@@ -102,7 +69,7 @@ def notify(*, key: str, template: str, context: dict, org_ids: Iterable[int],
     """Queue ``template`` for every active user of ``org_ids``: one inbox row each, and one
     e-mail row for each user with an address. Written in the caller's transaction (no
     commit); nothing is added if ``key`` is already in the outbox. Raises
-    :class:`notifications.messages.TemplateContextError` for an unknown template or a
+    :class:`workflow.messages.TemplateContextError` for an unknown template or a
     missing context key, so that a bad call fails the caller's transaction early."""
     if not key or len(key) > KEY_MAX:
         raise ValueError(f"an outbox key is 1..{KEY_MAX} characters")
