@@ -36,11 +36,17 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
+from workflow.cases import open_case
+from workflow.complaints import finance_in_charge
 from workflow.db import AwareDateTime, Money, db, locked, to_money, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.journal import record, stream_of
+from workflow.machines.bank_case import RUNGS
 from workflow.monitoring.models import Payment
+from workflow.outbox import notify
 from workflow.parties import Actor, Organisation, require
+from workflow.scoping import units_of
+from workflow.verification import open_manual_warning, refuse_payment
 
 SETTLEMENT_OUTCOMES = ("matched", "case_opened")
 # What a report line is answered: a stored outcome, or ``duplicate`` for a line reported before.
@@ -243,10 +249,6 @@ def refuse(actor: Actor, data: dict, now: dt.datetime | None = None) -> BankRefu
     Raises Forbidden (not a bank), NotFound (no such payment carried by this bank),
     Conflict (already refused), Invalid (no reason).
     """
-    from workflow.outbox import notify
-    from workflow.complaints import finance_in_charge
-    from workflow.verification import open_manual_warning, refuse_payment
-
     require(actor, "bank", action="refuse payments")
     now = now or utcnow()
     reason = (data.get("reason") or "").strip()
@@ -342,8 +344,6 @@ def _finance_of(bank: Organisation) -> Actor:
     """The settlement check acts for the finance department in charge of the bank: the
     comparison is that department's monitoring (Art. 10(四)), done by the system as each
     report arrives, so the case is opened in its name, by no user (``user_id`` None)."""
-    from workflow.complaints import finance_in_charge
-
     finance = finance_in_charge(bank)
     if finance is None:
         raise Invalid("no finance department is in charge of this bank", {"bank": ["not placed in a jurisdiction"]})
@@ -353,8 +353,6 @@ def _finance_of(bank: Organisation) -> Actor:
 
 def first_bank_rung() -> str:
     """The agent-bank ladder's first rung: 22(一), return the funds or redo the business."""
-    from workflow.machines.bank_case import RUNGS
-
     return RUNGS[0]
 
 
@@ -367,8 +365,6 @@ def report_settlements(actor: Actor, lines: list[dict], now: dt.datetime | None 
     Lines are compared in the order reported, so that of two lines paying one
     instruction the second is found paying it twice. The instructions, the lines
     reported before and the settled set are loaded once per report, not per line."""
-    from workflow.cases import open_case
-
     require(actor, "bank", action="report settlements")
     now = now or utcnow()
     _serialise_reports(actor.org_id)
@@ -447,8 +443,6 @@ def _answer(index: int, outcome: str, row: SettlementLine) -> dict:
 
 def refusals_for(actor: Actor):
     """Refusals a bank reported itself; finance sees those on units in its jurisdiction."""
-    from workflow.scoping import units_of
-
     stmt = sa.select(BankRefusal).options(selectinload(BankRefusal.payment), selectinload(BankRefusal.bank))
     if actor.kind == "bank":
         return stmt.where(BankRefusal.bank_id == actor.org_id)

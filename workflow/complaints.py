@@ -26,10 +26,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from workflow import verification
+from workflow.budget import unit_in_reach
+from workflow.cases import open_case
 from workflow.db import AwareDateTime, db, locked, utcnow
 from workflow.errors import Conflict, DomainError, Invalid, NotFound
 from workflow.journal import PUBLIC, entries_of, record, stream_of
+from workflow.monitoring.models import Payment
+from workflow.outbox import notify
 from workflow.parties import Actor, Organisation, org_by_code, require
+from workflow.scoping import units_of
 from workflow.settings import setting
 
 COMPLAINT_STATUSES = ("received", "warning", "case", "dismissed")
@@ -178,8 +184,6 @@ def submit(data: dict, *, client_address: str | None, now: dt.datetime | None = 
     """Receive a report from the public (no actor). Counts it against the address's rate
     limit first; routes it to the finance department in charge; tells that department
     (without the reporter's identity). No commit here."""
-    from workflow.outbox import notify
-
     now = now or utcnow()
     count_report(client_address, now)
     code, name = data.get("unit_code"), data.get("unit_name")
@@ -254,9 +258,6 @@ def triage(actor: Actor, complaint_id: int, data: dict, now: dt.datetime | None 
     Finance may name the unit or payment it identified (``unit_code``, ``voucher_no``).
     Conflict if already triaged (also when two officers triage at once: the row is locked).
     """
-    from workflow import verification
-    from workflow.cases import open_case
-
     require(actor, "finance", action="triage complaints")
     now = now or utcnow()
     complaint = get_complaint(actor, complaint_id, lock=True)
@@ -311,10 +312,6 @@ def history(actor: Actor, complaint_id: int) -> sa.Select:
 
 def _subject_for_triage(actor: Actor, complaint: Complaint, data: dict):
     """The unit (and payment, if any) a report is about, inside finance's jurisdiction."""
-    from workflow.budget import unit_in_reach
-    from workflow.monitoring.models import Payment
-    from workflow.scoping import units_of
-
     unit = complaint.unit
     if data.get("unit_code"):
         unit = unit_in_reach(actor, data["unit_code"])

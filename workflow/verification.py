@@ -42,11 +42,15 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
-from workflow.db import AwareDateTime, db, locked, utcnow
+from workflow.cases import open_case
+from workflow.db import AwareDateTime, db, locked, to_money, utcnow
+from workflow.documents import Document, issue_document, payment_context
+from workflow.documents import visible as document_visible
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import entries_of, record, stream_of
-from workflow.monitoring.models import MANUAL_WARNING_RULES, Payment, Warning, WARNING_LEVELS
-from workflow.monitoring.payments import lock_payment
+from workflow.monitoring.models import MANUAL_WARNING_RULES, WARNING_LEVELS, Payment, Warning
+from workflow.monitoring.payments import change_payment_status, lock_payment
+from workflow.outbox import notify
 from workflow.parties import Actor, Organisation, org_by_code, require
 from workflow.scoping import units_of
 from workflow.settings import setting
@@ -250,8 +254,6 @@ def responses_of(actor: Actor, warning: Warning) -> list[WarningResponse]:
 
 
 def document_ids_of(actor: Actor, warning: Warning) -> list[int]:
-    from workflow.documents import Document, visible as document_visible
-
     return list(db.session.execute(sa.select(Document.id).where(
         Document.warning_id == warning.id, document_visible(actor)).order_by(Document.id)).scalars())
 
@@ -314,9 +316,6 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     warning is decided), Invalid (unknown kind, missing or foreign fields, a notice that
     recites a payment on a warning without one, an unknown oversight body).
     """
-    from workflow.outbox import notify
-    from workflow.documents import Document, issue_document, payment_context
-
     require(actor, "finance", action="verify warnings")
     now = now or utcnow()
     warning = get_warning(actor, warning_id, lock=True)
@@ -477,8 +476,6 @@ def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
 
     Raises NotFound, Forbidden, Conflict (already decided), Invalid (bad rung or fields).
     """
-    from workflow.cases import open_case
-
     require(actor, "finance", action="confirm warnings")
     now = now or utcnow()
     warning = get_warning(actor, warning_id, lock=True)
@@ -524,8 +521,6 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
     """Dismiss a warning with its reason (核实排除). A payment it held is released once no
     other blocking warning on it is undecided. The unit is told the reason, and whether
     its payment was released or is still held. No commit here."""
-    from workflow.outbox import notify
-
     require(actor, "finance", action="dismiss warnings")
     now = now or utcnow()
     reason = (data.get("reason") or "").strip()
@@ -578,8 +573,6 @@ def release_payment(actor: Actor, payment: Payment, now: dt.datetime | None = No
 
 def _change_payment(actor: Actor, payment: Payment, trigger: str, action: str, now: dt.datetime | None,
                     why: dict) -> None:
-    from workflow.monitoring.payments import change_payment_status
-
     now = now or utcnow()
     was = payment.status
     change_payment_status(payment, trigger, now)
@@ -626,8 +619,6 @@ def focus_settings(overrides: dict | None = None) -> dict:
     only the rules' own parameters); finance may override any of them per request.
     Dismissed warnings do not count: verification found nothing wrong there.
     """
-    from workflow.db import to_money
-
     values = {
         "days": int(setting("FUNDWATCH_FOCUS_DAYS", FOCUS_DEFAULTS["days"])),
         "min_warnings": int(setting("FUNDWATCH_FOCUS_MIN_WARNINGS", FOCUS_DEFAULTS["min_warnings"])),

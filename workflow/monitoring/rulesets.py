@@ -31,7 +31,8 @@ import sqlalchemy as sa
 from workflow.db import db, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.journal import digest, record, stream_of
-from workflow.monitoring.models import RuleSet, WARNING_LEVELS
+from workflow.monitoring.models import WARNING_LEVELS, RuleSet
+from workflow.monitoring.rules import RULES, RULES_BY_NAME
 from workflow.parties import Actor, require, require_top_finance
 
 
@@ -45,8 +46,6 @@ class ActiveRuleSet:
 
 
 def default_parameters() -> dict:
-    from workflow.monitoring.rules import RULES
-
     return {"rules": {rule.name: {"enabled": True, "level": rule.default_level,
                                   **{name: copy.deepcopy(spec.default) for name, spec in rule.parameters.items()}}
                       for rule in RULES}}
@@ -98,7 +97,6 @@ def change_rule_set(actor: Actor, changes: dict, *, replace: bool = False, note:
     current = active_rule_set()
     base = default_parameters() if replace else copy.deepcopy(current.parameters)
     errors = {}
-    from workflow.monitoring.rules import RULES_BY_NAME
 
     for name, values in changes.get("rules", {}).items():
         rule = RULES_BY_NAME.get(name)
@@ -153,7 +151,6 @@ def read_rule_set(actor: Actor, version: int | None = None) -> dict:
     """Finance reads a rule set (the active one unless ``version`` is given): every rule
     with its name, article, level, enabled flag, description and parameters."""
     require(actor, "finance", action="read the warning rules")
-    from workflow.monitoring.rules import RULES
 
     if version is None:
         active = active_rule_set()
