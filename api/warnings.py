@@ -9,7 +9,7 @@ from api.fields import AwareDateTime, Date, Integer, Money, non_negative
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import verification
 from workflow.db import db
-from workflow.monitoring.models import PAYMENT_STATUSES, SETTLEMENTS, WARNING_LEVELS, WARNING_STATUSES, Warning
+from workflow.monitoring.models import PAYMENT_STATUSES, SETTLEMENTS, WARNING_LEVELS, WARNING_STATUSES, MonitoringWarning
 from workflow.parties import ORG_KINDS
 from workflow.monitoring.rules import WARNING_RULES
 from workflow.verification import CASE_RUNGS, RESPONSE_KINDS, STEP_KINDS
@@ -184,7 +184,7 @@ class Warnings(MethodView):
     @blp.response(200, page_schema(WarningSchema))
     def get(self, args):
         """Warnings the caller may see, filtered by status, rule, level and unit."""
-        return paginate(verification.warnings_for(current_actor(), args), Warning.id, args)
+        return paginate(verification.warnings_for(current_actor(), args), MonitoringWarning.id, args)
 
 
 @blp.route("/warnings/<int:warning_id>")

@@ -19,7 +19,7 @@ from workflow.case_records import Case
 from workflow.db import db
 from workflow.invariants import check_invariants
 from workflow.journal import JournalEntry
-from workflow.monitoring.models import SpendingTotal, Warning
+from workflow.monitoring.models import SpendingTotal, MonitoringWarning
 
 N = 16
 
@@ -124,7 +124,7 @@ def test_art20_sixteen_officers_triage_one_complaint_once(app, client, as_city_f
                           {"into": "warning"})] * N)
     one_winner(answers, 200)
     assert {tuple(a.json["errors"]["status"]) for a in answers if a.status == 409} == {("warning",)}
-    assert count(Warning, Warning.rule == "complaint") == 1
+    assert count(MonitoringWarning, MonitoringWarning.rule == "complaint") == 1
     assert actions(f"complaint:{complaint_id}").count("triaged") == 1
     no_violations()
 

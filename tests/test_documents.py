@@ -254,10 +254,10 @@ def test_unknown_kind_is_refused(demo):
 
 
 def test_document_links_to_its_warning(demo):
-    from workflow.monitoring.models import Warning
+    from workflow.monitoring.models import MonitoringWarning
 
     unit = org_by_code(UNIT)
-    warning = Warning(unit=unit, rule="cash_over_limit", level="block", article="第十三条（二）1⑦", message="现金超限额")
+    warning = MonitoringWarning(unit=unit, rule="cash_over_limit", level="block", article="第十三条（二）1⑦", message="现金超限额")
     db.session.add(warning)
     db.session.flush()
     document = issue(warning_id=warning.id)

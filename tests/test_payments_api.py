@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from payments_helpers import OTHER_UNIT, OTHER_ZERO_BALANCE, payment, rules_of
 from workflow.db import db
-from workflow.monitoring.models import Payment, Warning
+from workflow.monitoring.models import Payment, MonitoringWarning
 
 
 def count(model) -> int:
@@ -35,7 +35,7 @@ def test_art9_finance_posts_payments_and_gets_each_with_status_and_warnings_in_p
     assert rules_of(items[1]) == {"official_card_required", "cash_over_limit"}
     assert set(items[1]["warnings"][0]) == {"id", "rule", "level", "article", "message"}
     assert rules_of(items[2]) == {"no_budget"}
-    assert count(Payment) == 3 and count(Warning) == 3
+    assert count(Payment) == 3 and count(MonitoringWarning) == 3
 
 
 def test_art9_same_voucher_posted_again_is_not_stored_twice_and_raises_nothing_twice(as_city_finance):
@@ -43,7 +43,7 @@ def test_art9_same_voucher_posted_again_is_not_stored_twice_and_raises_nothing_t
     first = post(as_city_finance, [row]).json["items"][0]
     again = post(as_city_finance, [row, row]).json["items"]
     assert again == [first, first]
-    assert count(Payment) == 1 and count(Warning) == 2
+    assert count(Payment) == 1 and count(MonitoringWarning) == 2
 
 
 def test_art9_same_voucher_twice_in_one_post_is_stored_once(as_city_finance):
@@ -71,7 +71,7 @@ def test_art9_a_bad_row_is_a_422_naming_row_and_field_and_nothing_is_written(as_
     assert response.status_code == 422
     errors = response.json["errors"]
     assert set(errors) == {"row 2.amount", "row 3.paid_at", "row 4.settlement", "row 5.amount", "row 6.amount"}
-    assert count(Payment) == 0 and count(Warning) == 0
+    assert count(Payment) == 0 and count(MonitoringWarning) == 0
 
 
 def test_art9_missing_and_unknown_fields_are_named(as_city_finance):
@@ -240,7 +240,7 @@ def test_art9_resend_with_a_changed_field_is_a_409_naming_row_and_field(as_city_
     assert f"already stored as payment {first['id']} with different {changed}" in errors["row 2.voucher_no"][0]
     assert errors[f"row 2.{changed}"][0].startswith(f"stored payment {first['id']} has ")
     # atomic: the clean new row of the same request was not stored either
-    assert count(Payment) == 1 and count(Warning) == 0
+    assert count(Payment) == 1 and count(MonitoringWarning) == 0
 
 
 def test_art9_changed_resend_names_every_field_that_differs_with_both_values(as_city_finance):
@@ -269,7 +269,7 @@ def test_art9_identical_resend_with_its_warnings_is_answered_idempotently(as_cit
     assert response.status_code == 201, response.json
     assert response.json["items"] == [first]
     assert first["status"] == "held" and rules_of(first) == {"official_card_required", "cash_over_limit"}
-    assert count(Payment) == 1 and count(Warning) == 2
+    assert count(Payment) == 1 and count(MonitoringWarning) == 2
 
 
 def test_art9_same_voucher_twice_in_one_request_with_different_content_is_a_422(as_city_finance):
@@ -280,7 +280,7 @@ def test_art9_same_voucher_twice_in_one_request_with_different_content_is_a_422(
     assert set(errors) == {"row 3.voucher_no", "row 3.amount", "row 3.payee_kind"}
     assert errors["row 3.voucher_no"] == ["row 1 has this voucher number with different amount, payee_kind"]
     assert errors["row 3.amount"] == ["row 1 has 300.00, this row 301.00"]
-    assert count(Payment) == 0 and count(Warning) == 0
+    assert count(Payment) == 0 and count(MonitoringWarning) == 0
 
 
 def test_art9_issue16_same_voucher_number_in_one_request_for_two_units_is_two_payments(as_city_finance):

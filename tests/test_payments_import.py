@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from payments_helpers import payment
 from workflow.db import db
-from workflow.monitoring.models import Payment, Warning
+from workflow.monitoring.models import Payment, MonitoringWarning
 
 
 def stored() -> list[str]:
@@ -34,7 +34,7 @@ def test_art9_import_screens_a_gbk_csv_in_batches(runner, demo, tmp_path):
     assert "5 payments stored, 0 already stored" in result.output
     assert "1 warnings" in result.output
     assert stored() == [f"IMP{i:03d}" for i in range(5)]
-    assert db.session.execute(sa.select(Warning.rule)).scalars().all() == ["luxury_specialties"]
+    assert db.session.execute(sa.select(MonitoringWarning.rule)).scalars().all() == ["luxury_specialties"]
 
 
 def test_art9_import_reads_json_lines(runner, demo, tmp_path):

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from payments_helpers import payment
 from workflow.db import db
-from workflow.monitoring.models import Payment, SpendingTotal, Warning
+from workflow.monitoring.models import Payment, SpendingTotal, MonitoringWarning
 from workflow.monitoring.screening import screen_payments
 from workflow.parties import Actor
 
@@ -84,6 +84,6 @@ def test_art14_15_many_concurrent_posts_flag_every_payment_past_the_budget(app, 
     assert errors == []
     ordered = db.session.execute(sa.select(Payment.id, Payment.status).order_by(Payment.id)).all()
     assert len(ordered) == 8
-    over = db.session.execute(sa.select(Warning.payment_id).where(Warning.rule == "over_budget")).scalars().all()
+    over = db.session.execute(sa.select(MonitoringWarning.payment_id).where(MonitoringWarning.rule == "over_budget")).scalars().all()
     # ids come from the sequence in lock order, so the last three to take the lock are the three over budget
     assert sorted(over) == [pid for pid, _ in ordered[5:]]

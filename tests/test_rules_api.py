@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from payments_helpers import payment, rules_of
 from workflow.db import db
-from workflow.monitoring.models import RuleSet, Warning
+from workflow.monitoring.models import RuleSet, MonitoringWarning
 from workflow.monitoring.rules import RULES
 
 
@@ -41,7 +41,7 @@ def test_art12_a_change_creates_a_new_version_and_warnings_record_it(as_finance)
     assert response.json["note"].startswith("克财库")
     second = as_finance.post("/api/v1/payments", json=[payment(**cash)]).json["items"][0]
     assert rules_of(second) == {"cash_over_limit"}
-    versions = db.session.execute(sa.select(Warning.rule_set_version)).scalars().all()
+    versions = db.session.execute(sa.select(MonitoringWarning.rule_set_version)).scalars().all()
     assert versions == [2]
     assert db.session.execute(sa.select(sa.func.count()).select_from(RuleSet)).scalar_one() == 2
     old = as_finance.get("/api/v1/rules?version=1").json

@@ -60,10 +60,10 @@ def held_payment(finance, **over) -> tuple[dict, int]:
 
 
 def warning_row(warning_id: int):
-    from workflow.monitoring.models import Warning
+    from workflow.monitoring.models import MonitoringWarning
 
     db.session.expire_all()
-    return db.session.get(Warning, warning_id)
+    return db.session.get(MonitoringWarning, warning_id)
 
 
 def payment_status(voucher_no: str) -> str:

@@ -59,7 +59,7 @@ def locked(stmt: sa.Select, **for_update) -> sa.Select:
     """``stmt`` made to lock the rows it returns until the transaction ends, so that a status
     read through it can be decided on (read, check, write) without a second decision slipping
     in between (ASVS 2.3.4): ``SELECT ... FOR UPDATE`` on PostgreSQL (``for_update`` are
-    ``with_for_update``'s arguments, e.g. ``of=Warning``); on SQLite, where FOR UPDATE does
+    ``with_for_update``'s arguments, e.g. ``of=MonitoringWarning``); on SQLite, where FOR UPDATE does
     not exist, the write lock is taken now (:func:`take_write_lock`) and the read follows.
     The rows read replace what the session already holds (``populate_existing``), so a
     status loaded earlier in the request is not decided on stale."""

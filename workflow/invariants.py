@@ -28,7 +28,7 @@ from workflow.case_records import Case, CaseEvent
 from workflow.db import db
 from workflow.journal import JournalEntry
 from workflow.machines import MACHINES
-from workflow.monitoring.models import Warning
+from workflow.monitoring.models import MonitoringWarning
 
 
 # (stream kind, journal actions that may occur at most once together, the invariant's name)
@@ -83,9 +83,9 @@ def _warning_cases() -> Iterator[Violation]:
         if len(case_ids) > 1:
             yield Violation(invariant, f"warning {warning_id}",
                             f"{len(case_ids)} cases opened from it: {', '.join(map(str, case_ids))}")
-    rows = db.session.execute(sa.select(Warning.id, Warning.status, Warning.case_id).where(sa.or_(
-        sa.and_(Warning.status == "confirmed", Warning.case_id.is_(None)),
-        sa.and_(Warning.status != "confirmed", Warning.case_id.is_not(None)))).order_by(Warning.id))
+    rows = db.session.execute(sa.select(MonitoringWarning.id, MonitoringWarning.status, MonitoringWarning.case_id).where(sa.or_(
+        sa.and_(MonitoringWarning.status == "confirmed", MonitoringWarning.case_id.is_(None)),
+        sa.and_(MonitoringWarning.status != "confirmed", MonitoringWarning.case_id.is_not(None)))).order_by(MonitoringWarning.id))
     for warning_id, status, case_id in rows:
         if case_id is None:
             yield Violation(invariant, f"warning {warning_id}", "confirmed without a case")
@@ -93,8 +93,8 @@ def _warning_cases() -> Iterator[Violation]:
             yield Violation(invariant, f"warning {warning_id}", f"{status} but names case {case_id}")
     sources = sorted(opened_from)
     for start in range(0, len(sources), 500):
-        rows = db.session.execute(sa.select(Warning.id, Warning.status, Warning.case_id)
-                                  .where(Warning.id.in_(sources[start:start + 500])).order_by(Warning.id))
+        rows = db.session.execute(sa.select(MonitoringWarning.id, MonitoringWarning.status, MonitoringWarning.case_id)
+                                  .where(MonitoringWarning.id.in_(sources[start:start + 500])).order_by(MonitoringWarning.id))
         for warning_id, status, case_id in rows:
             cases = opened_from[warning_id]
             if status == "confirmed" and case_id is not None and case_id not in cases:

@@ -1,6 +1,6 @@
 """Verification of warnings (疑点核实, Art. 11(二)) and what finance decides about them.
 
-A warning (one rule firing on one payment, :class:`workflow.monitoring.models.Warning`) is
+A warning (one rule firing on one payment, :class:`workflow.monitoring.models.MonitoringWarning`) is
 verified by finance in steps, each declared once in :data:`STEP_KINDS` with the article
 it rests on, the fields it needs and the notice it issues:
 
@@ -48,7 +48,7 @@ from workflow.documents import Document, issue_document, payment_context
 from workflow.documents import visible as document_visible
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import entries_of, record, stream_of
-from workflow.monitoring.models import MANUAL_WARNING_RULES, WARNING_LEVELS, Payment, Warning
+from workflow.monitoring.models import MANUAL_WARNING_RULES, WARNING_LEVELS, Payment, MonitoringWarning
 from workflow.monitoring.payments import change_payment_status, lock_payment
 from workflow.outbox import notify
 from workflow.parties import Actor, Organisation, org_by_code, require
@@ -168,38 +168,38 @@ def _joint_investigations_for(org_id: int):
 
 
 def visible(actor: Actor) -> sa.ColumnElement[bool]:
-    """Warnings the caller may see (ASVS 8.2.2), as a predicate on :class:`Warning`."""
+    """Warnings the caller may see (ASVS 8.2.2), as a predicate on :class:`MonitoringWarning`."""
     if actor.is_system:
         return sa.true()
     if actor.kind in ("finance", "competent", "unit"):
-        return units_of(actor, Warning.unit_id)
+        return units_of(actor, MonitoringWarning.unit_id)
     if actor.kind == "bank":
-        return Warning.payment_id.in_(sa.select(Payment.id).where(Payment.bank_id == actor.org_id))
+        return MonitoringWarning.payment_id.in_(sa.select(Payment.id).where(Payment.bank_id == actor.org_id))
     if actor.kind == "oversight":
-        return Warning.id.in_(_joint_investigations_for(actor.org_id))
+        return MonitoringWarning.id.in_(_joint_investigations_for(actor.org_id))
     return sa.false()
 
 
 def warnings_for(actor: Actor, filters: dict | None = None):
     """The caller's warnings, filtered by ``status``, ``rule``, ``level``, ``unit_code``."""
-    stmt = sa.select(Warning).where(visible(actor)).options(
-        selectinload(Warning.unit), selectinload(Warning.payment))
+    stmt = sa.select(MonitoringWarning).where(visible(actor)).options(
+        selectinload(MonitoringWarning.unit), selectinload(MonitoringWarning.payment))
     filters = filters or {}
     for name in ("status", "rule", "level"):
         if filters.get(name):
-            stmt = stmt.where(getattr(Warning, name) == filters[name])
+            stmt = stmt.where(getattr(MonitoringWarning, name) == filters[name])
     if filters.get("unit_code"):
-        stmt = stmt.where(Warning.unit_id.in_(sa.select(Organisation.id).where(Organisation.code == filters["unit_code"])))
+        stmt = stmt.where(MonitoringWarning.unit_id.in_(sa.select(Organisation.id).where(Organisation.code == filters["unit_code"])))
     return stmt
 
 
-def get_warning(actor: Actor, warning_id: int, *, lock: bool = False) -> Warning:
+def get_warning(actor: Actor, warning_id: int, *, lock: bool = False) -> MonitoringWarning:
     """A warning the caller may see, else NotFound. ``lock`` takes the row for update
     (:func:`workflow.db.locked`), so that two decisions on one warning are serialised on
     either database (ASVS 2.3.4); call it before anything else the decision reads."""
-    stmt = warnings_for(actor).where(Warning.id == warning_id)
+    stmt = warnings_for(actor).where(MonitoringWarning.id == warning_id)
     if lock:
-        stmt = locked(stmt, of=Warning)
+        stmt = locked(stmt, of=MonitoringWarning)
     warning = db.session.execute(stmt).scalar_one_or_none()
     if warning is None:
         raise NotFound(f"no warning {warning_id}")
@@ -214,7 +214,7 @@ def sees_joint_investigations(actor: Actor) -> bool:
     return actor.is_system or actor.kind in ("finance", "oversight")
 
 
-def steps_of(actor: Actor, warning: Warning) -> list[VerificationStep]:
+def steps_of(actor: Actor, warning: MonitoringWarning) -> list[VerificationStep]:
     """Steps the caller may see (:func:`sees_joint_investigations`)."""
     stmt = sa.select(VerificationStep).where(VerificationStep.warning_id == warning.id).order_by(VerificationStep.id)
     if not sees_joint_investigations(actor):
@@ -244,7 +244,7 @@ def history(actor: Actor, warning_id: int) -> sa.Select:
     return entries_of(warning_stream(warning.id))
 
 
-def responses_of(actor: Actor, warning: Warning) -> list[WarningResponse]:
+def responses_of(actor: Actor, warning: MonitoringWarning) -> list[WarningResponse]:
     """Answers the caller may see: an oversight body's findings only where the joint
     investigation they answer is visible (:func:`sees_joint_investigations`)."""
     stmt = sa.select(WarningResponse).where(WarningResponse.warning_id == warning.id)
@@ -253,7 +253,7 @@ def responses_of(actor: Actor, warning: Warning) -> list[WarningResponse]:
     return list(db.session.execute(stmt.order_by(WarningResponse.id)).scalars())
 
 
-def document_ids_of(actor: Actor, warning: Warning) -> list[int]:
+def document_ids_of(actor: Actor, warning: MonitoringWarning) -> list[int]:
     return list(db.session.execute(sa.select(Document.id).where(
         Document.warning_id == warning.id, document_visible(actor)).order_by(Document.id)).scalars())
 
@@ -262,7 +262,7 @@ class WarningDetail:
     """A warning as one caller sees it: the row, plus the steps, answers and notices
     visible to that caller."""
 
-    def __init__(self, warning: Warning, steps: list, responses: list, document_ids: list[int]):
+    def __init__(self, warning: MonitoringWarning, steps: list, responses: list, document_ids: list[int]):
         self._warning = warning
         self.steps = steps
         self.responses = responses
@@ -304,7 +304,7 @@ def _check_fields(spec: StepKind, data: dict) -> dict:
     return {name: data[name] for name in spec.fields if data.get(name) is not None}
 
 
-def _touch(warning: Warning) -> None:
+def _touch(warning: MonitoringWarning) -> None:
     warning.version = (warning.version or 0) + 1
 
 
@@ -398,7 +398,7 @@ def _stored(fields: dict) -> dict:
     return out
 
 
-def _document_context(spec: StepKind, fields: dict, warning: Warning, now: dt.datetime) -> dict:
+def _document_context(spec: StepKind, fields: dict, warning: MonitoringWarning, now: dt.datetime) -> dict:
     if spec.name == "interview":
         local = fields["interview_at"].astimezone(LOCAL_ZONE)
         return {"interview_date": local.date(), "interview_time": f"{local.hour}时{local.minute:02d}分",
@@ -412,13 +412,13 @@ def _document_context(spec: StepKind, fields: dict, warning: Warning, now: dt.da
     return {}
 
 
-def _unit_findings(warning: Warning, now: dt.datetime) -> list[str]:
+def _unit_findings(warning: MonitoringWarning, now: dt.datetime) -> list[str]:
     """The unit's undecided warnings in the focus window, as the lines of a 关注函."""
     since = now - dt.timedelta(days=focus_settings()["days"])
     rows = db.session.execute(
-        sa.select(Warning).where(Warning.unit_id == warning.unit_id, Warning.status.in_(UNDECIDED),
-                                 sa.or_(Warning.created_at >= since, Warning.id == warning.id))
-        .order_by(Warning.id).limit(50)).scalars()
+        sa.select(MonitoringWarning).where(MonitoringWarning.unit_id == warning.unit_id, MonitoringWarning.status.in_(UNDECIDED),
+                                 sa.or_(MonitoringWarning.created_at >= since, MonitoringWarning.id == warning.id))
+        .order_by(MonitoringWarning.id).limit(50)).scalars()
     lines = []
     for row in rows:
         payment = row.payment
@@ -462,7 +462,7 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
 
 # --- decisions ------------------------------------------------------------------------------------------
 
-def _undecided(warning: Warning, verb: str) -> None:
+def _undecided(warning: MonitoringWarning, verb: str) -> None:
     if warning.status not in UNDECIDED:
         raise Conflict(f"warning {warning.id} is already {warning.status}; it cannot be {verb}",
                        {"status": [warning.status]})
@@ -517,7 +517,7 @@ def _payment_ref(payment: Payment | None, outcome: str | None) -> dict | None:
     return {"id": payment.id, "voucher_no": payment.voucher_no, "changed_to": outcome}
 
 
-def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None) -> Warning:
+def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None) -> MonitoringWarning:
     """Dismiss a warning with its reason (核实排除). A payment it held is released once no
     other blocking warning on it is undecided. The unit is told the reason, and whether
     its payment was released or is still held. No commit here."""
@@ -540,9 +540,9 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
         lock_payment(payment)
     if payment is not None and payment.status == "held":
         db.session.flush()
-        still_blocking = db.session.execute(sa.select(Warning.id).where(
-            Warning.payment_id == payment.id, Warning.id != warning.id, Warning.level == "block",
-            Warning.status.in_(UNDECIDED)).limit(1)).first()
+        still_blocking = db.session.execute(sa.select(MonitoringWarning.id).where(
+            MonitoringWarning.payment_id == payment.id, MonitoringWarning.id != warning.id, MonitoringWarning.level == "block",
+            MonitoringWarning.status.in_(UNDECIDED)).limit(1)).first()
         if still_blocking is None:
             release_payment(actor, payment, now, warning_id=warning.id, decision="dismissed")
             payment_outcome = payment.status
@@ -580,7 +580,7 @@ def _change_payment(actor: Actor, payment: Payment, trigger: str, action: str, n
 
 
 def open_manual_warning(actor: Actor, *, unit: Organisation, payment: Payment | None, rule: str, level: str,
-                        article: str, message: str, now: dt.datetime | None = None) -> Warning:
+                        article: str, message: str, now: dt.datetime | None = None) -> MonitoringWarning:
     """A warning raised by hand (a complaint, a bank's refusal) rather than by a rule.
     A rule fires at most once per payment: an existing one of the same rule is returned."""
     if rule not in MANUAL_WARNING_RULES:
@@ -588,12 +588,12 @@ def open_manual_warning(actor: Actor, *, unit: Organisation, payment: Payment | 
     if level not in WARNING_LEVELS:
         raise Invalid("unknown level", {"level": [f"one of {', '.join(WARNING_LEVELS)}"]})
     if payment is not None:
-        existing = db.session.execute(sa.select(Warning).where(
-            Warning.payment_id == payment.id, Warning.rule == rule)).scalar_one_or_none()
+        existing = db.session.execute(sa.select(MonitoringWarning).where(
+            MonitoringWarning.payment_id == payment.id, MonitoringWarning.rule == rule)).scalar_one_or_none()
         if existing is not None:
             return existing
     now = now or utcnow()
-    warning = Warning(payment_id=payment.id if payment is not None else None, unit_id=unit.id, rule=rule,
+    warning = MonitoringWarning(payment_id=payment.id if payment is not None else None, unit_id=unit.id, rule=rule,
                       level=level, article=article, message=message[:500], rule_set_version=None,
                       status="open", version=1, created_at=now)
     db.session.add(warning)
@@ -638,20 +638,20 @@ def focus_list(actor: Actor, overrides: dict | None = None, now: dt.datetime | N
     now = now or utcnow()
     limits = focus_settings(overrides)
     since = now - dt.timedelta(days=limits["days"])
-    counted = sa.and_(Warning.created_at >= since, Warning.status != "dismissed", units_of(actor, Warning.unit_id))
+    counted = sa.and_(MonitoringWarning.created_at >= since, MonitoringWarning.status != "dismissed", units_of(actor, MonitoringWarning.unit_id))
     counts = db.session.execute(
-        sa.select(Warning.unit_id, sa.func.count(Warning.id),
-                  sa.func.sum(sa.case((Warning.level == "block", 1), else_=0)))
-        .where(counted).group_by(Warning.unit_id)).all()
-    flagged = sa.select(Warning.payment_id).where(counted, Warning.payment_id.is_not(None)).distinct().subquery()
+        sa.select(MonitoringWarning.unit_id, sa.func.count(MonitoringWarning.id),
+                  sa.func.sum(sa.case((MonitoringWarning.level == "block", 1), else_=0)))
+        .where(counted).group_by(MonitoringWarning.unit_id)).all()
+    flagged = sa.select(MonitoringWarning.payment_id).where(counted, MonitoringWarning.payment_id.is_not(None)).distinct().subquery()
     amounts = dict(db.session.execute(
         sa.select(Payment.unit_id, sa.func.sum(Payment.amount))
         .where(Payment.id.in_(sa.select(flagged.c.payment_id))).group_by(Payment.unit_id)).all())
     last_letters = dict(db.session.execute(
-        sa.select(Warning.unit_id, sa.func.max(VerificationStep.created_at))
-        .join(VerificationStep, VerificationStep.warning_id == Warning.id)
-        .where(VerificationStep.kind == "focus_letter", units_of(actor, Warning.unit_id))
-        .group_by(Warning.unit_id)).all())
+        sa.select(MonitoringWarning.unit_id, sa.func.max(VerificationStep.created_at))
+        .join(VerificationStep, VerificationStep.warning_id == MonitoringWarning.id)
+        .where(VerificationStep.kind == "focus_letter", units_of(actor, MonitoringWarning.unit_id))
+        .group_by(MonitoringWarning.unit_id)).all())
     rows = []
     for unit_id, total, blocks in counts:
         amount = amounts.get(unit_id) or Decimal("0.00")

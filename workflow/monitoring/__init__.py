@@ -1,6 +1,6 @@
 """Monitoring (动态监控, Art. 8-20): payments come in, rules flag them, finance verifies.
 
-- :mod:`workflow.monitoring.models`   — Payment (支付信息, Art. 9), Warning (预警/疑点), RuleSet
+- :mod:`workflow.monitoring.models`   — Payment (支付信息, Art. 9), MonitoringWarning (预警/疑点), RuleSet
   (versioned rule parameters, Art. 12), PayeeRegistration (个人收款人备案, Art. 16) and
   SpendingTotal (running totals behind the cumulative rules, Art. 14-15 and 19).
 - :mod:`workflow.monitoring.rulesets` — the default parameters, validation, versioning.

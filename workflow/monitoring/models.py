@@ -81,7 +81,7 @@ class Payment(db.Model):
     bank: Mapped[Organisation | None] = relationship(foreign_keys=[bank_id])
     payer: Mapped[BankAccount | None] = relationship()
     indicator: Mapped[Indicator | None] = relationship()
-    warnings: Mapped[list[Warning]] = relationship(back_populates="payment", order_by="Warning.id")
+    warnings: Mapped[list[MonitoringWarning]] = relationship(back_populates="payment", order_by="MonitoringWarning.id")
 
     __table_args__ = (
         sa.CheckConstraint(status.in_(PAYMENT_STATUSES), name="status"),
@@ -98,7 +98,7 @@ class Payment(db.Model):
         return self.unit.code
 
 
-class Warning(db.Model):
+class MonitoringWarning(db.Model):
     """One rule firing on one payment (预警 / 疑点), verified under Art. 11(二).
 
     ``article`` is the regulation's own numbering (``第十三条（二）2``); ``rule_set_version``

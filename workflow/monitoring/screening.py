@@ -35,11 +35,20 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from workflow.budget import BankAccount, Indicator
+from workflow.case_records import Case, suspension_in_force
 from workflow.db import DATE_RANGE_TEXT, db, dialect_name, in_date_range, locked, take_write_lock, to_money, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid
 from workflow.monitoring import bulk
 from workflow.monitoring.models import (
-    EXCEPTIONS, METHODS, PAYEE_KINDS, SETTLEMENTS, Payment, PayeeRegistration, SpendingTotal, Warning)
+    EXCEPTIONS,
+    METHODS,
+    PAYEE_KINDS,
+    SETTLEMENTS,
+    MonitoringWarning,
+    PayeeRegistration,
+    Payment,
+    SpendingTotal,
+)
 from workflow.monitoring.rules import AccountInfo, BoundRules, IndicatorInfo, mask
 from workflow.monitoring.rulesets import active_rule_set
 from workflow.parties import Actor, Organisation
@@ -321,12 +330,12 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
             p["payee_id_number"], p["project"], p["approval_ref"], p["exception"], p["exception_ref"],
             indicator.id if indicator else None, p["bank_id"], p["category"], True, status, user_id, now))
 
-    warning_ids = bulk.allocate_ids(Warning.__table__, len(fired_all))
+    warning_ids = bulk.allocate_ids(MonitoringWarning.__table__, len(fired_all))
     warnings = [(warning_id, payment_id, parsed[index]["unit_id"], rule.name, rule.level, rule.article,
                  message, bound.version, "open", 1, now)
                 for warning_id, (index, payment_id, rule, message) in zip(warning_ids, fired_all)]
     bulk.insert_rows(Payment.__table__, PAYMENT_COLUMNS, payments)
-    bulk.insert_rows(Warning.__table__, WARNING_COLUMNS, warnings)
+    bulk.insert_rows(MonitoringWarning.__table__, WARNING_COLUMNS, warnings)
     _store_totals(total_rows, batch.totals, now)
 
     result = ScreeningResult(items=[], created=len(payments), warnings=len(warnings),
@@ -438,8 +447,6 @@ def suspended_units(unit_ids) -> set[int]:
     """The units among ``unit_ids`` whose disbursement is suspended (Art. 21(四)), in one
     query: the case workflow's own predicate (``workflow.cases.suspension_in_force``)
     applied to the whole batch rather than one unit per call."""
-    from workflow.case_records import Case, suspension_in_force
-
     found: set[int] = set()
     for chunk in _chunks(unit_ids):
         found.update(db.session.execute(sa.select(Case.subject_id).where(
@@ -657,8 +664,8 @@ def _answer(parsed, existing, first_of, payment_ids, new_rows, statuses, fired) 
     stored_ids = [v[0] for v in existing.values()]
     for chunk in _chunks(stored_ids):
         for row in db.session.execute(sa.select(
-                Warning.payment_id, Warning.id, Warning.rule, Warning.level, Warning.article, Warning.message
-        ).where(_among(Warning.payment_id, chunk)).order_by(Warning.id)):
+                MonitoringWarning.payment_id, MonitoringWarning.id, MonitoringWarning.rule, MonitoringWarning.level, MonitoringWarning.article, MonitoringWarning.message
+        ).where(_among(MonitoringWarning.payment_id, chunk)).order_by(MonitoringWarning.id)):
             warnings_of.setdefault(row[0], []).append(
                 {"id": row[1], "rule": row[2], "level": row[3], "article": row[4], "message": row[5]})
     id_of = dict(zip(new_rows, payment_ids))
