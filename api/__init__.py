@@ -19,6 +19,7 @@ from api.errors import Api
 from workflow.db import db, render_item
 
 api = Api()
+fields.register_openapi_types(api)  # once: the spec each app builds maps these fields
 migrate = Migrate()
 
 # The resources, in the order the API document lists them.
@@ -50,7 +51,7 @@ def create_app(config: Mapping | None = None) -> Flask:
                      render_item=render_item)
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
-    fields.register_openapi_types(api)
+    cases.register_schemas(api.spec)
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)

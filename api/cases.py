@@ -26,15 +26,28 @@ OPENING_RUNGS = sorted({rung for m in MACHINES.values() for rung in m.openings})
 ALL_RUNGS = sorted({s.name for m in MACHINES.values() for s in m.states.values() if s.kind == "rung"})
 
 
-def _documented(schemas: list[dict]) -> dict:
-    return {"requestBody": {"content": {"application/json": {"schema": {"oneOf": schemas}}}}}
+def _action_body(machine, trigger: str) -> type[ma.Schema]:
+    """An action's body: ``version`` and the trigger's schema, generated from its rows'
+    fields (the same schema the engine loads the fields with)."""
+    schema = machine.schemas[trigger]
+    return type(schema.__name__, (schema,), {
+        "__doc__": schema.__doc__,
+        "version": Integer(required=True, strict=True, metadata={"description": "the case version the caller saw"})})
 
 
-# Each action's body, derived from its machine's table (the domain checks the same specs).
-ACTION_BODIES = _documented([m.action_schema(trigger) for m in MACHINES.values() for trigger in m.by_trigger
-                             if trigger not in {t.trigger for t in m.openings.values()}])
-OPENING_FIELDS = {f"{m.name}.{rung}": m.action_schema(t.trigger, with_version=False)
-                  for m in MACHINES.values() for rung, t in m.openings.items()}
+ACTION_BODIES = {f"{m.name}.{trigger}": _action_body(m, trigger) for m in MACHINES.values() for trigger in m.by_trigger
+                 if trigger not in {t.trigger for t in m.openings.values()}}
+OPENING_FIELDS = {f"{m.name}.{t.trigger}": m.schemas[t.trigger] for m in MACHINES.values() for t in m.openings.values()}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def register_schemas(spec) -> None:
+    """Each trigger's schema as a component of the API document (called once per app)."""
+    for name, schema in {**OPENING_FIELDS, **ACTION_BODIES}.items():
+        spec.components.schema(name, {"description": schema.__doc__} if schema.__doc__ else None, schema=schema)
 
 
 class CaseSchema(ma.Schema):
@@ -69,7 +82,7 @@ class CaseCreateSchema(ma.Schema):
         "description": "unit_case: warning, decision, order; bank_case: refund_or_redo, transmission_fix"})
     fields = ma.fields.Dict(load_default=dict, metadata={
         "description": "the opening row's fields (GET /workflow/unit-case): summary, measures, ...",
-        "oneOf": list(OPENING_FIELDS.values())})
+        "oneOf": [_ref(name) for name in OPENING_FIELDS]})
 
 
 class CaseQuery(PageQuery):
@@ -81,7 +94,9 @@ class CaseQuery(PageQuery):
 
 
 class ActionSchema(ma.Schema):
-    """``version`` plus the action's own fields (checked against the table's field specs)."""
+    """``version`` plus the action's own fields. Which fields depends on the trigger in the
+    path, so they are loaded by the engine with the trigger's schema (unknown ones refused,
+    each named) and documented as one component per trigger (``ACTION_BODIES``)."""
 
     class Meta:
         unknown = ma.INCLUDE
@@ -160,7 +175,8 @@ class CaseView(MethodView):
 
 @blp.route("/cases/<int:case_id>/actions/<trigger>")
 class CaseAction(MethodView):
-    @blp.doc(**ACTION_BODIES)
+    @blp.doc(requestBody={"content": {"application/json": {"schema": {
+        "oneOf": [_ref(name) for name in ACTION_BODIES]}}}})
     @blp.arguments(ActionSchema)
     @blp.response(200, CaseSchema)
     def post(self, data, case_id, trigger):

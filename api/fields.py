@@ -2,7 +2,8 @@
 
 - ``Integer``: within the database's INTEGER column, so that no value reaches a query that
   PostgreSQL cannot compare (``integer out of range``) or SQLite cannot bind.
-- ``Money``: the one written form of an amount (``workflow.db.to_money``).
+- ``Money``: the one written form of an amount, the domain's own field (``workflow.schemas.Money``,
+  reading with ``workflow.db.to_money``), registered with apispec here as a string.
 - ``AwareDateTime`` and ``Date``: within the service's date range (``workflow.db.FIRST_DAY``..``LAST_DAY``).
 """
 from __future__ import annotations
@@ -11,7 +12,8 @@ import datetime as dt
 
 import marshmallow as ma
 
-from workflow.db import DATE_RANGE_TEXT, MONEY_MAX, MONEY_PATTERN, check_date_range, to_money
+from workflow.db import DATE_RANGE_TEXT, check_date_range
+from workflow.schemas import Money, non_negative, positive  # noqa: F401  (the domain's one money field, and its checks)
 
 # PostgreSQL's INTEGER, the narrowest integer column (ids, years, versions, counts).
 INT_MIN = -(2**31)
@@ -31,30 +33,6 @@ class Integer(ma.fields.Integer):
 
     def __init__(self, **kwargs):
         super().__init__(**_with(kwargs, ma.validate.Range(min=INT_MIN, max=INT_MAX)))
-
-
-class Money(ma.fields.Field):
-    """Yuan as a decimal string with at most two places ("158000.00"), at most MONEY_MAX.
-    Input is never rounded. A JSON integer is read as whole yuan (it is exact); a JSON number
-    with a fraction or an exponent is refused, as are "1e9", "1,200.00" and non-ASCII digits."""
-
-    def __init__(self, **kwargs):
-        metadata = kwargs.setdefault("metadata", {})
-        metadata.setdefault("description", f"yuan, a decimal string with at most two places, at most {MONEY_MAX}")
-        metadata.setdefault("pattern", MONEY_PATTERN)
-        metadata.setdefault("example", "1500.00")
-        super().__init__(**kwargs)
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else f"{value:.2f}"
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise ma.ValidationError('a decimal amount in yuan as a string, e.g. "1500.00"')
-        try:
-            return to_money(value)
-        except (ValueError, TypeError) as exc:
-            raise ma.ValidationError(str(exc)) from exc
 
 
 def _in_range(value):
@@ -96,18 +74,9 @@ class Date(ma.fields.Date):
 
 
 def register_openapi_types(api) -> None:
-    """apispec's marshmallow plugin: Money is a string (with the pattern and example above)."""
+    """apispec's marshmallow plugin (``map_to_openapi_type``, through flask-smorest's
+    ``register_field``): Money is a string; its pattern and example come from its metadata."""
     api.register_field(Money, "string", None)
-
-
-def non_negative(value):
-    if value < 0:
-        raise ma.ValidationError("must not be negative")
-
-
-def positive(value):
-    if value <= 0:
-        raise ma.ValidationError("must be more than zero")
 
 
 def utc(value: dt.datetime) -> dt.datetime:

@@ -110,12 +110,14 @@ def test_listing_and_acting_build_no_machine_and_leave_none_attached(monkeypatch
 def test_each_actions_body_is_documented_from_its_rows_fields(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     body = spec["paths"]["/api/v1/cases/{case_id}/actions/{trigger}"]["post"]["requestBody"]
-    documented = {s["title"]: s for s in body["content"]["application/json"]["schema"]["oneOf"]}
+    components = spec["components"]["schemas"]
+    refs = [s["$ref"] for s in body["content"]["application/json"]["schema"]["oneOf"]]
+    documented = {components[ref.rsplit("/", 1)[1]]["title"]: components[ref.rsplit("/", 1)[1]] for ref in refs}
     for machine in MACHINES.values():
         openings = {t.trigger for t in machine.openings.values()}
         for trigger in set(machine.by_trigger) - openings:
             schema = documented[f"{machine.name}.{trigger}"]
             fields = machine.fields_of(trigger)
-            assert list(schema["properties"]) == ["version"] + [f.name for f in fields]
-            assert schema["required"] == ["version"] + [f.name for f in fields if f.required]
+            assert list(schema["properties"]) == [f.name for f in fields] + ["version"]
+            assert schema["required"] == sorted(["version"] + [f.name for f in fields if f.required])
             assert schema["additionalProperties"] is False

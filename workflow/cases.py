@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import marshmallow as ma
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -37,9 +38,10 @@ from workflow.db import db, json_safe, utcnow
 from workflow.documents import issue_document
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.machines import MACHINES, NEW, SUBJECT_KINDS, CaseMachine
-from workflow.machines.base import Context, FieldError, Tell, parse_value
+from workflow.machines.base import Context, Tell, load_fields
 from workflow.outbox import notify
 from workflow.parties import Actor, Organisation
+from workflow.schemas import errors_of
 
 
 # --- what the tables say of a case ------------------------------------------------------
@@ -183,22 +185,12 @@ def record_event(actor: Actor, case: Case, name: str, payload: dict, now: dt.dat
 
 
 def _parse_fields(ctx: Context, spec: CaseMachine, trigger: str, data: dict) -> None:
-    """Only the action's fields are accepted (no mass assignment); each is checked."""
-    fields = spec.fields_of(trigger)
-    known = {f.name for f in fields}
-    errors: dict[str, list[str]] = {name: ["unknown field for this action"] for name in data if name not in known}
-    for f in fields:
-        value = data.get(f.name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if f.required:
-                errors[f.name] = ["required"]
-            continue
-        try:
-            ctx.data[f.name], ctx.payload[f.name] = parse_value(f, value, ctx)
-        except FieldError as exc:
-            errors[f.name] = [str(exc)]
-    if errors:
-        raise Invalid(f"the fields of {trigger} are not valid", errors)
+    """Only the action's fields are accepted (no mass assignment), each checked by the
+    trigger's schema, generated from its rows (:meth:`CaseMachine.schemas`)."""
+    try:
+        ctx.data, ctx.payload = load_fields(spec.schemas[trigger], data, ctx)
+    except ma.ValidationError as exc:
+        raise Invalid(f"the fields of {trigger} are not valid", errors_of(exc)) from None
 
 
 def _fire(ctx: Context) -> None:

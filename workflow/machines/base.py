@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import marshmallow as ma
+from marshmallow.experimental.context import Context as SchemaContext
 from transitions import Machine
 
 from workflow import case_records
 from workflow.case_records import Case
-from workflow.db import DATE_RANGE_TEXT, MONEY_PATTERN, in_date_range, to_money
 from workflow.parties import Actor
+from workflow.schemas import Choices, Day, Lines, Money, Text, choice, days, non_negative, schema_for
 
 NEW = "new"  # the pseudo-state a case is opened from (立案); no case rests in it
 
@@ -128,24 +130,26 @@ class Field:
     def choice_label(self, value: str) -> str:
         return dict(self.choices).get(value, value)
 
-    def json_schema(self) -> dict:
-        """The field as JSON Schema, for the API's documentation of each action."""
-        by_type: dict[str, dict] = {
-            "text": {"type": "string", "minLength": 1, "maxLength": self.max_length},
-            "lines": {"oneOf": [{"type": "string", "minLength": 1},
-                                {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
-            "choice": {"type": "string", "enum": list(self.choice_values)},
-            "choices": {"type": "array", "items": {"type": "string", "enum": list(self.choice_values)},
-                        "minItems": 1, "uniqueItems": True},
-            "money": {"type": "string", "pattern": MONEY_PATTERN, "example": "1500.00"},
-            "days": {"type": "integer", "minimum": 1, "maximum": 366},
-            "date": {"type": "string", "format": "date", "description": DATE_RANGE_TEXT},
-            "org": {"type": "string", "description": f"code of a {self.org_kind} organisation"},
-            "accounts": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-        }
-        schema = dict(by_type[self.type])
-        schema["description"] = " — ".join(x for x in (self.label, schema.get("description")) if x)
-        return schema
+    def schema_field(self) -> ma.fields.Field:
+        """The field as marshmallow reads it (and apispec documents it)."""
+        kw = {"required": self.required, "metadata": {"description": self.label} if self.label else {}}
+        if self.type == "text":
+            return Text(max_length=self.max_length, **kw)
+        if self.type == "lines":
+            return Lines(max_length=self.max_length, **kw)
+        if self.type == "choice":
+            return choice(self.choice_values, **kw)
+        if self.type == "choices":
+            return Choices(self.choice_values, **kw)
+        if self.type == "money":
+            return Money(validate=non_negative, **kw)
+        if self.type == "days":
+            return days(**kw)
+        if self.type == "date":
+            return Day(**kw)
+        if self.type == "org":
+            return OrgField(self.org_kind, **kw)
+        return AccountsField(**kw)
 
     def describe(self) -> dict:
         out: dict[str, Any] = {"name": self.name, "type": self.type, "required": self.required,
@@ -165,81 +169,61 @@ def opt(name: str, type_: str = "text", label: str = "", **kw) -> Field:
     return Field(name, type_, False, label, **kw)
 
 
-class FieldError(ValueError):
-    pass
+class OrgField(ma.fields.String):
+    """The code of an organisation of ``org_kind`` the actor may address; loads the organisation."""
 
+    def __init__(self, org_kind: str | None, **kwargs):
+        self.org_kind = org_kind
+        metadata = kwargs.setdefault("metadata", {})
+        described = metadata.get("description")
+        metadata["description"] = " — ".join(x for x in (described, f"code of a {org_kind} organisation") if x)
+        super().__init__(**kwargs)
 
-def parse_value(spec: Field, value: Any, ctx: Context) -> tuple[Any, Any]:
-    """``(python value, JSON form)`` of one input, or :class:`FieldError` saying why not."""
-    if spec.type == "text":
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.code
+
+    def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str) or not value.strip():
-            raise FieldError("a non-empty string")
-        text = value.strip()
-        if len(text) > spec.max_length:
-            raise FieldError(f"at most {spec.max_length} characters")
-        return text, text
-    if spec.type == "lines":
-        items = value.splitlines() if isinstance(value, str) else value
-        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-            raise FieldError("a list of strings, or one string with one item a line")
-        cleaned = [i.strip() for i in items if i.strip()]
-        if not cleaned:
-            raise FieldError("must not be empty")
-        if sum(len(i) for i in cleaned) > spec.max_length:
-            raise FieldError(f"at most {spec.max_length} characters in all")
-        return cleaned, cleaned
-    if spec.type == "choice":
-        if value not in spec.choice_values:
-            raise FieldError(f"one of {', '.join(spec.choice_values)}")
-        return value, value
-    if spec.type == "choices":
-        if not isinstance(value, list) or not value:
-            raise FieldError(f"a non-empty list of {', '.join(spec.choice_values)}")
-        bad = [v for v in value if v not in spec.choice_values]
-        if bad:
-            raise FieldError(f"unknown {', '.join(map(str, bad))}; one of {', '.join(spec.choice_values)}")
-        ordered = [v for v in spec.choice_values if v in value]
-        return ordered, ordered
-    if spec.type == "money":
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise FieldError('a decimal amount in yuan as a string, e.g. "1500.00"')
-        try:
-            amount = to_money(value)  # the one written form (workflow.db), at most MONEY_MAX
-        except (ValueError, TypeError) as exc:
-            raise FieldError(str(exc)) from exc
-        if amount < 0:
-            raise FieldError("must not be negative")
-        return amount, f"{amount:.2f}"
-    if spec.type == "days":
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 366:
-            raise FieldError("a whole number of working days, 1 to 366")
-        return value, value
-    if spec.type == "date":
-        try:
-            day = dt.date.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            day = None
-        if day is None:
-            raise FieldError("a date, e.g. 2026-03-02")
-        if not in_date_range(day):
-            raise FieldError(f"must be {DATE_RANGE_TEXT}")
-        return day, day.isoformat()
-    if spec.type == "org":
-        if not isinstance(value, str) or not value.strip():
-            raise FieldError("an organisation code")
-        org = case_records.reachable_org(ctx.actor, value.strip(), spec.org_kind)
+            raise ma.ValidationError("an organisation code")
+        org = case_records.reachable_org(SchemaContext.get()["ctx"].actor, value.strip(), self.org_kind)
         if org is None:
-            raise FieldError(f"no {spec.org_kind} organisation {value!r} you may address")
-        return org, org.code
-    if spec.type == "accounts":
+            raise ma.ValidationError(f"no {self.org_kind} organisation {value!r} you may address")
+        return org
+
+
+class AccountsField(ma.fields.List):
+    """A non-empty list of account numbers of the case's unit; loads the accounts."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("minItems", 1)
+        super().__init__(ma.fields.String(), **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else sorted(a.number for a in value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise FieldError("a non-empty list of account numbers")
-        accounts = case_records.accounts_of_subject(ctx.case, value)
+            raise ma.ValidationError("a non-empty list of account numbers")
+        accounts = case_records.accounts_of_subject(SchemaContext.get()["ctx"].case, value)
         missing = sorted(set(value) - {a.number for a in accounts})
         if missing:
-            raise FieldError(f"not accounts of the case's unit: {', '.join(missing)}")
-        return accounts, sorted(a.number for a in accounts)
-    raise AssertionError(spec.type)  # pragma: no cover - table error
+            raise ma.ValidationError(f"not accounts of the case's unit: {', '.join(missing)}")
+        return accounts
+
+
+def fields_schema(name: str, fields: tuple[Field, ...], description: str = "") -> type[ma.Schema]:
+    """One action's schema, generated from its row's fields: unknown fields are named and refused."""
+    return schema_for({f.name: f.schema_field() for f in fields}, name=name, description=description,
+                      unknown_message="unknown field for this action")
+
+
+def load_fields(schema: type[ma.Schema], data: dict, ctx: Context) -> tuple[dict, dict]:
+    """``(python values, their JSON form)`` of an action's input, or ``ma.ValidationError``.
+    The org and accounts fields read the action's context (who acts, on which case)."""
+    instance = schema()
+    with SchemaContext({"ctx": ctx}):
+        values = instance.load(data)
+    return values, instance.dump(values)
 
 
 # --- guards --------------------------------------------------------------------------
@@ -410,6 +394,12 @@ class CaseMachine:
                                            for s in t.source if t.dest}
         self.proposals: dict[str, str] = dict(proposals or {})
         self.openings: dict[str, Transition] = {t.dest: t for t in transitions if t.source == (NEW,) and t.dest}
+        # One schema per trigger, from its rows' fields: what the engine loads input with, and
+        # what the API document shows as the action's body.
+        self.schemas: dict[str, type[ma.Schema]] = {
+            trigger: fields_schema(f"{name}.{trigger}", rows[0].fields,
+                                   f"{rows[0].label} ({rows[0].article.chinese}; {'/'.join(rows[0].roles)})")
+            for trigger, rows in self.by_trigger.items()}
         self._machine = self._build()
 
     # The table must be coherent: unknown names are errors at import, not at run time.
@@ -499,24 +489,6 @@ class CaseMachine:
         return proxy.state if fired else None
 
     # --- documentation ---------------------------------------------------------------------
-
-    def action_schema(self, trigger: str, *, with_version: bool = True) -> dict:
-        """JSON Schema of the body an action takes: ``version`` and the row's fields, nothing else."""
-        fields = self.fields_of(trigger)
-        rows = self.by_trigger[trigger]
-        schema = {
-            "title": f"{self.name}.{trigger}",
-            "description": f"{rows[0].label} ({rows[0].article.chinese}; {'/'.join(rows[0].roles)})",
-            "type": "object",
-            "properties": {f.name: f.json_schema() for f in fields},
-            "required": [f.name for f in fields if f.required],
-            "additionalProperties": False,
-        }
-        if with_version:
-            schema["properties"] = {"version": {"type": "integer", "description": "the version you saw"},
-                                    **schema["properties"]}
-            schema["required"] = ["version", *schema["required"]]
-        return schema
 
     def describe(self) -> dict:
         return {
