@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import marshmallow as ma
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -40,6 +39,7 @@ from workflow.db import AwareDateTime, db, to_money, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import entries_of, record, stream_of
 from workflow.parties import Actor, Organisation, User, require
+from workflow.schemas import REQUIRED, Day, Lines, Money, Text, Whole, choice, errors_of, schema_for
 
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")  # notices are dated in Beijing time wherever the server runs
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -65,6 +65,28 @@ class ContextField:
     type: str = "text"
     required: bool = True
     choices: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        assert self.type in FIELD_TYPES, self.type
+        assert not (self.type == "choice" and not self.choices), self.name
+
+    def schema_field(self) -> ma.fields.Field:
+        """The field as marshmallow reads it (and apispec documents it)."""
+        kw = {"required": self.required}
+        if self.type == "text":
+            return Text(max_length=None, numbers=True, **kw)
+        if self.type == "lines":
+            return Lines(max_length=None, **kw)
+        if self.type == "names":
+            return Lines(separators=r"[、,，;；]", max_length=None, **kw)
+        if self.type == "date":
+            return Day(zone=LOCAL_ZONE, **kw)
+        if self.type == "money":
+            return Money(**kw)
+        if self.type == "count":
+            return Whole(minimum=1, **kw)
+        assert self.type == "choice", self.type
+        return choice(self.choices, **kw)
 
 
 def req(name: str, type_: str = "text", **kw) -> ContextField:
@@ -98,6 +120,13 @@ class Kind:
     @property
     def required_fields(self) -> list[str]:
         return [f.name for f in self.fields if f.required]
+
+    @cached_property
+    def schema(self) -> type[ma.Schema]:
+        """The context's schema, generated from ``fields``. Keys it does not declare are dropped:
+        callers pass an action's whole payload."""
+        return schema_for({f.name: f.schema_field() for f in self.fields}, name=f"DocumentContext.{self.name}",
+                          description=f"{self.title} ({self.article})", unknown=ma.EXCLUDE)
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
@@ -229,89 +258,18 @@ def next_seq(issuer_id: int, year: int, kind: str) -> int:
 
 # --- context checking ------------------------------------------------------------------
 
-def _as_date(value) -> dt.date:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            raise ValueError("a naive datetime: a timezone is required")
-        return value.astimezone(LOCAL_ZONE).date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            return _as_date(dt.datetime.fromisoformat(text))
-    raise ValueError("a date, e.g. 2026-03-02")
-
-
-def _as_list(value, separators: str) -> list[str]:
-    if isinstance(value, str):
-        items = re.split(separators, value)
-    elif isinstance(value, Iterable) and not isinstance(value, (bytes, dict)):
-        items = list(value)
-    else:
-        raise ValueError("a list of strings")
-    if not all(isinstance(item, str) for item in items):
-        raise ValueError("a list of strings")
-    cleaned = [item.strip() for item in items if item.strip()]
-    if not cleaned:
-        raise ValueError("must not be empty")
-    return cleaned
-
-
-def _clean(spec: ContextField, value) -> Any:
-    """The JSON-storable form of one value, or ValueError saying what is wrong."""
-    if spec.type == "text":
-        if not isinstance(value, str) and not isinstance(value, int):
-            raise ValueError("a string")
-        text = str(value).strip()
-        if not text:
-            raise ValueError("must not be empty")
-        return text
-    if spec.type == "lines":
-        return _as_list(value, r"\r?\n")
-    if spec.type == "names":
-        return _as_list(value, r"[、,，;；]")
-    if spec.type == "date":
-        return _as_date(value).isoformat()
-    if spec.type == "money":
-        try:
-            return str(to_money(value))
-        except TypeError as exc:
-            raise ValueError("yuan as a decimal string, never a float") from exc
-    if spec.type == "count":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError("a whole number of at least 1")
-        return value
-    if spec.type == "choice":
-        if value not in spec.choices:
-            raise ValueError(f"one of {', '.join(spec.choices)}")
-        return value
-    raise AssertionError(f"unknown field type {spec.type}")  # pragma: no cover - table error
-
-
 def check_context(kind: Kind, context: dict) -> dict:
-    """Keep the fields ``kind`` declares, checked and normalised; unknown keys are dropped
-    because callers pass an action's whole payload. Missing or bad fields → Invalid naming each."""
-    errors: dict[str, list[str]] = {}
-    cleaned: dict[str, Any] = {}
-    for spec in kind.fields:
-        value = context.get(spec.name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if spec.required:
-                errors[f"context.{spec.name}"] = ["required"]
-            continue
-        try:
-            cleaned[spec.name] = _clean(spec, value)
-        except ValueError as exc:
-            errors[f"context.{spec.name}"] = [str(exc)]
-    if errors:
-        missing = [k.removeprefix("context.") for k, v in errors.items() if v == ["required"]]
-        message = (f"a {kind.name} needs {', '.join(missing)}" if missing
-                   else f"the {kind.name} context has bad values")
-        raise Invalid(message, errors)
-    return cleaned
+    """Keep the fields ``kind`` declares, checked and normalised (JSON-storable) by the kind's
+    schema; unknown keys are dropped. Missing or bad fields → Invalid naming each."""
+    schema = kind.schema()
+    try:
+        return schema.dump(schema.load(context))
+    except ma.ValidationError as exc:
+        errors = errors_of(exc, "context.")
+    missing = [k.removeprefix("context.") for k, v in errors.items() if v == [REQUIRED]]
+    message = (f"a {kind.name} needs {', '.join(missing)}" if missing
+               else f"the {kind.name} context has bad values")
+    raise Invalid(message, errors)
 
 
 # --- rendering -------------------------------------------------------------------------
@@ -319,9 +277,12 @@ def check_context(kind: Kind, context: dict) -> dict:
 CN_SMALL = "零一两三四五六七八九十"
 
 
+_DAY = Day(zone=LOCAL_ZONE)
+
+
 def cn_date(value) -> str:
     """2026年3月2日, as official documents write dates."""
-    day = _as_date(value)
+    day = _DAY.deserialize(value)
     return f"{day.year}年{day.month}月{day.day}日"
 
 

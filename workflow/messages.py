@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import jinja2
 
+from workflow.db import to_money
 from workflow.settings import setting
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "messages"
@@ -132,9 +132,7 @@ def _day(value) -> str:
 def _money(value) -> str:
     if value is None:
         return "—"
-    if isinstance(value, float):
-        raise TypeError("money must not pass through float")
-    return f"{Decimal(str(value)):,.2f}元"
+    return f"{to_money(value):,.2f}元"  # to_money refuses floats: money never passes through one
 
 
 def _environment() -> jinja2.Environment:
