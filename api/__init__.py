@@ -52,6 +52,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     cases.register_schemas(api.spec)
+    rules.register_schemas(api.spec)
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)

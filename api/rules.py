@@ -13,6 +13,18 @@ from workflow.monitoring.rules import RULES
 blp = Blueprint("rules", __name__, url_prefix="/api/v1", description="Warning rules and their versions (Art. 12-19)")
 
 
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def register_schemas(spec) -> None:
+    """Each rule's parameters and changes, generated from its declared parameters, as
+    components of the API document (called once per app)."""
+    for rule in RULES:
+        for schema in (rule.parameters_schema, rule.change_schema):
+            spec.components.schema(schema.__name__, {"description": schema.__doc__}, schema=schema)
+
+
 class RuleSchema(ma.Schema):
     name = ma.fields.String(validate=ma.validate.OneOf(tuple(rule.name for rule in RULES)))
     title = ma.fields.String()
@@ -20,7 +32,9 @@ class RuleSchema(ma.Schema):
     level = ma.fields.String(validate=ma.validate.OneOf(WARNING_LEVELS))
     enabled = ma.fields.Boolean()
     description = ma.fields.String()
-    parameters = ma.fields.Dict()
+    parameters = ma.fields.Dict(metadata={
+        "description": "the rule's parameters (RuleParameters.<rule name>)",
+        "oneOf": [_ref(rule.parameters_schema.__name__) for rule in RULES]})
     parameter_docs = ma.fields.Dict()
 
 
@@ -32,8 +46,10 @@ class RuleSetSchema(ma.Schema):
 
 
 class RuleSetChangeSchema(ma.Schema):
-    rules = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Dict(), required=True,
-                           metadata={"description": "rule name -> {enabled, level, parameter: value}"})
+    rules = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Dict(), required=True, metadata={
+        "description": "rule name -> {enabled, level, parameter: value}, checked by the rule's RuleChange schema",
+        "properties": {rule.name: _ref(rule.change_schema.__name__) for rule in RULES},
+        "additionalProperties": False})
     note = ma.fields.String(load_default="", validate=ma.validate.Length(max=500))
 
 

@@ -29,9 +29,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+import marshmallow as ma
+
 from workflow.accounts import ACCOUNT_KINDS
 from workflow.db import to_money
-from workflow.monitoring.models import EXCEPTIONS, MANUAL_WARNING_RULES, PAYEE_KINDS
+from workflow.monitoring.models import EXCEPTIONS, MANUAL_WARNING_RULES, PAYEE_KINDS, WARNING_LEVELS
+from workflow.schemas import Checked, Flag, Money, choice, non_negative, schema_for
 
 
 class AccountInfo(NamedTuple):
@@ -72,24 +75,6 @@ def _subset(allowed):
             raise ValueError(f"a list drawn from {', '.join(allowed)}")
         return sorted(set(value))
     return check
-
-
-def _money(value) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError("a decimal amount in yuan as a string, e.g. \"1000.00\"")
-    try:
-        amount = to_money(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(str(exc)) from exc
-    if amount < 0:
-        raise ValueError("must not be negative")
-    return f"{amount:.2f}"
-
-
-def _bool(value) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("true or false")
-    return value
 
 
 def _code_keywords(value) -> dict[str, list[str]]:
@@ -142,39 +127,54 @@ def _categories(value) -> dict[str, list[str]]:
     return result
 
 
+CODES_DOC = {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{1,10}$"}, "uniqueItems": True}
+
+
 @dataclass(frozen=True)
 class Param:
-    """A rule parameter: its default, how a new value is validated (and normalised for
-    storage as JSON), how it is read for checking, and what it means."""
+    """A rule parameter: its default, the marshmallow field that checks a new value (and
+    dumps it for storage as JSON), how the stored value is read for checking, and what it means."""
 
     default: Any
-    validate: Any
+    field: ma.fields.Field
     read: Any
     description: str
 
+    def __post_init__(self):
+        given = self.field.metadata.get("description")
+        self.field.metadata["description"] = f"{self.description} — {given}" if given else self.description
+
+
+def object_param(default: Any, check, read, description: str) -> Param:
+    """A structured parameter (an object), checked by the rule's own function."""
+    return Param(default, Checked(check, metadata={"type": "object"}), read, description)
+
 
 def money_param(default: str, description: str) -> Param:
-    return Param(default, _money, to_money, description)
+    return Param(default, Money(validate=non_negative), to_money, description)
 
 
 def codes_param(default: list[str], description: str) -> Param:
-    return Param(default, _codes, frozenset, description)
+    return Param(default, Checked(_codes, metadata=dict(CODES_DOC)), frozenset, description)
 
 
 def prefixes_param(default: list[str], description: str) -> Param:
-    return Param(default, lambda v: _codes(v, what="code prefixes"), tuple, description)
+    return Param(default, Checked(lambda v: _codes(v, what="code prefixes"), metadata=dict(CODES_DOC)), tuple,
+                 description)
 
 
 def keywords_param(default: list[str], description: str) -> Param:
-    return Param(default, _keywords, tuple, description)
+    return Param(default, Checked(_keywords, metadata={"type": "array", "items": {"type": "string", "maxLength": 50}}),
+                 tuple, description)
 
 
 def choice_param(default: list[str], allowed, description: str) -> Param:
-    return Param(default, _subset(allowed), frozenset, description)
+    return Param(default, Checked(_subset(allowed), metadata={
+        "type": "array", "items": {"type": "string", "enum": list(allowed)}, "uniqueItems": True}), frozenset, description)
 
 
 def bool_param(default: bool, description: str) -> Param:
-    return Param(default, _bool, bool, description)
+    return Param(default, Flag(), bool, description)
 
 
 # ---------------------------------------------------------------- rules
@@ -185,6 +185,22 @@ class Rule:
     article: str = ""        # as the regulation numbers it
     default_level: str = "warn"
     parameters: dict[str, Param] = {}
+    # Generated from ``parameters`` for each rule: the parameters as the rule set stores them,
+    # and a change to the rule (those, ``enabled`` and ``level``), which finance's changes are loaded with.
+    parameters_schema: type[ma.Schema]
+    change_schema: type[ma.Schema]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.parameters_schema = schema_for({key: spec.field for key, spec in cls.parameters.items()},
+                                           name=f"RuleParameters.{cls.name}", description=f"{cls.title} ({cls.article})",
+                                           unknown_message="no such parameter", base=ma.Schema)
+        change = f"RuleChange.{cls.name}"
+        cls.change_schema = type(change, (cls.parameters_schema,), {
+            "__doc__": cls.parameters_schema.__doc__,
+            "Meta": type("Meta", (cls.parameters_schema.Meta,), {"title": change}),
+            "enabled": Flag(metadata={"description": "whether the rule screens payments"}),
+            "level": choice(WARNING_LEVELS, metadata={"description": "the level of the warnings it raises"})})
 
     def __init__(self, params: dict, rule_set: dict | None = None):
         self.enabled = params.get("enabled", True)
@@ -337,7 +353,7 @@ class RealFundTransfer(Rule):
     default_level = "block"
     parameters = {
         "exceptions": choice_param(list(EXCEPTIONS), EXCEPTIONS, "exceptions of Art. 13(三) that lift the rule"),
-        "exception_scope": Param(
+        "exception_scope": object_param(
             DEFAULT_EXCEPTION_SCOPE, _exception_scope, _read_exception_scope,
             "exception -> {economic_codes: codes (or classes such as 301) it covers, any_code: covers every "
             "code}; exceptions left out of a change keep their codes"),
@@ -494,7 +510,7 @@ class SangongOverBudget(Rule):
     title = "“三公”经费超预算"
     article = "第十九条"
     default_level = "warn"
-    parameters = {"categories": Param(
+    parameters = {"categories": object_param(
         {"abroad": ["30212"], "vehicle": ["30231", "31013"], "reception": ["30217"]},
         _categories, lambda v: {name: frozenset(codes) for name, codes in v.items()},
         "category -> economic codes whose spending counts against the category's budget")}
@@ -552,7 +568,7 @@ class EarmarkedDiverted(Rule):
     article = "第十条（三）16-17"
     default_level = "warn"
     parameters = {
-        "earmarked_codes": Param(
+        "earmarked_codes": object_param(
             {"30113": ["公积金"], "30108": ["养老", "保险", "社保"],
              "30112": ["保险", "社保", "医疗", "失业", "工伤", "生育", "年金"]},
             _code_keywords, lambda v: {code: tuple(words) for code, words in v.items()},

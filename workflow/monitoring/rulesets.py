@@ -26,14 +26,16 @@ import copy
 import datetime as dt
 from dataclasses import dataclass
 
+import marshmallow as ma
 import sqlalchemy as sa
 
 from workflow.db import db, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.journal import digest, record, stream_of
-from workflow.monitoring.models import WARNING_LEVELS, RuleSet
+from workflow.monitoring.models import RuleSet
 from workflow.monitoring.rules import RULES, RULES_BY_NAME
 from workflow.parties import Actor, require, require_top_finance
+from workflow.schemas import errors_of
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,9 @@ def change_rule_set(actor: Actor, changes: dict, *, replace: bool = False, note:
     """Finance writes a new version. ``replace``: ``changes`` is the whole document (rules
     left out return to their defaults); otherwise it is merged into the active version.
 
-    Validation names every bad field (``rules.cash_over_limit.limit``); nothing is written
-    unless the whole document is valid.
+    Each rule's changes are loaded by the rule's ``change_schema``, generated from its declared
+    parameters. Validation names every bad field (``rules.cash_over_limit.limit``); nothing is
+    written unless the whole document is valid.
     """
     # One rule set screens every unit of the province (until rule sets are per region), so
     # only the department at the top of the finance hierarchy may change it (issue 16 item 1).
@@ -106,26 +109,11 @@ def change_rule_set(actor: Actor, changes: dict, *, replace: bool = False, note:
         if not isinstance(values, dict):
             errors[f"rules.{name}"] = ["must be an object of parameters"]
             continue
-        for key, value in values.items():
-            where = f"rules.{name}.{key}"
-            if key == "enabled":
-                if not isinstance(value, bool):
-                    errors[where] = ["must be true or false"]
-                    continue
-            elif key == "level":
-                if value not in WARNING_LEVELS:
-                    errors[where] = [f"one of {', '.join(WARNING_LEVELS)}"]
-                    continue
-            elif key in rule.parameters:
-                try:
-                    value = rule.parameters[key].validate(value)
-                except ValueError as exc:
-                    errors[where] = [str(exc)]
-                    continue
-            else:
-                errors[where] = ["no such parameter"]
-                continue
-            base["rules"][name][key] = value
+        schema = rule.change_schema()
+        try:
+            base["rules"][name].update(schema.dump(schema.load(values)))
+        except ma.ValidationError as exc:
+            errors.update(errors_of(exc, f"rules.{name}."))
     if errors:
         raise Invalid("the rule set was not changed", errors)
     if base == current.parameters and not replace:
