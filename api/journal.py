@@ -11,7 +11,7 @@ from api.auth import current_actor
 from api.fields import AwareDateTime, Integer
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import budget, complaints, documents, verification
-from workflow.journal import PUBLIC, JournalEntry, entries_of, stream_of
+from workflow.journal import ACTIONS, PUBLIC, STREAM_ACTIONS, JournalEntry, entries_of, stream_of
 from workflow.monitoring.payees import get_payee
 from workflow.monitoring.payments import get_payment
 from workflow.parties import ORG_KINDS, Actor
@@ -35,7 +35,8 @@ class JournalEntrySchema(ma.Schema):
     id = Integer()
     stream = ma.fields.String(metadata={"description": "e.g. warning:42"})
     seq = Integer(metadata={"description": "1, 2, ... within the stream"})
-    action = ma.fields.String()
+    action = ma.fields.String(validate=ma.validate.OneOf(ACTIONS), metadata={
+        "description": "by stream: " + "; ".join(f"{kind}: {', '.join(actions)}" for kind, actions in STREAM_ACTIONS.items())})
     actor = ma.fields.Nested(JournalActorSchema, attribute="actor_ref")
     party = ma.fields.Nested(JournalPartySchema, attribute="party_ref")
     payload = ma.fields.Dict()

@@ -112,5 +112,5 @@ def test_issue16_the_other_closed_choices_are_enums_too(spec):
                           ("SettlementAnswer", "outcome"), ("Finding", "code"), ("JournalParty", "kind"),
                           ("OutboxMessage", "status"), ("Org", "level"), ("OrgRef", "kind"), ("Rule", "name"),
                           ("Warning", "rule"), ("PaymentWarning", "rule"), ("Event", "trigger"), ("Event", "from"),
-                          ("Event", "to")]:
+                          ("Event", "to"), ("JournalEntry", "action")]:
         assert _property(spec, schema, field).get("enum"), f"{schema}.{field} has no enum"

@@ -20,6 +20,8 @@ stream              actions
 ``indicators:<org>`` loaded (one entry per upload by that finance department: ids and a digest)
 ``payee:<id>``      filed, changed (individual payees, Art. 16)
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
+``joint_investigation:<warning id>`` joint_investigation_requested, response_added (kept apart
+                    from the warning's stream: only finance and the body asked read it)
 =================== ===================================================================
 
 Screening (payment intake, up to a million rows) is not journaled row by row: the
@@ -65,6 +67,25 @@ from workflow.parties import Actor
 
 STREAM_MAX = 64
 ACTION_MAX = 48
+
+# Every action a stream's entry can name, by the stream's kind (the table above): a closed
+# vocabulary, which :func:`record` holds callers to and the API document enumerates.
+STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
+    "warning": ("opened", "step_added", "joint_investigation_requested", "response_added", "confirmed", "dismissed"),
+    "joint_investigation": ("joint_investigation_requested", "response_added"),
+    "payment": ("released", "refused"),
+    "complaint": ("received", "triaged"),
+    "document": ("issued", "acknowledged"),
+    "evidence": ("uploaded",),
+    "ruleset": ("published",),
+    "settlement": ("reported",),
+    "token": ("issued", "revoked"),
+    "account": ("recorded", "changed"),
+    "indicators": ("loaded",),
+    "payee": ("filed", "changed"),
+    "outbox": ("retried",),
+}
+ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(a for actions in STREAM_ACTIONS.values() for a in actions))
 
 # An anonymous report from the public (Art. 20): no user, no organisation.
 PUBLIC = Actor(user_id=None, org_id=None, kind="public", finance_path="/", name="public")
@@ -154,6 +175,8 @@ def record(actor: Actor, stream: str, action: str, payload: dict, now: dt.dateti
         raise ValueError("naive datetime: a timezone is required")
     if not stream or len(stream) > STREAM_MAX or not action or len(action) > ACTION_MAX:
         raise ValueError(f"a stream is 1..{STREAM_MAX} characters and an action 1..{ACTION_MAX}")
+    if action not in STREAM_ACTIONS.get(stream.split(":", 1)[0], ()):
+        raise ValueError(f"{action!r} is not an action of {stream} (journal.STREAM_ACTIONS): add it there")
     _lock_stream(stream)
     head = db.session.execute(sa.select(JournalHead.seq, JournalHead.hash)
                               .where(JournalHead.stream == stream)).first()
