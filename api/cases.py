@@ -82,7 +82,7 @@ class CaseCreateSchema(ma.Schema):
         "description": "unit_case: warning, decision, order; bank_case: refund_or_redo, transmission_fix"})
     fields = ma.fields.Dict(load_default=dict, metadata={
         "description": "the opening row's fields (GET /workflow/unit-case): summary, measures, ...",
-        "oneOf": [_ref(name) for name in OPENING_FIELDS]})
+        "anyOf": [_ref(name) for name in OPENING_FIELDS]})
 
 
 class CaseQuery(PageQuery):
@@ -175,8 +175,11 @@ class CaseView(MethodView):
 
 @blp.route("/cases/<int:case_id>/actions/<trigger>")
 class CaseAction(MethodView):
+    # anyOf, not oneOf: the trigger in the path says which body applies, and a body of only
+    # ``version`` fits every action that takes no required field.
     @blp.doc(requestBody={"content": {"application/json": {"schema": {
-        "oneOf": [_ref(name) for name in ACTION_BODIES]}}}})
+        "description": "the body of the action named in the path: component <machine>.<trigger>",
+        "anyOf": [_ref(name) for name in ACTION_BODIES]}}}})
     @blp.arguments(ActionSchema)
     @blp.response(200, CaseSchema)
     def post(self, data, case_id, trigger):

@@ -34,7 +34,7 @@ class RuleSchema(ma.Schema):
     description = ma.fields.String()
     parameters = ma.fields.Dict(metadata={
         "description": "the rule's parameters (RuleParameters.<rule name>)",
-        "oneOf": [_ref(rule.parameters_schema.__name__) for rule in RULES]})
+        "anyOf": [_ref(rule.parameters_schema.__name__) for rule in RULES]})
     parameter_docs = ma.fields.Dict()
 
 
