@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
+from workflow.articles import Cited
 from workflow.cases import open_case
 from workflow.db import AwareDateTime, db, locked, to_money, utcnow
 from workflow.documents import Document, issue_document, payment_context
@@ -580,7 +581,7 @@ def _change_payment(actor: Actor, payment: Payment, trigger: str, action: str, n
 
 
 def open_manual_warning(actor: Actor, *, unit: Organisation, payment: Payment | None, rule: str, level: str,
-                        article: str, message: str, now: dt.datetime | None = None) -> MonitoringWarning:
+                        article: Cited, message: str, now: dt.datetime | None = None) -> MonitoringWarning:
     """A warning raised by hand (a complaint, a bank's refusal) rather than by a rule.
     A rule fires at most once per payment: an existing one of the same rule is returned."""
     if rule not in MANUAL_WARNING_RULES:
@@ -594,12 +595,12 @@ def open_manual_warning(actor: Actor, *, unit: Organisation, payment: Payment | 
             return existing
     now = now or utcnow()
     warning = MonitoringWarning(payment_id=payment.id if payment is not None else None, unit_id=unit.id, rule=rule,
-                      level=level, article=article, message=message[:500], rule_set_version=None,
+                      level=level, article=article.chinese, message=message[:500], rule_set_version=None,
                       status="open", version=1, created_at=now)
     db.session.add(warning)
     db.session.flush()
     record(actor, warning_stream(warning.id), "opened",
-           {"rule": rule, "level": level, "article": article, "message": warning.message,
+           {"rule": rule, "level": level, "article": warning.article, "message": warning.message,
             "unit_code": unit.code, "payment_id": warning.payment_id}, now)
     return warning
 

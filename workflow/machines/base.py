@@ -23,6 +23,7 @@ from typing import Any
 from transitions import Machine
 
 from workflow import case_records
+from workflow.articles import Article, Citation, art, cite  # noqa: F401 - the tables cite through base
 from workflow.case_records import Case
 from workflow.db import DATE_RANGE_TEXT, MONEY_PATTERN, in_date_range, to_money
 from workflow.parties import Actor
@@ -30,45 +31,6 @@ from workflow.parties import Actor
 NEW = "new"  # the pseudo-state a case is opened from (立案); no case rests in it
 
 PARTY_KINDS = ("finance", "competent", "unit", "bank", "oversight", "system")
-CN_NUMERALS = "零一二三四五六七八九"
-
-
-# --- articles ------------------------------------------------------------------------
-
-def _cn_number(n: int) -> str:
-    if n < 10:
-        return CN_NUMERALS[n]
-    tens, units = divmod(n, 10)
-    return ("" if tens == 1 else CN_NUMERALS[tens]) + "十" + (CN_NUMERALS[units] if units else "")
-
-
-@dataclass(frozen=True)
-class Article:
-    """An article of the regulation, with an optional item: 第二十一条（三） / Art. 21(3)."""
-
-    number: int
-    item: int | None = None
-
-    @property
-    def chinese(self) -> str:
-        text = f"第{_cn_number(self.number)}条"
-        return text + (f"（{_cn_number(self.item)}）" if self.item else "")
-
-    @property
-    def english(self) -> str:
-        return f"Art. {self.number}" + (f"({self.item})" if self.item else "")
-
-    @property
-    def short(self) -> str:
-        """As the message templates cite it after 第…条: 二十一条（三） → "二十一"."""
-        return _cn_number(self.number)
-
-    def __str__(self) -> str:
-        return f"{self.chinese} ({self.english})"
-
-
-def art(number: int, item: int | None = None) -> Article:
-    return Article(number, item)
 
 
 # --- states --------------------------------------------------------------------------
