@@ -50,6 +50,7 @@ from workflow.documents import visible as document_visible
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import entries_of, record, stream_of
 from workflow.monitoring.models import MANUAL_WARNING_RULES, WARNING_LEVELS, Payment, MonitoringWarning
+from workflow.machines.warning import LIFECYCLE as WARNING
 from workflow.monitoring.payments import change_payment_status, lock_payment
 from workflow.outbox import notify
 from workflow.parties import Actor, Organisation, org_by_code, require
@@ -57,7 +58,7 @@ from workflow.scoping import units_of
 from workflow.settings import setting
 
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
-UNDECIDED = ("open", "verifying")
+UNDECIDED = WARNING.undecided  # open, verifying (workflow.machines.warning)
 CASE_RUNGS = ("warning", "decision", "order")  # the unit-case rungs a warning may be confirmed on (Art. 21)
 
 
@@ -323,7 +324,7 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     spec = STEP_KINDS.get(data.get("kind"))
     if spec is None:
         raise Invalid("unknown step kind", {"kind": [f"one of {', '.join(STEP_KINDS)}"]})
-    if warning.status not in UNDECIDED:
+    if not WARNING.allows("verify", warning.status):
         raise Conflict(f"warning {warning.id} is {warning.status}; verification is over",
                        {"status": [warning.status]})
     fields = _check_fields(spec, data)
@@ -376,8 +377,7 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     if not confidential:
         # A joint investigation leaves the status and version the parties under verification
         # read as they were: a change with no visible step would give it away.
-        if warning.status == "open":
-            warning.status = "verifying"
+        WARNING.move(warning, "verify", actor=actor)  # open → verifying; verifying stays
         _touch(warning)
     document = db.session.get(Document, step.document_id) if step.document_id else None
     record(actor, joint_investigation_stream(warning.id) if confidential else warning_stream(warning.id),
@@ -463,8 +463,8 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
 
 # --- decisions ------------------------------------------------------------------------------------------
 
-def _undecided(warning: MonitoringWarning, verb: str) -> None:
-    if warning.status not in UNDECIDED:
+def _undecided(warning: MonitoringWarning, trigger: str, verb: str) -> None:
+    if not WARNING.allows(trigger, warning.status):
         raise Conflict(f"warning {warning.id} is already {warning.status}; it cannot be {verb}",
                        {"status": [warning.status]})
 
@@ -480,7 +480,7 @@ def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
     require(actor, "finance", action="confirm warnings")
     now = now or utcnow()
     warning = get_warning(actor, warning_id, lock=True)
-    _undecided(warning, "confirmed")
+    _undecided(warning, "confirm", "confirmed")
     rung = data.get("rung")
     if rung not in CASE_RUNGS:
         raise Invalid("unknown rung", {"rung": [f"one of {', '.join(CASE_RUNGS)}"]})
@@ -499,7 +499,7 @@ def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
         else:
             refuse_payment(actor, payment, now, **why)
         payment_outcome = payment.status
-    warning.status = "confirmed"
+    WARNING.move(warning, "confirm", actor=actor)
     warning.case_id = case.id
     warning.status_reason = fields["summary"] if isinstance(fields["summary"], str) else None
     warning.closed_at = now
@@ -528,8 +528,8 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
     warning = get_warning(actor, warning_id, lock=True)
     if not reason:
         raise Invalid("a dismissal needs a reason", {"reason": ["required"]})
-    _undecided(warning, "dismissed")
-    warning.status = "dismissed"
+    _undecided(warning, "dismiss", "dismissed")
+    WARNING.move(warning, "dismiss", actor=actor)
     warning.status_reason = reason
     warning.closed_at = now
     _touch(warning)
@@ -576,7 +576,7 @@ def _change_payment(actor: Actor, payment: Payment, trigger: str, action: str, n
                     why: dict) -> None:
     now = now or utcnow()
     was = payment.status
-    change_payment_status(payment, trigger, now)
+    change_payment_status(payment, trigger, now, actor=actor)
     record(actor, stream_of("payment", payment.id), action, {"from": was, "to": payment.status, **why}, now)
 
 
