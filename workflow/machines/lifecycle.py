@@ -18,6 +18,10 @@ from workflow.parties import Actor
 from workflow.status_writes import status_writer
 
 
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
 class Lifecycle:
     """A status lifecycle declared as data; ``noun`` names the record in refusals."""
 
@@ -83,8 +87,8 @@ class Lifecycle:
         if trigger not in self.by_trigger:
             return f"{self.noun}s have no {trigger!r}; one of {', '.join(self.by_trigger)}"
         label = self.by_trigger[trigger][0].label
-        return (f"a {status} {self.noun} cannot {trigger} ({label}): only a "
-                f"{' or '.join(self.sources_of(trigger))} {self.noun} can")
+        sources = " or ".join(self.sources_of(trigger))
+        return f"{_a(status)} {self.noun} cannot {trigger} ({label}): only {_a(sources)} {self.noun} can"
 
     # --- the one writer of the status ----------------------------------------------------
 
