@@ -1,6 +1,6 @@
 """The warning and payment lifecycles are tables (issue 9 part 3): every status change goes
 through its table, an illegal one is a 409 with the reason, and the tables are served like
-the case machines."""
+the case machines; what happens on overdue is said by the case tables' escalate rows."""
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from verification_support import UNIT, clean_transfer, held_payment, payment_status, post_payments, warning_row
 from workflow.db import db
 from workflow.errors import Conflict
-from workflow.machines import LIFECYCLES, NEW, Lifecycle
+from workflow import scheduling
+from workflow.machines import LIFECYCLES, MACHINES, NEW, Lifecycle
 from workflow.machines.payment import LIFECYCLE as PAYMENT
 from workflow.machines.warning import LIFECYCLE as WARNING
 from workflow.monitoring.models import PAYMENT_STATUSES, WARNING_STATUSES, MonitoringWarning, Payment
@@ -186,3 +187,44 @@ def test_art11_the_lifecycle_diagram_is_drawn_from_the_table(as_unit, name):
     text = " ".join(t.text or "" for t in root.iter(f"{SVG}text"))
     for t in LIFECYCLES[name].transitions:
         assert t.trigger in text, t.trigger
+
+
+# --- what happens on overdue is said by the case tables' rows --------------------------------
+
+def test_art21_3_4_the_escalation_policy_is_read_from_the_escalate_rows(app):
+    """21(三): the written order is issued (制发) on overdue: its escalate row is ``auto``;
+    21(四): funds may (可以) be suspended and accounts closed: those rows are not."""
+    unit = MACHINES["unit_case"]
+    rows = {s: t for t in unit.by_trigger["escalate"] for s in t.source}
+    assert {s: (t.auto, t.article.chinese) for s, t in rows.items()} == {
+        "warning": (True, "第二十一条（三）"), "decision": (True, "第二十一条（三）"),
+        "order": (False, "第二十一条（四）"), "funds_suspended": (False, "第二十一条（四）")}
+    assert scheduling.auto_escalation() == {("unit_case", s): t.auto for s, t in rows.items()}
+
+
+def test_art21_4_the_scheduler_follows_a_change_of_the_row(app, monkeypatch):
+    unit = MACHINES["unit_case"]
+    monkeypatch.setitem(unit.auto_escalation, "order", True)
+    assert scheduling.auto_escalation()[("unit_case", "order")] is True
+
+
+def test_art22_the_proposals_on_overdue_are_marked_on_the_manual_rows():
+    """Bank cases have no escalate row (Art. 22: criticism and termination are finance's
+    decisions); each rung names the action proposed to finance on overdue."""
+    bank, unit = MACHINES["bank_case"], MACHINES["unit_case"]
+    assert "escalate" not in bank.by_trigger and bank.escalation == {} and bank.auto_escalation == {}
+    assert bank.proposals == {"refund_or_redo": "criticise_and_deduct_fee",
+                              "transmission_fix": "criticise_and_deduct_fee",
+                              "criticised_fee_deducted": "terminate_agreement"}
+    assert unit.proposals == {"warning": "issue_order", "decision": "issue_order", "order": "suspend_funds",
+                              "funds_suspended": "close_accounts"}
+    for machine in (bank, unit):
+        assert machine.proposals == {s: t.trigger for t in machine.transitions for s in t.proposed_on_overdue}
+
+
+def test_art21_the_workflow_json_says_what_happens_on_overdue(as_unit):
+    body = as_unit.get("/api/v1/workflow/unit-case").get_json()
+    assert body["auto_escalation"] == {"warning": True, "decision": True, "order": False, "funds_suspended": False}
+    assert {(r["trigger"], tuple(r["source"])): r["auto"] for r in body["transitions"] if r["trigger"] == "escalate"} \
+        == {("escalate", ("warning", "decision")): True, ("escalate", ("order",)): False,
+            ("escalate", ("funds_suspended",)): False}

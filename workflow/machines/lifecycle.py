@@ -37,8 +37,6 @@ class Lifecycle:
         for t in transitions:
             self.by_trigger[t.trigger] = self.by_trigger.get(t.trigger, ()) + (t,)
         self.initial: tuple[str, ...] = tuple(dict.fromkeys(t.dest for t in transitions if t.source == (NEW,)))
-        self.escalation: dict[str, str] = {}  # the diagram and the JSON share the case machines' shape
-        self.proposals: dict[str, str] = {}
         self._check()
 
     def _check(self) -> None:
