@@ -57,7 +57,8 @@ class State:
 
 # --- fields --------------------------------------------------------------------------
 
-FIELD_TYPES = ("text", "lines", "choice", "choices", "money", "days", "date", "org", "accounts")
+FIELD_TYPES = ("text", "lines", "choice", "choices", "money", "days", "date", "org", "accounts",
+               "datetime", "count")  # the last two: verification steps (workflow.verification_steps)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ class Field:
             "date": {"type": "string", "format": "date", "description": DATE_RANGE_TEXT},
             "org": {"type": "string", "description": f"code of a {self.org_kind} organisation"},
             "accounts": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "datetime": {"type": "string", "format": "date-time"},
+            "count": {"type": "integer", "minimum": 1},
         }
         schema = dict(by_type[self.type])
         schema["description"] = " — ".join(x for x in (self.label, schema.get("description")) if x)
