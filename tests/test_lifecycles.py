@@ -69,6 +69,16 @@ def test_art28_3_the_payment_table_reads_accepted_or_held_then_released_or_refus
     assert PAYMENT.by_trigger["refuse"][0].article.chinese == "第十一条（三）；第二十八条（三）"
 
 
+def test_art11_1_screening_creates_payments_and_warnings_in_the_tables_initial_states(as_city_finance):
+    held, _ = held_payment(as_city_finance)
+    clean = post_payments(as_city_finance, [clean_transfer()])[0]
+    assert (held["status"], clean["status"]) == ("held", "accepted")
+    assert {held["status"], clean["status"]} == set(PAYMENT.initial)
+    db.session.expire_all()
+    statuses = set(db.session.execute(sa.select(MonitoringWarning.status)).scalars())
+    assert statuses == set(WARNING.initial)
+
+
 # --- writing the column directly raises -----------------------------------------------------
 
 def test_art11_2_writing_a_warnings_status_directly_raises(as_city_finance):
