@@ -194,6 +194,7 @@ class Rule:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        cls.article = cls.cites.chinese  # the string stored on each warning and served as is
         cls.parameters_schema = schema_for({key: spec.field for key, spec in cls.parameters.items()},
                                            name=f"RuleParameters.{cls.name}", description=f"{cls.title} ({cls.article})",
                                            unknown_message="no such parameter", base=ma.Schema)
@@ -203,10 +204,6 @@ class Rule:
             "Meta": type("Meta", (cls.parameters_schema.Meta,), {"title": change}),
             "enabled": Flag(metadata={"description": "whether the rule screens payments"}),
             "level": choice(WARNING_LEVELS, metadata={"description": "the level of the warnings it raises"})})
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        cls.article = cls.cites.chinese  # the string stored on each warning and served as is
 
     def __init__(self, params: dict, rule_set: dict | None = None):
         self.enabled = params.get("enabled", True)
