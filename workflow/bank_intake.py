@@ -36,6 +36,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
+from workflow import message_builders
 from workflow.cases import open_case
 from workflow.complaints import finance_in_charge
 from workflow.db import AwareDateTime, Money, db, locked, to_money, utcnow
@@ -269,15 +270,9 @@ def refuse(actor: Actor, data: dict, now: dt.datetime | None = None) -> BankRefu
     db.session.flush()
     refuse_payment(actor, payment, now, bank_refusal_id=refusal.id, warning_id=warning.id, reason=reason,
                    article="第二十八条（三）")
-    context = {"bank_name": bank.name, "unit_name": unit.name, "reason": reason,
-               "voucher_number": payment.voucher_no, "amount": str(payment.amount),
-               "path": f"/api/v1/warnings/{warning.id}"}
-    finance = finance_in_charge(unit)
-    if finance is not None:
-        notify(key=f"bank_refusal:{refusal.id}:finance", template="bank_refusal",
-               context={**context, "finance_name": finance.name}, org_ids=[finance.id])
-    notify(key=f"bank_refusal:{refusal.id}:unit", template="bank_refusal",
-           context={**context, "finance_name": unit.name}, org_ids=[unit.id])
+    for message in message_builders.bank_refusal(refusal, bank=bank, unit=unit, payment=payment, warning=warning,
+                                                 finance=finance_in_charge(unit)):
+        notify(**message)
     return refusal
 
 

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workflow import verification
+from workflow import message_builders, verification
 from workflow.budget import unit_in_reach
 from workflow.cases import open_case
 from workflow.db import AwareDateTime, db, locked, utcnow
@@ -211,12 +211,8 @@ def submit(data: dict, *, client_address: str | None, now: dt.datetime | None = 
            {"finance_code": finance.code, "unit_code": unit.code if unit is not None else None,
             "subject_text": complaint.subject_text, "voucher_no": complaint.voucher_no,
             "description_sha256": hashlib.sha256(complaint.description.encode("utf-8")).hexdigest()}, now)
-    notify(key=f"complaint:{complaint.id}:received", template="complaint_received",
-           context={"complaint_id": complaint.id, "finance_name": finance.name,
-                    "unit_name": unit.name if unit is not None else complaint.subject_text,
-                    "summary": _summary(complaint.description), "received_at": now.isoformat(),
-                    "path": f"/api/v1/complaints/{complaint.id}"},
-           org_ids=[finance.id])
+    notify(**message_builders.complaint_received(complaint, finance=finance, unit=unit,
+                                                 summary=_summary(complaint.description), now=now))
     return complaint
 
 

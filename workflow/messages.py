@@ -5,7 +5,8 @@ first line is the subject, the rest the body. Every template also receives
 ``case_id`` (or None) and ``link`` (an absolute URL built from FUNDWATCH_BASE_URL).
 ``requires`` lists the context keys the caller must give; templates treat other keys as
 optional. Filters for the templates: ``when`` (local date and time), ``day`` (local
-date), ``money`` (yuan), ``rung_name``, ``level_name``, ``document_name``.
+date), ``money`` (yuan), ``document_name``. Rungs and actions reach the
+templates already named (``workflow.message_builders`` takes their labels from the machines).
 """
 from __future__ import annotations
 
@@ -63,8 +64,6 @@ _TABLE = (
                     ("summary",), "a complaint arrived (the complainant is never named here)"),
     MessageTemplate("unit_submission", "finance department in charge", "21",
                     ("unit_name", "submission"), "a unit submitted rectification results or an explanation"),
-    MessageTemplate("warning_raised", "budget unit (and finance)", "10-19",
-                    ("unit_name", "rule", "level"), "a monitoring rule fired on a payment"),
     MessageTemplate("document_issued", "addressee of the document", "11, 21",
                     ("document_kind", "issuer_name"), "a numbered document was issued"),
     MessageTemplate("warning_dismissed", "budget unit of the warning", "11(二)",
@@ -74,21 +73,6 @@ _TABLE = (
 )
 TEMPLATES: dict[str, MessageTemplate] = {t.name: t for t in _TABLE}
 
-RUNG_NAMES = {
-    "warning": "警告（限期纠正）",
-    "decision": "处理决定",
-    "order": "书面责令整改",
-    "suspended": "暂停拨付资金",
-    "closure": "关闭账户",
-    "public_notice": "通报",
-    "referral": "移送处理",
-    "bank_rectify": "代理银行限期整改",
-    "bank_criticism": "通报批评并扣减代理手续费",
-    "bank_termination": "终止代理协议",
-    "verification": "核实",
-    "account_change": "账户变更登记",
-}
-LEVEL_NAMES = {"block": "拦截", "warn": "预警", "remind": "提示"}
 DOCUMENT_NAMES = {
     "interview_notice": "约谈通知书",
     "onsite_notice": "实地核证通知书",
@@ -143,8 +127,6 @@ def _environment() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
     env.filters.update(
         when=_when, day=_day, money=_money,
-        rung_name=lambda code: RUNG_NAMES.get(code, code or "—"),
-        level_name=lambda code: LEVEL_NAMES.get(code, code or "—"),
         document_name=lambda code: DOCUMENT_NAMES.get(code, code or "—"),
     )
     return env

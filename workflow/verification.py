@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
+from workflow import message_builders
 from workflow.cases import open_case
 from workflow.db import AwareDateTime, db, locked, to_money, utcnow
 from workflow.documents import Document, issue_document, payment_context
@@ -350,27 +351,19 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
         recipients = [unit.id]
         if spec.name == "focus_letter" and unit.parent is not None and unit.parent.kind == "competent":
             recipients.append(unit.parent_id)  # 发送至相关预算单位及其主管部门
-        notify(key=f"warning:{warning.id}:step:{step.id}:document", template="document_issued",
-               context={"document_kind": spec.document, "issuer_name": issuer.name, "addressee_name": unit.name,
-                        "document_number": document.number, "path": f"/api/v1/documents/{document.id}"},
-               org_ids=recipients)
+        notify(**message_builders.document_issued(warning, step, document=document, issuer=issuer, addressee=unit,
+                                                  org_ids=recipients))
     if spec.name == "documents":
         # 通知预算单位和代理银行提供 (Art. 11(二)2): the unit, and the bank that carries the payment
         recipients = [unit] + ([warning.payment.bank] if warning.payment is not None and warning.payment.bank else [])
-        for recipient in recipients:
-            notify(key=f"warning:{warning.id}:step:{step.id}:materials:{recipient.id}", template="materials_requested",
-                   context={"unit_name": unit.name, "recipient_name": recipient.name,
-                            "documents": fields["documents"], "due_date": fields["due_date"].isoformat(),
-                            "voucher_number": warning.payment.voucher_no if warning.payment is not None else None,
-                            "path": f"/api/v1/warnings/{warning.id}"},
-                   org_ids=[recipient.id])
+        for message in message_builders.materials_requested(warning, step, unit=unit, recipients=recipients,
+                                                            documents=fields["documents"],
+                                                            due_date=fields["due_date"]):
+            notify(**message)
     if spec.name == "joint_investigation":
-        notify(key=f"warning:{warning.id}:step:{step.id}:joint", template="joint_investigation",
-               context={"subject_name": unit.name, "recipient_name": step.addressee.name,
-                        "matters": fields.get("matters") or warning.message,
-                        "deadline": fields.get("reply_by"),
-                        "path": f"/api/v1/warnings/{warning.id}"},
-               org_ids=[step.addressee.id])
+        notify(**message_builders.joint_investigation(warning, step, unit=unit, body=step.addressee,
+                                                      matters=fields.get("matters") or warning.message,
+                                                      deadline=fields.get("reply_by")))
     confidential = spec.name == "joint_investigation"
     if not confidential:
         # A joint investigation leaves the status and version the parties under verification
@@ -548,15 +541,8 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
             payment_outcome = payment.status
     record(actor, warning_stream(warning.id), "dismissed",
            {"reason": reason, "payment": _payment_ref(payment, payment_outcome)}, now)
-    unit = warning.unit
-    notify(key=f"warning:{warning.id}:dismissed", template="warning_dismissed",
-           context={"unit_name": unit.name, "reason": reason, "article": warning.article,
-                    "message": warning.message, "finance_name": actor.name if actor.is_system else _org(actor).name,
-                    "voucher_number": payment.voucher_no if payment is not None else None,
-                    "amount": payment.amount if payment is not None else None,
-                    "payment_status": payment.status if payment is not None else None,
-                    "path": f"/api/v1/warnings/{warning.id}"},
-           org_ids=[unit.id], now=now)
+    notify(**message_builders.warning_dismissed(
+        warning, finance_name=actor.name if actor.is_system else _org(actor).name, reason=reason), now=now)
     return warning
 
 
