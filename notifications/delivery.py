@@ -45,7 +45,7 @@ import sqlalchemy as sa
 
 from notifications.inbox import InboxNotification
 from workflow.outbox import OutboxMessage, insert_ignoring_duplicates
-from workflow.db import db, utcnow
+from workflow.db import db, dialect_name, utcnow
 from workflow.settings import setting
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def _claim(now: dt.datetime, channels: list[str], size: int) -> list[OutboxMessa
                    OutboxMessage.channel.in_(channels))
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(size))
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect_name() == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, key_share=True)  # see workflow.scheduling._lock
     return list(db.session.execute(stmt).scalars())
 

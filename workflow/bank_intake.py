@@ -39,7 +39,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 from workflow import message_builders
 from workflow.cases import open_case
 from workflow.complaints import finance_in_charge
-from workflow.db import AwareDateTime, Money, db, locked, to_money, utcnow
+from workflow.db import AwareDateTime, Money, chunks, db, locked, to_money, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.journal import record, stream_of
 from workflow.machines.bank_case import RUNGS
@@ -285,14 +285,6 @@ def _serialise_reports(bank_id: int) -> None:
     db.session.execute(locked(sa.select(Organisation.id).where(Organisation.id == bank_id)))
 
 
-CHUNK = 500  # values per IN (...) when loading by key
-
-
-def _chunks(values: list, size: int = CHUNK):
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
 class _Instructions:
     """The instructions a report may settle, loaded once per report: by voucher number for
     lines that carry one, by amount for those that do not; and which are settled already."""
@@ -302,7 +294,7 @@ class _Instructions:
         amounts = sorted({line.amount for line in lines if not line.voucher_no})
         payments = {}
         for column, values in ((Payment.voucher_no, vouchers), (Payment.amount, amounts)):
-            for chunk in _chunks(values):
+            for chunk in chunks(values):
                 for p in db.session.execute(sa.select(Payment).where(Payment.bank_id == bank_id, column.in_(chunk))).scalars():
                     payments[p.id] = p
         self.by_voucher: dict[str, list] = {}
@@ -312,7 +304,7 @@ class _Instructions:
         for p in sorted(payments.values(), key=lambda p: p.id):
             self.by_amount.setdefault(p.amount, []).append(p)
         self.settled: set[int] = set()
-        for chunk in _chunks(sorted(payments)):
+        for chunk in chunks(sorted(payments)):
             self.settled.update(db.session.execute(sa.select(SettlementLine.payment_id).where(
                 SettlementLine.payment_id.in_(chunk), SettlementLine.outcome == "matched")).scalars())
 
@@ -328,7 +320,7 @@ class _Instructions:
 
 def _earlier_lines(bank_id: int, keys: list[str]) -> dict[str, SettlementLine]:
     found = {}
-    for chunk in _chunks(sorted(set(keys))):
+    for chunk in chunks(sorted(set(keys))):
         for row in db.session.execute(sa.select(SettlementLine).where(
                 SettlementLine.bank_id == bank_id, SettlementLine.fingerprint.in_(chunk))).scalars():
             found[row.fingerprint] = row

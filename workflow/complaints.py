@@ -23,13 +23,12 @@ import datetime as dt
 import hashlib
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow import message_builders, verification
 from workflow.budget import unit_in_reach
 from workflow.cases import open_case
-from workflow.db import AwareDateTime, db, locked, utcnow
+from workflow.db import AwareDateTime, db, locked, upsert, utcnow
 from workflow.errors import Conflict, DomainError, Invalid, NotFound
 from workflow.journal import PUBLIC, entries_of, record, stream_of
 from workflow.monitoring.models import Payment
@@ -131,13 +130,9 @@ def count_report(address: str | None, now: dt.datetime) -> None:
     epoch = int(now.timestamp())
     window = epoch // seconds
     digest = client_digest(address)
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = ComplaintRate.__table__
-    stmt = insert(table).values(client=digest, window_no=window, hits=1)
-    stmt = stmt.on_conflict_do_update(index_elements=[table.c.client, table.c.window_no],
-                                      set_={"hits": table.c.hits + 1}).returning(table.c.hits)
-    hits = db.session.execute(stmt).scalar_one()
+    hits = upsert(table, dict(client=digest, window_no=window, hits=1), [table.c.client, table.c.window_no],
+                  {"hits": table.c.hits + 1}, returning=table.c.hits)
     if hits > per_window:
         retry_after = max(1, (window + 1) * seconds - epoch)
         raise RateLimited(f"too many reports from this address; at most {per_window} per "

@@ -32,11 +32,10 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow import case_records
-from workflow.db import AwareDateTime, db, to_money, utcnow
+from workflow.db import AwareDateTime, db, insert_if_absent, to_money, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import entries_of, record, stream_of
 from workflow.parties import Actor, Organisation, User, require
@@ -214,10 +213,8 @@ def next_seq(issuer_id: int, year: int, kind: str) -> int:
     RETURNING``, which holds the row lock until the caller's commit or rollback. On
     SQLite the first write takes the database write lock, which serialises the same way.
     """
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     key = dict(issuer_id=issuer_id, year=year, kind=kind)
-    db.session.execute(insert(DocumentCounter).values(**key, last_seq=0).on_conflict_do_nothing())
+    insert_if_absent(DocumentCounter, {**key, "last_seq": 0})
     return db.session.execute(
         sa.update(DocumentCounter)
         .where(*(getattr(DocumentCounter, k) == v for k, v in key.items()))

@@ -70,12 +70,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflow import cases, deadlines, message_builders, outbox
 from workflow.case_records import Case
-from workflow.db import AwareDateTime, db, locked, utcnow
+from workflow.db import AwareDateTime, db, insert_if_absent, locked, utcnow
 from workflow.errors import DomainError
 from workflow.machines import MACHINES
 from workflow.parties import Actor, Organisation
@@ -219,11 +218,7 @@ def claim_effect(model, values: dict, keys: list[str]) -> bool:
     """Insert the effect's row unless its key exists (another run did it): True if this
     transaction now owns the effect. The row is the idempotency fence; it is written first,
     in the same transaction as the effect it guards."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = model.__table__
-    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys).returning(table.c.id)
-    return db.session.execute(stmt).first() is not None
+    return insert_if_absent(model, values, keys)
 
 
 @dataclass(frozen=True)
