@@ -12,6 +12,7 @@ import datetime as dt
 import marshmallow as ma
 
 from workflow.db import DATE_RANGE_TEXT, MONEY_MAX, MONEY_PATTERN, check_date_range, to_money
+from workflow.settings import local_zone
 
 # PostgreSQL's INTEGER, the narrowest integer column (ids, years, versions, counts).
 INT_MIN = -(2**31)
@@ -81,11 +82,7 @@ class AwareDateTime(ma.fields.AwareDateTime):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        from flask import current_app
-        from zoneinfo import ZoneInfo
-
-        zone = ZoneInfo(current_app.config.get("FUNDWATCH_TIMEZONE", "Asia/Shanghai"))
-        return value.astimezone(zone).isoformat()
+        return value.astimezone(local_zone()).isoformat()
 
 
 class Date(ma.fields.Date):

@@ -35,12 +35,10 @@ from workflow.monitoring.models import Payment
 from workflow.outbox import notify
 from workflow.parties import Actor, Organisation, org_by_code, require
 from workflow.scoping import units_of
-from workflow.settings import setting
+from workflow.settings import current
 
 COMPLAINT_STATUSES = ("received", "warning", "case", "dismissed")
 TRIAGE_OUTCOMES = ("warning", "case", "dismissed")
-DEFAULT_PER_WINDOW = 5
-DEFAULT_WINDOW_SECONDS = 3600
 
 
 class RateLimited(DomainError):
@@ -108,8 +106,8 @@ def rate_limit() -> tuple[int, int]:
     """(reports allowed per window, window length in seconds), from configuration:
     ``FUNDWATCH_COMPLAINTS_PER_WINDOW`` (default 5) and ``FUNDWATCH_COMPLAINT_WINDOW_SECONDS``
     (default 3600)."""
-    per_window = int(setting("FUNDWATCH_COMPLAINTS_PER_WINDOW", DEFAULT_PER_WINDOW))
-    seconds = int(setting("FUNDWATCH_COMPLAINT_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
+    settings = current()
+    per_window, seconds = settings.complaints_per_window, settings.complaint_window_seconds
     if per_window < 1 or seconds < 1:
         raise ValueError("complaint rate limit settings must be positive")
     return per_window, seconds
@@ -150,7 +148,7 @@ def finance_in_charge(org: Organisation) -> Organisation | None:
 
 
 def _default_finance() -> Organisation:
-    code = setting("FUNDWATCH_COMPLAINT_FINANCE_CODE")
+    code = current().complaint_finance_code
     if code:
         org = org_by_code(code)
         if org is not None and org.kind == "finance":

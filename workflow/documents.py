@@ -28,7 +28,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 import sqlalchemy as sa
@@ -39,8 +38,8 @@ from workflow.db import AwareDateTime, db, insert_if_absent, to_money, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import entries_of, record, stream_of
 from workflow.parties import Actor, Organisation, User, require
+from workflow.settings import local_zone
 
-LOCAL_ZONE = ZoneInfo("Asia/Shanghai")  # notices are dated in Beijing time wherever the server runs
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 REGULATION = "《预算执行动态监控管理办法》"
 
@@ -230,7 +229,7 @@ def _as_date(value) -> dt.date:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             raise ValueError("a naive datetime: a timezone is required")
-        return value.astimezone(LOCAL_ZONE).date()
+        return value.astimezone(local_zone()).date()
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
@@ -352,7 +351,7 @@ def render(kind: Kind, *, number: str, issuer: Organisation, addressee: Organisa
     values.update(context)
     return environment().get_template(kind.template).render(
         kind=kind, title=kind.title, number=number, issuer=issuer, addressee=addressee,
-        copy_to=competent if kind.copy_competent else None, issued_on=issued_at.astimezone(LOCAL_ZONE).date(),
+        copy_to=competent if kind.copy_competent else None, issued_on=issued_at.astimezone(local_zone()).date(),
         regulation=REGULATION, **values)
 
 
@@ -386,7 +385,7 @@ def issue_document(actor: Actor, *, kind: str, issuer: Organisation, addressee: 
                       {"addressee": ["outside the issuer's jurisdiction"]})
     cleaned = check_context(spec, context or {})
     issued_at = now or utcnow()
-    year = issued_at.astimezone(LOCAL_ZONE).year
+    year = issued_at.astimezone(local_zone()).year
     seq = next_seq(issuer.id, year, kind)
     number = format_number(year, seq)
     html = render(spec, number=number, issuer=issuer, addressee=addressee, context=cleaned, issued_at=issued_at)
@@ -486,7 +485,7 @@ def acknowledge(actor: Actor, document_id: int, now: dt.datetime | None = None) 
 
 def _acknowledged_already(document: Document) -> Conflict:
     return Conflict(f"document {document.number} was acknowledged already",
-                    {"acknowledged_at": [document.acknowledged_at.astimezone(LOCAL_ZONE).isoformat()]})
+                    {"acknowledged_at": [document.acknowledged_at.astimezone(local_zone()).isoformat()]})
 
 
 def history(actor: Actor, document_id: int) -> sa.Select:

@@ -14,11 +14,10 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import jinja2
 
-from workflow.settings import setting
+from workflow.settings import current, local_zone
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "messages"
 SUBJECT_MAX = 300
@@ -88,17 +87,13 @@ class TemplateContextError(ValueError):
     """A caller named an unknown template or left out a key the template requires."""
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(setting("FUNDWATCH_TIMEZONE", "Asia/Shanghai"))
-
-
 def _when(value) -> str:
     if value is None:
         return "（未设定）"
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     if isinstance(value, dt.datetime):
-        local = value.astimezone(_zone())
+        local = value.astimezone(local_zone())
         return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}（北京时间）"
     return f"{value.year}年{value.month}月{value.day}日"
 
@@ -109,7 +104,7 @@ def _day(value) -> str:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
     if isinstance(value, dt.datetime):
-        value = value.astimezone(_zone()).date()
+        value = value.astimezone(local_zone()).date()
     return f"{value.year}年{value.month}月{value.day}日"
 
 
@@ -136,7 +131,7 @@ _ENV = _environment()
 
 
 def base_url() -> str:
-    return str(setting("FUNDWATCH_BASE_URL", "http://127.0.0.1:5000")).rstrip("/")
+    return str(current().base_url).rstrip("/")
 
 
 def link_for(context: dict, case_id: int | None) -> str:

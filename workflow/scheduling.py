@@ -78,15 +78,13 @@ from workflow.db import AwareDateTime, db, insert_if_absent, locked, utcnow
 from workflow.errors import DomainError
 from workflow.machines import MACHINES
 from workflow.parties import Actor, Organisation
-from workflow.settings import setting
+from workflow.settings import current
 
 log = logging.getLogger(__name__)
 
 REMIND = "remind"  # kinds "remind_2", "remind_0", ...
 ESCALATED = "escalated"
 OVERDUE = "overdue"
-DEFAULT_BATCH = 100
-DEFAULT_DIGEST_TIME = "08:30"
 
 DEFAULT_AUTO_ESCALATION: dict[tuple[str, str], bool] = {
     ("unit_case", "warning"): True,
@@ -150,7 +148,7 @@ def _on(value: str, name: str) -> bool:
 def auto_escalation() -> dict[tuple[str, str], bool]:
     """Automatic escalation per (machine, state): the defaults with the configured overrides."""
     result = dict(DEFAULT_AUTO_ESCALATION)
-    value = setting("FUNDWATCH_AUTO_ESCALATION")
+    value = current().auto_escalation
     if not value:
         return result
     pairs = value.items() if isinstance(value, dict) else (
@@ -169,12 +167,12 @@ def auto_escalation() -> dict[tuple[str, str], bool]:
 
 
 def batch_size() -> int:
-    return max(1, int(setting("FUNDWATCH_CHECK_BATCH", DEFAULT_BATCH)))
+    return max(1, current().check_batch)
 
 
 def digest_time() -> tuple[int, int]:
     """(hour, minute) local at which the daily digest is due."""
-    text = str(setting("FUNDWATCH_DIGEST_TIME", DEFAULT_DIGEST_TIME)).strip()
+    text = str(current().digest_time).strip()
     try:
         moment = dt.time.fromisoformat(text)
     except ValueError as exc:
@@ -183,8 +181,7 @@ def digest_time() -> tuple[int, int]:
 
 
 def _every_day() -> bool:
-    value = setting("FUNDWATCH_DIGEST_EVERY_DAY", False)
-    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+    return current().digest_every_day
 
 
 # --- results -------------------------------------------------------------------------------

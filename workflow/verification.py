@@ -37,14 +37,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from workflow import message_builders
 from workflow.cases import open_case
-from workflow.db import AwareDateTime, db, locked, to_money, utcnow
+from workflow.db import AwareDateTime, db, locked, utcnow
 from workflow.documents import Document, issue_document, payment_context
 from workflow.documents import visible as document_visible
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
@@ -54,9 +53,8 @@ from workflow.monitoring.payments import change_payment_status, lock_payment
 from workflow.outbox import notify
 from workflow.parties import Actor, Organisation, org_by_code, require
 from workflow.scoping import units_of
-from workflow.settings import setting
+from workflow.settings import current, local_zone
 
-LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 UNDECIDED = ("open", "verifying")
 CASE_RUNGS = ("warning", "decision", "order")  # the unit-case rungs a warning may be confirmed on (Art. 21)
 
@@ -286,7 +284,7 @@ def _org(actor: Actor) -> Organisation:
 
 def _local_date(value) -> str:
     if isinstance(value, dt.datetime):
-        return value.astimezone(LOCAL_ZONE).date().isoformat()
+        return value.astimezone(local_zone()).date().isoformat()
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
@@ -393,7 +391,7 @@ def _stored(fields: dict) -> dict:
 
 def _document_context(spec: StepKind, fields: dict, warning: MonitoringWarning, now: dt.datetime) -> dict:
     if spec.name == "interview":
-        local = fields["interview_at"].astimezone(LOCAL_ZONE)
+        local = fields["interview_at"].astimezone(local_zone())
         return {"interview_date": local.date(), "interview_time": f"{local.hour}时{local.minute:02d}分",
                 "room": fields["room"], "attendees": fields.get("attendees")}
     if spec.name == "onsite":
@@ -592,7 +590,6 @@ def open_manual_warning(actor: Actor, *, unit: Organisation, payment: Payment | 
 
 # --- focus list (重点关注, Art. 11(二)4) -----------------------------------------------------------------
 
-FOCUS_DEFAULTS = {"days": 90, "min_warnings": 5, "min_blocks": 2, "min_amount": Decimal("100000.00")}
 
 
 def focus_settings(overrides: dict | None = None) -> dict:
@@ -605,12 +602,9 @@ def focus_settings(overrides: dict | None = None) -> dict:
     only the rules' own parameters); finance may override any of them per request.
     Dismissed warnings do not count: verification found nothing wrong there.
     """
-    values = {
-        "days": int(setting("FUNDWATCH_FOCUS_DAYS", FOCUS_DEFAULTS["days"])),
-        "min_warnings": int(setting("FUNDWATCH_FOCUS_MIN_WARNINGS", FOCUS_DEFAULTS["min_warnings"])),
-        "min_blocks": int(setting("FUNDWATCH_FOCUS_MIN_BLOCKS", FOCUS_DEFAULTS["min_blocks"])),
-        "min_amount": to_money(setting("FUNDWATCH_FOCUS_MIN_AMOUNT", FOCUS_DEFAULTS["min_amount"])),
-    }
+    settings = current()
+    values = {"days": settings.focus_days, "min_warnings": settings.focus_min_warnings,
+              "min_blocks": settings.focus_min_blocks, "min_amount": settings.focus_min_amount}
     for name, value in (overrides or {}).items():
         if value is not None and name in values:
             values[name] = value
