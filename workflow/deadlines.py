@@ -45,8 +45,6 @@ suspended          10    Art. 21(四): funds suspended until rectified, then acc
 closure            10    Art. 21(四): bank confirms the account closure
 bank_rectify       5     Art. 22: return the funds / fix the transmission "at once"
 bank_criticism     10    Art. 22: after criticism and fee deduction, before termination
-verification       10    Art. 11(二): materials requested during verification
-account_change     5     Art. 13(一): account opened, changed or closed → register
 =================  ====  ============================================================
 
 Reminders: ``FUNDWATCH_REMINDER_OFFSETS`` (default ``"2,0"``) — working days before the
@@ -69,8 +67,6 @@ from workflow.settings import Settings, current
 
 log = logging.getLogger(__name__)
 
-ACCOUNT_CHANGE_DAYS = 5  # Art. 13(一): register an account change within 5 working days
-
 DEFAULT_PERIODS: dict[str, int] = {
     "warning": 5,
     "decision": 10,
@@ -79,8 +75,6 @@ DEFAULT_PERIODS: dict[str, int] = {
     "closure": 10,
     "bank_rectify": 5,
     "bank_criticism": 10,
-    "verification": 10,
-    "account_change": ACCOUNT_CHANGE_DAYS,
 }
 DEFAULT_REMINDER_OFFSETS: tuple[int, ...] = (2, 0)
 MAX_PERIOD_DAYS = 366  # a longer "period" is a typing error, not a deadline

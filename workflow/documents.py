@@ -170,10 +170,6 @@ class Document(db.Model):
         sa.UniqueConstraint("issuer_id", "year", "kind", "seq", name="uq_documents_number"),
     )
 
-    @property
-    def kind_spec(self) -> Kind:
-        return KINDS[self.kind]
-
 
 class DocumentCounter(db.Model):
     """The last number given per issuing department, year and kind (编号计数)."""

@@ -73,9 +73,6 @@ def art(number: int, item: int | None = None) -> Article:
 
 # --- states --------------------------------------------------------------------------
 
-STATE_KINDS = ("start", "rung", "review", "appeal", "closed")
-
-
 @dataclass(frozen=True)
 class State:
     """A state of a case. ``rung`` states are steps of the handling ladder; ``period``
