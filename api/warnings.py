@@ -12,7 +12,8 @@ from workflow.db import db
 from workflow.monitoring.models import PAYMENT_STATUSES, SETTLEMENTS, WARNING_LEVELS, WARNING_STATUSES, MonitoringWarning
 from workflow.parties import ORG_KINDS
 from workflow.monitoring.rules import WARNING_RULES
-from workflow.verification import CASE_RUNGS, RESPONSE_KINDS, STEP_KINDS
+from workflow.verification import CASE_RUNGS, RESPONSE_KINDS
+from workflow.verification_steps import STEP_KINDS
 
 blp = Blueprint("warnings", __name__, url_prefix="/api/v1",
                 description="Warnings (预警/疑点): verification steps, answers, confirmation into cases, "
@@ -88,7 +89,8 @@ class WarningQuery(PageQuery):
 
 class StepCreateSchema(ma.Schema):
     """A verification step. Which fields each kind needs is the domain's table
-    (``workflow.verification.STEP_KINDS``); a field of another kind is refused."""
+    (``workflow.verification_steps.STEP_KINDS``, whose ``Field`` rows name the same fields); a
+    field of another kind is refused."""
 
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(tuple(STEP_KINDS)))
     notes = ma.fields.String(validate=ma.validate.Length(max=4000))

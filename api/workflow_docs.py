@@ -1,4 +1,5 @@
-"""The case machines as data: the table as JSON and a diagram drawn from it."""
+"""The case machines and the warning and payment lifecycles as data: each table as JSON and a
+diagram drawn from it."""
 from __future__ import annotations
 
 from flask import Response
@@ -6,16 +7,18 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from workflow.errors import NotFound
-from workflow.machines import MACHINES, CaseMachine
+from workflow.machines import LIFECYCLES, MACHINES, CaseMachine, Lifecycle
 from workflow.machines.diagram import render_svg
 
 blp = Blueprint("workflow", __name__, url_prefix="/api/v1",
-                description="The state machines of cases (Art. 21-24), derived from their tables")
+                description="The state machines of cases (Art. 21-24) and the lifecycles of warnings and "
+                            "payments (Art. 11, 28), derived from their tables")
 
 
-def machine_named(name: str) -> CaseMachine:
-    """``unit-case`` or ``unit_case``; 404 for anything else."""
-    machine = MACHINES.get(name.replace("-", "_"))
+def machine_named(name: str) -> CaseMachine | Lifecycle:
+    """``unit-case`` or ``unit_case``, ``warning``, ``payment``; 404 for anything else."""
+    key = name.replace("-", "_")
+    machine = MACHINES.get(key) or LIFECYCLES.get(key)
     if machine is None:
         raise NotFound(f"no machine {name!r}")
     return machine
@@ -26,7 +29,9 @@ class MachineTable(MethodView):
     @blp.response(200)
     def get(self, name):
         """States and transitions (trigger, source, dest, roles, guards, fields, article,
-        documents, notifications), escalation on overdue and proposals to finance."""
+        documents, notifications), escalation on overdue and proposals to finance, of
+        ``unit-case`` and ``bank-case``; the states a record is created in and the rows that
+        move it, of the ``warning`` and ``payment`` lifecycles."""
         return machine_named(name).describe()
 
 

@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from workflow import message_builders
+from workflow.articles import art
 from workflow.cases import open_case
 from workflow.complaints import finance_in_charge
 from workflow.db import AwareDateTime, Money, chunks, db, locked, to_money, utcnow
@@ -92,20 +93,22 @@ class Finding:
     message: str
 
 
+BANK_REFUSAL = art(28, 3)  # 有权予以拒付
+
 FINDINGS = {
-    "no_instruction": ("第十条（四）1", "无支付凭证划转财政资金：没有与之对应的支付指令"),
-    "amount_differs": ("第十条（四）2", "未按支付指令准确支付：金额与支付指令不符"),
-    "not_payable": ("第十条（四）2", "未按支付指令支付：该支付指令已被拦截或拒付"),
-    "paid_twice": ("第十条（四）2", "未按支付指令支付：同一支付指令重复支付"),
-    "payee_name_differs": ("第十条（四）3", "未按支付信息如实支付：收款人名称与支付信息不符"),
-    "payee_account_differs": ("第十条（四）3", "未按支付信息如实支付：收款账号与支付信息不符"),
-    "payer_account_differs": ("第十条（四）3", "未按支付信息如实支付：付款账号与支付信息不符"),
+    "no_instruction": (art(10, 4, 1), "无支付凭证划转财政资金：没有与之对应的支付指令"),
+    "amount_differs": (art(10, 4, 2), "未按支付指令准确支付：金额与支付指令不符"),
+    "not_payable": (art(10, 4, 2), "未按支付指令支付：该支付指令已被拦截或拒付"),
+    "paid_twice": (art(10, 4, 2), "未按支付指令支付：同一支付指令重复支付"),
+    "payee_name_differs": (art(10, 4, 3), "未按支付信息如实支付：收款人名称与支付信息不符"),
+    "payee_account_differs": (art(10, 4, 3), "未按支付信息如实支付：收款账号与支付信息不符"),
+    "payer_account_differs": (art(10, 4, 3), "未按支付信息如实支付：付款账号与支付信息不符"),
 }
 
 
 def finding(code: str, detail: str = "") -> Finding:
     article, message = FINDINGS[code]
-    return Finding(code, article, message + (f"（{detail}）" if detail else ""))
+    return Finding(code, article.chinese, message + (f"（{detail}）" if detail else ""))
 
 
 def normal_account(number: str) -> str:
@@ -263,13 +266,13 @@ def refuse(actor: Actor, data: dict, now: dt.datetime | None = None) -> BankRefu
                        {"voucher_no": ["already refused"], "status": [payment.status]})
     unit, bank = payment.unit, db.session.get(Organisation, actor.org_id)
     warning = open_manual_warning(actor, unit=unit, payment=payment, rule="bank_refusal", level="warn",
-                                  article="第二十八条（三）", message=f"代理银行{bank.name}拒付：{reason}", now=now)
+                                  article=BANK_REFUSAL, message=f"代理银行{bank.name}拒付：{reason}", now=now)
     refusal = BankRefusal(payment_id=payment.id, bank_id=bank.id, reason=reason, warning_id=warning.id,
                           reported_by_id=actor.user_id, reported_at=now)
     db.session.add(refusal)
     db.session.flush()
     refuse_payment(actor, payment, now, bank_refusal_id=refusal.id, warning_id=warning.id, reason=reason,
-                   article="第二十八条（三）")
+                   article=BANK_REFUSAL.chinese)
     for message in message_builders.bank_refusal(refusal, bank=bank, unit=unit, payment=payment, warning=warning,
                                                  finance=finance_in_charge(unit)):
         notify(**message)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from workflow.accounts import BankAccount
+from workflow.articles import art
 from workflow.chain import ChainedEntry, append_only
 from workflow.db import AwareDateTime, db, utcnow
 from workflow.errors import NotFound
@@ -268,7 +269,7 @@ class WithheldEvent:
     actor: None = None
     party_org_id: None = None
     party: None = None
-    payload: dict = field(default_factory=lambda: {"withheld": "第二十三条 (Art. 23)"})
+    payload: dict = field(default_factory=lambda: {"withheld": str(art(23))})
 
 
 def event_as_seen_by(actor: Actor, event: CaseEvent) -> CaseEvent | WithheldEvent:

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow import message_builders, verification
+from workflow.articles import art
 from workflow.budget import unit_in_reach
 from workflow.cases import open_case
 from workflow.db import AwareDateTime, db, locked, upsert, utcnow
@@ -265,7 +266,7 @@ def triage(actor: Actor, complaint_id: int, data: dict, now: dt.datetime | None 
             message = (data.get("message") or "").strip() or f"投诉举报线索（第{complaint.id}号），待核实"
             warning = verification.open_manual_warning(
                 actor, unit=unit, payment=payment, rule="complaint", level=data.get("level") or "warn",
-                article="第二十条", message=message, now=now)
+                article=art(20), message=message, now=now)
             complaint.warning_id = warning.id
         elif into == "case":
             if not data.get("rung"):

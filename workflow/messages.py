@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jinja2
 
+from workflow.articles import Cited, art, cite
 from workflow.settings import current, local_zone
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "messages"
@@ -27,47 +28,48 @@ SUBJECT_MAX = 300
 class MessageTemplate:
     name: str
     audience: str
-    article: str
+    article: Cited
     requires: tuple[str, ...]
     purpose: str
 
 
 _TABLE = (
-    MessageTemplate("case_opened", "unit (or bank) the case is against", "11(五), 21, 22",
+    MessageTemplate("case_opened", "unit (or bank) the case is against", cite(art(11, 5), art(21), art(22)),
                     ("subject_name", "rung"), "a case was opened on a rung, with its deadline"),
-    MessageTemplate("case_action", "parties of the case", "21-24",
+    MessageTemplate("case_action", "parties of the case", cite((art(21), art(22), art(23), art(24))),
                     ("subject_name", "trigger", "state"), "generic: an action moved the case to a new state"),
-    MessageTemplate("rectification_order_copy", "competent department of the unit", "21(三)",
+    MessageTemplate("rectification_order_copy", "competent department of the unit", art(21, 3),
                     ("unit_name",), "copy of a written rectification order issued to a subordinate unit"),
-    MessageTemplate("deadline_reminder", "addressee of the deadline", "21",
+    MessageTemplate("deadline_reminder", "addressee of the deadline", art(21),
                     ("subject_name", "rung", "deadline"), "a deadline is near (N working days, or today)"),
-    MessageTemplate("case_overdue", "finance department in charge", "21(三)-(四)",
+    MessageTemplate("case_overdue", "finance department in charge", cite((art(21, 3), art(21, 4))),
                     ("subject_name", "rung", "deadline"), "a deadline passed; the proposed next action"),
-    MessageTemplate("case_escalated", "unit (or bank) and finance", "21(三)-(四), 22",
+    MessageTemplate("case_escalated", "unit (or bank) and finance", cite((art(21, 3), art(21, 4)), art(22)),
                     ("subject_name", "from_rung", "rung"), "the case moved up the ladder after a deadline"),
-    MessageTemplate("overdue_digest", "each finance department", "21",
+    MessageTemplate("overdue_digest", "each finance department", art(21),
                     ("finance_name", "cases", "as_of"), "daily list of overdue cases in the jurisdiction"),
-    MessageTemplate("suspension_to_execute", "agent bank of the unit's accounts", "21(四), 28",
+    MessageTemplate("suspension_to_execute", "agent bank of the unit's accounts", cite(art(21, 4), art(28)),
                     ("unit_name",), "suspend disbursement to the unit's accounts"),
-    MessageTemplate("account_closure_to_execute", "agent bank of the unit's accounts", "21(四), 28",
+    MessageTemplate("account_closure_to_execute", "agent bank of the unit's accounts", cite(art(21, 4), art(28)),
                     ("unit_name",), "close the unit's accounts and confirm"),
-    MessageTemplate("referral", "people's congress, audit, discipline inspection", "23",
+    MessageTemplate("referral", "people's congress, audit, discipline inspection", art(23),
                     ("subject_name",), "a serious case referred for handling"),
-    MessageTemplate("joint_investigation", "audit or discipline inspection", "11(二)5",
+    MessageTemplate("joint_investigation", "audit or discipline inspection", art(11, 2, 5),
                     ("subject_name",), "request to investigate a suspected violation jointly"),
-    MessageTemplate("materials_requested", "budget unit and agent bank of a warning", "11(二)2",
+    MessageTemplate("materials_requested", "budget unit and agent bank of a warning", art(11, 2, 2),
                     ("unit_name",), "finance asks for materials (documents, due_date) to verify a warning"),
-    MessageTemplate("bank_refusal", "finance department in charge", "28(三)",
+    MessageTemplate("bank_refusal", "finance department in charge", art(28, 3),
                     ("bank_name", "unit_name", "reason"), "an agent bank refused a payment it judged illegal"),
-    MessageTemplate("complaint_received", "finance department in charge", "20",
+    MessageTemplate("complaint_received", "finance department in charge", art(20),
                     ("summary",), "a complaint arrived (the complainant is never named here)"),
-    MessageTemplate("unit_submission", "finance department in charge", "21",
+    MessageTemplate("unit_submission", "finance department in charge", art(21),
                     ("unit_name", "submission"), "a unit submitted rectification results or an explanation"),
-    MessageTemplate("document_issued", "addressee of the document", "11, 21",
+    MessageTemplate("document_issued", "addressee of the document", cite(art(11), art(21)),
                     ("document_kind", "issuer_name"), "a numbered document was issued"),
-    MessageTemplate("warning_dismissed", "budget unit of the warning", "11(二)",
-                    ("unit_name", "reason"), "verification dismissed a warning; whether its held payment was released"),
-    MessageTemplate("dispute_filed", "finance department in charge", "24",
+    MessageTemplate("warning_dismissed", "budget unit of the warning", art(11, 2),
+                    ("unit_name", "reason"),
+                    "verification dismissed a warning; whether its held payment was released"),
+    MessageTemplate("dispute_filed", "finance department in charge", art(24),
                     ("subject_name", "from_rung"), "an agent bank took a dispute to arbitration or court; deadline paused"),
 )
 TEMPLATES: dict[str, MessageTemplate] = {t.name: t for t in _TABLE}

@@ -12,12 +12,12 @@
 2. **Escalation** — for each case whose deadline has passed (a paused deadline under appeal
    is NULL and never due, Art. 24): if the machine has a next rung for the case's state
    (``escalate`` rows, ``CaseMachine.escalation``) and automatic escalation is on for that
-   state (``FUNDWATCH_AUTO_ESCALATION``, below), the machine's own ``escalate`` trigger is
+   state (the row's ``auto``, or ``FUNDWATCH_AUTO_ESCALATION``, below), the machine's own ``escalate`` trigger is
    fired by ``Actor.system()`` through :func:`workflow.cases.apply_action` — with its
    history event, documents and notifications — exactly once per (case, deadline).
    Otherwise (off, no next rung, or the machine refused) the case is marked overdue for
    that deadline and the finance department in charge is told the proposed next action
-   (``CaseMachine.proposals``).
+   (the row marked ``proposed_on_overdue``, ``CaseMachine.proposals``).
 
 :func:`daily_digest` sends each finance department, once per local day, the list of
 overdue cases in its jurisdiction (subjects whose ``finance_path`` it covers).
@@ -45,19 +45,10 @@ there are, nor the history of effects (``bench/bench_deadlines.py`` measures it)
 Configuration
 -------------
 ``FUNDWATCH_AUTO_ESCALATION``: per machine and state, ``machine.state=on|off``, comma
-separated, over these defaults:
-
-==============================  =====  ===================================================
-state                           auto   why
-==============================  =====  ===================================================
-unit_case.warning               on     21(三): not corrected in time → a written order ("由财政部门制发")
-unit_case.decision              on     21(三): decision not carried out → a written order
-unit_case.order                 off    21(四): suspending funds is discretionary ("可以采取"): finance decides
-unit_case.funds_suspended       off    21(四): closing accounts is discretionary, and involves the banks
-==============================  =====  ===================================================
-
-Bank cases have no automatic escalation at all (Art. 22: criticism with a fee deduction
-set "结合综合考评情况", and termination of the agreement, are finance's decisions); naming a
+separated, over the defaults the machines' ``escalate`` rows declare (``auto``; the table
+and the reasons are in :mod:`workflow.machines.unit_case`: on for ``warning`` and
+``decision``, off for ``order`` and ``funds_suspended``). Bank cases have no ``escalate``
+row (:mod:`workflow.machines.bank_case`), hence no automatic escalation at all; naming a
 state without an ``escalate`` row is a configuration error. ``FUNDWATCH_DIGEST_TIME``
 (``08:30``, local time of ``FUNDWATCH_TIMEZONE``) is when the digest is due; it is sent on
 working days only unless ``FUNDWATCH_DIGEST_EVERY_DAY`` is on.
@@ -86,12 +77,6 @@ REMIND = "remind"  # kinds "remind_2", "remind_0", ...
 ESCALATED = "escalated"
 OVERDUE = "overdue"
 
-DEFAULT_AUTO_ESCALATION: dict[tuple[str, str], bool] = {
-    ("unit_case", "warning"): True,
-    ("unit_case", "decision"): True,
-    ("unit_case", "order"): False,
-    ("unit_case", "funds_suspended"): False,
-}
 
 
 class DeadlineEffect(db.Model):
@@ -146,8 +131,9 @@ def _on(value: str, name: str) -> bool:
 
 
 def auto_escalation() -> dict[tuple[str, str], bool]:
-    """Automatic escalation per (machine, state): the defaults with the configured overrides."""
-    result = dict(DEFAULT_AUTO_ESCALATION)
+    """Automatic escalation per (machine, state): the escalate rows' ``auto`` (the machines'
+    tables say it, :mod:`workflow.machines.unit_case`) with the configured overrides."""
+    result = {(m.name, state): auto for m in MACHINES.values() for state, auto in m.auto_escalation.items()}
     value = current().auto_escalation
     if not value:
         return result

@@ -90,8 +90,10 @@ class Settings:
     reminder_hour: int = var("FUNDWATCH_REMINDER_HOUR", 9, "local hour of the reminders", int)
     # --- the scheduler --------------------------------------------------------------------
     auto_escalation: Any = var("FUNDWATCH_AUTO_ESCALATION", None,
-                               "rungs escalated by the scheduler when overdue, e.g. `unit_case.order=on`; the "
-                               "others are marked overdue and finance is told the proposed next step", _as_is,
+                               "overrides of the `auto` escalate rows (`workflow/machines/unit_case.py`), e.g. "
+                               "`unit_case.order=on`: rungs escalated by the scheduler when overdue; the others are "
+                               "marked overdue and finance is told the proposed next step, the row marked "
+                               "`proposed_on_overdue` (Art. 21(四) says finance *may*)", _as_is,
                                shown="on for `unit_case.warning`, `unit_case.decision`")
     check_batch: int = var("FUNDWATCH_CHECK_BATCH", 100, "cases read per batch by a deadline check", int)
     check_seconds: float = var("FUNDWATCH_CHECK_SECONDS", 60.0, "seconds between deadline checks", float)

@@ -1,22 +1,15 @@
 """Verification of warnings (疑点核实, Art. 11(二)) and what finance decides about them.
 
 A warning (one rule firing on one payment, :class:`workflow.monitoring.models.MonitoringWarning`) is
-verified by finance in steps, each declared once in :data:`STEP_KINDS` with the article
-it rests on, the fields it needs and the notice it issues:
+verified by finance in steps, each declared once as a row of
+:data:`workflow.verification_steps.STEP_KINDS` with the article it rests on, the fields it
+takes, the notice it issues, whom it tells and whether it moves the warning: phone (11(二)1),
+documents (2), interview and onsite (3, annexes 1 and 2), focus letter (4), joint
+investigation (5).
 
-==================== ================ ========== ==============================================
-kind                 中文             article    needs / issues
-==================== ================ ========== ==============================================
-phone                电话核实         11(二)1    notes (the record), contact
-documents            调阅材料         11(二)2    documents (list), due_date
-interview            约谈             11(二)3    interview_at, room → 约谈通知书 (annex 1)
-onsite               实地核证         11(二)3    team (names), team_size, agency → 实地核证通知书 (annex 2)
-focus_letter         重点关注         11(二)4    findings (defaults to the unit's warnings) → 关注函
-joint_investigation  部门协查         11(二)5    oversight_code: that body sees the warning
-==================== ================ ========== ==============================================
-
-Lifecycle: ``open`` → ``verifying`` (the first step) → ``confirmed`` (a case is opened,
-Art. 11(三), 21) or ``dismissed`` (with a reason). A held payment (``block`` level) is
+Lifecycle (the table :mod:`workflow.machines.warning`, the only writer of the status):
+``open`` → ``verifying`` (the first step) → ``confirmed`` (a case is opened, Art. 11(三), 21)
+or ``dismissed`` (with a reason). A held payment (``block`` level) is
 refused when its warning is confirmed, unless finance releases it, and released when its
 warning is dismissed and no other blocking warning on it is still undecided.
 
@@ -35,58 +28,30 @@ Every action here is journaled (:mod:`workflow.journal`) in the warning's stream
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from workflow import message_builders
+from workflow.articles import Cited
 from workflow.cases import open_case
 from workflow.db import AwareDateTime, db, locked, utcnow
 from workflow.documents import Document, issue_document, payment_context
 from workflow.documents import visible as document_visible
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import entries_of, record, stream_of
-from workflow.monitoring.models import MANUAL_WARNING_RULES, WARNING_LEVELS, Payment, MonitoringWarning
+from workflow.machines.warning import LIFECYCLE as WARNING
+from workflow.monitoring.models import MANUAL_WARNING_RULES, WARNING_LEVELS, MonitoringWarning, Payment
 from workflow.monitoring.payments import change_payment_status, lock_payment
 from workflow.outbox import notify
-from workflow.parties import Actor, Organisation, org_by_code, require
+from workflow.parties import Actor, Organisation, require
 from workflow.scoping import units_of
-from workflow.settings import current, local_zone
+from workflow.verification_steps import CONFIDENTIAL_STEPS, STEP_KINDS, Notice, StepContext, StepKind, focus_settings
 
-UNDECIDED = ("open", "verifying")
+UNDECIDED = WARNING.undecided  # open, verifying (workflow.machines.warning)
 CASE_RUNGS = ("warning", "decision", "order")  # the unit-case rungs a warning may be confirmed on (Art. 21)
 
-
-# --- the table of step kinds ------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class StepKind:
-    name: str
-    title: str
-    article: str
-    required: tuple[str, ...]
-    optional: tuple[str, ...] = ()
-    document: str | None = None  # the notice kind issued (workflow.documents.KINDS)
-    recites_payment: bool = False  # annexes 1 and 2 recite the blocked payment
-
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return self.required + self.optional + ("notes",)
-
-
-STEP_KINDS: dict[str, StepKind] = {k.name: k for k in (
-    StepKind("phone", "电话核实", "第十一条（二）1", ("summary",), ("contact",)),
-    StepKind("documents", "调阅材料", "第十一条（二）2", ("documents", "due_date")),
-    StepKind("interview", "约谈", "第十一条（二）3", ("interview_at", "room"), ("attendees",),
-             document="interview_notice", recites_payment=True),
-    StepKind("onsite", "实地核证", "第十一条（二）3", ("team",), ("team_size", "agency", "onsite_date"),
-             document="onsite_notice", recites_payment=True),
-    StepKind("focus_letter", "重点关注（关注函）", "第十一条（二）4", (), ("findings", "period", "reply_by"),
-             document="focus_letter"),
-    StepKind("joint_investigation", "部门协查", "第十一条（二）5", ("oversight_code",), ("matters", "reply_by")),
-)}
 
 # The journal action of a joint investigation: hidden, like the step, from the parties under verification.
 JOINT_INVESTIGATION_ACTION = "joint_investigation_requested"
@@ -123,7 +88,7 @@ class VerificationStep(db.Model):
 
     @property
     def article(self) -> str:
-        return STEP_KINDS[self.kind].article
+        return STEP_KINDS[self.kind].article.chinese
 
     @property
     def addressee_code(self) -> str | None:
@@ -217,7 +182,7 @@ def steps_of(actor: Actor, warning: MonitoringWarning) -> list[VerificationStep]
     """Steps the caller may see (:func:`sees_joint_investigations`)."""
     stmt = sa.select(VerificationStep).where(VerificationStep.warning_id == warning.id).order_by(VerificationStep.id)
     if not sees_joint_investigations(actor):
-        stmt = stmt.where(VerificationStep.kind != "joint_investigation")
+        stmt = stmt.where(VerificationStep.kind.not_in(CONFIDENTIAL_STEPS))
     return list(db.session.execute(stmt).scalars())
 
 
@@ -282,12 +247,6 @@ def _org(actor: Actor) -> Organisation:
     return db.session.get(Organisation, actor.org_id)
 
 
-def _local_date(value) -> str:
-    if isinstance(value, dt.datetime):
-        return value.astimezone(local_zone()).date().isoformat()
-    return value.isoformat() if isinstance(value, dt.date) else str(value)
-
-
 def _check_fields(spec: StepKind, data: dict) -> dict:
     """Keep the kind's fields; a missing required one or a field of another kind is named."""
     errors: dict[str, list[str]] = {}
@@ -296,11 +255,11 @@ def _check_fields(spec: StepKind, data: dict) -> dict:
         if value is None or value == "" or value == []:
             errors[name] = [f"required for a {spec.name} step"]
     for name, value in data.items():
-        if name != "kind" and value is not None and name not in spec.fields:
+        if name != "kind" and value is not None and name not in spec.field_names:
             errors[name] = [f"not a field of a {spec.name} step"]
     if errors:
         raise Invalid(f"{spec.name} steps need {', '.join(spec.required) or 'no more fields'}", errors)
-    return {name: data[name] for name in spec.fields if data.get(name) is not None}
+    return {name: data[name] for name in spec.field_names if data.get(name) is not None}
 
 
 def _touch(warning: MonitoringWarning) -> None:
@@ -308,8 +267,9 @@ def _touch(warning: MonitoringWarning) -> None:
 
 
 def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None) -> VerificationStep:
-    """Record a verification step (Art. 11(二)); issue its notice, tell whom it concerns,
-    and move an open warning to ``verifying``. No commit here.
+    """Record a verification step (Art. 11(二)) as its row in ``STEP_KINDS`` says: resolve its
+    addressee, issue its notice, tell whom it concerns, and fire the warning's ``verify`` (an
+    open warning moves to ``verifying``) unless the step is confidential. No commit here.
 
     Raises NotFound (not the caller's warning), Forbidden (not finance), Conflict (the
     warning is decided), Invalid (unknown kind, missing or foreign fields, a notice that
@@ -321,62 +281,50 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     spec = STEP_KINDS.get(data.get("kind"))
     if spec is None:
         raise Invalid("unknown step kind", {"kind": [f"one of {', '.join(STEP_KINDS)}"]})
-    if warning.status not in UNDECIDED:
+    if not WARNING.allows("verify", warning.status):
         raise Conflict(f"warning {warning.id} is {warning.status}; verification is over",
                        {"status": [warning.status]})
     fields = _check_fields(spec, data)
-    if spec.recites_payment and warning.payment is None:
+    if spec.notice and spec.notice.recites_payment and warning.payment is None:
         raise Invalid(f"a {spec.name} notice recites the payment, and this warning has none",
                       {"kind": ["this warning has no payment to recite"]})
-    issuer, unit = _org(actor), warning.unit
     step = VerificationStep(warning_id=warning.id, kind=spec.name, details=_stored(fields),
                             created_by_id=actor.user_id, created_at=now)
-    if spec.name == "joint_investigation":
-        body = org_by_code(fields["oversight_code"])
-        if body is None or body.kind != "oversight" or not body.finance_path.startswith(issuer.finance_path):
-            raise Invalid("unknown oversight body", {"oversight_code": ["no audit or discipline body in your jurisdiction"]})
-        step.addressee = body
+    ctx = StepContext(actor=actor, warning=warning, step=step, fields=fields, issuer=_org(actor),
+                      unit=warning.unit, now=now)
+    if spec.addressee:
+        step.addressee = spec.addressee(ctx)
     db.session.add(step)
     db.session.flush()
 
-    if spec.document:
-        context = _document_context(spec, fields, warning, now)
-        if spec.recites_payment:
-            context.update(payment_context(warning.payment))
-        document = issue_document(actor, kind=spec.document, issuer=issuer, addressee=unit, context=context,
-                                  warning_id=warning.id, now=now)
-        step.document_id = document.id
-        recipients = [unit.id]
-        if spec.name == "focus_letter" and unit.parent is not None and unit.parent.kind == "competent":
-            recipients.append(unit.parent_id)  # 发送至相关预算单位及其主管部门
-        notify(**message_builders.document_issued(warning, step, document=document, issuer=issuer, addressee=unit,
-                                                  org_ids=recipients))
-    if spec.name == "documents":
-        # 通知预算单位和代理银行提供 (Art. 11(二)2): the unit, and the bank that carries the payment
-        recipients = [unit] + ([warning.payment.bank] if warning.payment is not None and warning.payment.bank else [])
-        for message in message_builders.materials_requested(warning, step, unit=unit, recipients=recipients,
-                                                            documents=fields["documents"],
-                                                            due_date=fields["due_date"]):
-            notify(**message)
-    if spec.name == "joint_investigation":
-        notify(**message_builders.joint_investigation(warning, step, unit=unit, body=step.addressee,
-                                                      matters=fields.get("matters") or warning.message,
-                                                      deadline=fields.get("reply_by")))
-    confidential = spec.name == "joint_investigation"
-    if not confidential:
-        # A joint investigation leaves the status and version the parties under verification
-        # read as they were: a change with no visible step would give it away.
-        if warning.status == "open":
-            warning.status = "verifying"
+    document = _issue_notice(spec.notice, ctx) if spec.notice else None
+    for tell in spec.tells:
+        tell(ctx)
+    if spec.moves_warning:
+        WARNING.move(warning, spec.moves_warning, actor=actor)  # open → verifying; verifying stays
         _touch(warning)
-    document = db.session.get(Document, step.document_id) if step.document_id else None
-    record(actor, joint_investigation_stream(warning.id) if confidential else warning_stream(warning.id),
-           JOINT_INVESTIGATION_ACTION if confidential else "step_added",
-           {"step_id": step.id, "kind": spec.name, "article": spec.article, "details": step.details,
+    record(actor, joint_investigation_stream(warning.id) if spec.confidential else warning_stream(warning.id),
+           JOINT_INVESTIGATION_ACTION if spec.confidential else "step_added",
+           {"step_id": step.id, "kind": spec.name, "article": spec.article.chinese, "details": step.details,
             "addressee_code": step.addressee_code,
             "document": {"id": document.id, "kind": document.kind, "number": document.number} if document else None},
            now)
     return step
+
+
+def _issue_notice(notice: Notice, ctx: StepContext) -> Document:
+    """Issue the step's notice to the warning's unit and tell its recipients it was issued."""
+    warning, issuer, unit, step = ctx.warning, ctx.issuer, ctx.unit, ctx.step
+    context = notice.context(ctx)
+    if notice.recites_payment:
+        context.update(payment_context(warning.payment))
+    document = issue_document(ctx.actor, kind=notice.kind, issuer=issuer, addressee=unit, context=context,
+                              warning_id=warning.id, now=ctx.now)
+    step.document_id = document.id
+    recipients = notice.recipients(ctx) if notice.recipients else [unit.id]
+    notify(**message_builders.document_issued(warning, step, document=document, issuer=issuer, addressee=unit,
+                                              org_ids=recipients))
+    return document
 
 
 def _stored(fields: dict) -> dict:
@@ -387,36 +335,6 @@ def _stored(fields: dict) -> dict:
             value = value.isoformat()
         out[name] = value
     return out
-
-
-def _document_context(spec: StepKind, fields: dict, warning: MonitoringWarning, now: dt.datetime) -> dict:
-    if spec.name == "interview":
-        local = fields["interview_at"].astimezone(local_zone())
-        return {"interview_date": local.date(), "interview_time": f"{local.hour}时{local.minute:02d}分",
-                "room": fields["room"], "attendees": fields.get("attendees")}
-    if spec.name == "onsite":
-        return {"team": fields["team"], "team_size": fields.get("team_size") or len(fields["team"]),
-                "agency": fields.get("agency"), "onsite_date": fields.get("onsite_date")}
-    if spec.name == "focus_letter":
-        findings = fields.get("findings") or _unit_findings(warning, now)
-        return {"findings": findings, "period": fields.get("period"), "reply_by": fields.get("reply_by")}
-    return {}
-
-
-def _unit_findings(warning: MonitoringWarning, now: dt.datetime) -> list[str]:
-    """The unit's undecided warnings in the focus window, as the lines of a 关注函."""
-    since = now - dt.timedelta(days=focus_settings()["days"])
-    rows = db.session.execute(
-        sa.select(MonitoringWarning).where(MonitoringWarning.unit_id == warning.unit_id, MonitoringWarning.status.in_(UNDECIDED),
-                                 sa.or_(MonitoringWarning.created_at >= since, MonitoringWarning.id == warning.id))
-        .order_by(MonitoringWarning.id).limit(50)).scalars()
-    lines = []
-    for row in rows:
-        payment = row.payment
-        prefix = (f"{_local_date(payment.paid_at)} 支付凭证号{payment.voucher_no}（{payment.amount:.2f}元，"
-                  f"{payment.summary}）：") if payment is not None else ""
-        lines.append(f"{prefix}{row.message}（依据{row.article}）")
-    return lines
 
 
 # --- responses ----------------------------------------------------------------------------------------
@@ -453,8 +371,8 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
 
 # --- decisions ------------------------------------------------------------------------------------------
 
-def _undecided(warning: MonitoringWarning, verb: str) -> None:
-    if warning.status not in UNDECIDED:
+def _undecided(warning: MonitoringWarning, trigger: str, verb: str) -> None:
+    if not WARNING.allows(trigger, warning.status):
         raise Conflict(f"warning {warning.id} is already {warning.status}; it cannot be {verb}",
                        {"status": [warning.status]})
 
@@ -470,7 +388,7 @@ def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
     require(actor, "finance", action="confirm warnings")
     now = now or utcnow()
     warning = get_warning(actor, warning_id, lock=True)
-    _undecided(warning, "confirmed")
+    _undecided(warning, "confirm", "confirmed")
     rung = data.get("rung")
     if rung not in CASE_RUNGS:
         raise Invalid("unknown rung", {"rung": [f"one of {', '.join(CASE_RUNGS)}"]})
@@ -489,7 +407,7 @@ def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
         else:
             refuse_payment(actor, payment, now, **why)
         payment_outcome = payment.status
-    warning.status = "confirmed"
+    WARNING.move(warning, "confirm", actor=actor)
     warning.case_id = case.id
     warning.status_reason = fields["summary"] if isinstance(fields["summary"], str) else None
     warning.closed_at = now
@@ -518,8 +436,8 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
     warning = get_warning(actor, warning_id, lock=True)
     if not reason:
         raise Invalid("a dismissal needs a reason", {"reason": ["required"]})
-    _undecided(warning, "dismissed")
-    warning.status = "dismissed"
+    _undecided(warning, "dismiss", "dismissed")
+    WARNING.move(warning, "dismiss", actor=actor)
     warning.status_reason = reason
     warning.closed_at = now
     _touch(warning)
@@ -559,12 +477,12 @@ def _change_payment(actor: Actor, payment: Payment, trigger: str, action: str, n
                     why: dict) -> None:
     now = now or utcnow()
     was = payment.status
-    change_payment_status(payment, trigger, now)
+    change_payment_status(payment, trigger, now, actor=actor)
     record(actor, stream_of("payment", payment.id), action, {"from": was, "to": payment.status, **why}, now)
 
 
 def open_manual_warning(actor: Actor, *, unit: Organisation, payment: Payment | None, rule: str, level: str,
-                        article: str, message: str, now: dt.datetime | None = None) -> MonitoringWarning:
+                        article: Cited, message: str, now: dt.datetime | None = None) -> MonitoringWarning:
     """A warning raised by hand (a complaint, a bank's refusal) rather than by a rule.
     A rule fires at most once per payment: an existing one of the same rule is returned."""
     if rule not in MANUAL_WARNING_RULES:
@@ -578,38 +496,17 @@ def open_manual_warning(actor: Actor, *, unit: Organisation, payment: Payment | 
             return existing
     now = now or utcnow()
     warning = MonitoringWarning(payment_id=payment.id if payment is not None else None, unit_id=unit.id, rule=rule,
-                      level=level, article=article, message=message[:500], rule_set_version=None,
+                      level=level, article=article.chinese, message=message[:500], rule_set_version=None,
                       status="open", version=1, created_at=now)
     db.session.add(warning)
     db.session.flush()
     record(actor, warning_stream(warning.id), "opened",
-           {"rule": rule, "level": level, "article": article, "message": warning.message,
+           {"rule": rule, "level": level, "article": warning.article, "message": warning.message,
             "unit_code": unit.code, "payment_id": warning.payment_id}, now)
     return warning
 
 
 # --- focus list (重点关注, Art. 11(二)4) -----------------------------------------------------------------
-
-
-
-def focus_settings(overrides: dict | None = None) -> dict:
-    """Thresholds of the focus list: a unit is listed when, within the last ``days`` days,
-    it triggered at least ``min_warnings`` warnings (often), ``min_blocks`` blocking ones
-    (seriously), or warnings on payments summing to ``min_amount`` yuan (large amounts).
-
-    Configured by ``FUNDWATCH_FOCUS_DAYS``, ``FUNDWATCH_FOCUS_MIN_WARNINGS``,
-    ``FUNDWATCH_FOCUS_MIN_BLOCKS``, ``FUNDWATCH_FOCUS_MIN_AMOUNT`` (the rule set holds
-    only the rules' own parameters); finance may override any of them per request.
-    Dismissed warnings do not count: verification found nothing wrong there.
-    """
-    settings = current()
-    values = {"days": settings.focus_days, "min_warnings": settings.focus_min_warnings,
-              "min_blocks": settings.focus_min_blocks, "min_amount": settings.focus_min_amount}
-    for name, value in (overrides or {}).items():
-        if value is not None and name in values:
-            values[name] = value
-    return values
-
 
 def focus_list(actor: Actor, overrides: dict | None = None, now: dt.datetime | None = None) -> dict:
     """Units in the caller's jurisdiction that trigger warnings often, seriously or for

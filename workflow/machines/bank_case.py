@@ -17,8 +17,9 @@ States (状态):
 
 Escalation: none is automatic. Criticism comes with a fee deduction that finance sets
 "结合综合考评情况" (with the comprehensive evaluation), and terminating an agency
-agreement is finance's decision; when a bank deadline passes the scheduler proposes the
-next action to finance (``PROPOSALS``) instead of firing one.
+agreement is finance's decision: the table has no ``escalate`` row. When a bank deadline
+passes the scheduler proposes to finance the row marked ``proposed_on_overdue`` for that
+rung (``MACHINE.proposals``) instead of firing one.
 
 Disputes (Art. 24) work like the unit's appeal and use the same guards and effects: filing
 pauses the deadline keeping the working days left (``effects.pause_deadline``); finance records
@@ -94,11 +95,12 @@ TRANSITIONS = (
     row("criticise_and_deduct_fee", ("refund_or_redo", "transmission_fix"), "criticised_fee_deducted",
         roles=FIN, article=art(22, 3), label="通报批评并扣减代理服务费",
         fields=(GROUNDS, FEE, EVALUATION, NOTE, DAYS), effects=(effects.start_deadline, effects.record_measures),
-        issues=(CRITICISM,), tells=(TELL_BANK,)),
+        issues=(CRITICISM,), tells=(TELL_BANK,), proposed_on_overdue=True),
     row("terminate_agreement", "criticised_fee_deducted", "agreement_terminated", roles=FIN, article=art(22, 3),
         label="终止代理协议", guards=(guards.has_deadline_passed,), fields=(EFFECTIVE, AGREEMENT, NOTE),
         effects=(effects.record_measures, effects.close_as_agreement_terminated),
-        issues=(Issue("agreement_termination_notice", effects.termination_notice),), tells=(TELL_BANK,)),
+        issues=(Issue("agreement_termination_notice", effects.termination_notice),), tells=(TELL_BANK,),
+        proposed_on_overdue=True),
 
     row("submit_rectification", RUNGS, "under_review", roles="bank", article=art(22, 3),
         label="提交整改情况及佐证材料", guards=(guards.evidence_attached,), fields=(REPORT, REFUNDED, NOTE),
@@ -130,8 +132,4 @@ TRANSITIONS = (
         effects=(effects.close_as_revoked,), tells=(TELL_BANK,)),
 )
 
-PROPOSALS = {"refund_or_redo": "criticise_and_deduct_fee", "transmission_fix": "criticise_and_deduct_fee",
-             "criticised_fee_deducted": "terminate_agreement"}
-
-MACHINE = CaseMachine("bank_case", "代理银行违规问题处理", STATES, TRANSITIONS, article=art(22),
-                      proposals=PROPOSALS)
+MACHINE = CaseMachine("bank_case", "代理银行违规问题处理", STATES, TRANSITIONS, article=art(22))

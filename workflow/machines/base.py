@@ -23,6 +23,7 @@ from typing import Any
 from transitions import Machine
 
 from workflow import case_records
+from workflow.articles import Article, Citation, art, cite  # noqa: F401 - the tables cite through base
 from workflow.case_records import Case
 from workflow.db import DATE_RANGE_TEXT, MONEY_PATTERN, in_date_range, to_money
 from workflow.parties import Actor
@@ -30,45 +31,6 @@ from workflow.parties import Actor
 NEW = "new"  # the pseudo-state a case is opened from (立案); no case rests in it
 
 PARTY_KINDS = ("finance", "competent", "unit", "bank", "oversight", "system")
-CN_NUMERALS = "零一二三四五六七八九"
-
-
-# --- articles ------------------------------------------------------------------------
-
-def _cn_number(n: int) -> str:
-    if n < 10:
-        return CN_NUMERALS[n]
-    tens, units = divmod(n, 10)
-    return ("" if tens == 1 else CN_NUMERALS[tens]) + "十" + (CN_NUMERALS[units] if units else "")
-
-
-@dataclass(frozen=True)
-class Article:
-    """An article of the regulation, with an optional item: 第二十一条（三） / Art. 21(3)."""
-
-    number: int
-    item: int | None = None
-
-    @property
-    def chinese(self) -> str:
-        text = f"第{_cn_number(self.number)}条"
-        return text + (f"（{_cn_number(self.item)}）" if self.item else "")
-
-    @property
-    def english(self) -> str:
-        return f"Art. {self.number}" + (f"({self.item})" if self.item else "")
-
-    @property
-    def short(self) -> str:
-        """As the message templates cite it after 第…条: 二十一条（三） → "二十一"."""
-        return _cn_number(self.number)
-
-    def __str__(self) -> str:
-        return f"{self.chinese} ({self.english})"
-
-
-def art(number: int, item: int | None = None) -> Article:
-    return Article(number, item)
 
 
 # --- states --------------------------------------------------------------------------
@@ -92,7 +54,8 @@ class State:
 
 # --- fields --------------------------------------------------------------------------
 
-FIELD_TYPES = ("text", "lines", "choice", "choices", "money", "days", "date", "org", "accounts")
+FIELD_TYPES = ("text", "lines", "choice", "choices", "money", "days", "date", "org", "accounts",
+               "datetime", "count")  # the last two: verification steps (workflow.verification_steps)
 
 
 @dataclass(frozen=True)
@@ -139,6 +102,8 @@ class Field:
             "date": {"type": "string", "format": "date", "description": DATE_RANGE_TEXT},
             "org": {"type": "string", "description": f"code of a {self.org_kind} organisation"},
             "accounts": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "datetime": {"type": "string", "format": "date-time"},
+            "count": {"type": "integer", "minimum": 1},
         }
         schema = dict(by_type[self.type])
         schema["description"] = " — ".join(x for x in (self.label, schema.get("description")) if x)
@@ -314,6 +279,11 @@ class Transition:
     effects: tuple[Callable[[Context], None], ...] = ()
     issues: tuple[Issue, ...] = ()
     tells: tuple[Tell, ...] = ()
+    # What happens when a deadline passes (read by workflow.scheduling): an ``escalate`` row
+    # with ``auto`` is fired by the scheduler unless FUNDWATCH_AUTO_ESCALATION turns it off; in
+    # ``proposed_on_overdue`` states finance is proposed this row's action instead.
+    auto: bool = False
+    proposed_on_overdue: tuple[str, ...] = ()
 
     @property
     def internal(self) -> bool:
@@ -338,14 +308,29 @@ class Transition:
             "documents": [i.kind for i in self.issues],
             "notifies": [{"template": t.template, "to": t.to} for t in self.tells],
             "effects": [e.__name__ for e in self.effects],
+            "auto": self.auto,
+            "proposed_on_overdue": list(self.proposed_on_overdue),
         }
 
 
+ESCALATE = "escalate"  # the scheduler's trigger once a deadline has passed
+
+
 def row(trigger: str, source: str | tuple[str, ...], dest: str | None, *, roles: tuple[str, ...] | str,
-        article: Article, label: str, guards=(), fields=(), effects=(), issues=(), tells=()) -> Transition:
-    return Transition(trigger, (source,) if isinstance(source, str) else tuple(source), dest,
-                      (roles,) if isinstance(roles, str) else tuple(roles), article, label,
-                      tuple(guards), tuple(fields), tuple(effects), tuple(issues), tuple(tells))
+        article: Article | Citation, label: str, guards=(), fields=(), effects=(), issues=(), tells=(),
+        auto: bool = False, proposed_on_overdue: bool | str | tuple[str, ...] = ()) -> Transition:
+    """One row. ``auto`` (``escalate`` rows only): the scheduler fires it once the deadline has
+    passed. ``proposed_on_overdue``: the states (True: every source) in which the scheduler,
+    not escalating, proposes this action to finance."""
+    sources = (source,) if isinstance(source, str) else tuple(source)
+    if proposed_on_overdue is True:
+        proposed = sources
+    elif isinstance(proposed_on_overdue, str):
+        proposed = (proposed_on_overdue,)
+    else:
+        proposed = tuple(proposed_on_overdue or ())
+    return Transition(trigger, sources, dest, (roles,) if isinstance(roles, str) else tuple(roles), article, label,
+                      tuple(guards), tuple(fields), tuple(effects), tuple(issues), tuple(tells), auto, proposed)
 
 
 # --- the action's context --------------------------------------------------------------
@@ -386,7 +371,7 @@ class CaseMachine:
     derived from it. Built once per kind, at import time."""
 
     def __init__(self, name: str, label: str, states: tuple[State, ...], transitions: tuple[Transition, ...],
-                 *, article: Article, proposals: dict[str, str] | None = None):
+                 *, article: Article):
         self.name = name
         self.label = label
         self.article = article
@@ -403,9 +388,13 @@ class CaseMachine:
                 for role in t.roles:
                     key = (source, role)
                     self._index[key] = self._index.get(key, ()) + (t,)
-        self.escalation: dict[str, str] = {s: t.dest for t in self.by_trigger.get("escalate", ())
+        # On overdue, read from the rows: the next rung of each state with an escalate row,
+        # whether the scheduler takes it by default, and the action proposed to finance otherwise.
+        self.escalation: dict[str, str] = {s: t.dest for t in self.by_trigger.get(ESCALATE, ())
                                            for s in t.source if t.dest}
-        self.proposals: dict[str, str] = dict(proposals or {})
+        self.auto_escalation: dict[str, bool] = {s: t.auto for t in self.by_trigger.get(ESCALATE, ())
+                                                 for s in t.source if t.dest}
+        self.proposals: dict[str, str] = {s: t.trigger for t in transitions for s in t.proposed_on_overdue}
         self.openings: dict[str, Transition] = {t.dest: t for t in transitions if t.source == (NEW,) and t.dest}
         self._machine = self._build()
 
@@ -421,6 +410,13 @@ class CaseMachine:
                 f"{where}: a closed case does not move"
             assert len({f.name for f in t.fields}) == len(t.fields), f"{where}: duplicate field"
             assert "version" not in {f.name for f in t.fields}, f"{where}: 'version' is reserved"
+            assert not t.auto or t.trigger == ESCALATE, f"{where}: only escalate rows are automatic"
+            assert set(t.proposed_on_overdue) <= set(t.source), f"{where}: proposed where it does not apply"
+            assert t.trigger != ESCALATE or not t.proposed_on_overdue, f"{where}: escalation proposes an action"
+        proposed = [s for t in self.transitions for s in t.proposed_on_overdue]
+        assert len(proposed) == len(set(proposed)), f"{self.name}: two proposals for one state on overdue"
+        escalating = {s for t in self.transitions if t.trigger == ESCALATE for s in t.source}
+        assert escalating <= set(proposed), f"{self.name}: nothing proposed in {escalating - set(proposed)}"
         for trigger in {t.trigger for t in self.transitions}:
             rows = [t for t in self.transitions if t.trigger == trigger]
             # One trigger, one form: the API's schema for an action is per trigger.
@@ -525,6 +521,7 @@ class CaseMachine:
                         "period": s.period} for s in self.states.values()],
             "transitions": [t.describe() for t in self.transitions],
             "escalation": self.escalation,
+            "auto_escalation": self.auto_escalation,
             "proposals_on_overdue": self.proposals,
         }
 

@@ -20,6 +20,7 @@ from collections import defaultdict
 from xml.sax.saxutils import escape, quoteattr
 
 from workflow.machines.base import NEW, CaseMachine
+from workflow.machines.lifecycle import Lifecycle
 
 BOX_W, BOX_H = 190, 50
 COL_GAP, ROW_GAP = 180, 60
@@ -32,7 +33,7 @@ LABEL_SPOTS = [(t, off) for off in (0, 14, -14) for t in (0.5, 0.42, 0.58, 0.34,
 FILL = {"start": "#eeeeee", "rung": "#fff4d6", "review": "#e3f0ff", "appeal": "#f3e5ff", "closed": "#e4f5e4"}
 
 
-def _columns(machine: CaseMachine) -> list[list[str]]:
+def _columns(machine: CaseMachine | Lifecycle) -> list[list[str]]:
     depth = {NEW: 0}
     frontier = [NEW]
     while frontier:
@@ -99,7 +100,7 @@ def _place_label(lines: list[str], start, control, end, taken: list[Rect]) -> Re
     return best[1]
 
 
-def render_svg(machine: CaseMachine) -> str:
+def render_svg(machine: CaseMachine | Lifecycle) -> str:
     columns = _columns(machine)
     rows = max(len(c) for c in columns)
     pos: dict[str, tuple[float, float]] = {}

@@ -15,10 +15,24 @@ States (状态):
 
 Public notice (通报, 21(五)), referral (移送, Art. 23) and the oversight body's findings
 are internal transitions: they are recorded and issue their documents, but the case
-stays on its rung. ``escalate`` is the scheduler's trigger (``Actor.system()``) once a
-deadline has passed: its rows are the per-rung "next rung on overdue" mapping
-(``MACHINE.escalation``). Review and appeal return to the rung the case left through one
+stays on its rung. Review and appeal return to the rung the case left through one
 row per rung, each guarded by ``came_from_<rung>``.
+
+On overdue (:mod:`workflow.scheduling` reads it from the rows): ``escalate`` is the
+scheduler's trigger (``Actor.system()``) once a deadline has passed, one row per rung to the
+next (``MACHINE.escalation``). Rows marked ``auto`` are fired by the scheduler unless
+``FUNDWATCH_AUTO_ESCALATION`` turns them off; on the others, or when switched off, the case
+is marked overdue and finance is proposed the row marked ``proposed_on_overdue`` for that
+rung (``MACHINE.proposals``):
+
+=================  =====  ==================  ===============================================
+rung               auto   proposed            why
+=================  =====  ==================  ===============================================
+warning            on     issue_order         21(三): not corrected in time → a written order ("由财政部门制发")
+decision           on     issue_order         21(三): decision not carried out → a written order
+order              off    suspend_funds       21(四): suspending funds is discretionary ("可以采取")
+funds_suspended    off    close_accounts      21(四): closing accounts is discretionary, and involves the banks
+=================  =====  ==================  ===============================================
 """
 from __future__ import annotations
 
@@ -112,14 +126,16 @@ TRANSITIONS = (
         effects=(effects.start_deadline, effects.record_measures), issues=(DECISION,), tells=(TELL_SUBJECT,)),
     row("issue_order", ("warning", "decision"), "order", roles=FIN, article=art(21, 3),
         label="制发书面责令整改意见", fields=(GROUNDS, REQUIREMENTS, NOTE, DAYS),
-        effects=ENTER_ORDER + (effects.record_measures,), issues=(ORDER,), tells=(TELL_SUBJECT, COPY_ORDER)),
+        effects=ENTER_ORDER + (effects.record_measures,), issues=(ORDER,), tells=(TELL_SUBJECT, COPY_ORDER),
+        proposed_on_overdue=True),
     row("suspend_funds", "order", "funds_suspended", roles=FIN, article=art(21, 4), label="暂停拨付资金",
         guards=(guards.order_not_carried_out_in_time,), fields=(NOTE, DAYS),
-        effects=ENTER_SUSPENSION, issues=(SUSPENSION,), tells=(TELL_SUBJECT, TELL_COMPETENT, TELL_SUSPENSION)),
+        effects=ENTER_SUSPENSION, issues=(SUSPENSION,), tells=(TELL_SUBJECT, TELL_COMPETENT, TELL_SUSPENSION),
+        proposed_on_overdue=True),
     row("close_accounts", ("order", "funds_suspended"), "accounts_closing", roles=FIN, article=art(21, 4),
         label="撤销相关银行账户", guards=(guards.order_not_carried_out_in_time, guards.unit_has_open_accounts),
         fields=(ACCOUNTS, NOTE, DAYS), effects=ENTER_CLOSURE, issues=(CLOSURE,),
-        tells=(TELL_SUBJECT, TELL_COMPETENT, TELL_CLOSURE)),
+        tells=(TELL_SUBJECT, TELL_COMPETENT, TELL_CLOSURE), proposed_on_overdue="funds_suspended"),
 
     # The bank executes the closure (Art. 28); the case moves when the last bank confirms.
     row("confirm_account_closure", "accounts_closing", None, roles="bank", article=art(21, 4),
@@ -129,16 +145,18 @@ TRANSITIONS = (
         label="代理银行确认撤户", guards=(guards.bank_has_pending_closure, guards.last_bank_to_confirm),
         fields=(NOTE,), effects=(effects.close_confirmed_accounts, effects.stop_deadline), tells=(TELL_FINANCE, TELL_SUBJECT)),
 
-    # The scheduler's escalation once a deadline has passed: next rung on overdue.
+    # The scheduler's escalation once a deadline has passed: next rung on overdue. A written
+    # order is due by the regulation (21(三) "由财政部门制发"): automatic. Suspending funds and
+    # closing accounts are what finance "可以采取" (21(四)): only when switched on.
     row("escalate", ("warning", "decision"), "order", roles="system", article=art(21, 3),
         label="逾期未纠正，升级为书面责令整改", guards=(guards.has_deadline_passed,),
-        effects=ENTER_ORDER, issues=(ORDER,), tells=ESCALATED + (COPY_ORDER,)),
+        effects=ENTER_ORDER, issues=(ORDER,), tells=ESCALATED + (COPY_ORDER,), auto=True),
     row("escalate", "order", "funds_suspended", roles="system", article=art(21, 4),
         label="逾期未落实整改意见，暂停拨付资金", guards=(guards.has_deadline_passed,),
-        effects=ENTER_SUSPENSION, issues=(SUSPENSION,), tells=ESCALATED + (TELL_SUSPENSION,)),
+        effects=ENTER_SUSPENSION, issues=(SUSPENSION,), tells=ESCALATED + (TELL_SUSPENSION,), auto=False),
     row("escalate", "funds_suspended", "accounts_closing", roles="system", article=art(21, 4),
         label="逾期仍未整改，撤销相关银行账户", guards=(guards.has_deadline_passed, guards.unit_has_open_accounts),
-        effects=ENTER_CLOSURE, issues=(CLOSURE,), tells=ESCALATED + (TELL_CLOSURE,)),
+        effects=ENTER_CLOSURE, issues=(CLOSURE,), tells=ESCALATED + (TELL_CLOSURE,), auto=False),
 
     # Public notice on any open rung; the case does not move (21(五)).
     row("publish_notice", OPEN, None, roles=FIN, article=art(21, 5), label="在一定范围内通报",
@@ -192,10 +210,4 @@ TRANSITIONS = (
         effects=(effects.lift_suspension, effects.close_as_revoked), tells=(TELL_SUBJECT, TELL_COMPETENT)),
 )
 
-# When automatic escalation is off for a rung, the scheduler proposes to finance the
-# action it would take by hand (issue 6).
-PROPOSALS = {"warning": "issue_order", "decision": "issue_order", "order": "suspend_funds",
-             "funds_suspended": "close_accounts"}
-
-MACHINE = CaseMachine("unit_case", "预算单位违规问题处理", STATES, TRANSITIONS, article=art(21),
-                      proposals=PROPOSALS)
+MACHINE = CaseMachine("unit_case", "预算单位违规问题处理", STATES, TRANSITIONS, article=art(21))

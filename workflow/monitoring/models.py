@@ -11,14 +11,17 @@ import datetime as dt
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from workflow.accounts import BankAccount
 from workflow.budget import Indicator
 from workflow.db import AwareDateTime, Money, db, utcnow
+from workflow.machines.payment import LIFECYCLE as PAYMENT_LIFECYCLE
+from workflow.machines.warning import LIFECYCLE as WARNING_LIFECYCLE
 from workflow.parties import Organisation
+from workflow.status_writes import checked_status
 
-PAYMENT_STATUSES = ("accepted", "held", "refused")
+PAYMENT_STATUSES = PAYMENT_LIFECYCLE.statuses  # accepted, held, refused (workflow.machines.payment)
 SETTLEMENTS = ("transfer", "cash", "card")  # 转账 / 现金 / 公务卡
 METHODS = ("direct", "authorized")  # 财政直接支付 / 财政授权支付
 PAYEE_KINDS = ("unit", "company", "individual")
@@ -36,7 +39,7 @@ WARNING_LEVELS = ("block", "warn", "remind")  # 拦截 / 预警 / 提示
 # The "rules" of warnings raised by hand (a bank's refusal, a complaint) rather than by a
 # screening rule (workflow.monitoring.rules.WARNING_RULES lists both).
 MANUAL_WARNING_RULES = ("bank_refusal", "complaint")
-WARNING_STATUSES = ("open", "verifying", "confirmed", "dismissed")
+WARNING_STATUSES = WARNING_LIFECYCLE.statuses  # open, verifying, confirmed, dismissed (workflow.machines.warning)
 
 
 class Payment(db.Model):
@@ -93,6 +96,10 @@ class Payment(db.Model):
         sa.Index("ix_payments_status", "status"),
     )
 
+    @validates("status")
+    def _only_the_lifecycle_writes_status(self, _key, value):
+        return checked_status(self, value, PAYMENT_LIFECYCLE.initial, "payment")
+
     @property
     def unit_code(self) -> str:
         return self.unit.code
@@ -133,6 +140,10 @@ class MonitoringWarning(db.Model):
         sa.UniqueConstraint("payment_id", "rule", name="uq_warnings_payment_rule"),
         sa.Index("ix_warnings_status", "status"),
     )
+
+    @validates("status")
+    def _only_the_lifecycle_writes_status(self, _key, value):
+        return checked_status(self, value, WARNING_LIFECYCLE.initial, "warning")
 
 
 class RuleSet(db.Model):

@@ -4,9 +4,10 @@ Who sees a payment (ASVS 8.2.2): finance by jurisdiction, a competent department
 units', a unit its own, an agent bank those it carries. Another party's payment is not
 found (404), never distinguished from absence.
 
-Payment status (支付状态) as data: screening sets ``accepted`` or ``held``; verification
-releases a held payment or refuses it; a bank refusal (Art. 28(三)) refuses it. A refused
-payment no longer counts against its indicator and "三公" totals.
+Payment status (支付状态) is a table, :mod:`workflow.machines.payment`: screening creates a
+payment ``accepted`` or ``held``; verification releases a held payment or refuses it; a bank
+refusal (Art. 28(三)) refuses it. A refused payment no longer counts against its indicator
+and "三公" totals.
 """
 from __future__ import annotations
 
@@ -16,17 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from workflow.db import db, locked, utcnow
-from workflow.errors import Conflict, NotFound
+from workflow.errors import NotFound
+from workflow.machines.payment import LIFECYCLE
 from workflow.monitoring.models import Payment, SpendingTotal
 from workflow.parties import Actor
 from workflow.scoping import units_of
-
-# trigger: (sources, destination, article)
-PAYMENT_TRANSITIONS = {
-    "release": (("held",), "accepted", "第十一条（二）"),
-    "refuse": (("held", "accepted"), "refused", "第十一条（三）；第二十八条（三）"),
-}
-
 
 def payments_for(actor: Actor):
     """A select of the payments ``actor`` may see, with their warnings and unit loaded."""
@@ -56,18 +51,17 @@ def lock_payment(payment: Payment) -> Payment:
     return db.session.execute(locked(sa.select(Payment).where(Payment.id == payment.id), of=Payment)).scalar_one()
 
 
-def change_payment_status(payment: Payment, trigger: str, now: dt.datetime | None = None) -> Payment:
-    """Apply ``release`` or ``refuse`` (the caller has checked who may) on the locked row.
-    Refusing takes the payment's amount back out of the running totals it was counted in,
-    once: a refused payment is no longer counted."""
-    sources, dest, _ = PAYMENT_TRANSITIONS[trigger]
+def change_payment_status(payment: Payment, trigger: str, now: dt.datetime | None = None, *,
+                          actor: Actor | None = None) -> Payment:
+    """Fire ``release`` or ``refuse`` of the payment's lifecycle on the locked row (Conflict
+    when its table has no such row from the payment's status). Refusing takes the payment's
+    amount back out of the running totals it was counted in, once: a refused payment is no
+    longer counted."""
     lock_payment(payment)
-    if payment.status not in sources:
-        raise Conflict(f"a {payment.status} payment cannot be {dest}", {"status": [payment.status]})
-    if dest == "refused" and payment.counted:
+    row = LIFECYCLE.move(payment, trigger, actor=actor)
+    if row.dest == "refused" and payment.counted:
         _uncount(payment, now or utcnow())
         payment.counted = False
-    payment.status = dest
     return payment
 
 

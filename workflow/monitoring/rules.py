@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from workflow.accounts import ACCOUNT_KINDS
+from workflow.articles import Cited, art, cite
 from workflow.db import to_money
 from workflow.monitoring.models import EXCEPTIONS, MANUAL_WARNING_RULES, PAYEE_KINDS
 
@@ -182,9 +183,14 @@ def bool_param(default: bool, description: str) -> Param:
 class Rule:
     name: str = ""
     title: str = ""          # Chinese name, as finance staff call it
-    article: str = ""        # as the regulation numbers it
+    cites: Cited              # the article(s) it rests on (workflow.articles)
+    article: str = ""        # as the regulation numbers it, from ``cites``: 第十三条（二）1⑦
     default_level: str = "warn"
     parameters: dict[str, Param] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.article = cls.cites.chinese  # the string stored on each warning and served as is
 
     def __init__(self, params: dict, rule_set: dict | None = None):
         self.enabled = params.get("enabled", True)
@@ -210,7 +216,7 @@ class CashOverLimit(Rule):
 
     name = "cash_over_limit"
     title = "现金支付超限额"
-    article = "第十三条（二）1⑦"
+    cites = art(13, 2, 1, sub=7)
     default_level = "block"
     parameters = {"limit": money_param("1000.00", "largest cash payment to one payee at one time, yuan")}
 
@@ -231,7 +237,7 @@ class CashOutsideScope(Rule):
 
     name = "cash_outside_scope"
     title = "超范围使用现金"
-    article = "第十三条（二）1"
+    cites = art(13, 2, 1)
     default_level = "warn"
     parameters = {
         "scope_prefixes": prefixes_param(["301", "303", "30226", "30229"],
@@ -262,7 +268,7 @@ class OfficialCardRequired(Rule):
 
     name = "official_card_required"
     title = "应使用公务卡结算"
-    article = "第十三条（二）2"
+    cites = art(13, 2, 2)
     default_level = "warn"
     parameters = {"catalogue": codes_param(
         ["30201", "30202", "30203", "30204", "30205", "30206", "30207", "30211", "30213", "30215",
@@ -333,7 +339,7 @@ class RealFundTransfer(Rule):
 
     name = "real_fund_transfer"
     title = "违规向实有资金账户划转资金"
-    article = "第十三条（三）；第十条（三）11-13"
+    cites = cite(art(13, 3), art(10, 3, 11, to=13))
     default_level = "block"
     parameters = {
         "exceptions": choice_param(list(EXCEPTIONS), EXCEPTIONS, "exceptions of Art. 13(三) that lift the rule"),
@@ -379,7 +385,7 @@ class NoBudget(Rule):
 
     name = "no_budget"
     title = "无预算支付"
-    article = "第十四条；第十条（三）2"
+    cites = cite(art(14), art(10, 3, 2))
     default_level = "block"
 
     def check(self, p, batch):
@@ -401,7 +407,7 @@ class OverBudget(Rule):
 
     name = "over_budget"
     title = "超预算支付"
-    article = "第十四条、第十五条；第十条（三）3"
+    cites = cite((art(14), art(15)), art(10, 3, 3))
     default_level = "block"
 
     def check(self, p, batch):
@@ -421,7 +427,7 @@ class IndividualPayeeUnregistered(Rule):
 
     name = "individual_payee_unregistered"
     title = "个人收款人未备案"
-    article = "第十六条"
+    cites = art(16)
     default_level = "warn"
     parameters = {
         "match_account": bool_param(True, "the payee account must be the filed one"),
@@ -450,7 +456,7 @@ class FrozenBalance(Rule):
 
     name = "frozen_balance"
     title = "支付已冻结资金"
-    article = "第十条（三）14"
+    cites = art(10, 3, 14)
     default_level = "block"
 
     def check(self, p, batch):
@@ -466,7 +472,7 @@ class AccountNotRegistered(Rule):
 
     name = "account_not_registered"
     title = "付款账户未登记或已停用"
-    article = "第十三条（一）"
+    cites = art(13, 1)
     default_level = "block"
 
     def check(self, p, batch):
@@ -492,7 +498,7 @@ class SangongOverBudget(Rule):
 
     name = "sangong_over_budget"
     title = "“三公”经费超预算"
-    article = "第十九条"
+    cites = art(19)
     default_level = "warn"
     parameters = {"categories": Param(
         {"abroad": ["30212"], "vehicle": ["30231", "31013"], "reception": ["30217"]},
@@ -520,7 +526,7 @@ class LuxurySpecialties(Rule):
 
     name = "luxury_specialties"
     title = "违规购买名贵特产"
-    article = "第十九条"
+    cites = art(19)
     default_level = "warn"
     parameters = {"keywords": keywords_param(
         ["茅台", "五粮液", "高档白酒", "高档烟", "中华烟", "冬虫夏草", "虫草", "燕窝", "鱼翅", "海参", "鲍鱼",
@@ -549,7 +555,7 @@ class EarmarkedDiverted(Rule):
 
     name = "earmarked_diverted"
     title = "挪用专项资金"
-    article = "第十条（三）16-17"
+    cites = art(10, 3, 16, to=17)
     default_level = "warn"
     parameters = {
         "earmarked_codes": Param(
@@ -581,7 +587,7 @@ class DisbursementSuspended(Rule):
 
     name = "disbursement_suspended"
     title = "单位已被暂停拨款"
-    article = "第二十一条（四）"
+    cites = art(21, 4)
     default_level = "block"
 
     def check(self, p, batch):

@@ -1,0 +1,47 @@
+"""The verification step kinds are one table (Art. 11(二)): each row declares its fields as
+``Field`` rows, its notice, whom it tells and whether it moves the warning; ``add_step`` has
+no branch per kind."""
+import inspect
+
+from api.warnings import StepCreateSchema
+from workflow import verification
+from workflow.machines.base import Field
+from workflow.verification_steps import STEP_KINDS
+
+
+def test_art11_2_every_step_kind_cites_its_point_of_art11_2():
+    assert {name: k.article.chinese for name, k in STEP_KINDS.items()} == {
+        "phone": "第十一条（二）1", "documents": "第十一条（二）2", "interview": "第十一条（二）3",
+        "onsite": "第十一条（二）3", "focus_letter": "第十一条（二）4", "joint_investigation": "第十一条（二）5"}
+
+
+def test_art11_2_the_step_fields_are_field_rows_and_the_api_body_names_the_same():
+    names = set()
+    for kind in STEP_KINDS.values():
+        assert all(isinstance(f, Field) for f in kind.fields), kind.name
+        assert kind.fields[-1].name == "notes" and not kind.fields[-1].required
+        names |= set(kind.field_names)
+    assert set(StepCreateSchema().fields) == names | {"kind"}
+    assert {n: k.required for n, k in STEP_KINDS.items()} == {
+        "phone": ("summary",), "documents": ("documents", "due_date"), "interview": ("interview_at", "room"),
+        "onsite": ("team",), "focus_letter": (), "joint_investigation": ("oversight_code",)}
+
+
+def test_art11_2_what_each_step_does_is_said_by_its_row():
+    rows = {name: (k.notice.kind if k.notice else None, k.notice.recites_payment if k.notice else False,
+                   [t.__name__ for t in k.tells], k.moves_warning) for name, k in STEP_KINDS.items()}
+    assert rows == {
+        "phone": (None, False, [], "verify"),
+        "documents": (None, False, ["ask_for_materials"], "verify"),
+        "interview": ("interview_notice", True, [], "verify"),
+        "onsite": ("onsite_notice", True, [], "verify"),
+        "focus_letter": ("focus_letter", False, [], "verify"),
+        "joint_investigation": (None, False, ["ask_the_oversight_body"], None),  # 11(二)5: confidential
+    }
+
+
+def test_art11_2_add_step_is_generic_over_the_rows():
+    source = inspect.getsource(verification.add_step) + inspect.getsource(verification._issue_notice)
+    for name in STEP_KINDS:
+        assert f'"{name}"' not in source, name
+    assert "spec.name ==" not in inspect.getsource(verification)
