@@ -16,7 +16,7 @@ from workflow.cases import EVENT_TRIGGERS
 from workflow.db import db, utcnow
 from workflow.errors import Invalid
 from workflow.machines import MACHINES, NEW
-from workflow.parties import ORG_KINDS, Organisation, org_by_code
+from workflow.parties import Organisation, org_by_code
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1",
                 description="Cases (违规问题处理单, Art. 11(五)) moved by the state machines of Art. 21-24")
@@ -103,13 +103,6 @@ class ActionSchema(ma.Schema):
 
     version = Integer(required=True, strict=True,
                                 metadata={"description": "the case version the caller saw"})
-
-
-class PartySchema(ma.Schema):
-    org_id = Integer(attribute="id")
-    code = ma.fields.String()
-    kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))
-    name = ma.fields.String()
 
 
 class EventSchema(ma.Schema):

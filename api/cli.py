@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-from zoneinfo import ZoneInfo
 
 import click
 import sqlalchemy as sa
@@ -18,6 +17,7 @@ from workflow import demo
 from workflow.db import db
 from workflow.errors import DomainError
 from workflow.parties import User, org_by_code
+from workflow.settings import current, local_zone
 from workflow.tokens import MAX_TOKEN_DAYS, issue_token, revoke_token
 
 users_cli = AppGroup("users", help="Manage users.")
@@ -59,12 +59,12 @@ def issue(email, days, label):
         raise click.ClickException(f"no user {email}")
     try:
         # ``is None``, not ``or``: a lifetime of 0 is refused, never read as "the default"
-        lifetime = current_app.config["FUNDWATCH_TOKEN_DAYS"] if days is None else days
+        lifetime = current().token_days if days is None else days
         row, plain = issue_token(user, days=lifetime, label=label)
     except DomainError as error:
         _fail(error)
     db.session.commit()
-    zone = ZoneInfo(current_app.config["FUNDWATCH_TIMEZONE"])  # as the API answers times
+    zone = local_zone()  # as the API answers times
     click.echo(f"token {row.id} expires {row.expires_at.astimezone(zone).isoformat()}")
     click.echo(plain)
 

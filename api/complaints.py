@@ -17,7 +17,7 @@ from workflow import complaints
 from workflow.complaints import COMPLAINT_STATUSES, TRIAGE_OUTCOMES, Complaint, RateLimited
 from workflow.db import db
 from workflow.monitoring.models import WARNING_LEVELS
-from workflow.settings import setting
+from workflow.settings import current
 from workflow.verification import CASE_RUNGS
 
 blp = Blueprint("complaints", __name__, url_prefix="/api/v1",
@@ -95,7 +95,7 @@ def client_address() -> str | None:
     """The reporter's address for rate limiting. Behind ``FUNDWATCH_PROXY_HOPS`` trusted
     reverse proxies (default 0), the address the outermost of them saw in X-Forwarded-For;
     never an address the client could write itself."""
-    hops = int(setting("FUNDWATCH_PROXY_HOPS", 0) or 0)
+    hops = current().proxy_hops
     if hops > 0:
         forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
         if len(forwarded) >= hops:

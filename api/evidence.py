@@ -1,5 +1,5 @@
 """Evidence files on a case: upload (multipart), list, download as an attachment."""
-from flask import current_app, request, send_file
+from flask import request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
 import marshmallow as ma
@@ -11,7 +11,8 @@ from workflow import evidence
 from workflow.db import db
 from workflow.errors import Invalid
 from workflow.case_records import Evidence
-from workflow.evidence import DEFAULT_MAX_BYTES, FILE_TYPES, SERVED_CONTENT_TYPES
+from workflow.evidence import FILE_TYPES, SERVED_CONTENT_TYPES
+from workflow.settings import current
 
 blp = Blueprint("evidence", __name__, url_prefix="/api/v1", description="Evidence on cases (佐证材料)")
 
@@ -48,7 +49,7 @@ UPLOAD_DOC = {
 
 
 def _max_bytes() -> int:
-    return int(current_app.config.get("FUNDWATCH_EVIDENCE_MAX_BYTES") or DEFAULT_MAX_BYTES)
+    return current().evidence_max_bytes
 
 
 @blp.route("/cases/<int:case_id>/evidence")
@@ -71,7 +72,7 @@ class CaseEvidence(MethodView):
         data = upload.stream.read(limit + 1)  # one byte more tells "too large" without reading it all
         row = evidence.add_evidence(current_actor(), case_id, data=data, filename=upload.filename,
                                     declared_type=upload.mimetype, note=request.form.get("note"),
-                                    upload_dir=current_app.config["FUNDWATCH_UPLOAD_DIR"], max_bytes=limit)
+                                    upload_dir=current().upload_dir, max_bytes=limit)
         db.session.commit()
         return row
 
@@ -84,7 +85,7 @@ class EvidenceDownload(MethodView):
     def get(self, evidence_id):
         """Download a file (404 unless the caller may see its case)."""
         row = evidence.get_evidence(current_actor(), evidence_id)
-        path = evidence.path_of(row, current_app.config["FUNDWATCH_UPLOAD_DIR"])
+        path = evidence.path_of(row, current().upload_dir)
         response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.filename,
                              max_age=0, etag=row.sha256)
         # The stored type already names its charset ("text/plain; charset=utf-8"); Werkzeug would

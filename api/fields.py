@@ -14,6 +14,7 @@ import marshmallow as ma
 
 from workflow.db import DATE_RANGE_TEXT, check_date_range
 from workflow.schemas import Money, non_negative, positive  # noqa: F401  (the domain's one money field, and its checks)
+from workflow.settings import local_zone
 
 # PostgreSQL's INTEGER, the narrowest integer column (ids, years, versions, counts).
 INT_MIN = -(2**31)
@@ -59,11 +60,7 @@ class AwareDateTime(ma.fields.AwareDateTime):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        from flask import current_app
-        from zoneinfo import ZoneInfo
-
-        zone = ZoneInfo(current_app.config.get("FUNDWATCH_TIMEZONE", "Asia/Shanghai"))
-        return value.astimezone(zone).isoformat()
+        return value.astimezone(local_zone()).isoformat()
 
 
 class Date(ma.fields.Date):

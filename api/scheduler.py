@@ -46,7 +46,6 @@ import signal
 import sys
 import threading
 import time
-from zoneinfo import ZoneInfo
 
 import click
 import sqlalchemy as sa
@@ -61,20 +60,13 @@ from flask.cli import AppGroup, with_appcontext
 from notifications.delivery import deliver_pending
 from workflow import scheduling
 from workflow.db import db, utcnow
-from workflow.settings import setting
+from workflow.settings import current, local_zone
 
 log = logging.getLogger("fundwatch.scheduler")
 
 JOB_CHECKS = "deadline-checks"
 JOB_DELIVERY = "outbox-delivery"
 JOB_DIGEST = "overdue-digest"
-
-
-def _config(app, name: str, default):
-    """The app's config, else the environment (``workflow.settings.setting``), else default."""
-    with app.app_context():
-        value = setting(name)
-    return default if value in (None, "") else value
 
 
 def _in_app(app, func, name: str):
@@ -106,13 +98,12 @@ def _digest_if_due(now):
 
 def build_scheduler(app) -> BackgroundScheduler:
     """The scheduler with its own in-memory job store and its three jobs (not started)."""
-    zone = ZoneInfo(_config(app, "FUNDWATCH_TIMEZONE", "Asia/Shanghai"))
-    # Fractions of a second are allowed (the signal tests submit jobs as often as they can).
-    check_seconds = float(_config(app, "FUNDWATCH_CHECK_SECONDS", 60))
-    delivery_seconds = float(_config(app, "FUNDWATCH_DELIVERY_SECONDS", 15))
-    grace = int(_config(app, "FUNDWATCH_MISFIRE_GRACE_SECONDS", 3600))
     with app.app_context():
+        settings, zone = current(), local_zone()
         hour, minute = scheduling.digest_time()
+    # Fractions of a second are allowed (the signal tests submit jobs as often as they can).
+    check_seconds, delivery_seconds = settings.check_seconds, settings.delivery_seconds
+    grace = settings.misfire_grace_seconds
     # Each job states its options rather than relying on job_defaults: they are then
     # visible on the job before the scheduler starts, and cannot drift apart.
     options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": grace, "replace_existing": True}
@@ -163,7 +154,8 @@ def serve(app) -> int:
     for signum in stop_signals:
         # A blocked signal stays pending for sigwait; an ignored one would be discarded.
         signal.signal(signum, signal.SIG_DFL)
-    grace = float(_config(app, "FUNDWATCH_STOP_GRACE_SECONDS", 20))
+    with app.app_context():
+        grace = current().stop_grace_seconds
     scheduler = build_scheduler(app)
     backend = db.engine.dialect.name
     if backend == "sqlite":

@@ -45,14 +45,11 @@ import sqlalchemy as sa
 
 from notifications.inbox import InboxNotification
 from workflow.outbox import OutboxMessage, insert_ignoring_duplicates
-from workflow.db import db, utcnow
-from workflow.settings import setting
+from workflow.db import db, dialect_name, utcnow
+from workflow.settings import current
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_ATTEMPTS = 8
-DEFAULT_BACKOFF_SECONDS = 60
-DEFAULT_BACKOFF_MAX_SECONDS = 6 * 3600
 DEFAULT_BATCH = 50
 ERROR_MAX = 2000
 SCHEMES = {"smtp": ("plain", 25), "smtp+starttls": ("starttls", 587), "smtps": ("ssl", 465),
@@ -82,20 +79,20 @@ def parse_smtp_url(url: str, *, timeout: float = 10.0) -> SmtpSettings:
 
 
 def smtp_settings() -> SmtpSettings | None:
-    url = setting("SMTP_URL")
-    if not url:
+    settings = current()
+    if not settings.smtp_url:
         return None
-    return parse_smtp_url(url, timeout=float(setting("FUNDWATCH_SMTP_TIMEOUT", 10)))
+    return parse_smtp_url(settings.smtp_url, timeout=settings.smtp_timeout)
 
 
 def max_attempts() -> int:
-    return int(setting("FUNDWATCH_OUTBOX_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
+    return current().outbox_max_attempts
 
 
 def backoff(attempts: int) -> dt.timedelta:
     """The wait after the ``attempts``-th failure: 1, 2, 4, ... times the base, capped."""
-    base = float(setting("FUNDWATCH_OUTBOX_BACKOFF_SECONDS", DEFAULT_BACKOFF_SECONDS))
-    cap = float(setting("FUNDWATCH_OUTBOX_BACKOFF_MAX_SECONDS", DEFAULT_BACKOFF_MAX_SECONDS))
+    settings = current()
+    base, cap = settings.outbox_backoff_seconds, settings.outbox_backoff_max_seconds
     return dt.timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
 
 
@@ -188,7 +185,7 @@ def _claim(now: dt.datetime, channels: list[str], size: int) -> list[OutboxMessa
                    OutboxMessage.channel.in_(channels))
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(size))
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect_name() == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, key_share=True)  # see workflow.scheduling._lock
     return list(db.session.execute(stmt).scalars())
 
@@ -241,7 +238,7 @@ def deliver_pending(now: dt.datetime | None = None, limit: int = 1000, *,
     session of its own (a scheduler job, a CLI command), never inside a request."""
     now = now or utcnow()
     settings = smtp_settings()
-    sender = str(setting("MAIL_SENDER", "fundwatch@localhost"))
+    sender = str(current().mail_sender)
     channels = ["inbox", "email"] if settings else ["inbox"]
     report = DeliveryReport()
     mailer = Mailer(settings) if settings else None

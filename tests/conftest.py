@@ -7,7 +7,6 @@ on PostgreSQL too. Schemas are built by the migrations, never by ``create_all``.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import uuid
@@ -171,10 +170,3 @@ as_other_unit = _party("other_unit")
 as_bank = _party("bank")
 as_other_bank = _party("other_bank")
 as_oversight = _party("oversight")
-
-
-@pytest.fixture
-def json_of():
-    def parse(response):
-        return json.loads(response.data)
-    return parse

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import tempfile
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from verification_support import (OTHER_ZERO_BALANCE, UNIT, ZERO_BALANCE, clean_transfer, count, held_payment,
+from verification_support import (OTHER_ZERO_BALANCE, ZERO_BALANCE, clean_transfer, count, held_payment,
                                   outbox, payment_status, post_payments)
 from workflow.bank_intake import (Instruction, ReportedLine, SettlementLine, choose_instruction, compare,
                                   fingerprint)

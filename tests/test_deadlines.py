@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from workflow import deadlines
-from workflow.deadlines import (ACCOUNT_CHANGE_DAYS, WorkingCalendar, add_working_days, deadline_for,
+from workflow.deadlines import (WorkingCalendar, add_working_days, deadline_for,
                                 default_period, has_passed, is_working_day, reminder_times,
                                 working_days_between)
 from workflow.errors import Invalid
@@ -165,11 +165,6 @@ def test_zero_days_is_the_end_of_the_same_working_day_or_the_next_one():
 
 def test_negative_days_count_backwards_over_holidays():
     assert add_working_days(at(2026, 10, 8), -1, calendar=PLAIN) == end_of(2026, 9, 30)
-
-
-def test_art13_1_account_changes_have_five_working_days():
-    assert ACCOUNT_CHANGE_DAYS == 5
-    assert default_period("account_change") == 5
 
 
 def test_art21_each_rung_has_a_default_period(app):

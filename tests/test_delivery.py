@@ -86,7 +86,7 @@ def queue(demo, n=1, *, org_keys=("unit",), prefix="reminder"):
     for i in range(n):
         notify(key=f"{prefix}:{i}", template="deadline_reminder",
                org_ids=[demo.users[k].org_id for k in org_keys],
-               context=dict(subject_name="克州政协机关", rung="order", deadline=NOW + dt.timedelta(days=3),
+               context=dict(subject_name="克州政协机关", rung="书面责令整改", deadline=NOW + dt.timedelta(days=3),
                             days_left=2), now=NOW)
     db.session.commit()
 

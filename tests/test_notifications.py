@@ -3,10 +3,12 @@ one row per active user and channel, rendered in Chinese from templates/messages
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
 
+from workflow import message_builders
 from workflow.messages import TEMPLATES, TEMPLATES_DIR, TemplateContextError, render
 from workflow.outbox import OutboxMessage, notify
 from workflow.cases import open_case
@@ -15,11 +17,11 @@ from workflow.parties import Actor, User
 
 DEADLINE = dt.datetime(2026, 10, 13, 15, 59, 59, tzinfo=dt.timezone.utc)  # 23:59:59 in Shanghai
 SAMPLE = dict(
-    subject_name="克州政协机关", unit_name="克州政协机关", rung="order", from_rung="decision",
+    subject_name="克州政协机关", unit_name="克州政协机关", rung="书面责令整改", from_rung="处理决定",
     deadline=DEADLINE, trigger="issue_order", state="ordered", finance_name="克州财政局",
-    cases=[dict(case_id=3, subject_name="克州政协机关", rung="order", deadline=DEADLINE)],
+    cases=[dict(case_id=3, subject_name="克州政协机关", rung="书面责令整改", deadline=DEADLINE)],
     as_of=DEADLINE, bank_name="中国工商银行克州分行", reason="无预算支付", summary="超预算支付差旅费",
-    submission="整改结果", rule="cash_over_limit", level="block", document_kind="rectification_order",
+    submission="整改结果", document_kind="rectification_order",
     issuer_name="克州财政局", amount=Decimal("1500.00"), accounts=["3009000109200012345"],
 )
 
@@ -33,7 +35,7 @@ def rows(**where):
 
 def opened(key="case:1:opened", org_ids=(), case_id=None, **extra):
     notify(key=key, template="case_opened", case_id=case_id, org_ids=org_ids,
-           context=dict(subject_name="克州政协机关", rung="order", deadline=DEADLINE, **extra))
+           context=dict(subject_name="克州政协机关", rung="书面责令整改", deadline=DEADLINE, **extra))
 
 
 def test_one_row_per_active_user_of_each_org_and_channel(demo):
@@ -138,10 +140,12 @@ def test_art21_3_competent_department_copy_names_unit_order_and_deadline(app):
     assert "第二十一条第（三）项" in body and "2026年10月13日" in body
 
 
-def test_reminder_says_how_many_working_days_are_left(app):
-    subject, _, _ = render("deadline_reminder", dict(subject_name="克州政协机关", rung="warning",
-                                                     deadline=DEADLINE, days_left=2))
-    assert subject == "【期限提醒】克州政协机关：警告（限期纠正）还有2个工作日到期"
+def test_reminder_says_how_many_working_days_are_left_and_names_the_rung_as_the_machine_does(app):
+    case = SimpleNamespace(id=7, machine="unit_case", rung="warning", subject_id=1,
+                           subject=SimpleNamespace(name="克州政协机关"))
+    message = message_builders.deadline_reminder(case, key="k", deadline=DEADLINE, days_left=2)
+    subject, _, _ = render(message["template"], message["context"], case_id=message["case_id"])
+    assert subject == "【期限提醒】克州政协机关：警示纠正还有2个工作日到期"
 
 
 def test_money_in_a_message_is_exact_and_floats_are_refused(app):

@@ -115,7 +115,7 @@ def test_on_sqlite_a_second_scheduler_refuses_to_start_and_a_killed_one_leaves_n
 
 def queue_mail_to_the_unit(demo) -> None:
     notify(key="signals:stuck-mail", template="deadline_reminder", org_ids=[demo.users["unit"].org_id],
-           context=dict(subject_name="克州政协机关", rung="order", deadline=utcnow() + dt.timedelta(days=3),
+           context=dict(subject_name="克州政协机关", rung="书面责令整改", deadline=utcnow() + dt.timedelta(days=3),
                         days_left=2), now=utcnow() - dt.timedelta(minutes=1))
     db.session.commit()
     db.session.remove()

@@ -1,5 +1,4 @@
 """Every query is scoped by who asks (Art. 5, 25-28; ASVS 8.2.2): another party's record is 404."""
-import pytest
 
 UNIT = "653000-301001"
 OTHER_UNIT = "653000-302001"

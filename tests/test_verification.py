@@ -1,7 +1,6 @@
 """Verification of warnings (疑点核实, Art. 11(二)) and finance's decision on them (Art. 11(三))."""
 import datetime as dt
 
-import pytest
 import sqlalchemy as sa
 
 from verification_support import (OVERSIGHT, UNIT, clean_transfer, held_payment, outbox, payment_status,

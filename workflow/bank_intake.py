@@ -36,10 +36,11 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
+from workflow import message_builders
 from workflow.articles import art
 from workflow.cases import open_case
 from workflow.complaints import finance_in_charge
-from workflow.db import AwareDateTime, Money, db, locked, to_money, utcnow
+from workflow.db import AwareDateTime, Money, chunks, db, locked, to_money, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.journal import record, stream_of
 from workflow.machines.bank_case import RUNGS
@@ -272,15 +273,9 @@ def refuse(actor: Actor, data: dict, now: dt.datetime | None = None) -> BankRefu
     db.session.flush()
     refuse_payment(actor, payment, now, bank_refusal_id=refusal.id, warning_id=warning.id, reason=reason,
                    article=BANK_REFUSAL.chinese)
-    context = {"bank_name": bank.name, "unit_name": unit.name, "reason": reason,
-               "voucher_number": payment.voucher_no, "amount": str(payment.amount),
-               "path": f"/api/v1/warnings/{warning.id}"}
-    finance = finance_in_charge(unit)
-    if finance is not None:
-        notify(key=f"bank_refusal:{refusal.id}:finance", template="bank_refusal",
-               context={**context, "finance_name": finance.name}, org_ids=[finance.id])
-    notify(key=f"bank_refusal:{refusal.id}:unit", template="bank_refusal",
-           context={**context, "finance_name": unit.name}, org_ids=[unit.id])
+    for message in message_builders.bank_refusal(refusal, bank=bank, unit=unit, payment=payment, warning=warning,
+                                                 finance=finance_in_charge(unit)):
+        notify(**message)
     return refusal
 
 
@@ -293,14 +288,6 @@ def _serialise_reports(bank_id: int) -> None:
     db.session.execute(locked(sa.select(Organisation.id).where(Organisation.id == bank_id)))
 
 
-CHUNK = 500  # values per IN (...) when loading by key
-
-
-def _chunks(values: list, size: int = CHUNK):
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
 class _Instructions:
     """The instructions a report may settle, loaded once per report: by voucher number for
     lines that carry one, by amount for those that do not; and which are settled already."""
@@ -310,7 +297,7 @@ class _Instructions:
         amounts = sorted({line.amount for line in lines if not line.voucher_no})
         payments = {}
         for column, values in ((Payment.voucher_no, vouchers), (Payment.amount, amounts)):
-            for chunk in _chunks(values):
+            for chunk in chunks(values):
                 for p in db.session.execute(sa.select(Payment).where(Payment.bank_id == bank_id, column.in_(chunk))).scalars():
                     payments[p.id] = p
         self.by_voucher: dict[str, list] = {}
@@ -320,7 +307,7 @@ class _Instructions:
         for p in sorted(payments.values(), key=lambda p: p.id):
             self.by_amount.setdefault(p.amount, []).append(p)
         self.settled: set[int] = set()
-        for chunk in _chunks(sorted(payments)):
+        for chunk in chunks(sorted(payments)):
             self.settled.update(db.session.execute(sa.select(SettlementLine.payment_id).where(
                 SettlementLine.payment_id.in_(chunk), SettlementLine.outcome == "matched")).scalars())
 
@@ -336,7 +323,7 @@ class _Instructions:
 
 def _earlier_lines(bank_id: int, keys: list[str]) -> dict[str, SettlementLine]:
     found = {}
-    for chunk in _chunks(sorted(set(keys))):
+    for chunk in chunks(sorted(set(keys))):
         for row in db.session.execute(sa.select(SettlementLine).where(
                 SettlementLine.bank_id == bank_id, SettlementLine.fingerprint.in_(chunk))).scalars():
             found[row.fingerprint] = row

@@ -31,6 +31,7 @@ import marshmallow as ma
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
+from workflow import message_builders
 from workflow.case_records import (Case, CaseEvent, accounts_by_bank, competent_of, get_case, reaches,
                                    state_writer)
 from workflow.chain import GENESIS, chain_hash
@@ -241,32 +242,16 @@ def _issue(ctx: Context, issue):
 
 def _tell(ctx: Context, tell: Tell, event: CaseEvent, documents: list) -> None:
     case = ctx.case
-    spec = ctx.machine
-    subject = case.subject
     competent = competent_of(case)
-    base = {
-        "subject_name": subject.name, "unit_name": subject.name, "trigger": ctx.row.trigger,
-        "trigger_label": ctx.row.label, "state": case.state, "state_label": state_label(case),
-        "rung": spec.state(case.rung).label if case.rung != NEW else "", "from_rung": spec.state(ctx.from_state).label,
-        "deadline": case.deadline.isoformat() if case.deadline else None, "summary": case.summary,
-        "article": ctx.row.article.short, "actor_name": ctx.actor.name,
-        "document_number": documents[0].number if documents else None,
-        "competent_name": competent.name if competent else None,
-        "note": next((ctx.payload[k] for k in ("note", "reason", "report", "findings") if ctx.payload.get(k)), None),
-        "submission": "书面整改结果及佐证材料", "reason": ctx.payload.get("reason"), "effective": ctx.now.isoformat(),
-    }
+    facts = message_builders.case_facts(ctx, documents, competent)
     key = f"case:{case.id}:v{event.seq}:{tell.template}:{tell.to}"
     if tell.to in ("unit_banks", "closing_banks"):
-        accounts = accounts_by_bank(case, pending_only=tell.to == "closing_banks")
-        for bank, numbers in accounts:
-            notify(key=f"{key}:{bank.id}", template=tell.template, case_id=case.id, org_ids=[bank.id],
-                   context={**base, "bank_name": bank.name, "accounts": numbers, "recipient_name": bank.name})
+        build_for_bank = message_builders.BANK_MESSAGES[tell.template]
+        for bank, numbers in accounts_by_bank(case, pending_only=tell.to == "closing_banks"):
+            notify(**build_for_bank(facts, key=f"{key}:{bank.id}", case_id=case.id, bank=bank, accounts=numbers))
         return
-    recipient = {"subject": subject, "competent": competent, "finance": case.finance,
+    recipient = {"subject": case.subject, "competent": competent, "finance": case.finance,
                  "referred": ctx.data.get("oversight")}[tell.to]
     if recipient is None:
         return
-    notify(key=key, template=tell.template, case_id=case.id, org_ids=[recipient.id],
-           context={**base, "recipient_name": recipient.name})
-
-
+    notify(**message_builders.CASE_MESSAGES[tell.template](facts, key=key, case_id=case.id, recipient=recipient))

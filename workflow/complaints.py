@@ -23,26 +23,23 @@ import datetime as dt
 import hashlib
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workflow import verification
+from workflow import message_builders, verification
 from workflow.articles import art
 from workflow.budget import unit_in_reach
 from workflow.cases import open_case
-from workflow.db import AwareDateTime, db, locked, utcnow
+from workflow.db import AwareDateTime, db, locked, upsert, utcnow
 from workflow.errors import Conflict, DomainError, Invalid, NotFound
 from workflow.journal import PUBLIC, entries_of, record, stream_of
 from workflow.monitoring.models import Payment
 from workflow.outbox import notify
 from workflow.parties import Actor, Organisation, org_by_code, require
 from workflow.scoping import units_of
-from workflow.settings import setting
+from workflow.settings import current
 
 COMPLAINT_STATUSES = ("received", "warning", "case", "dismissed")
 TRIAGE_OUTCOMES = ("warning", "case", "dismissed")
-DEFAULT_PER_WINDOW = 5
-DEFAULT_WINDOW_SECONDS = 3600
 
 
 class RateLimited(DomainError):
@@ -110,8 +107,8 @@ def rate_limit() -> tuple[int, int]:
     """(reports allowed per window, window length in seconds), from configuration:
     ``FUNDWATCH_COMPLAINTS_PER_WINDOW`` (default 5) and ``FUNDWATCH_COMPLAINT_WINDOW_SECONDS``
     (default 3600)."""
-    per_window = int(setting("FUNDWATCH_COMPLAINTS_PER_WINDOW", DEFAULT_PER_WINDOW))
-    seconds = int(setting("FUNDWATCH_COMPLAINT_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
+    settings = current()
+    per_window, seconds = settings.complaints_per_window, settings.complaint_window_seconds
     if per_window < 1 or seconds < 1:
         raise ValueError("complaint rate limit settings must be positive")
     return per_window, seconds
@@ -132,13 +129,9 @@ def count_report(address: str | None, now: dt.datetime) -> None:
     epoch = int(now.timestamp())
     window = epoch // seconds
     digest = client_digest(address)
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = ComplaintRate.__table__
-    stmt = insert(table).values(client=digest, window_no=window, hits=1)
-    stmt = stmt.on_conflict_do_update(index_elements=[table.c.client, table.c.window_no],
-                                      set_={"hits": table.c.hits + 1}).returning(table.c.hits)
-    hits = db.session.execute(stmt).scalar_one()
+    hits = upsert(table, dict(client=digest, window_no=window, hits=1), [table.c.client, table.c.window_no],
+                  {"hits": table.c.hits + 1}, returning=table.c.hits)
     if hits > per_window:
         retry_after = max(1, (window + 1) * seconds - epoch)
         raise RateLimited(f"too many reports from this address; at most {per_window} per "
@@ -156,7 +149,7 @@ def finance_in_charge(org: Organisation) -> Organisation | None:
 
 
 def _default_finance() -> Organisation:
-    code = setting("FUNDWATCH_COMPLAINT_FINANCE_CODE")
+    code = current().complaint_finance_code
     if code:
         org = org_by_code(code)
         if org is not None and org.kind == "finance":
@@ -212,12 +205,8 @@ def submit(data: dict, *, client_address: str | None, now: dt.datetime | None = 
            {"finance_code": finance.code, "unit_code": unit.code if unit is not None else None,
             "subject_text": complaint.subject_text, "voucher_no": complaint.voucher_no,
             "description_sha256": hashlib.sha256(complaint.description.encode("utf-8")).hexdigest()}, now)
-    notify(key=f"complaint:{complaint.id}:received", template="complaint_received",
-           context={"complaint_id": complaint.id, "finance_name": finance.name,
-                    "unit_name": unit.name if unit is not None else complaint.subject_text,
-                    "summary": _summary(complaint.description), "received_at": now.isoformat(),
-                    "path": f"/api/v1/complaints/{complaint.id}"},
-           org_ids=[finance.id])
+    notify(**message_builders.complaint_received(complaint, finance=finance, unit=unit,
+                                                 summary=_summary(complaint.description), now=now))
     return complaint
 
 

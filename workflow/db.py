@@ -194,10 +194,50 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def insert_ignoring_duplicates(model, rows: list[dict], index_elements: list[str]) -> None:
+# --- INSERT ... ON CONFLICT: the one place for the dialects' spelling of it ------------------------
+
+def _insert(model) -> sa.Insert:
+    """The dialect's INSERT (PostgreSQL's and SQLite's both have ``on_conflict_do_*``)."""
+    table = getattr(model, "__table__", model)
+    return (postgresql.insert if dialect_name() == "postgresql" else sqlite.insert)(table)
+
+
+def insert_ignoring_duplicates(model, rows: list[dict], index_elements: list[str] | None = None) -> None:
     """``INSERT ... ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite alike, executemany
     on the table, so that the compiled statement is cached whatever the number of rows."""
     if not rows:
         return
-    insert = postgresql.insert if dialect_name() == "postgresql" else sqlite.insert
-    db.session.execute(insert(model.__table__).on_conflict_do_nothing(index_elements=index_elements), rows)
+    db.session.execute(_insert(model).on_conflict_do_nothing(index_elements=index_elements), rows)
+
+
+def insert_if_absent(model, values: dict, index_elements: list[str] | None = None) -> bool:
+    """Insert one row unless it conflicts with one already there (``ON CONFLICT DO NOTHING``,
+    on ``index_elements`` or any unique constraint): True if this transaction inserted it.
+    A concurrent inserter of the same key makes this wait for its commit (PostgreSQL), or
+    SQLite's single writer serialises the two."""
+    table = getattr(model, "__table__", model)
+    returned = list(table.primary_key.columns)[:1]
+    stmt = _insert(table).values(**values).on_conflict_do_nothing(index_elements=index_elements).returning(*returned)
+    return db.session.execute(stmt).first() is not None
+
+
+def upsert(model, values: dict, index_elements: list, set_: dict, returning=None):
+    """``INSERT ... ON CONFLICT (index_elements) DO UPDATE SET set_`` in one statement: atomic
+    on PostgreSQL (the row stays locked until commit) and SQLite (one writer). Returns the
+    result of ``returning`` (a column) for the row written, else None."""
+    stmt = _insert(model).values(**values).on_conflict_do_update(index_elements=index_elements, set_=set_)
+    if returning is None:
+        db.session.execute(stmt)
+        return None
+    return db.session.execute(stmt.returning(returning)).scalar_one()
+
+
+# --- loading by key in chunks -----------------------------------------------------------------
+
+IN_CHUNK = 500  # values per IN (...) when loading by key: well under every driver's parameter limit
+
+
+def chunks(values: list, size: int = IN_CHUNK):
+    """``values`` in consecutive slices of at most ``size`` (for ``column.in_(chunk)``)."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]

@@ -45,8 +45,6 @@ suspended          10    Art. 21(四): funds suspended until rectified, then acc
 closure            10    Art. 21(四): bank confirms the account closure
 bank_rectify       5     Art. 22: return the funds / fix the transmission "at once"
 bank_criticism     10    Art. 22: after criticism and fee deduction, before termination
-verification       10    Art. 11(二): materials requested during verification
-account_change     5     Art. 13(一): account opened, changed or closed → register
 =================  ====  ============================================================
 
 Reminders: ``FUNDWATCH_REMINDER_OFFSETS`` (default ``"2,0"``) — working days before the
@@ -65,11 +63,9 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 from workflow.errors import Invalid
-from workflow.settings import setting
+from workflow.settings import Settings, current
 
 log = logging.getLogger(__name__)
-
-ACCOUNT_CHANGE_DAYS = 5  # Art. 13(一): register an account change within 5 working days
 
 DEFAULT_PERIODS: dict[str, int] = {
     "warning": 5,
@@ -79,12 +75,8 @@ DEFAULT_PERIODS: dict[str, int] = {
     "closure": 10,
     "bank_rectify": 5,
     "bank_criticism": 10,
-    "verification": 10,
-    "account_change": ACCOUNT_CHANGE_DAYS,
 }
 DEFAULT_REMINDER_OFFSETS: tuple[int, ...] = (2, 0)
-DEFAULT_REMINDER_HOUR = 9
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 MAX_PERIOD_DAYS = 366  # a longer "period" is a typing error, not a deadline
 END_OF_DAY = dt.time(23, 59, 59)
 # Fixed-date days of 全国年节及纪念日放假办法 (2024 revision), used only beyond the package's data.
@@ -134,7 +126,7 @@ def parse_dates(value) -> frozenset[dt.date]:
 class WorkingCalendar:
     """Which local dates are working days, and the time zone that makes dates local."""
 
-    timezone: str = DEFAULT_TIMEZONE
+    timezone: str = Settings.timezone
     extra_holidays: frozenset[dt.date] = field(default_factory=frozenset)
     extra_workdays: frozenset[dt.date] = field(default_factory=frozenset)
 
@@ -212,9 +204,8 @@ def _as_key(value) -> tuple[str, ...]:
 
 def current_calendar() -> WorkingCalendar:
     """The calendar configured by FUNDWATCH_TIMEZONE / _EXTRA_HOLIDAYS / _EXTRA_WORKDAYS."""
-    return _calendar(setting("FUNDWATCH_TIMEZONE", DEFAULT_TIMEZONE),
-                     _as_key(setting("FUNDWATCH_EXTRA_HOLIDAYS", "")),
-                     _as_key(setting("FUNDWATCH_EXTRA_WORKDAYS", "")))
+    settings = current()
+    return _calendar(settings.timezone, _as_key(settings.extra_holidays), _as_key(settings.extra_workdays))
 
 
 def is_working_day(day: dt.date | dt.datetime, *, calendar: WorkingCalendar | None = None) -> bool:
@@ -267,7 +258,7 @@ def _int_mapping(value) -> dict[str, int]:
 
 def periods() -> dict[str, int]:
     """Default periods per rung: the table above with the configured overrides."""
-    return {**DEFAULT_PERIODS, **_int_mapping(setting("FUNDWATCH_DEADLINE_PERIODS"))}
+    return {**DEFAULT_PERIODS, **_int_mapping(current().deadline_periods)}
 
 
 def default_period(rung: str) -> int:
@@ -292,7 +283,7 @@ def deadline_for(start: dt.datetime, rung: str, days: int | None = None, *,
 
 
 def reminder_offsets() -> tuple[int, ...]:
-    value = setting("FUNDWATCH_REMINDER_OFFSETS")
+    value = current().reminder_offsets
     if value is None or value == "":
         return DEFAULT_REMINDER_OFFSETS
     items = value.split(",") if isinstance(value, str) else ([value] if isinstance(value, int) else value)
@@ -309,7 +300,7 @@ def reminder_times(deadline: dt.datetime, offsets: Iterable[int] | None = None, 
     before the deadline's day (0: that day itself). Key each reminder on
     (case, deadline, offset) so that it is sent once."""
     cal = calendar or current_calendar()
-    hour = int(setting("FUNDWATCH_REMINDER_HOUR", DEFAULT_REMINDER_HOUR))
+    hour = current().reminder_hour
     last_day = cal.local_date(deadline)
     result = []
     for offset in sorted(set(reminder_offsets() if offsets is None else offsets), reverse=True):

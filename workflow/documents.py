@@ -26,23 +26,21 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import jinja2
 import marshmallow as ma
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow import case_records
 from workflow.articles import Cited, art, cite
-from workflow.db import AwareDateTime, db, to_money, utcnow
+from workflow.db import AwareDateTime, db, insert_if_absent, to_money, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import entries_of, record, stream_of
 from workflow.parties import Actor, Organisation, User, require
 from workflow.schemas import REQUIRED, Day, Lines, Money, Text, Whole, choice, errors_of, schema_for
+from workflow.settings import local_zone
 
-LOCAL_ZONE = ZoneInfo("Asia/Shanghai")  # notices are dated in Beijing time wherever the server runs
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 REGULATION = "《预算执行动态监控管理办法》"
 
@@ -81,7 +79,7 @@ class ContextField:
         if self.type == "names":
             return Lines(separators=r"[、,，;；]", max_length=None, **kw)
         if self.type == "date":
-            return Day(zone=LOCAL_ZONE, **kw)
+            return Day(zone=local_zone, **kw)
         if self.type == "money":
             return Money(**kw)
         if self.type == "count":
@@ -202,10 +200,6 @@ class Document(db.Model):
         sa.UniqueConstraint("issuer_id", "year", "kind", "seq", name="uq_documents_number"),
     )
 
-    @property
-    def kind_spec(self) -> Kind:
-        return KINDS[self.kind]
-
 
 class DocumentCounter(db.Model):
     """The last number given per issuing department, year and kind (编号计数)."""
@@ -244,10 +238,8 @@ def next_seq(issuer_id: int, year: int, kind: str) -> int:
     RETURNING``, which holds the row lock until the caller's commit or rollback. On
     SQLite the first write takes the database write lock, which serialises the same way.
     """
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     key = dict(issuer_id=issuer_id, year=year, kind=kind)
-    db.session.execute(insert(DocumentCounter).values(**key, last_seq=0).on_conflict_do_nothing())
+    insert_if_absent(DocumentCounter, {**key, "last_seq": 0})
     return db.session.execute(
         sa.update(DocumentCounter)
         .where(*(getattr(DocumentCounter, k) == v for k, v in key.items()))
@@ -278,7 +270,7 @@ def check_context(kind: Kind, context: dict) -> dict:
 CN_SMALL = "零一两三四五六七八九十"
 
 
-_DAY = Day(zone=LOCAL_ZONE)
+_DAY = Day(zone=local_zone)
 
 
 def cn_date(value) -> str:
@@ -317,7 +309,7 @@ def render(kind: Kind, *, number: str, issuer: Organisation, addressee: Organisa
     values.update(context)
     return environment().get_template(kind.template).render(
         kind=kind, title=kind.title, number=number, issuer=issuer, addressee=addressee,
-        copy_to=competent if kind.copy_competent else None, issued_on=issued_at.astimezone(LOCAL_ZONE).date(),
+        copy_to=competent if kind.copy_competent else None, issued_on=issued_at.astimezone(local_zone()).date(),
         regulation=REGULATION, **values)
 
 
@@ -351,7 +343,7 @@ def issue_document(actor: Actor, *, kind: str, issuer: Organisation, addressee: 
                       {"addressee": ["outside the issuer's jurisdiction"]})
     cleaned = check_context(spec, context or {})
     issued_at = now or utcnow()
-    year = issued_at.astimezone(LOCAL_ZONE).year
+    year = issued_at.astimezone(local_zone()).year
     seq = next_seq(issuer.id, year, kind)
     number = format_number(year, seq)
     html = render(spec, number=number, issuer=issuer, addressee=addressee, context=cleaned, issued_at=issued_at)
@@ -451,7 +443,7 @@ def acknowledge(actor: Actor, document_id: int, now: dt.datetime | None = None) 
 
 def _acknowledged_already(document: Document) -> Conflict:
     return Conflict(f"document {document.number} was acknowledged already",
-                    {"acknowledged_at": [document.acknowledged_at.astimezone(LOCAL_ZONE).isoformat()]})
+                    {"acknowledged_at": [document.acknowledged_at.astimezone(local_zone()).isoformat()]})
 
 
 def history(actor: Actor, document_id: int) -> sa.Select:

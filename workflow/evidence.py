@@ -37,8 +37,9 @@ from workflow.db import db, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import record, stream_of
 from workflow.parties import Actor
+from workflow.settings import Settings
 
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_BYTES = Settings.evidence_max_bytes
 NOTE_MAX = 1000
 
 

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from workflow.bank_intake import BankRefusal
 from workflow.case_records import Case, CaseEvent
-from workflow.db import db
+from workflow.db import chunks, db
 from workflow.journal import JournalEntry
 from workflow.machines import MACHINES
 from workflow.monitoring.models import MonitoringWarning
@@ -92,9 +92,9 @@ def _warning_cases() -> Iterator[Violation]:
         else:
             yield Violation(invariant, f"warning {warning_id}", f"{status} but names case {case_id}")
     sources = sorted(opened_from)
-    for start in range(0, len(sources), 500):
+    for chunk in chunks(sources):
         rows = db.session.execute(sa.select(MonitoringWarning.id, MonitoringWarning.status, MonitoringWarning.case_id)
-                                  .where(MonitoringWarning.id.in_(sources[start:start + 500])).order_by(MonitoringWarning.id))
+                                  .where(MonitoringWarning.id.in_(chunk)).order_by(MonitoringWarning.id))
         for warning_id, status, case_id in rows:
             cases = opened_from[warning_id]
             if status == "confirmed" and case_id is not None and case_id not in cases:

@@ -5,20 +5,20 @@ first line is the subject, the rest the body. Every template also receives
 ``case_id`` (or None) and ``link`` (an absolute URL built from FUNDWATCH_BASE_URL).
 ``requires`` lists the context keys the caller must give; templates treat other keys as
 optional. Filters for the templates: ``when`` (local date and time), ``day`` (local
-date), ``money`` (yuan), ``rung_name``, ``level_name``, ``document_name``.
+date), ``money`` (yuan), ``document_name``. Rungs and actions reach the
+templates already named (``workflow.message_builders`` takes their labels from the machines).
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import jinja2
 
 from workflow.articles import Cited, art, cite
 from workflow.db import to_money
-from workflow.settings import setting
+from workflow.settings import current, local_zone
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "messages"
 SUBJECT_MAX = 300
@@ -64,8 +64,6 @@ _TABLE = (
                     ("summary",), "a complaint arrived (the complainant is never named here)"),
     MessageTemplate("unit_submission", "finance department in charge", art(21),
                     ("unit_name", "submission"), "a unit submitted rectification results or an explanation"),
-    MessageTemplate("warning_raised", "budget unit (and finance)", cite(tuple(art(n) for n in range(10, 20))),
-                    ("unit_name", "rule", "level"), "a monitoring rule fired on a payment"),
     MessageTemplate("document_issued", "addressee of the document", cite(art(11), art(21)),
                     ("document_kind", "issuer_name"), "a numbered document was issued"),
     MessageTemplate("warning_dismissed", "budget unit of the warning", art(11, 2),
@@ -76,21 +74,6 @@ _TABLE = (
 )
 TEMPLATES: dict[str, MessageTemplate] = {t.name: t for t in _TABLE}
 
-RUNG_NAMES = {
-    "warning": "警告（限期纠正）",
-    "decision": "处理决定",
-    "order": "书面责令整改",
-    "suspended": "暂停拨付资金",
-    "closure": "关闭账户",
-    "public_notice": "通报",
-    "referral": "移送处理",
-    "bank_rectify": "代理银行限期整改",
-    "bank_criticism": "通报批评并扣减代理手续费",
-    "bank_termination": "终止代理协议",
-    "verification": "核实",
-    "account_change": "账户变更登记",
-}
-LEVEL_NAMES = {"block": "拦截", "warn": "预警", "remind": "提示"}
 DOCUMENT_NAMES = {
     "interview_notice": "约谈通知书",
     "onsite_notice": "实地核证通知书",
@@ -106,17 +89,13 @@ class TemplateContextError(ValueError):
     """A caller named an unknown template or left out a key the template requires."""
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(setting("FUNDWATCH_TIMEZONE", "Asia/Shanghai"))
-
-
 def _when(value) -> str:
     if value is None:
         return "（未设定）"
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     if isinstance(value, dt.datetime):
-        local = value.astimezone(_zone())
+        local = value.astimezone(local_zone())
         return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}（北京时间）"
     return f"{value.year}年{value.month}月{value.day}日"
 
@@ -127,7 +106,7 @@ def _day(value) -> str:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
     if isinstance(value, dt.datetime):
-        value = value.astimezone(_zone()).date()
+        value = value.astimezone(local_zone()).date()
     return f"{value.year}年{value.month}月{value.day}日"
 
 
@@ -143,8 +122,6 @@ def _environment() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
     env.filters.update(
         when=_when, day=_day, money=_money,
-        rung_name=lambda code: RUNG_NAMES.get(code, code or "—"),
-        level_name=lambda code: LEVEL_NAMES.get(code, code or "—"),
         document_name=lambda code: DOCUMENT_NAMES.get(code, code or "—"),
     )
     return env
@@ -154,7 +131,7 @@ _ENV = _environment()
 
 
 def base_url() -> str:
-    return str(setting("FUNDWATCH_BASE_URL", "http://127.0.0.1:5000")).rstrip("/")
+    return str(current().base_url).rstrip("/")
 
 
 def link_for(context: dict, case_id: int | None) -> str:

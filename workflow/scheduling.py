@@ -61,25 +61,21 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from workflow import outbox
-from workflow import cases, deadlines
+from workflow import cases, deadlines, message_builders, outbox
 from workflow.case_records import Case
-from workflow.db import AwareDateTime, db, locked, utcnow
+from workflow.db import AwareDateTime, db, insert_if_absent, locked, utcnow
 from workflow.errors import DomainError
 from workflow.machines import MACHINES
 from workflow.parties import Actor, Organisation
-from workflow.settings import setting
+from workflow.settings import current
 
 log = logging.getLogger(__name__)
 
 REMIND = "remind"  # kinds "remind_2", "remind_0", ...
 ESCALATED = "escalated"
 OVERDUE = "overdue"
-DEFAULT_BATCH = 100
-DEFAULT_DIGEST_TIME = "08:30"
 
 
 
@@ -138,7 +134,7 @@ def auto_escalation() -> dict[tuple[str, str], bool]:
     """Automatic escalation per (machine, state): the escalate rows' ``auto`` (the machines'
     tables say it, :mod:`workflow.machines.unit_case`) with the configured overrides."""
     result = {(m.name, state): auto for m in MACHINES.values() for state, auto in m.auto_escalation.items()}
-    value = setting("FUNDWATCH_AUTO_ESCALATION")
+    value = current().auto_escalation
     if not value:
         return result
     pairs = value.items() if isinstance(value, dict) else (
@@ -157,12 +153,12 @@ def auto_escalation() -> dict[tuple[str, str], bool]:
 
 
 def batch_size() -> int:
-    return max(1, int(setting("FUNDWATCH_CHECK_BATCH", DEFAULT_BATCH)))
+    return max(1, current().check_batch)
 
 
 def digest_time() -> tuple[int, int]:
     """(hour, minute) local at which the daily digest is due."""
-    text = str(setting("FUNDWATCH_DIGEST_TIME", DEFAULT_DIGEST_TIME)).strip()
+    text = str(current().digest_time).strip()
     try:
         moment = dt.time.fromisoformat(text)
     except ValueError as exc:
@@ -171,8 +167,7 @@ def digest_time() -> tuple[int, int]:
 
 
 def _every_day() -> bool:
-    value = setting("FUNDWATCH_DIGEST_EVERY_DAY", False)
-    return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+    return current().digest_every_day
 
 
 # --- results -------------------------------------------------------------------------------
@@ -206,11 +201,7 @@ def claim_effect(model, values: dict, keys: list[str]) -> bool:
     """Insert the effect's row unless its key exists (another run did it): True if this
     transaction now owns the effect. The row is the idempotency fence; it is written first,
     in the same transaction as the effect it guards."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = model.__table__
-    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys).returning(table.c.id)
-    return db.session.execute(stmt).first() is not None
+    return insert_if_absent(model, values, keys)
 
 
 @dataclass(frozen=True)
@@ -314,18 +305,6 @@ def _case(case_id: int):
     return db.session.get(Case, case_id, populate_existing=True)
 
 
-def _rung_label(case) -> str:
-    spec = MACHINES[case.machine]
-    return spec.state(case.rung).label if case.rung in spec.states else case.rung
-
-
-def _action_label(machine: str, trigger: str | None) -> str | None:
-    if trigger is None:
-        return None
-    rows = MACHINES[machine].by_trigger.get(trigger)
-    return f"{rows[0].label}（{rows[0].article.chinese}）" if rows else trigger
-
-
 def _effect_key(case_id: int, deadline: dt.datetime, kind: str) -> str:
     return f"deadline:case={case_id}:at={deadline.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}:{kind}"
 
@@ -368,10 +347,8 @@ def send_reminders(now: dt.datetime, result: CheckResult | None = None) -> Check
 
 def _remind(case, deadline: dt.datetime, kind: str, now: dt.datetime) -> None:
     days_left = max(0, deadlines.working_days_between(now, deadline))
-    outbox.notify(key=_effect_key(case.id, deadline, kind), template="deadline_reminder", case_id=case.id,
-           org_ids=[case.subject_id], now=now,
-           context={"subject_name": case.subject.name, "rung": _rung_label(case), "deadline": deadline,
-                    "days_left": days_left, "recipient_name": case.subject.name})
+    outbox.notify(**message_builders.deadline_reminder(case, key=_effect_key(case.id, deadline, kind),
+                                                       deadline=deadline, days_left=days_left), now=now)
 
 
 # --- escalation ----------------------------------------------------------------------------
@@ -426,11 +403,8 @@ def _mark_overdue(case_id: int, deadline: dt.datetime, now: dt.datetime, note: s
     proposal = MACHINES[case.machine].proposals.get(case.state)
     if not _claim(case_id, deadline, OVERDUE, (proposal or "") if note is None else note, now):
         return False
-    outbox.notify(key=_effect_key(case_id, deadline, OVERDUE), template="case_overdue", case_id=case_id,
-           org_ids=[case.finance_id], now=now,
-           context={"subject_name": case.subject.name, "rung": _rung_label(case), "deadline": deadline,
-                    "proposed_action": _action_label(case.machine, proposal), "note": note,
-                    "recipient_name": case.finance.name})
+    outbox.notify(**message_builders.case_overdue(case, key=_effect_key(case_id, deadline, OVERDUE),
+                                                  deadline=deadline, proposal=proposal, note=note), now=now)
     return True
 
 
@@ -481,9 +455,9 @@ def overdue_cases(now: dt.datetime) -> list[dict]:
     for r in rows:
         spec = MACHINES[r.machine]
         out.append({"case_id": r.id, "subject_name": r.name, "finance_path": r.finance_path,
-                    "rung": spec.state(r.rung).label if r.rung in spec.states else r.rung,
+                    "rung": message_builders.rung_label(r.machine, r.rung),
                     "deadline": r.deadline,
-                    "proposed_action": _action_label(r.machine, spec.proposals.get(r.state))})
+                    "proposed_action": message_builders.action_label(r.machine, spec.proposals.get(r.state))})
     return out
 
 
@@ -512,9 +486,8 @@ def daily_digest(now: dt.datetime) -> DigestResult:
                                                 "created_at": now}, ["org_id", "day"]):
                 db.session.rollback()
                 continue
-            outbox.notify(key=f"digest:org={org_id}:day={day.isoformat()}", template="overdue_digest",
-                   org_ids=[org_id], now=now, context={"finance_name": name, "cases": listed, "as_of": now,
-                                                       "recipient_name": name})
+            outbox.notify(**message_builders.overdue_digest(org_id=org_id, finance_name=name, day=day,
+                                                            cases=listed, now=now), now=now)
             db.session.commit()
             result.sent[org_id] = len(listed)
         except Exception:

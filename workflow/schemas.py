@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -158,10 +159,11 @@ def days(**kwargs) -> Whole:
 
 
 class Day(ma.fields.Date):
-    """An ISO date (``2026-03-02``) within the service's date range. With ``zone``, also a
-    date or an aware datetime (or its ISO text), taken as the calendar day in ``zone``."""
+    """An ISO date (``2026-03-02``) within the service's date range. With ``zone`` (a function
+    giving the zone, read when a value is loaded), also a date or an aware datetime (or its ISO
+    text), taken as the calendar day in that zone."""
 
-    def __init__(self, *, zone: ZoneInfo | None = None, **kwargs):
+    def __init__(self, *, zone: Callable[[], ZoneInfo] | None = None, **kwargs):
         self.zone = zone
         metadata = kwargs.setdefault("metadata", {})
         described = metadata.get("description")
@@ -192,7 +194,7 @@ class Day(ma.fields.Date):
         if isinstance(value, dt.datetime):
             if value.tzinfo is None:
                 raise ma.ValidationError("a naive datetime: a timezone is required")
-            return value.astimezone(self.zone).date()
+            return value.astimezone(self.zone()).date()
         return value if isinstance(value, dt.date) else None
 
 

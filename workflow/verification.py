@@ -33,6 +33,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
+from workflow import message_builders
 from workflow.articles import Cited
 from workflow.cases import open_case
 from workflow.db import AwareDateTime, db, locked, utcnow
@@ -321,10 +322,8 @@ def _issue_notice(notice: Notice, ctx: StepContext) -> Document:
                               warning_id=warning.id, now=ctx.now)
     step.document_id = document.id
     recipients = notice.recipients(ctx) if notice.recipients else [unit.id]
-    notify(key=f"warning:{warning.id}:step:{step.id}:document", template="document_issued",
-           context={"document_kind": notice.kind, "issuer_name": issuer.name, "addressee_name": unit.name,
-                    "document_number": document.number, "path": f"/api/v1/documents/{document.id}"},
-           org_ids=recipients)
+    notify(**message_builders.document_issued(warning, step, document=document, issuer=issuer, addressee=unit,
+                                              org_ids=recipients))
     return document
 
 
@@ -458,15 +457,8 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
             payment_outcome = payment.status
     record(actor, warning_stream(warning.id), "dismissed",
            {"reason": reason, "payment": _payment_ref(payment, payment_outcome)}, now)
-    unit = warning.unit
-    notify(key=f"warning:{warning.id}:dismissed", template="warning_dismissed",
-           context={"unit_name": unit.name, "reason": reason, "article": warning.article,
-                    "message": warning.message, "finance_name": actor.name if actor.is_system else _org(actor).name,
-                    "voucher_number": payment.voucher_no if payment is not None else None,
-                    "amount": payment.amount if payment is not None else None,
-                    "payment_status": payment.status if payment is not None else None,
-                    "path": f"/api/v1/warnings/{warning.id}"},
-           org_ids=[unit.id], now=now)
+    notify(**message_builders.warning_dismissed(
+        warning, finance_name=actor.name if actor.is_system else _org(actor).name, reason=reason), now=now)
     return warning
 
 

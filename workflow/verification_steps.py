@@ -26,23 +26,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from workflow import message_builders
 from workflow.articles import Article, art
-from workflow.db import db, to_money
+from workflow.db import db
 from workflow.errors import Invalid
 from workflow.machines.base import Field, opt, req
 from workflow.machines.warning import LIFECYCLE as WARNING
 from workflow.monitoring.models import MonitoringWarning
 from workflow.outbox import notify
 from workflow.parties import Actor, Organisation, org_by_code
-from workflow.settings import setting
-
-LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
-
+from workflow.settings import current, local_zone
 
 @dataclass
 class StepContext:
@@ -118,7 +114,7 @@ NOTES = opt("notes", "text", "核实记录", max_length=4000)
 # --- what the steps issue and whom they tell ---------------------------------------------------
 
 def interview_notice(ctx: StepContext) -> dict:
-    local = ctx.fields["interview_at"].astimezone(LOCAL_ZONE)
+    local = ctx.fields["interview_at"].astimezone(local_zone())
     return {"interview_date": local.date(), "interview_time": f"{local.hour}时{local.minute:02d}分",
             "room": ctx.fields["room"], "attendees": ctx.fields.get("attendees")}
 
@@ -145,24 +141,17 @@ def ask_for_materials(ctx: StepContext) -> None:
     each told the list and the due date."""
     warning, unit, step, fields = ctx.warning, ctx.unit, ctx.step, ctx.fields
     recipients = [unit] + ([warning.payment.bank] if warning.payment is not None and warning.payment.bank else [])
-    for recipient in recipients:
-        notify(key=f"warning:{warning.id}:step:{step.id}:materials:{recipient.id}", template="materials_requested",
-               context={"unit_name": unit.name, "recipient_name": recipient.name,
-                        "documents": fields["documents"], "due_date": fields["due_date"].isoformat(),
-                        "voucher_number": warning.payment.voucher_no if warning.payment is not None else None,
-                        "path": f"/api/v1/warnings/{warning.id}"},
-               org_ids=[recipient.id])
+    for message in message_builders.materials_requested(warning, step, unit=unit, recipients=recipients,
+                                                        documents=fields["documents"], due_date=fields["due_date"]):
+        notify(**message)
 
 
 def ask_the_oversight_body(ctx: StepContext) -> None:
     """转送...共同调查核证 (Art. 11(二)5): the body asked is told the matters and the reply date."""
     warning, unit, step, fields = ctx.warning, ctx.unit, ctx.step, ctx.fields
-    notify(key=f"warning:{warning.id}:step:{step.id}:joint", template="joint_investigation",
-           context={"subject_name": unit.name, "recipient_name": step.addressee.name,
-                    "matters": fields.get("matters") or warning.message,
-                    "deadline": fields.get("reply_by"),
-                    "path": f"/api/v1/warnings/{warning.id}"},
-           org_ids=[step.addressee.id])
+    notify(**message_builders.joint_investigation(warning, step, unit=unit, body=step.addressee,
+                                                  matters=fields.get("matters") or warning.message,
+                                                  deadline=fields.get("reply_by")))
 
 
 def oversight_body_in_reach(ctx: StepContext) -> Organisation:
@@ -205,9 +194,6 @@ CONFIDENTIAL_STEPS = tuple(name for name, kind in STEP_KINDS.items() if kind.con
 
 # --- the focus window (重点关注, Art. 11(二)4) --------------------------------------------------------
 
-FOCUS_DEFAULTS = {"days": 90, "min_warnings": 5, "min_blocks": 2, "min_amount": Decimal("100000.00")}
-
-
 def focus_settings(overrides: dict | None = None) -> dict:
     """Thresholds of the focus list: a unit is listed when, within the last ``days`` days,
     it triggered at least ``min_warnings`` warnings (often), ``min_blocks`` blocking ones
@@ -218,12 +204,9 @@ def focus_settings(overrides: dict | None = None) -> dict:
     only the rules' own parameters); finance may override any of them per request.
     Dismissed warnings do not count: verification found nothing wrong there.
     """
-    values = {
-        "days": int(setting("FUNDWATCH_FOCUS_DAYS", FOCUS_DEFAULTS["days"])),
-        "min_warnings": int(setting("FUNDWATCH_FOCUS_MIN_WARNINGS", FOCUS_DEFAULTS["min_warnings"])),
-        "min_blocks": int(setting("FUNDWATCH_FOCUS_MIN_BLOCKS", FOCUS_DEFAULTS["min_blocks"])),
-        "min_amount": to_money(setting("FUNDWATCH_FOCUS_MIN_AMOUNT", FOCUS_DEFAULTS["min_amount"])),
-    }
+    settings = current()
+    values = {"days": settings.focus_days, "min_warnings": settings.focus_min_warnings,
+              "min_blocks": settings.focus_min_blocks, "min_amount": settings.focus_min_amount}
     for name, value in (overrides or {}).items():
         if value is not None and name in values:
             values[name] = value
@@ -232,7 +215,7 @@ def focus_settings(overrides: dict | None = None) -> dict:
 
 def _local_date(value) -> str:
     if isinstance(value, dt.datetime):
-        return value.astimezone(LOCAL_ZONE).date().isoformat()
+        return value.astimezone(local_zone()).date().isoformat()
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 

@@ -37,9 +37,6 @@ PARTY_KINDS = ("finance", "competent", "unit", "bank", "oversight", "system")
 
 # --- states --------------------------------------------------------------------------
 
-STATE_KINDS = ("start", "rung", "review", "appeal", "closed")
-
-
 @dataclass(frozen=True)
 class State:
     """A state of a case. ``rung`` states are steps of the handling ladder; ``period``

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import marshmallow as ma
 import sqlalchemy as sa
 
-from workflow.db import db, utcnow
+from workflow.db import db, insert_if_absent, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.journal import digest, record, stream_of
 from workflow.monitoring.models import RuleSet
@@ -74,14 +74,8 @@ def active_rule_set() -> ActiveRuleSet:
 
 def _seed_defaults() -> None:
     # Two first uses may race: the unique version lets one insert win and the other do nothing.
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(RuleSet).values(
-        version=1, parameters=default_parameters(), note="defaults (seeded on first use)",
-        created_at=utcnow()).on_conflict_do_nothing(index_elements=["version"]))
+    insert_if_absent(RuleSet, dict(version=1, parameters=default_parameters(), note="defaults (seeded on first use)",
+                                   created_at=utcnow()), ["version"])
 
 
 def change_rule_set(actor: Actor, changes: dict, *, replace: bool = False, note: str = "") -> ActiveRuleSet:
