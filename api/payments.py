@@ -11,10 +11,11 @@ from api.uploads import read_csv
 from workflow.db import DATE_RANGE_TEXT, MONEY_PATTERN, db
 from workflow.errors import Invalid
 from workflow.monitoring import payments
+from workflow.monitoring.intake import FIELD_SPECS, MAX_ROWS, REQUIRED
 from workflow.monitoring.models import (
     EXCEPTIONS, METHODS, PAYEE_KINDS, PAYMENT_STATUSES, SETTLEMENTS, WARNING_LEVELS, WARNING_STATUSES, Payment)
 from workflow.monitoring.rules import WARNING_RULES
-from workflow.monitoring.screening import FIELD_SPECS, MAX_ROWS, REQUIRED, screen_payments
+from workflow.monitoring.screening import screen_payments
 from workflow.parties import Organisation
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Payments and their screening (Art. 9, 13-19)")

@@ -28,165 +28,26 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import sqlalchemy as sa
 
 from workflow.budget import BankAccount, Indicator
-from workflow.db import DATE_RANGE_TEXT, db, dialect_name, in_date_range, locked, take_write_lock, to_money, utcnow
+from workflow.db import db, dialect_name, locked, take_write_lock, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid
 from workflow.monitoring import bulk
-from workflow.monitoring.models import (
-    EXCEPTIONS, METHODS, PAYEE_KINDS, SETTLEMENTS, Payment, PayeeRegistration, SpendingTotal, Warning)
+from workflow.monitoring.intake import MAX_REPORTED_ERRORS, MAX_ROWS, validate_rows
+from workflow.monitoring.lookups import CHUNK, among, chunks
+from workflow.monitoring.models import Payment, PayeeRegistration, SpendingTotal, Warning
 from workflow.monitoring.rules import AccountInfo, BoundRules, IndicatorInfo, mask
 from workflow.monitoring.rulesets import active_rule_set
 from workflow.parties import Actor, Organisation
 from workflow.scoping import units_of
 
-MAX_ROWS = 10_000  # per API request; the import command feeds batches of any size
-MAX_REPORTED_ERRORS = 100
-CHUNK = 5000  # values per IN (...) when loading by key (well under the drivers' parameter limits)
 # The budget year is the calendar year in China: Asia/Shanghai, a fixed UTC+8 since 1991
 # (no daylight saving), written as a fixed offset because it is converted for every row.
 BUDGET_ZONE = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
-FUTURE_TOLERANCE = dt.timedelta(hours=1)
-
-REQUIRED = ("voucher_no", "unit_code", "payer_account", "amount", "paid_at", "settlement", "method",
-            "functional_code", "economic_code", "summary", "payee_name", "payee_kind")
-OPTIONAL = ("payee_account", "payee_id_number", "project", "approval_ref", "exception", "exception_ref")
-FIELDS = frozenset(REQUIRED + OPTIONAL)
-LENGTHS = {"voucher_no": 64, "unit_code": 32, "payer_account": 40, "summary": 500, "payee_name": 200,
-           "payee_account": 64, "payee_id_number": 32, "project": 200, "approval_ref": 200, "exception_ref": 200}
-CHOICES = {"settlement": frozenset(SETTLEMENTS), "method": frozenset(METHODS),
-           "payee_kind": frozenset(PAYEE_KINDS), "exception": frozenset(EXCEPTIONS)}
-CODE = re.compile(r"[0-9]{3,10}")
-ID_NUMBER = re.compile(r"[0-9]{17}[0-9Xx]|[0-9]{15}")
-ACCOUNT_NO = re.compile(r"[0-9A-Za-z-]{4,64}")
-NOT_TEXT = object()  # a text field sent as another JSON type: already an error
-
-
-# ---------------------------------------------------------------- validation
-
-def validate_rows(rows: list, *, now: dt.datetime | None = None) -> list[dict]:
-    """Parse every row into typed values; raise :class:`Invalid` naming ``row N.field``
-    (N counts rows from 1 as posted) if any row is bad."""
-    if not isinstance(rows, list):
-        raise Invalid("expected a list of payments", {"_": ["expected a JSON array"]})
-    if not rows:
-        raise Invalid("nothing to screen", {"_": ["no rows"]})
-    latest = (now or utcnow()) + FUTURE_TOLERANCE
-    errors: dict[str, list[str]] = {}
-    parsed = []
-    for number, row in enumerate(rows, start=1):
-        p, row_errors = _parse_row(row, latest)
-        if row_errors:
-            for name, message in row_errors:
-                if len(errors) < MAX_REPORTED_ERRORS:
-                    errors[f"row {number}.{name}" if name else f"row {number}"] = [message]
-        parsed.append(p)
-    if errors:
-        if len(errors) >= MAX_REPORTED_ERRORS:
-            errors["_"] = [f"only the first {MAX_REPORTED_ERRORS} errors are listed"]
-        raise Invalid("the payments were rejected; nothing was written", errors)
-    return parsed
-
-
-def _field_specs() -> tuple:
-    """(name, required, max length, choices, pattern, empty value) for every text field."""
-    patterns = {"functional_code": (CODE, "digits only, 3 to 10 of them"),
-                "economic_code": (CODE, "digits only, 3 to 10 of them"),
-                "payer_account": (ACCOUNT_NO, "letters, digits and '-' only, 4 to 64 of them"),
-                "payee_account": (ACCOUNT_NO, "letters, digits and '-' only, 4 to 64 of them"),
-                "payee_id_number": (ID_NUMBER, "an identity card number of 18 (or 15) characters")}
-    specs = []
-    for name in REQUIRED + OPTIONAL:
-        if name == "amount":
-            continue
-        choices = CHOICES.get(name)
-        specs.append((name, name in REQUIRED, LENGTHS.get(name), choices,
-                      f"one of {', '.join(sorted(choices))}" if choices else None, patterns.get(name),
-                      "" if name in ("payee_account", "project") else None))
-    return tuple(specs)
-
-
-FIELD_SPECS = _field_specs()
-
-
-def _parse_row(row, latest: dt.datetime) -> tuple[dict, list[tuple[str, str]]]:
-    # Written for speed: a million rows pass through here in a bulk import.
-    if type(row) is not dict:
-        return {}, [("", "must be an object of payment fields")]
-    errors: list[tuple[str, str]] = []
-    if not FIELDS.issuperset(row):
-        errors.extend((name, "unknown field") for name in sorted(row.keys() - FIELDS))
-    get = row.get
-    p: dict = {}
-    for name, required, limit, choices, choice_error, pattern, empty in FIELD_SPECS:
-        value = get(name)
-        if value is None:
-            pass
-        elif type(value) is str:
-            value = value.strip() or None
-        elif type(value) is int:
-            value = str(value)
-        else:
-            errors.append((name, "must be text"))
-            p[name] = NOT_TEXT  # the checks across fields below pass it by
-            continue
-        if value is None:
-            if required:
-                errors.append((name, "required"))
-            p[name] = empty
-            continue
-        if limit is not None and len(value) > limit:
-            errors.append((name, f"at most {limit} characters"))
-        elif choices is not None and value not in choices:
-            errors.append((name, choice_error))
-        elif pattern is not None and not pattern[0].fullmatch(value):
-            errors.append((name, pattern[1]))
-        p[name] = value
-    number = p["payee_id_number"]
-    if type(number) is str and number[-1] == "x":
-        p["payee_id_number"] = number.upper()
-    if NOT_TEXT in (p["exception"], p["exception_ref"]):
-        pass
-    elif p["exception"] and not p["exception_ref"]:
-        errors.append(("exception_ref", "required with an exception: the document it rests on (Art. 13(三))"))
-    elif p["exception_ref"] and not p["exception"]:
-        errors.append(("exception", "required with an exception_ref"))
-    raw = get("amount")
-    if raw is None or raw == "":
-        errors.append(("amount", "required"))
-    elif type(raw) is bool or not isinstance(raw, (str, int)):
-        errors.append(("amount", "a decimal amount in yuan as a string, e.g. \"1500.00\""))
-    else:
-        try:
-            amount = to_money(raw)  # the one written form, at most MONEY_MAX
-        except (TypeError, ValueError) as exc:
-            errors.append(("amount", str(exc)))
-        else:
-            if amount <= 0:
-                errors.append(("amount", "must be more than zero"))
-            p["amount"] = amount
-    paid_at = p["paid_at"]
-    if type(paid_at) is str:
-        try:
-            moment = dt.datetime.fromisoformat(paid_at)
-        except ValueError:
-            errors.append(("paid_at", "an ISO 8601 time with its offset, e.g. 2021-03-01T10:00:00+08:00"))
-        else:
-            if moment.tzinfo is None:
-                errors.append(("paid_at", "needs a UTC offset, e.g. +08:00"))
-            elif not in_date_range(moment):
-                errors.append(("paid_at", f"must be {DATE_RANGE_TEXT}"))
-            elif moment > latest:
-                errors.append(("paid_at", "is in the future"))
-            else:
-                p["paid_at"] = moment
-    return p, errors
-
 
 # ---------------------------------------------------------------- the batch
 
@@ -260,10 +121,8 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
             max_rows: int | None, skip_changed: bool) -> ScreeningResult:
     if not actor.is_system and actor.kind not in ("finance", "bank"):
         raise Forbidden(f"a {actor.kind} party may not post payments")
-    if max_rows is not None and isinstance(rows, list) and len(rows) > max_rows:
-        raise Invalid(f"at most {max_rows} payments per request", {"_": [f"{len(rows)} rows posted"]})
     now = now or utcnow()
-    parsed = validate_rows(rows, now=now)
+    parsed = validate_rows(rows, now=now, max_rows=max_rows)
     rule_set = active_rule_set()
     bound = BoundRules.build(rule_set.version, rule_set.parameters)
     batch = Batch()
@@ -348,19 +207,19 @@ def _resolve(actor: Actor, parsed: list[dict], batch: Batch, bound: BoundRules) 
     check the caller may post every row, and give each row what all rules share."""
     codes = {p["unit_code"] for p in parsed}
     units: dict[str, tuple[int, int | None]] = {}
-    for chunk in _chunks(codes):
+    for chunk in chunks(codes):
         for unit_id, code, parent_id in db.session.execute(
                 sa.select(Organisation.id, Organisation.code, Organisation.parent_id).where(
-                    _among(Organisation.code, chunk), Organisation.kind == "unit",
+                    among(Organisation.code, chunk), Organisation.kind == "unit",
                     units_of(actor, Organisation.id) if actor.kind != "bank" else sa.true())):
             units[code] = (unit_id, parent_id)
             batch.parent_of[unit_id] = parent_id
 
     numbers = {p["payer_account"] for p in parsed} | {p["payee_account"] for p in parsed if p["payee_account"]}
-    for chunk in _chunks(numbers):
+    for chunk in chunks(numbers):
         for row in db.session.execute(sa.select(
                 BankAccount.number, BankAccount.id, BankAccount.unit_id, BankAccount.bank_id, BankAccount.kind,
-                BankAccount.registered, BankAccount.status).where(_among(BankAccount.number, chunk))
+                BankAccount.registered, BankAccount.status).where(among(BankAccount.number, chunk))
                 .order_by(BankAccount.registered.desc(), BankAccount.id)):
             info = AccountInfo(*row[1:])
             batch.accounts.setdefault(row[0], info)
@@ -395,11 +254,11 @@ def _resolve(actor: Actor, parsed: list[dict], batch: Batch, bound: BoundRules) 
         raise Invalid("the payments were rejected; nothing was written", errors)
 
     unit_ids = {unit_id for unit_id, _ in units.values()}
-    for chunk in _chunks(unit_ids):
+    for chunk in chunks(unit_ids):
         for row in db.session.execute(sa.select(
                 Indicator.unit_id, Indicator.year, Indicator.functional_code, Indicator.economic_code,
                 Indicator.project, Indicator.id, Indicator.amount, Indicator.frozen, Indicator.expenditure_kind
-        ).where(_among(Indicator.unit_id, chunk), Indicator.year.in_(years))):
+        ).where(among(Indicator.unit_id, chunk), Indicator.year.in_(years))):
             unit_id, year, functional, economic, project, ind_id, amount, frozen, kind = row
             batch.indicators[(unit_id, year, functional, economic, project)] = IndicatorInfo(
                 ind_id, amount, frozen, kind, project, (unit_id, year, f"indicator:{ind_id}"))
@@ -424,10 +283,10 @@ def _resolve(actor: Actor, parsed: list[dict], batch: Batch, bound: BoundRules) 
             p["category_key"] = key
 
     people = {p["payee_id_number"] for p in parsed if p["payee_kind"] == "individual" and p["payee_id_number"]}
-    for chunk in _chunks(people):
+    for chunk in chunks(people):
         for unit_id, number, name, account in db.session.execute(sa.select(
                 PayeeRegistration.unit_id, PayeeRegistration.id_number, PayeeRegistration.name,
-                PayeeRegistration.account).where(_among(PayeeRegistration.id_number, chunk),
+                PayeeRegistration.account).where(among(PayeeRegistration.id_number, chunk),
                                                  PayeeRegistration.unit_id.in_(unit_ids))):
             batch.registrations[(unit_id, number)] = (name, account)
 
@@ -441,9 +300,9 @@ def suspended_units(unit_ids) -> set[int]:
     from workflow.cases import Case, suspension_in_force
 
     found: set[int] = set()
-    for chunk in _chunks(unit_ids):
+    for chunk in chunks(unit_ids):
         found.update(db.session.execute(sa.select(Case.subject_id).where(
-            _among(Case.subject_id, chunk), suspension_in_force()).distinct()).scalars())
+            among(Case.subject_id, chunk), suspension_in_force()).distinct()).scalars())
     return found
 
 
@@ -479,7 +338,7 @@ def _lock_totals(keys: list[tuple], now: dt.datetime) -> dict[tuple, tuple[int, 
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        for chunk in _chunks(missing, CHUNK):
+        for chunk in chunks(missing, CHUNK):
             db.session.execute(insert(SpendingTotal.__table__).on_conflict_do_nothing(), [
                 {"unit_id": u, "year": y, "key": k, "spent": ZERO, "updated_at": now} for u, y, k in chunk])
         found.update(_select_totals(missing))
@@ -505,7 +364,7 @@ def _select_totals(keys: list[tuple]) -> dict[tuple, tuple[int, Decimal]]:
     # and years (a few dozen a unit), filtered here: a key list would multiply the index probes.
     found = {}
     years = sorted({k[1] for k in keys})
-    for chunk in _chunks(sorted({k[0] for k in keys})):
+    for chunk in chunks(sorted({k[0] for k in keys})):
         for row_id, unit_id, year, key, spent in db.session.execute(
                 sa.select(*columns).where(table.c.unit_id.in_(chunk), table.c.year.in_(years))):
             if (unit_id, year, key) in wanted:
@@ -548,9 +407,9 @@ def _existing(parsed: list[dict]) -> dict[tuple[int, str], tuple]:
     wanted = {(p["unit_id"], p["voucher_no"]) for p in parsed}
     unit_ids = sorted({p["unit_id"] for p in parsed})
     found: dict[tuple[int, str], tuple] = {}
-    for chunk in _chunks(vouchers):
+    for chunk in chunks(vouchers):
         for row in db.session.execute(sa.select(*STORED_COLUMNS).where(
-                _among(Payment.voucher_no, chunk), _among(Payment.unit_id, unit_ids))):
+                among(Payment.voucher_no, chunk), among(Payment.unit_id, unit_ids))):
             key = (row[3], row[0])
             if key in wanted:
                 found[key] = tuple(row[1:])
@@ -655,10 +514,10 @@ def _answer(parsed, existing, first_of, payment_ids, new_rows, statuses, fired) 
         warnings_of.setdefault(payment_id, []).append(
             {"id": warning_id, "rule": rule.name, "level": rule.level, "article": rule.article, "message": message})
     stored_ids = [v[0] for v in existing.values()]
-    for chunk in _chunks(stored_ids):
+    for chunk in chunks(stored_ids):
         for row in db.session.execute(sa.select(
                 Warning.payment_id, Warning.id, Warning.rule, Warning.level, Warning.article, Warning.message
-        ).where(_among(Warning.payment_id, chunk)).order_by(Warning.id)):
+        ).where(among(Warning.payment_id, chunk)).order_by(Warning.id)):
             warnings_of.setdefault(row[0], []).append(
                 {"id": row[1], "rule": row[2], "level": row[3], "article": row[4], "message": row[5]})
     id_of = dict(zip(new_rows, payment_ids))
@@ -673,23 +532,3 @@ def _answer(parsed, existing, first_of, payment_ids, new_rows, statuses, fired) 
         items.append({"id": payment_id, "voucher_no": p["voucher_no"], "status": status,
                       "warnings": warnings_of.get(payment_id, [])})
     return items
-
-
-def _chunks(values, size: int | None = None):
-    """Keys to load, in slices for ``IN (...)`` on SQLite; PostgreSQL takes them all at once
-    as one array parameter (see :func:`_among`)."""
-    values = list(values)
-    if size is None:
-        size = (len(values) or 1) if dialect_name() == "postgresql" else CHUNK
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
-def _among(column, values: list):
-    """``column IN values``. On PostgreSQL as ``= ANY(:array)``: one parameter instead of
-    thousands, which the driver would otherwise rewrite one by one for every batch."""
-    if dialect_name() == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(values)
