@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import operator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -64,38 +64,15 @@ class ScreeningResult:
     refused: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)
 
 
-class PaymentRow(NamedTuple):
-    """A new payment as written to ``payments``, column by column (:func:`bulk.insert_rows`
-    takes it as the plain tuple it is)."""
-
-    id: int
-    voucher_no: str
-    unit_id: int
-    payer_account_id: int | None  # the payer account as recorded, if it is
-    payer_account: str
-    amount: Decimal
-    paid_at: dt.datetime
-    budget_year: int
-    settlement: str
-    method: str
-    functional_code: str
-    economic_code: str
-    summary: str
-    payee_name: str
-    payee_account: str
-    payee_kind: str
-    payee_id_number: str | None
-    project: str
-    approval_ref: str | None
-    exception: str | None
-    exception_ref: str | None
-    indicator_id: int | None
-    bank_id: int | None
-    sangong_category: str | None
-    counted: bool
-    status: str
-    posted_by_id: int | None
-    created_at: dt.datetime
+# A new payment's columns, as written to ``payments``. The screened row (a dict by field name)
+# carries most of them under the column's own name; screening adds the rest (see
+# :func:`_complete`) and :data:`payment_values` reads them in this order for the bulk insert.
+PAYMENT_COLUMNS = ("id", "voucher_no", "unit_id", "payer_account_id", "payer_account", "amount", "paid_at",
+                   "budget_year", "settlement", "method", "functional_code", "economic_code", "summary",
+                   "payee_name", "payee_account", "payee_kind", "payee_id_number", "project", "approval_ref",
+                   "exception", "exception_ref", "indicator_id", "bank_id", "sangong_category", "counted",
+                   "status", "posted_by_id", "created_at")
+payment_values = operator.itemgetter(*PAYMENT_COLUMNS)
 
 
 class WarningRow(NamedTuple):
@@ -123,7 +100,6 @@ class Fired(NamedTuple):
     message: str
 
 
-PAYMENT_COLUMNS = PaymentRow._fields
 WARNING_COLUMNS = WarningRow._fields
 
 
@@ -176,24 +152,25 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
     to_store, first_of = new_rows(parsed, stored)
 
     payment_ids = bulk.allocate_ids(Payment.__table__, len(to_store))
-    payments: list[PaymentRow] = []
+    payments: list[tuple] = []  # payment_values of each new payment
     fired: list[Fired] = []
-    statuses: dict[int, str] = {}  # row index -> its new payment's status
+    held = 0
     rules = bound.rules
     user_id = actor.user_id
     for payment_id, index in zip(payment_ids, to_store):
         p = parsed[index]
-        held = False
+        status = "accepted"
         for rule in rules:
             message = rule.check(p, batch)
             if message is not None:
                 fired.append(Fired(payment_id, p["unit_id"], rule, message))
                 if rule.level == "block":
-                    held = True
-        status = "held" if held else "accepted"
-        statuses[index] = status
+                    status = "held"
+        if status == "held":
+            held += 1
         totals.add(p)  # after the rules: they read the totals before this payment
-        payments.append(_payment_row(payment_id, p, status, user_id, now))
+        _complete(p, payment_id, status, user_id, now)
+        payments.append(payment_values(p))
 
     warning_ids = bulk.allocate_ids(Warning.__table__, len(fired))
     warnings = [WarningRow(id=warning_id, payment_id=f.payment_id, unit_id=f.unit_id, rule=f.rule.name,
@@ -205,30 +182,27 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
     totals.store(now)
 
     result = ScreeningResult(items=[], created=len(payments), warnings=len(warnings),
-                             duplicates=len(parsed) - len(payments) - len(refused),
-                             held=sum(1 for s in statuses.values() if s == "held"),
+                             duplicates=len(parsed) - len(payments) - len(refused), held=held,
                              refused=[(index + 1, parsed[index]["voucher_no"], reasons)
                                       for index, reasons in sorted(refused.items())])
     if answer:
-        id_of = dict(zip(to_store, payment_ids))
-        result.items = _answer(parsed, stored, first_of, id_of, statuses, warnings)
+        result.items = _answer(parsed, stored, first_of, warnings)
     return result
 
 
-def _payment_row(payment_id: int, p: dict, status: str, user_id: int | None, now: dt.datetime) -> PaymentRow:
-    """The stored form of the screened row ``p`` (validated fields and what was resolved)."""
+def _complete(p: dict, payment_id: int, status: str, user_id: int | None, now: dt.datetime) -> None:
+    """Give the screened row ``p`` the payment columns it does not carry under their own name."""
     account = p["account"]
     indicator = p["indicator"]
-    return PaymentRow(
-        id=payment_id, voucher_no=p["voucher_no"], unit_id=p["unit_id"],
-        payer_account_id=account.id if account else None, payer_account=p["payer_account"],
-        amount=p["amount"], paid_at=p["paid_at"], budget_year=p["year"], settlement=p["settlement"],
-        method=p["method"], functional_code=p["functional_code"], economic_code=p["economic_code"],
-        summary=p["summary"], payee_name=p["payee_name"], payee_account=p["payee_account"],
-        payee_kind=p["payee_kind"], payee_id_number=p["payee_id_number"], project=p["project"],
-        approval_ref=p["approval_ref"], exception=p["exception"], exception_ref=p["exception_ref"],
-        indicator_id=indicator.id if indicator else None, bank_id=p["bank_id"], sangong_category=p["category"],
-        counted=True, status=status, posted_by_id=user_id, created_at=now)
+    p["id"] = payment_id
+    p["payer_account_id"] = account.id if account else None
+    p["budget_year"] = p["year"]
+    p["indicator_id"] = indicator.id if indicator else None
+    p["sangong_category"] = p["category"]
+    p["counted"] = True
+    p["status"] = status
+    p["posted_by_id"] = user_id
+    p["created_at"] = now
 
 
 def suspended_units(unit_ids) -> set[int]:
@@ -245,7 +219,7 @@ def suspended_units(unit_ids) -> set[int]:
 
 
 def _answer(parsed: list[dict], stored: dict[Voucher, StoredPayment], first_of: dict[Voucher, int],
-            id_of: dict[int, int], statuses: dict[int, str], warnings: list[WarningRow]) -> list[dict]:
+            warnings: list[WarningRow]) -> list[dict]:
     """One item per posted row: its payment (new, or the stored one) and that payment's warnings."""
     warnings_of: dict[int, list[dict]] = {}
     for w in warnings:
@@ -264,9 +238,9 @@ def _answer(parsed: list[dict], stored: dict[Voucher, StoredPayment], first_of: 
         payment = stored.get(voucher)
         if payment is not None:
             payment_id, status = payment.id, payment.status
-        else:
-            first = first_of[voucher]
-            payment_id, status = id_of[first], statuses[first]
+        else:  # the new payment stored from the voucher's first row
+            first = parsed[first_of[voucher]]
+            payment_id, status = first["id"], first["status"]
         items.append({"id": payment_id, "voucher_no": p["voucher_no"], "status": status,
                       "warnings": warnings_of.get(payment_id, [])})
     return items
