@@ -7,9 +7,10 @@ and, inside the caller's transaction:
    naming ``row N.field`` and nothing is written (the caller's transaction is rolled back
    by the error handler);
 2. checks that the caller may post each row: finance for units in its jurisdiction, a bank
-   for payments from accounts it serves (Art. 28), and
+   for payments from accounts it serves (Art. 28);
 3. loads once for the batch what the rules need (accounts, indicators, registrations, the
-   active rule set, suspended units) — no query per row (:mod:`~workflow.monitoring.resolution`);
+   active rule set, suspended units) — no query per row (2 and 3:
+   :mod:`~workflow.monitoring.resolution`);
 4. locks the running totals the batch touches (``SELECT ... FOR UPDATE`` on PostgreSQL,
    the single writer lock on SQLite), so two racing requests add up in turn
    (:mod:`~workflow.monitoring.totals`);
