@@ -58,10 +58,9 @@ def stored_payments(parsed: list[dict]) -> dict[Voucher, StoredPayment]:
     for chunk in chunks(vouchers):
         for row in db.session.execute(sa.select(*STORED_COLUMNS).where(
                 among(Payment.voucher_no, chunk), among(Payment.unit_id, unit_ids))):
-            stored = StoredPayment._make(row)
-            key = (stored.unit_id, stored.voucher_no)
+            key = (row.unit_id, row.voucher_no)
             if key in wanted:
-                found[key] = stored
+                found[key] = StoredPayment._make(row)
     return found
 
 
