@@ -8,14 +8,35 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import Migrate
 
-from notifications.inbox import InboxNotification  # noqa: F401  (registers the inbox table)
 import workflow.models  # noqa: F401  (registers every domain table)
-from api import (accounts, bank_intake, cases, cli, complaints, docs_assets, documents, errors, evidence, fields,
-                 headers, health, indicators, inputs, journal, notifications as notifications_api, orgs, payees,
-                 payments, rules, warnings, workflow_docs)
-from api import auth
+from api import (
+    accounts,
+    auth,
+    bank_intake,
+    cases,
+    cli,
+    complaints,
+    docs_assets,
+    documents,
+    errors,
+    evidence,
+    fields,
+    headers,
+    health,
+    indicators,
+    inputs,
+    journal,
+    orgs,
+    payees,
+    payments,
+    rules,
+    warnings,
+    workflow_docs,
+)
+from api import notifications as notifications_api
 from api.config import Config
 from api.errors import Api
+from notifications.inbox import InboxNotification  # noqa: F401  (registers the inbox table)
 from workflow.db import db, render_item
 
 api = Api()

@@ -1,12 +1,12 @@
 """Bank accounts of budget units (Art. 13(一))."""
+import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
-import marshmallow as ma
 
 from api.auth import current_actor
-from api.patching import ChangeSchema
-from api.pagination import PageQuery, page_schema, paginate
 from api.fields import Integer
+from api.pagination import PageQuery, page_schema, paginate
+from api.patching import ChangeSchema
 from workflow import budget
 from workflow.accounts import ACCOUNT_KINDS, ACCOUNT_STATUSES, BankAccount
 from workflow.db import db

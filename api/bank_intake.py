@@ -1,7 +1,7 @@
 """What agent banks report: refusals (拒付, Art. 28(三)) and settlements (Art. 10(四), 28(四))."""
+import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
-import marshmallow as ma
 
 from api.auth import current_actor
 from api.fields import AwareDateTime, Integer, Money, positive

@@ -7,8 +7,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import current_actor
-from api.orgs import OrgRefSchema
 from api.fields import AwareDateTime, Integer
+from api.orgs import OrgRefSchema
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import case_records, cases
 from workflow.case_records import Case, CaseEvent

@@ -4,10 +4,10 @@ Three schemas on purpose (ASVS 15.3.1): the public gets a receipt, finance gets 
 report with the reporter's identity; :class:`ComplaintSchema` (without it) is the shape
 for anyone else a report may ever be shown to.
 """
+import marshmallow as ma
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-import marshmallow as ma
 
 from api.auth import current_actor, public
 from api.errors import error_body

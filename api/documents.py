@@ -1,12 +1,12 @@
 """Numbered notices: metadata, the printable notice, the addressee's acknowledgement."""
+import marshmallow as ma
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
-import marshmallow as ma
 
 from api.auth import current_actor
-from api.orgs import OrgRefSchema
 from api.fields import AwareDateTime, Integer
+from api.orgs import OrgRefSchema
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import documents
 from workflow.db import db

@@ -1,16 +1,16 @@
 """Evidence files on a case: upload (multipart), list, download as an attachment."""
+import marshmallow as ma
 from flask import request, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
-import marshmallow as ma
 
 from api.auth import current_actor
 from api.fields import AwareDateTime, Integer
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import evidence
+from workflow.case_records import Evidence
 from workflow.db import db
 from workflow.errors import Invalid
-from workflow.case_records import Evidence
 from workflow.evidence import FILE_TYPES, SERVED_CONTENT_TYPES
 from workflow.settings import current
 

@@ -1,8 +1,8 @@
 """Liveness and database reachability."""
-from flask.views import MethodView
-from flask_smorest import Blueprint
 import marshmallow as ma
 import sqlalchemy as sa
+from flask.views import MethodView
+from flask_smorest import Blueprint
 
 from api.auth import public
 from workflow.db import db

@@ -1,8 +1,8 @@
 """Budget indicators (预算指标): listed by scope, loaded in bulk as JSON or CSV."""
+import marshmallow as ma
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-import marshmallow as ma
 
 from api.auth import current_actor
 from api.errors import flatten_errors

@@ -3,9 +3,9 @@
 Each list has the visibility of its record: a warning, notice, payment, complaint, bank
 account or payee filing the caller cannot see answers 404 here as well.
 """
+import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
-import marshmallow as ma
 
 from api.auth import current_actor
 from api.fields import AwareDateTime, Integer

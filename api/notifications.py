@@ -1,16 +1,17 @@
 """The caller's inbox, and (finance) undelivered notifications: the dead-letter list."""
-from flask.views import MethodView
-from flask_smorest import Blueprint
 import marshmallow as ma
 import sqlalchemy as sa
+from flask.views import MethodView
+from flask_smorest import Blueprint
 
 from api.auth import current_actor
 from api.fields import AwareDateTime, Integer
 from api.pagination import PageQuery, decode_cursor, encode_cursor, page_schema, paginate
 from notifications import inbox
 from notifications.inbox import InboxNotification
-from workflow.outbox import STATUSES as OUTBOX_STATUSES, OutboxMessage
 from workflow.db import db
+from workflow.outbox import STATUSES as OUTBOX_STATUSES
+from workflow.outbox import OutboxMessage
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1", description="Inbox and notification delivery")
 

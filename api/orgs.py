@@ -1,12 +1,12 @@
 """Organisations the caller may see (its own reach, always itself)."""
-from flask.views import MethodView
-from flask_smorest import Blueprint
 import marshmallow as ma
 import sqlalchemy as sa
+from flask.views import MethodView
+from flask_smorest import Blueprint
 
 from api.auth import current_actor
-from api.pagination import PageQuery, page_schema, paginate
 from api.fields import Integer
+from api.pagination import PageQuery, page_schema, paginate
 from workflow.parties import FINANCE_LEVELS, ORG_KINDS, Organisation
 from workflow.scoping import organisations_for
 

@@ -1,12 +1,12 @@
 """Individual payees filed with finance (Art. 16)."""
+import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
-import marshmallow as ma
 
 from api.auth import current_actor
 from api.fields import AwareDateTime, Integer
-from api.patching import ChangeSchema
 from api.pagination import PageQuery, page_schema, paginate
+from api.patching import ChangeSchema
 from workflow.db import db
 from workflow.monitoring import payees
 from workflow.monitoring.models import PayeeRegistration

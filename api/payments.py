@@ -1,8 +1,8 @@
 """Payments (支付信息, Art. 9): intake with screening, and listing by scope."""
+import marshmallow as ma
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-import marshmallow as ma
 
 from api.auth import current_actor
 from api.fields import AwareDateTime, Integer, Money
@@ -11,10 +11,19 @@ from api.uploads import read_csv
 from workflow.db import DATE_RANGE_TEXT, MONEY_PATTERN, db
 from workflow.errors import Invalid
 from workflow.monitoring import payments
+from workflow.monitoring.intake import FIELD_SPECS, MAX_ROWS, REQUIRED
 from workflow.monitoring.models import (
-    EXCEPTIONS, METHODS, PAYEE_KINDS, PAYMENT_STATUSES, SETTLEMENTS, WARNING_LEVELS, WARNING_STATUSES, Payment)
+    EXCEPTIONS,
+    METHODS,
+    PAYEE_KINDS,
+    PAYMENT_STATUSES,
+    SETTLEMENTS,
+    WARNING_LEVELS,
+    WARNING_STATUSES,
+    Payment,
+)
 from workflow.monitoring.rules import WARNING_RULES
-from workflow.monitoring.screening import FIELD_SPECS, MAX_ROWS, REQUIRED, screen_payments
+from workflow.monitoring.screening import screen_payments
 from workflow.parties import Organisation
 
 blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Payments and their screening (Art. 9, 13-19)")

@@ -26,8 +26,8 @@ from flask.cli import AppGroup
 from api.uploads import decode_text
 from workflow.db import db
 from workflow.errors import DomainError
-from workflow.parties import Actor, User
 from workflow.monitoring.screening import screen_payments
+from workflow.parties import Actor, User
 
 payments_cli = AppGroup("payments", help="Payment intake.")
 MAX_LISTED = 200  # refused rows reported one by one

@@ -1,7 +1,7 @@
 """The warning rules' versioned parameters (Art. 12): finance reads and changes them."""
+import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
-import marshmallow as ma
 
 from api.auth import current_actor
 from api.fields import AwareDateTime, Integer

@@ -1,7 +1,7 @@
 """Warnings and their verification (疑点核实, Art. 11(二)); the focus list (Art. 11(二)4)."""
+import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
-import marshmallow as ma
 
 from api.auth import current_actor
 from api.cases import CaseSchema  # the case workflow's own schema: one shape for a case
@@ -9,9 +9,15 @@ from api.fields import AwareDateTime, Date, Integer, Money, non_negative
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import verification
 from workflow.db import db
-from workflow.monitoring.models import PAYMENT_STATUSES, SETTLEMENTS, WARNING_LEVELS, WARNING_STATUSES, MonitoringWarning
-from workflow.parties import ORG_KINDS
+from workflow.monitoring.models import (
+    PAYMENT_STATUSES,
+    SETTLEMENTS,
+    WARNING_LEVELS,
+    WARNING_STATUSES,
+    MonitoringWarning,
+)
 from workflow.monitoring.rules import WARNING_RULES
+from workflow.parties import ORG_KINDS
 from workflow.verification import CASE_RUNGS, RESPONSE_KINDS
 from workflow.verification_steps import STEP_KINDS
 

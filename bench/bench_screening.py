@@ -176,10 +176,9 @@ def run_screening(world, n, batch_size) -> tuple[float, dict]:
 def stored_rows(batch_size: int) -> list[list[tuple]]:
     """The payments screening stored, converted to their stored form (not timed)."""
     from workflow.db import db
+    from workflow.monitoring.bulk import _processor
     from workflow.monitoring.models import Payment
     from workflow.monitoring.screening import PAYMENT_COLUMNS
-
-    from workflow.monitoring.bulk import _processor
 
     table = Payment.__table__
     dialect = db.engine.dialect

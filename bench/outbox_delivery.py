@@ -44,9 +44,9 @@ def main() -> None:
 
     from api import create_app
     from notifications.delivery import deliver_pending
-    from workflow.outbox import notify
     from workflow import deadlines, demo
     from workflow.db import db
+    from workflow.outbox import notify
 
     with scratch_url("postgresql" if args.database_url else "sqlite", args.database_url, prefix="fwbench") as (url, _folder):
         sink = _Sink()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
 import os
 import time
 from decimal import Decimal

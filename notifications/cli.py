@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from notifications.delivery import deliver_pending
-from workflow.outbox import OutboxMessage
 from workflow.db import db
+from workflow.outbox import OutboxMessage
 
 outbox_cli = AppGroup("outbox", help="Deliver and inspect the notification outbox.")
 

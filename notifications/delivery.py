@@ -44,8 +44,8 @@ from urllib.parse import unquote, urlsplit
 import sqlalchemy as sa
 
 from notifications.inbox import InboxNotification
-from workflow.outbox import OutboxMessage, insert_ignoring_duplicates
 from workflow.db import db, dialect_name, utcnow
+from workflow.outbox import OutboxMessage, insert_ignoring_duplicates
 from workflow.settings import current
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ the records."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-
 from verification_support import held_payment
+
 from workflow.cases import open_case
 from workflow.db import db
 from workflow.journal import record

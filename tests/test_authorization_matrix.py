@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import sqlalchemy as sa
-
 from cases_support import BANK, UNIT, open_case, version_of
+from verification_support import clean_transfer, held_payment
+
 from notifications.delivery import deliver_pending
 from notifications.inbox import InboxNotification
-from workflow.outbox import OutboxMessage
-from verification_support import clean_transfer, held_payment
 from workflow.db import db
+from workflow.outbox import OutboxMessage
 from workflow.parties import org_by_code
 
 PARTIES = ("finance", "city_finance", "county_finance", "competent", "other_competent", "unit", "other_unit",

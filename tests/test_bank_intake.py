@@ -3,11 +3,18 @@ import datetime as dt
 from decimal import Decimal
 
 import sqlalchemy as sa
+from verification_support import (
+    OTHER_ZERO_BALANCE,
+    ZERO_BALANCE,
+    clean_transfer,
+    count,
+    held_payment,
+    outbox,
+    payment_status,
+    post_payments,
+)
 
-from verification_support import (OTHER_ZERO_BALANCE, ZERO_BALANCE, clean_transfer, count, held_payment,
-                                  outbox, payment_status, post_payments)
-from workflow.bank_intake import (Instruction, ReportedLine, SettlementLine, choose_instruction, compare,
-                                  fingerprint)
+from workflow.bank_intake import Instruction, ReportedLine, SettlementLine, choose_instruction, compare, fingerprint
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 PAID = dt.datetime(2021, 6, 1, 10, 0, tzinfo=BEIJING)

@@ -5,14 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from cases_support import OTHER_UNIT, UNIT, act, act_ok, open_case, open_case_at, state_of, version_of, weeks_ago
 
-from cases_support import (OTHER_UNIT, UNIT, act, act_ok, open_case, open_case_at, state_of, version_of,
-                           weeks_ago)
 from workflow import cases
 from workflow.case_records import Case
 from workflow.db import db
 from workflow.machines import UNIT_CASE
-
 
 # --- visibility ------------------------------------------------------------------------------
 

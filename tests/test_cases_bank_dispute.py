@@ -8,9 +8,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from cases_support import BANK, act, act_ok, actor, open_case, open_case_at, outbox_to, state_of, version_of, weeks_ago
 
-from cases_support import (BANK, act, act_ok, actor, open_case, open_case_at, outbox_to, state_of, version_of,
-                           weeks_ago)
 from workflow import cases, deadlines
 from workflow.case_records import Case
 from workflow.db import db

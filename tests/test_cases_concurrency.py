@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cases_support import OTHER_UNIT, documents_of, events_of, open_case, version_of
 from race_support import race as race_calls
+
 from workflow.audit import verify_chains
 
 

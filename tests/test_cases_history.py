@@ -3,12 +3,12 @@ nothing updates or deletes an event (the ORM and the database both refuse), and
 ``flask --app wsgi audit verify`` names the case and event of any edit or deletion."""
 from __future__ import annotations
 
+import history_support
 import pytest
 import sqlalchemy as sa
-
-import history_support
 from cases_support import act_ok, events_of, open_case
 from history_support import assert_the_orm_refuses_changes, verify
+
 from workflow.case_records import CaseEvent, event_content
 from workflow.chain import GENESIS, chain_hash
 from workflow.db import db

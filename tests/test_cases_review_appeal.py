@@ -6,9 +6,21 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from cases_support import (
+    COMPETENT,
+    UNIT,
+    act,
+    act_ok,
+    actor,
+    attach_evidence,
+    documents_of,
+    open_case,
+    open_case_at,
+    outbox_to,
+    state_of,
+    weeks_ago,
+)
 
-from cases_support import (COMPETENT, UNIT, act, act_ok, actor, attach_evidence, documents_of, open_case,
-                           open_case_at, outbox_to, state_of, weeks_ago)
 from workflow import case_records, cases, deadlines
 from workflow.case_records import Case
 from workflow.db import db, utcnow

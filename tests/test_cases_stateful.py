@@ -9,15 +9,21 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from cases_support import COMPETENT, OPENING_FIELDS, OVERSIGHT, UNIT, UNIT_ACCOUNTS
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
-                                 run_state_machine_as_test)
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
-from cases_support import COMPETENT, OPENING_FIELDS, OVERSIGHT, UNIT, UNIT_ACCOUNTS
 from workflow import audit, cases
-from workflow.case_records import Case, CaseEvent
 from workflow.accounts import BankAccount
+from workflow.case_records import Case, CaseEvent
 from workflow.db import db
 from workflow.errors import DomainError
 from workflow.evidence import add_evidence

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import transitions
-
 from cases_support import act, act_ok, open_case
+
 from workflow.machines import MACHINES, NEW
 from workflow.machines.base import PARTY_KINDS
 

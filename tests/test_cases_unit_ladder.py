@@ -8,10 +8,27 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from cases_support import (
+    ALL_PARTIES,
+    BANK,
+    COMPETENT,
+    FINANCE_IN_CHARGE,
+    OTHER_BANK,
+    OVERSIGHT,
+    SEES_UNIT_CASE,
+    UNIT,
+    UNIT_ACCOUNTS,
+    act,
+    act_ok,
+    documents_of,
+    open_case,
+    open_case_at,
+    outbox_to,
+    state_of,
+    version_of,
+    weeks_ago,
+)
 
-from cases_support import (ALL_PARTIES, BANK, COMPETENT, FINANCE_IN_CHARGE, OTHER_BANK, OVERSIGHT, SEES_UNIT_CASE,
-                           UNIT, UNIT_ACCOUNTS, act, act_ok, documents_of, open_case, open_case_at, outbox_to,
-                           state_of, version_of, weeks_ago)
 from workflow import budget, case_records, cases, deadlines
 from workflow.accounts import BankAccount
 from workflow.db import db, utcnow

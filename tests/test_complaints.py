@@ -2,8 +2,8 @@
 import datetime as dt
 
 import pytest
-
 from verification_support import UNIT, count, held_payment, outbox
+
 from workflow.complaints import Complaint, ComplaintRate, client_digest
 
 REPORT = {"unit_code": UNIT, "description": "该单位用现金报销大额差旅费，疑似虚列支出",
@@ -81,6 +81,7 @@ def test_art20_public_intake_is_rate_limited_per_address(client, demo, limited):
 
 def test_art20_rate_counts_live_in_the_database_and_store_no_address(client, demo, limited):
     import sqlalchemy as sa
+
     from workflow.db import db
 
     report(client)

@@ -10,9 +10,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from workflow import deadlines
-from workflow.deadlines import (WorkingCalendar, add_working_days, deadline_for,
-                                default_period, has_passed, is_working_day, reminder_times,
-                                working_days_between)
+from workflow.deadlines import (
+    WorkingCalendar,
+    add_working_days,
+    deadline_for,
+    default_period,
+    has_passed,
+    is_working_day,
+    reminder_times,
+    working_days_between,
+)
 from workflow.errors import Invalid
 
 SH = ZoneInfo("Asia/Shanghai")

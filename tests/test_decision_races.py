@@ -10,16 +10,24 @@ complaint triaged twice, a 500 (IntegrityError) from a second bank refusal.
 from __future__ import annotations
 
 import sqlalchemy as sa
-
 from race_support import one_winner, race, statuses
-from verification_support import UNIT, clean_transfer, count, held_payment, outbox, payment_status, \
-    post_payments, warning_row
+from verification_support import (
+    UNIT,
+    clean_transfer,
+    count,
+    held_payment,
+    outbox,
+    payment_status,
+    post_payments,
+    warning_row,
+)
+
 from workflow.bank_intake import BankRefusal
 from workflow.case_records import Case
 from workflow.db import db
 from workflow.invariants import check_invariants
 from workflow.journal import JournalEntry
-from workflow.monitoring.models import SpendingTotal, MonitoringWarning
+from workflow.monitoring.models import MonitoringWarning, SpendingTotal
 
 N = 16
 

@@ -16,8 +16,8 @@ from aiosmtpd.smtp import AuthResult
 from notifications import delivery
 from notifications.delivery import backoff, deliver_pending, parse_smtp_url
 from notifications.inbox import InboxNotification
-from workflow.outbox import OutboxMessage, notify
 from workflow.db import db
+from workflow.outbox import OutboxMessage, notify
 
 NOW = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai
 REFUSE = "451 4.3.0 Mailbox temporarily unavailable"

@@ -11,10 +11,10 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from workflow import audit, case_records, cases
-from workflow.db import db
 from workflow.case_records import Evidence
-from workflow.evidence import add_evidence
+from workflow.db import db
 from workflow.errors import Invalid
+from workflow.evidence import add_evidence
 from workflow.parties import Actor, org_by_code
 
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

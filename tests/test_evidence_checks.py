@@ -5,8 +5,8 @@ import zipfile
 
 import pytest
 
-from workflow.evidence import TooLarge, check_upload, clean_filename, sniff
 from workflow.errors import Invalid
+from workflow.evidence import TooLarge, check_upload, clean_filename, sniff
 
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17

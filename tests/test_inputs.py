@@ -10,8 +10,8 @@ import time
 
 import pytest
 import sqlalchemy as sa
-
 from payments_helpers import payment
+
 from workflow.accounts import BankAccount
 from workflow.budget import Indicator
 from workflow.db import db

@@ -11,10 +11,10 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-
 from cases_support import open_case
 from history_support import append_only_guard_lifted, assert_the_orm_refuses_changes, tamper, verify
 from verification_support import OVERSIGHT, UNIT, clean_transfer, held_payment, outbox, post_payments
+
 from workflow.chain import GENESIS, chain_hash
 from workflow.db import db
 from workflow.documents import Document

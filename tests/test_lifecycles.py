@@ -5,11 +5,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import sqlalchemy as sa
-
 from verification_support import UNIT, clean_transfer, held_payment, payment_status, post_payments, warning_row
+
+from workflow import scheduling
 from workflow.db import db
 from workflow.errors import Conflict
-from workflow import scheduling
 from workflow.machines import LIFECYCLES, MACHINES, NEW, Lifecycle
 from workflow.machines.payment import LIFECYCLE as PAYMENT
 from workflow.machines.warning import LIFECYCLE as WARNING

@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from workflow import message_builders
-from workflow.messages import TEMPLATES, TEMPLATES_DIR, TemplateContextError, render
-from workflow.outbox import OutboxMessage, notify
 from workflow.cases import open_case
 from workflow.db import db
+from workflow.messages import TEMPLATES, TEMPLATES_DIR, TemplateContextError, render
+from workflow.outbox import OutboxMessage, notify
 from workflow.parties import Actor, User
 
 DEADLINE = dt.datetime(2026, 10, 13, 15, 59, 59, tzinfo=dt.timezone.utc)  # 23:59:59 in Shanghai

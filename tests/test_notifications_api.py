@@ -5,8 +5,8 @@ import datetime as dt
 import sqlalchemy as sa
 
 from notifications.delivery import deliver_pending
-from workflow.outbox import OutboxMessage, notify
 from workflow.db import db
+from workflow.outbox import OutboxMessage, notify
 
 NOW = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.timezone.utc)
 

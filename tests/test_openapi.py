@@ -9,7 +9,14 @@ from api.auth import HTTP_METHODS, PUBLIC_BLUEPRINTS
 from workflow.accounts import ACCOUNT_KINDS, ACCOUNT_STATUSES
 from workflow.complaints import COMPLAINT_STATUSES
 from workflow.monitoring.models import (
-    EXCEPTIONS, METHODS, PAYEE_KINDS, PAYMENT_STATUSES, SETTLEMENTS, WARNING_LEVELS, WARNING_STATUSES)
+    EXCEPTIONS,
+    METHODS,
+    PAYEE_KINDS,
+    PAYMENT_STATUSES,
+    SETTLEMENTS,
+    WARNING_LEVELS,
+    WARNING_STATUSES,
+)
 from workflow.parties import ORG_KINDS
 
 

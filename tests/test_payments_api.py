@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from payments_helpers import OTHER_UNIT, OTHER_ZERO_BALANCE, payment, rules_of
 from sqlalchemy import event
 
-from payments_helpers import OTHER_UNIT, OTHER_ZERO_BALANCE, payment, rules_of
 from workflow.db import db
-from workflow.monitoring.models import Payment, MonitoringWarning
+from workflow.monitoring.models import MonitoringWarning, Payment
 
 
 def count(model) -> int:

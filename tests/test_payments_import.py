@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-
 from payments_helpers import payment
+
 from workflow.db import db
-from workflow.monitoring.models import Payment, MonitoringWarning
+from workflow.monitoring.models import MonitoringWarning, Payment
 
 
 def stored() -> list[str]:

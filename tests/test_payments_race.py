@@ -6,13 +6,12 @@ from __future__ import annotations
 import threading
 
 import sqlalchemy as sa
-
 from payments_helpers import payment
+
 from workflow.db import db
-from workflow.monitoring.models import Payment, SpendingTotal, MonitoringWarning
+from workflow.monitoring.models import MonitoringWarning, Payment, SpendingTotal
 from workflow.monitoring.screening import screen_payments
 from workflow.parties import Actor
-
 
 
 def travel(amount, day):

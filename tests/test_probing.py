@@ -5,8 +5,8 @@ per unit and a number is registered to one unit at most."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-
 from payments_helpers import OTHER_UNIT, OTHER_ZERO_BALANCE, UNIT, ZERO_BALANCE, payment
+
 from workflow.accounts import BankAccount
 from workflow.db import db
 from workflow.monitoring.models import Payment

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-
 from payments_helpers import payment, rules_of
+
 from workflow.db import db
-from workflow.monitoring.models import RuleSet, MonitoringWarning
+from workflow.monitoring.models import MonitoringWarning, RuleSet
 from workflow.monitoring.rules import RULES
 
 

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from payments_helpers import (
+    COMPANY_ACCOUNT,
+    OTHER_ZERO_BALANCE,
+    PERSON_ACCOUNT,
+    PERSON_ID,
+    REAL_FUND,
+    UNIT,
+    rules_of,
+    screen_one,
+)
 
-from payments_helpers import (COMPANY_ACCOUNT, OTHER_ZERO_BALANCE, PERSON_ACCOUNT, PERSON_ID, REAL_FUND, UNIT,
-                              rules_of, screen_one)
 from workflow import budget
 from workflow.accounts import BankAccount
 from workflow.db import db

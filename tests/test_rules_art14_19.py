@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import sqlalchemy as sa
-
 from cases_support import actor, open_case_at, weeks_ago
 from payments_helpers import PERSON_ACCOUNT, PERSON_ID, UNIT, payment, rules_of, screen, screen_one
+
 from workflow import case_records, cases
 from workflow.budget import Indicator
 from workflow.db import db

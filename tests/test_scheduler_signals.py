@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from workflow.outbox import OutboxMessage, notify
 from workflow.db import db, utcnow
+from workflow.outbox import OutboxMessage, notify
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 20            # per signal and backend

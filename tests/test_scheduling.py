@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from workflow.outbox import OutboxMessage
 from workflow import scheduling
 from workflow.case_records import Case, CaseEvent
 from workflow.cases import apply_action, open_case
 from workflow.db import db
+from workflow.outbox import OutboxMessage
 from workflow.parties import Actor
 from workflow.scheduling import DeadlineEffect, OverdueDigest, daily_digest, digest_due, run_deadline_checks
 

@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from notifications.delivery import deliver_pending
-from workflow.outbox import OutboxMessage
 from workflow import cases as case_module
 from workflow import scheduling
 from workflow.case_records import Case, CaseEvent
 from workflow.cases import open_case
 from workflow.db import db
+from workflow.outbox import OutboxMessage
 from workflow.parties import Actor
 from workflow.scheduling import DeadlineEffect, daily_digest, run_deadline_checks
 

@@ -2,9 +2,17 @@
 import datetime as dt
 
 import sqlalchemy as sa
+from verification_support import (
+    OVERSIGHT,
+    UNIT,
+    clean_transfer,
+    held_payment,
+    outbox,
+    payment_status,
+    post_payments,
+    warning_row,
+)
 
-from verification_support import (OVERSIGHT, UNIT, clean_transfer, held_payment, outbox, payment_status,
-                                  post_payments, warning_row)
 from workflow.db import db
 from workflow.parties import User, create_org, org_by_code
 

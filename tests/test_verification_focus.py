@@ -1,7 +1,6 @@
 """The focus list (重点关注, Art. 11(二)4): units that trigger warnings often, seriously or for
 large amounts, as candidates for a 关注函."""
 import pytest
-
 from verification_support import UNIT, cash_travel, clean_transfer, post_payments
 
 

@@ -1,7 +1,9 @@
 """Decisions and public intake under real concurrency, on SQLite (one write lock) and
 PostgreSQL (row locks) alike (ASVS 2.3.4; issue 16 item 2)."""
-from race_support import race, statuses as sorted_statuses
+from race_support import race
+from race_support import statuses as sorted_statuses
 from verification_support import clean_transfer, count, held_payment, post_payments
+
 from workflow.complaints import Complaint
 
 

@@ -18,8 +18,9 @@ import re
 from pathlib import Path
 
 from cases_support import OVERSIGHT, UNIT, act_ok, open_case
-from notifications.delivery import deliver_pending
 from verification_support import held_payment
+
+from notifications.delivery import deliver_pending
 from workflow.db import db
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -40,7 +40,7 @@ from workflow import message_builders
 from workflow.articles import art
 from workflow.cases import open_case
 from workflow.complaints import finance_in_charge
-from workflow.db import AwareDateTime, Money, chunks, db, locked, to_money, utcnow
+from workflow.db import AwareDateTime, Money, among, chunks, db, locked, to_money, utcnow
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.journal import record, stream_of
 from workflow.machines.bank_case import RUNGS
@@ -298,7 +298,7 @@ class _Instructions:
         payments = {}
         for column, values in ((Payment.voucher_no, vouchers), (Payment.amount, amounts)):
             for chunk in chunks(values):
-                for p in db.session.execute(sa.select(Payment).where(Payment.bank_id == bank_id, column.in_(chunk))).scalars():
+                for p in db.session.execute(sa.select(Payment).where(Payment.bank_id == bank_id, among(column, chunk))).scalars():
                     payments[p.id] = p
         self.by_voucher: dict[str, list] = {}
         for p in sorted(payments.values(), key=lambda p: p.id):
@@ -309,7 +309,7 @@ class _Instructions:
         self.settled: set[int] = set()
         for chunk in chunks(sorted(payments)):
             self.settled.update(db.session.execute(sa.select(SettlementLine.payment_id).where(
-                SettlementLine.payment_id.in_(chunk), SettlementLine.outcome == "matched")).scalars())
+                among(SettlementLine.payment_id, chunk), SettlementLine.outcome == "matched")).scalars())
 
     def for_line(self, line: ReportedLine) -> list[Instruction]:
         if line.voucher_no:
@@ -325,7 +325,7 @@ def _earlier_lines(bank_id: int, keys: list[str]) -> dict[str, SettlementLine]:
     found = {}
     for chunk in chunks(sorted(set(keys))):
         for row in db.session.execute(sa.select(SettlementLine).where(
-                SettlementLine.bank_id == bank_id, SettlementLine.fingerprint.in_(chunk))).scalars():
+                SettlementLine.bank_id == bank_id, among(SettlementLine.fingerprint, chunk))).scalars():
             found[row.fingerprint] = row
     return found
 

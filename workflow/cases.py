@@ -32,8 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow import message_builders
-from workflow.case_records import (Case, CaseEvent, accounts_by_bank, competent_of, get_case, reaches,
-                                   state_writer)
+from workflow.case_records import Case, CaseEvent, accounts_by_bank, competent_of, get_case, reaches, state_writer
 from workflow.chain import GENESIS, chain_hash
 from workflow.db import db, json_safe, utcnow
 from workflow.documents import issue_document
@@ -43,7 +42,6 @@ from workflow.machines.base import Context, Tell, load_fields
 from workflow.outbox import notify
 from workflow.parties import Actor, Organisation
 from workflow.schemas import errors_of
-
 
 # --- what the tables say of a case ------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -233,11 +234,26 @@ def upsert(model, values: dict, index_elements: list, set_: dict, returning=None
 
 
 # --- loading by key in chunks -----------------------------------------------------------------
+# A batch's rows are loaded by key in a few queries for thousands of keys, none per row. SQLite
+# takes the keys as ``IN (...)`` in slices well under its parameter limit; PostgreSQL takes them
+# all at once as one array parameter.
 
-IN_CHUNK = 500  # values per IN (...) when loading by key: well under every driver's parameter limit
+CHUNK = 5000  # values per IN (...) when loading by key (well under the drivers' parameter limits)
 
 
-def chunks(values: list, size: int = IN_CHUNK):
-    """``values`` in consecutive slices of at most ``size`` (for ``column.in_(chunk)``)."""
+def chunks(values, size: int | None = None):
+    """Keys to load, in slices for ``IN (...)`` on SQLite; PostgreSQL takes them all at once
+    as one array parameter (see :func:`among`)."""
+    values = list(values)
+    if size is None:
+        size = (len(values) or 1) if dialect_name() == "postgresql" else CHUNK
     for start in range(0, len(values), size):
         yield values[start:start + size]
+
+
+def among(column, values: list):
+    """``column IN values``. On PostgreSQL as ``= ANY(:array)``: one parameter instead of
+    thousands, which the driver would otherwise rewrite one by one for every batch."""
+    if dialect_name() == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)

@@ -25,11 +25,10 @@ import sqlalchemy as sa
 
 from workflow.bank_intake import BankRefusal
 from workflow.case_records import Case, CaseEvent
-from workflow.db import chunks, db
+from workflow.db import among, chunks, db
 from workflow.journal import JournalEntry
 from workflow.machines import MACHINES
 from workflow.monitoring.models import MonitoringWarning
-
 
 # (stream kind, journal actions that may occur at most once together, the invariant's name)
 ONCE_ONLY = (
@@ -94,7 +93,7 @@ def _warning_cases() -> Iterator[Violation]:
     sources = sorted(opened_from)
     for chunk in chunks(sources):
         rows = db.session.execute(sa.select(MonitoringWarning.id, MonitoringWarning.status, MonitoringWarning.case_id)
-                                  .where(MonitoringWarning.id.in_(chunk)).order_by(MonitoringWarning.id))
+                                  .where(among(MonitoringWarning.id, chunk)).order_by(MonitoringWarning.id))
         for warning_id, status, case_id in rows:
             cases = opened_from[warning_id]
             if status == "confirmed" and case_id is not None and case_id not in cases:

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Sequence
 from workflow.machines import MACHINES, NEW
 from workflow.machines.base import Context
 
-
 # --- case transitions (workflow.cases) -----------------------------------------------------
 
 def rung_label(machine: str, rung: str) -> str:

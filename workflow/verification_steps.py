@@ -40,6 +40,7 @@ from workflow.outbox import notify
 from workflow.parties import Actor, Organisation, org_by_code
 from workflow.settings import current, local_zone
 
+
 @dataclass
 class StepContext:
     """What a step row's callables see: who, on which warning, the step being recorded, its

@@ -5,6 +5,13 @@
   SpendingTotal (running totals behind the cumulative rules, Art. 14-15 and 19).
 - :mod:`workflow.monitoring.rulesets` — the default parameters, validation, versioning.
 - :mod:`workflow.monitoring.rules`    — one class per warning rule, each citing its article.
-- :mod:`workflow.monitoring.screening` — ``screen_payments``: validate, dedupe, screen, store.
+- :mod:`workflow.monitoring.screening` — ``screen_payments``: validate, dedupe, screen, store; an
+  orchestration over
+  - :mod:`workflow.monitoring.intake`     — a payment row's fields and their hand-written parser;
+  - :mod:`workflow.monitoring.resolution` — the batch's units, accounts, indicators, registrations;
+  - :mod:`workflow.monitoring.totals`     — the running totals, locked per batch;
+  - :mod:`workflow.monitoring.vouchers`   — stored payments by voucher number and voucher clashes;
+  - :mod:`workflow.monitoring.lookups`    — loading by key in chunks; :mod:`workflow.monitoring.bulk`,
+    driver-level bulk writes.
 - :mod:`workflow.monitoring.payees`   — Art. 16 registrations of individual payees.
 """

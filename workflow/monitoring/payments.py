@@ -23,6 +23,7 @@ from workflow.monitoring.models import Payment, SpendingTotal
 from workflow.parties import Actor
 from workflow.scoping import units_of
 
+
 def payments_for(actor: Actor):
     """A select of the payments ``actor`` may see, with their warnings and unit loaded."""
     stmt = sa.select(Payment).options(selectinload(Payment.warnings), selectinload(Payment.unit),

@@ -18,7 +18,7 @@ dict of the payment's validated fields plus what the engine resolved once for al
 - ``category``: the payment's "三公" category (``abroad``/``vehicle``/``reception``) or ``None``,
   and ``category_key``, its running total's key in ``batch.totals``.
 
-``batch`` (:class:`workflow.monitoring.screening.Batch`) holds what was loaded once for the
+``batch`` (:class:`workflow.monitoring.resolution.Batch`) holds what was loaded once for the
 whole batch: accounts by number, indicators, payee registrations, "三公" budgets, units with
 disbursement suspended, and the running totals *before* this payment.
 """
@@ -456,9 +456,9 @@ class IndividualPayeeUnregistered(Rule):
         filed = batch.registrations.get((p["unit_id"], number))
         if filed is None:
             return f"收款人{p['payee_name']}（身份证{mask(number)}）未向财政部门备案身份、工作单位、职务职称和银行账号"
-        if self.match_name and filed[0] != p["payee_name"]:
+        if self.match_name and filed.name != p["payee_name"]:
             return f"收款人姓名“{p['payee_name']}”与备案姓名不一致（身份证{mask(number)}）"
-        if self.match_account and filed[1] != p["payee_account"]:
+        if self.match_account and filed.account != p["payee_account"]:
             return f"收款账号{p['payee_account'] or '（空）'}与收款人{p['payee_name']}备案的个人银行账号不一致"
         return None
 

@@ -3,22 +3,26 @@
 :func:`screen_payments` takes rows as they arrive (JSON objects or CSV rows of strings)
 and, inside the caller's transaction:
 
-1. validates every row first — a bad row is a 422 naming ``row N.field`` and nothing is
-   written (the caller's transaction is rolled back by the error handler);
+1. validates every row first (:mod:`~workflow.monitoring.intake`) — a bad row is a 422
+   naming ``row N.field`` and nothing is written (the caller's transaction is rolled back
+   by the error handler);
 2. checks that the caller may post each row: finance for units in its jurisdiction, a bank
    for payments from accounts it serves (Art. 28);
 3. loads once for the batch what the rules need (accounts, indicators, registrations, the
-   active rule set, suspended units) — no query per row;
+   active rule set, suspended units) — no query per row (2 and 3:
+   :mod:`~workflow.monitoring.resolution`);
 4. locks the running totals the batch touches (``SELECT ... FOR UPDATE`` on PostgreSQL,
-   the single writer lock on SQLite), so two racing requests add up in turn;
+   the single writer lock on SQLite), so two racing requests add up in turn
+   (:mod:`~workflow.monitoring.totals`);
 5. answers vouchers already stored with their existing record (never stored twice, no
    warning raised twice) when the row is the same payment; a voucher number posted again
    with different content (amount, payee, account, codes, time...) is a changed instruction
    hidden under an old number, and is refused: 409 naming ``row N.field`` for each field
    that differs from the stored payment, 422 when two rows of the same request differ, and
    nothing of the request is written. The bulk import instead leaves such rows out and
-   reports them (``refused``), storing the rest. The stored payments are read in the same
-   batched lookup as before (one query per chunk of voucher numbers, none per row);
+   reports them (``refused``), storing the rest. The stored payments are read in one
+   batched lookup (one query per chunk of voucher numbers, none per row;
+   :mod:`~workflow.monitoring.vouchers`);
 6. screens the new payments in payment-time order (``paid_at``, then posted order) and
    writes payments, warnings and totals in bulk.
 
@@ -28,192 +32,31 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import re
+import operator
 from dataclasses import dataclass, field
-from decimal import Decimal
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from workflow.budget import BankAccount, Indicator
 from workflow.case_records import Case, suspension_in_force
-from workflow.db import DATE_RANGE_TEXT, db, dialect_name, in_date_range, locked, take_write_lock, to_money, utcnow
-from workflow.errors import Conflict, Forbidden, Invalid
+from workflow.db import among, chunks, db, take_write_lock, utcnow
+from workflow.errors import Forbidden
 from workflow.monitoring import bulk
-from workflow.monitoring.models import (
-    EXCEPTIONS,
-    METHODS,
-    PAYEE_KINDS,
-    SETTLEMENTS,
-    MonitoringWarning,
-    PayeeRegistration,
-    Payment,
-    SpendingTotal,
-)
-from workflow.monitoring.rules import AccountInfo, BoundRules, IndicatorInfo, mask
+from workflow.monitoring.intake import MAX_ROWS, validate_rows
+from workflow.monitoring.models import MonitoringWarning, Payment
+from workflow.monitoring.resolution import resolve
+from workflow.monitoring.rules import BoundRules, Rule
 from workflow.monitoring.rulesets import active_rule_set
-from workflow.parties import Actor, Organisation
-from workflow.scoping import units_of
-
-MAX_ROWS = 10_000  # per API request; the import command feeds batches of any size
-MAX_REPORTED_ERRORS = 100
-CHUNK = 5000  # values per IN (...) when loading by key (well under the drivers' parameter limits)
-# The budget year is the calendar year in China: Asia/Shanghai, a fixed UTC+8 since 1991
-# (no daylight saving), written as a fixed offset because it is converted for every row.
-BUDGET_ZONE = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
-FUTURE_TOLERANCE = dt.timedelta(hours=1)
-
-REQUIRED = ("voucher_no", "unit_code", "payer_account", "amount", "paid_at", "settlement", "method",
-            "functional_code", "economic_code", "summary", "payee_name", "payee_kind")
-OPTIONAL = ("payee_account", "payee_id_number", "project", "approval_ref", "exception", "exception_ref")
-FIELDS = frozenset(REQUIRED + OPTIONAL)
-LENGTHS = {"voucher_no": 64, "unit_code": 32, "payer_account": 40, "summary": 500, "payee_name": 200,
-           "payee_account": 64, "payee_id_number": 32, "project": 200, "approval_ref": 200, "exception_ref": 200}
-CHOICES = {"settlement": frozenset(SETTLEMENTS), "method": frozenset(METHODS),
-           "payee_kind": frozenset(PAYEE_KINDS), "exception": frozenset(EXCEPTIONS)}
-CODE = re.compile(r"[0-9]{3,10}")
-ID_NUMBER = re.compile(r"[0-9]{17}[0-9Xx]|[0-9]{15}")
-ACCOUNT_NO = re.compile(r"[0-9A-Za-z-]{4,64}")
-NOT_TEXT = object()  # a text field sent as another JSON type: already an error
-
-
-# ---------------------------------------------------------------- validation
-
-def validate_rows(rows: list, *, now: dt.datetime | None = None) -> list[dict]:
-    """Parse every row into typed values; raise :class:`Invalid` naming ``row N.field``
-    (N counts rows from 1 as posted) if any row is bad."""
-    if not isinstance(rows, list):
-        raise Invalid("expected a list of payments", {"_": ["expected a JSON array"]})
-    if not rows:
-        raise Invalid("nothing to screen", {"_": ["no rows"]})
-    latest = (now or utcnow()) + FUTURE_TOLERANCE
-    errors: dict[str, list[str]] = {}
-    parsed = []
-    for number, row in enumerate(rows, start=1):
-        p, row_errors = _parse_row(row, latest)
-        if row_errors:
-            for name, message in row_errors:
-                if len(errors) < MAX_REPORTED_ERRORS:
-                    errors[f"row {number}.{name}" if name else f"row {number}"] = [message]
-        parsed.append(p)
-    if errors:
-        if len(errors) >= MAX_REPORTED_ERRORS:
-            errors["_"] = [f"only the first {MAX_REPORTED_ERRORS} errors are listed"]
-        raise Invalid("the payments were rejected; nothing was written", errors)
-    return parsed
-
-
-def _field_specs() -> tuple:
-    """(name, required, max length, choices, pattern, empty value) for every text field."""
-    patterns = {"functional_code": (CODE, "digits only, 3 to 10 of them"),
-                "economic_code": (CODE, "digits only, 3 to 10 of them"),
-                "payer_account": (ACCOUNT_NO, "letters, digits and '-' only, 4 to 64 of them"),
-                "payee_account": (ACCOUNT_NO, "letters, digits and '-' only, 4 to 64 of them"),
-                "payee_id_number": (ID_NUMBER, "an identity card number of 18 (or 15) characters")}
-    specs = []
-    for name in REQUIRED + OPTIONAL:
-        if name == "amount":
-            continue
-        choices = CHOICES.get(name)
-        specs.append((name, name in REQUIRED, LENGTHS.get(name), choices,
-                      f"one of {', '.join(sorted(choices))}" if choices else None, patterns.get(name),
-                      "" if name in ("payee_account", "project") else None))
-    return tuple(specs)
-
-
-FIELD_SPECS = _field_specs()
-
-
-def _parse_row(row, latest: dt.datetime) -> tuple[dict, list[tuple[str, str]]]:
-    # Written for speed: a million rows pass through here in a bulk import.
-    if type(row) is not dict:
-        return {}, [("", "must be an object of payment fields")]
-    errors: list[tuple[str, str]] = []
-    if not FIELDS.issuperset(row):
-        errors.extend((name, "unknown field") for name in sorted(row.keys() - FIELDS))
-    get = row.get
-    p: dict = {}
-    for name, required, limit, choices, choice_error, pattern, empty in FIELD_SPECS:
-        value = get(name)
-        if value is None:
-            pass
-        elif type(value) is str:
-            value = value.strip() or None
-        elif type(value) is int:
-            value = str(value)
-        else:
-            errors.append((name, "must be text"))
-            p[name] = NOT_TEXT  # the checks across fields below pass it by
-            continue
-        if value is None:
-            if required:
-                errors.append((name, "required"))
-            p[name] = empty
-            continue
-        if limit is not None and len(value) > limit:
-            errors.append((name, f"at most {limit} characters"))
-        elif choices is not None and value not in choices:
-            errors.append((name, choice_error))
-        elif pattern is not None and not pattern[0].fullmatch(value):
-            errors.append((name, pattern[1]))
-        p[name] = value
-    number = p["payee_id_number"]
-    if type(number) is str and number[-1] == "x":
-        p["payee_id_number"] = number.upper()
-    if NOT_TEXT in (p["exception"], p["exception_ref"]):
-        pass
-    elif p["exception"] and not p["exception_ref"]:
-        errors.append(("exception_ref", "required with an exception: the document it rests on (Art. 13(三))"))
-    elif p["exception_ref"] and not p["exception"]:
-        errors.append(("exception", "required with an exception_ref"))
-    raw = get("amount")
-    if raw is None or raw == "":
-        errors.append(("amount", "required"))
-    elif type(raw) is bool or not isinstance(raw, (str, int)):
-        errors.append(("amount", "a decimal amount in yuan as a string, e.g. \"1500.00\""))
-    else:
-        try:
-            amount = to_money(raw)  # the one written form, at most MONEY_MAX
-        except (TypeError, ValueError) as exc:
-            errors.append(("amount", str(exc)))
-        else:
-            if amount <= 0:
-                errors.append(("amount", "must be more than zero"))
-            p["amount"] = amount
-    paid_at = p["paid_at"]
-    if type(paid_at) is str:
-        try:
-            moment = dt.datetime.fromisoformat(paid_at)
-        except ValueError:
-            errors.append(("paid_at", "an ISO 8601 time with its offset, e.g. 2021-03-01T10:00:00+08:00"))
-        else:
-            if moment.tzinfo is None:
-                errors.append(("paid_at", "needs a UTC offset, e.g. +08:00"))
-            elif not in_date_range(moment):
-                errors.append(("paid_at", f"must be {DATE_RANGE_TEXT}"))
-            elif moment > latest:
-                errors.append(("paid_at", "is in the future"))
-            else:
-                p["paid_at"] = moment
-    return p, errors
-
-
-# ---------------------------------------------------------------- the batch
-
-@dataclass
-class Batch:
-    """What the rules read, loaded once per batch (see :mod:`workflow.monitoring.rules`)."""
-
-    # by number: the registered account of that number, else the first recorded (a payee's)
-    accounts: dict[str, AccountInfo] = field(default_factory=dict)
-    # by (unit, number): each unit's own record of a number (a payer's)
-    unit_accounts: dict[tuple[int, str], AccountInfo] = field(default_factory=dict)
-    indicators: dict[tuple, IndicatorInfo] = field(default_factory=dict)
-    projects: set[tuple] = field(default_factory=set)               # (unit_id, year, project)
-    sangong_budget: dict[tuple, Decimal] = field(default_factory=dict)  # (unit_id, year, category)
-    registrations: dict[tuple, tuple[str, str]] = field(default_factory=dict)  # (unit_id, id_number)
-    suspended: set[int] = field(default_factory=set)
-    parent_of: dict[int, int | None] = field(default_factory=dict)
-    totals: dict[tuple, Decimal] = field(default_factory=dict)       # (unit_id, year, key) -> spent
+from workflow.monitoring.totals import RunningTotals, total_keys
+from workflow.monitoring.vouchers import (
+    StoredPayment,
+    Voucher,
+    new_rows,
+    serialise_units,
+    stored_payments,
+    voucher_clashes,
+)
+from workflow.parties import Actor
 
 
 @dataclass
@@ -228,13 +71,43 @@ class ScreeningResult:
     refused: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)
 
 
+# A new payment's columns, as written to ``payments``. The screened row (a dict by field name)
+# carries most of them under the column's own name; screening adds the rest (see
+# :func:`_complete`) and :data:`payment_values` reads them in this order for the bulk insert.
 PAYMENT_COLUMNS = ("id", "voucher_no", "unit_id", "payer_account_id", "payer_account", "amount", "paid_at",
                    "budget_year", "settlement", "method", "functional_code", "economic_code", "summary",
                    "payee_name", "payee_account", "payee_kind", "payee_id_number", "project", "approval_ref",
                    "exception", "exception_ref", "indicator_id", "bank_id", "sangong_category", "counted",
                    "status", "posted_by_id", "created_at")
-WARNING_COLUMNS = ("id", "payment_id", "unit_id", "rule", "level", "article", "message", "rule_set_version",
-                   "status", "version", "created_at")
+payment_values = operator.itemgetter(*PAYMENT_COLUMNS)
+
+
+class WarningRow(NamedTuple):
+    """A warning raised by screening as written to ``warnings``, column by column."""
+
+    id: int
+    payment_id: int
+    unit_id: int
+    rule: str
+    level: str
+    article: str
+    message: str
+    rule_set_version: int
+    status: str
+    version: int
+    created_at: dt.datetime
+
+
+class Fired(NamedTuple):
+    """A rule that fired on a new payment, before its warning has an id."""
+
+    payment_id: int
+    unit_id: int
+    rule: Rule
+    message: str
+
+
+WARNING_COLUMNS = WarningRow._fields
 
 
 def screen_payments(actor: Actor, rows: list, now: dt.datetime | None = None, *,
@@ -269,434 +142,110 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
             max_rows: int | None, skip_changed: bool) -> ScreeningResult:
     if not actor.is_system and actor.kind not in ("finance", "bank"):
         raise Forbidden(f"a {actor.kind} party may not post payments")
-    if max_rows is not None and isinstance(rows, list) and len(rows) > max_rows:
-        raise Invalid(f"at most {max_rows} payments per request", {"_": [f"{len(rows)} rows posted"]})
     now = now or utcnow()
-    parsed = validate_rows(rows, now=now)
+    parsed = validate_rows(rows, now=now, max_rows=max_rows)
     rule_set = active_rule_set()
     bound = BoundRules.build(rule_set.version, rule_set.parameters)
-    batch = Batch()
-    _resolve(actor, parsed, batch, bound)
+    batch = resolve(actor, parsed, bound)
+    batch.suspended = suspended_units(batch.unit_ids)
 
-    keys = _total_keys(parsed)
+    keys = total_keys(parsed)
     take_write_lock()  # SQLite: screenings queue here instead of failing later with a stale snapshot
-    _serialise_units({p["unit_id"] for p in parsed})
-    total_rows = _lock_totals(keys, now)
-    batch.totals = {key: spent for key, (_, spent) in total_rows.items()}
-    existing = _existing(parsed)
-    refused = _voucher_clashes(actor, parsed, existing, refuse=not skip_changed)
+    serialise_units(batch.unit_ids)
+    totals = RunningTotals.lock(keys, now)
+    batch.totals = totals.spent
+    stored = stored_payments(parsed)
+    refused = voucher_clashes(actor, parsed, stored, refuse=not skip_changed)
+    to_store, first_of = new_rows(parsed, stored)
 
-    new_rows: list[int] = []
-    first_of: dict[tuple[int, str], int] = {}
-    for index, p in enumerate(parsed):
-        voucher = (p["unit_id"], p["voucher_no"])
-        if voucher in existing or voucher in first_of:  # refused rows too: stored, or after their first row
-            continue
-        first_of[voucher] = index
-        new_rows.append(index)
-    new_rows.sort(key=lambda i: parsed[i]["paid_at"])  # stable: posted order breaks ties
-
-    payment_ids = bulk.allocate_ids(Payment.__table__, len(new_rows))
-    payments: list[tuple] = []
-    fired_all: list[tuple] = []  # (payment row index, rule, message)
-    statuses: dict[int, str] = {}
-    totals = batch.totals
+    payment_ids = bulk.allocate_ids(Payment.__table__, len(to_store))
+    payments: list[tuple] = []  # payment_values of each new payment
+    fired: list[Fired] = []
+    held = 0
     rules = bound.rules
     user_id = actor.user_id
-    for payment_id, index in zip(payment_ids, new_rows):
+    for payment_id, index in zip(payment_ids, to_store):
         p = parsed[index]
-        held = False
+        status = "accepted"
         for rule in rules:
             message = rule.check(p, batch)
             if message is not None:
-                fired_all.append((index, payment_id, rule, message))
+                fired.append(Fired(payment_id, p["unit_id"], rule, message))
                 if rule.level == "block":
-                    held = True
-        status = "held" if held else "accepted"
-        statuses[index] = status
-        amount = p["amount"]
-        indicator = p["indicator"]
-        if indicator is not None:
-            key = indicator.total_key
-            totals[key] = totals[key] + amount
-        key = p["category_key"]
-        if key is not None:
-            totals[key] = totals[key] + amount
-        account = p["account"]
-        payments.append((
-            payment_id, p["voucher_no"], p["unit_id"], account.id if account else None, p["payer_account"],
-            amount, p["paid_at"], p["year"], p["settlement"], p["method"], p["functional_code"],
-            p["economic_code"], p["summary"], p["payee_name"], p["payee_account"], p["payee_kind"],
-            p["payee_id_number"], p["project"], p["approval_ref"], p["exception"], p["exception_ref"],
-            indicator.id if indicator else None, p["bank_id"], p["category"], True, status, user_id, now))
+                    status = "held"
+        if status == "held":
+            held += 1
+        totals.add(p)  # after the rules: they read the totals before this payment
+        _complete(p, payment_id, status, user_id, now)
+        payments.append(payment_values(p))
 
-    warning_ids = bulk.allocate_ids(MonitoringWarning.__table__, len(fired_all))
-    warnings = [(warning_id, payment_id, parsed[index]["unit_id"], rule.name, rule.level, rule.article,
-                 message, bound.version, "open", 1, now)
-                for warning_id, (index, payment_id, rule, message) in zip(warning_ids, fired_all)]
+    warning_ids = bulk.allocate_ids(MonitoringWarning.__table__, len(fired))
+    warnings = [WarningRow(id=warning_id, payment_id=f.payment_id, unit_id=f.unit_id, rule=f.rule.name,
+                           level=f.rule.level, article=f.rule.article, message=f.message,
+                           rule_set_version=bound.version, status="open", version=1, created_at=now)
+                for warning_id, f in zip(warning_ids, fired)]
     bulk.insert_rows(Payment.__table__, PAYMENT_COLUMNS, payments)
     bulk.insert_rows(MonitoringWarning.__table__, WARNING_COLUMNS, warnings)
-    _store_totals(total_rows, batch.totals, now)
+    totals.store(now)
 
     result = ScreeningResult(items=[], created=len(payments), warnings=len(warnings),
-                             duplicates=len(parsed) - len(payments) - len(refused),
-                             held=sum(1 for s in statuses.values() if s == "held"),
+                             duplicates=len(parsed) - len(payments) - len(refused), held=held,
                              refused=[(index + 1, parsed[index]["voucher_no"], reasons)
                                       for index, reasons in sorted(refused.items())])
     if answer:
-        result.items = _answer(parsed, existing, first_of, payment_ids, new_rows, statuses,
-                               zip(warning_ids, fired_all))
+        result.items = _answer(parsed, stored, first_of, warnings)
     return result
 
 
-ZERO = Decimal("0.00")
-
-
-def _resolve(actor: Actor, parsed: list[dict], batch: Batch, bound: BoundRules) -> None:
-    """Load the batch's units, accounts, indicators, registrations and suspensions once,
-    check the caller may post every row, and give each row what all rules share."""
-    codes = {p["unit_code"] for p in parsed}
-    units: dict[str, tuple[int, int | None]] = {}
-    for chunk in _chunks(codes):
-        for unit_id, code, parent_id in db.session.execute(
-                sa.select(Organisation.id, Organisation.code, Organisation.parent_id).where(
-                    _among(Organisation.code, chunk), Organisation.kind == "unit",
-                    units_of(actor, Organisation.id) if actor.kind != "bank" else sa.true())):
-            units[code] = (unit_id, parent_id)
-            batch.parent_of[unit_id] = parent_id
-
-    numbers = {p["payer_account"] for p in parsed} | {p["payee_account"] for p in parsed if p["payee_account"]}
-    for chunk in _chunks(numbers):
-        for row in db.session.execute(sa.select(
-                BankAccount.number, BankAccount.id, BankAccount.unit_id, BankAccount.bank_id, BankAccount.kind,
-                BankAccount.registered, BankAccount.status).where(_among(BankAccount.number, chunk))
-                .order_by(BankAccount.registered.desc(), BankAccount.id)):
-            info = AccountInfo(*row[1:])
-            batch.accounts.setdefault(row[0], info)
-            batch.unit_accounts[(info.unit_id, row[0])] = info
-
-    errors: dict[str, list[str]] = {}
-    years: set[int] = set()
-    is_bank = actor.kind == "bank"
-    unit_of, category_of = units.get, bound.sangong_codes.get
-    unit_account_of, account_of = batch.unit_accounts.get, batch.accounts.get
-    default_bank = actor.org_id if is_bank else None
-    for number, p in enumerate(parsed, start=1):
-        unit = unit_of(p["unit_code"])
-        payer = p["payer_account"]
-        account = (unit is not None and unit_account_of((unit[0], payer))) or account_of(payer)
-        if unit is None or (is_bank and (account is None or account.bank_id != actor.org_id)):
-            if unit is None:
-                where = "your jurisdiction" if actor.kind == "finance" else "the register"
-                errors[f"row {number}.unit_code"] = [f"no budget unit {p['unit_code']!r} in {where}"]
-            if is_bank and (account is None or account.bank_id != actor.org_id):
-                errors[f"row {number}.payer_account"] = ["not an account your bank serves"]
-            if len(errors) >= MAX_REPORTED_ERRORS:
-                break
-            continue
-        p["unit_id"] = unit[0]
-        p["year"] = year = p["paid_at"].astimezone(BUDGET_ZONE).year
-        p["account"] = account
-        p["bank_id"] = account.bank_id if account is not None else default_bank
-        p["category"] = category_of(p["economic_code"])
-        years.add(year)
-    if errors:
-        raise Invalid("the payments were rejected; nothing was written", errors)
-
-    unit_ids = {unit_id for unit_id, _ in units.values()}
-    for chunk in _chunks(unit_ids):
-        for row in db.session.execute(sa.select(
-                Indicator.unit_id, Indicator.year, Indicator.functional_code, Indicator.economic_code,
-                Indicator.project, Indicator.id, Indicator.amount, Indicator.frozen, Indicator.expenditure_kind
-        ).where(_among(Indicator.unit_id, chunk), Indicator.year.in_(years))):
-            unit_id, year, functional, economic, project, ind_id, amount, frozen, kind = row
-            batch.indicators[(unit_id, year, functional, economic, project)] = IndicatorInfo(
-                ind_id, amount, frozen, kind, project, (unit_id, year, f"indicator:{ind_id}"))
-            if project:
-                batch.projects.add((unit_id, year, project))
-            category = bound.sangong_codes.get(economic)
-            if category is not None:
-                key = (unit_id, year, category)
-                batch.sangong_budget[key] = batch.sangong_budget.get(key, ZERO) + amount
-    indicator_of = batch.indicators.get
-    category_keys: dict[tuple, tuple] = {}
-    for p in parsed:
-        unit_id, year = p["unit_id"], p["year"]
-        p["indicator"] = indicator_of((unit_id, year, p["functional_code"], p["economic_code"], p["project"]))
-        category = p["category"]
-        if category is None:
-            p["category_key"] = None
-        else:
-            key = category_keys.get((unit_id, year, category))
-            if key is None:
-                key = category_keys[(unit_id, year, category)] = (unit_id, year, f"sangong:{category}")
-            p["category_key"] = key
-
-    people = {p["payee_id_number"] for p in parsed if p["payee_kind"] == "individual" and p["payee_id_number"]}
-    for chunk in _chunks(people):
-        for unit_id, number, name, account in db.session.execute(sa.select(
-                PayeeRegistration.unit_id, PayeeRegistration.id_number, PayeeRegistration.name,
-                PayeeRegistration.account).where(_among(PayeeRegistration.id_number, chunk),
-                                                 PayeeRegistration.unit_id.in_(unit_ids))):
-            batch.registrations[(unit_id, number)] = (name, account)
-
-    batch.suspended = suspended_units(unit_ids)
+def _complete(p: dict, payment_id: int, status: str, user_id: int | None, now: dt.datetime) -> None:
+    """Give the screened row ``p`` the payment columns it does not carry under their own name."""
+    account = p["account"]
+    indicator = p["indicator"]
+    p["id"] = payment_id
+    p["payer_account_id"] = account.id if account else None
+    p["budget_year"] = p["year"]
+    p["indicator_id"] = indicator.id if indicator else None
+    p["sangong_category"] = p["category"]
+    p["counted"] = True
+    p["status"] = status
+    p["posted_by_id"] = user_id
+    p["created_at"] = now
 
 
 def suspended_units(unit_ids) -> set[int]:
     """The units among ``unit_ids`` whose disbursement is suspended (Art. 21(四)), in one
-    query: the case workflow's own predicate (``workflow.cases.suspension_in_force``)
+    query: the case record's own predicate (``workflow.case_records.suspension_in_force``)
     applied to the whole batch rather than one unit per call."""
     found: set[int] = set()
-    for chunk in _chunks(unit_ids):
+    for chunk in chunks(unit_ids):
         found.update(db.session.execute(sa.select(Case.subject_id).where(
-            _among(Case.subject_id, chunk), suspension_in_force()).distinct()).scalars())
+            among(Case.subject_id, chunk), suspension_in_force()).distinct()).scalars())
     return found
 
 
-def _total_keys(parsed: list[dict]) -> list[tuple]:
-    keys = {p["indicator"].total_key for p in parsed if p["indicator"] is not None}
-    keys.update(p["category_key"] for p in parsed if p["category_key"] is not None)
-    return sorted(keys)  # one order for every transaction: no deadlock between racing batches
-
-
-def _serialise_units(unit_ids: set[int]) -> None:
-    """Batches for the same unit one at a time, so that a voucher posted twice at once is
-    stored once and both posts answer the stored payment (README: a voucher posted again
-    answers the stored one) instead of one of them failing on the unique voucher number.
-    SQLite: :func:`take_write_lock` has serialised every batch already. PostgreSQL: the
-    units' rows, FOR NO KEY UPDATE in id order (inserts that reference a unit take KEY SHARE,
-    which this does not block; one order for every batch, so no deadlock)."""
-    if unit_ids:
-        db.session.execute(locked(sa.select(Organisation.id).where(Organisation.id.in_(sorted(unit_ids)))
-                                  .order_by(Organisation.id), key_share=True))
-
-
-def _lock_totals(keys: list[tuple], now: dt.datetime) -> dict[tuple, tuple[int, Decimal]]:
-    """Lock and read the batch's running totals (``key -> (row id, spent)``), creating the
-    missing ones: a racing batch waits here until this one commits, and then reads totals
-    that include this batch's payments. Rows are locked in id order and created in key
-    order, one order for every transaction, so racing batches queue instead of deadlocking."""
-    if not keys:
-        return {}
-    found = _select_totals(keys)
-    missing = [key for key in keys if key not in found]
-    if missing:
-        if dialect_name() == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        for chunk in _chunks(missing, CHUNK):
-            db.session.execute(insert(SpendingTotal.__table__).on_conflict_do_nothing(), [
-                {"unit_id": u, "year": y, "key": k, "spent": ZERO, "updated_at": now} for u, y, k in chunk])
-        found.update(_select_totals(missing))
-    return found
-
-
-def _select_totals(keys: list[tuple]) -> dict[tuple, tuple[int, Decimal]]:
-    table = SpendingTotal.__table__
-    wanted = set(keys)
-    columns = (table.c.id, table.c.unit_id, table.c.year, table.c.key, table.c.spent)
-    if dialect_name() == "postgresql":
-        # exactly these keys, locked in id order (one order for every transaction)
-        given = sa.text("SELECT u, y, k FROM unnest(CAST(:u AS integer[]), CAST(:y AS integer[]), "
-                        "CAST(:k AS text[])) AS g(u, y, k)"
-                        ).columns(u=sa.Integer, y=sa.Integer, k=sa.String).subquery()
-        stmt = (sa.select(*columns).join(given, sa.and_(table.c.unit_id == given.c.u, table.c.year == given.c.y,
-                                                          table.c.key == given.c.k))
-                .order_by(table.c.id).with_for_update(of=table))
-        rows = db.session.execute(stmt, {"u": [k[0] for k in keys], "y": [k[1] for k in keys],
-                                         "k": [k[2] for k in keys]})
-        return {(u, y, k): (row_id, spent) for row_id, u, y, k, spent in rows}
-    # SQLite: the writer lock taken before serialises batches. All totals of the batch's units
-    # and years (a few dozen a unit), filtered here: a key list would multiply the index probes.
-    found = {}
-    years = sorted({k[1] for k in keys})
-    for chunk in _chunks(sorted({k[0] for k in keys})):
-        for row_id, unit_id, year, key, spent in db.session.execute(
-                sa.select(*columns).where(table.c.unit_id.in_(chunk), table.c.year.in_(years))):
-            if (unit_id, year, key) in wanted:
-                found[(unit_id, year, key)] = (row_id, spent)
-    return found
-
-
-def _store_totals(rows: dict[tuple, tuple[int, Decimal]], totals: dict[tuple, Decimal], now: dt.datetime) -> None:
-    """Write back the totals this batch changed (their rows are locked since _lock_totals)."""
-    changed = [(row_id, totals[key]) for key, (row_id, before) in rows.items() if totals[key] != before]
-    if not changed:
-        return
-    table = SpendingTotal.__table__
-    if dialect_name() == "postgresql":
-        # one statement for the whole batch; spent is integer fen in the database
-        db.session.execute(sa.text(
-            "UPDATE spending_totals AS t SET spent = v.spent, updated_at = :now "
-            "FROM (SELECT unnest(CAST(:ids AS integer[])) AS id, unnest(CAST(:spents AS bigint[])) AS spent) AS v "
-            "WHERE t.id = v.id"),
-            {"ids": [row_id for row_id, _ in changed], "spents": [int(spent * 100) for _, spent in changed],
-             "now": now})
-        return
-    bulk.update_rows(table, ("spent", "updated_at"), [(row_id, spent, now) for row_id, spent in changed])
-
-
-# What makes two postings of one voucher number of a unit the same payment: every field of the
-# row but the voucher number and the unit (the key: another unit's voucher is another payment).
-COMPARED = ("payer_account", "amount", "paid_at", "settlement", "method", "functional_code", "economic_code",
-            "summary", "payee_name", "payee_account", "payee_kind", "payee_id_number", "project", "approval_ref",
-            "exception", "exception_ref")
-STORED_COLUMNS = (Payment.voucher_no, Payment.id, Payment.status, Payment.unit_id, Payment.bank_id,
-                  *(getattr(Payment, name) for name in COMPARED))
-
-
-def _existing(parsed: list[dict]) -> dict[tuple[int, str], tuple]:
-    """Vouchers of the batch's units already stored: ``(unit_id, voucher) -> (id, status, unit_id,
-    bank_id, *COMPARED)``, read in one query per chunk of voucher numbers (one query in all on
-    PostgreSQL). Only the posted units' payments are read: another unit's number is not a clash."""
-    vouchers = {p["voucher_no"] for p in parsed}
-    wanted = {(p["unit_id"], p["voucher_no"]) for p in parsed}
-    unit_ids = sorted({p["unit_id"] for p in parsed})
-    found: dict[tuple[int, str], tuple] = {}
-    for chunk in _chunks(vouchers):
-        for row in db.session.execute(sa.select(*STORED_COLUMNS).where(
-                _among(Payment.voucher_no, chunk), _among(Payment.unit_id, unit_ids))):
-            key = (row[3], row[0])
-            if key in wanted:
-                found[key] = tuple(row[1:])
-    return found
-
-
-def _voucher_clashes(actor: Actor, parsed: list[dict], existing: dict[tuple[int, str], tuple], *,
-                     refuse: bool) -> dict[int, dict[str, str]]:
-    """Rows whose voucher number is taken by something else: ``row index -> {field: reason}``.
-
-    A voucher number is the unit's: a row is compared with its unit's stored payment of that
-    number when there is one, and clashes if it differs in any field of :data:`COMPARED` or, for
-    a bank, if another bank carries it. The answer names only what the caller may see: the
-    stored payment and its values for finance (whose jurisdiction holds the unit) and for the
-    bank that carries it; nothing but "in use" for a bank that does not (it cannot see that
-    payment, and its posting of the unit's number must not be stored twice). A voucher number
-    not stored yet stands for its first row of the unit in the request, and a later row that
-    differs from that one clashes with it. With ``refuse``
-    the clashes are raised and nothing is written: a request that contradicts itself is
-    invalid input (422, like any bad row); a row that contradicts what is stored is a
-    conflict with the stored state (409)."""
-    stored_clash: dict[int, dict[str, str]] = {}
-    within_clash: dict[int, dict[str, str]] = {}
-    first: dict[tuple[int, str], int] = {}
-    is_bank = actor.kind == "bank"
-    for index, p in enumerate(parsed):
-        voucher = (p["unit_id"], p["voucher_no"])
-        stored = existing.get(voucher)
-        if stored is not None:
-            payment_id, _, _, bank_id = stored[:4]
-            if is_bank and bank_id != actor.org_id:
-                stored_clash[index] = {"voucher_no": "the unit has used this voucher number; a payment "
-                                                     "needs a voucher number of its own"}
-                continue
-            differs = _differences(p, dict(zip(COMPARED, stored[4:])))
-            if differs:
-                stored_clash[index] = _reasons(
-                    differs, f"already stored as payment {payment_id} with different {{names}}; a changed "
-                             f"instruction needs its own voucher number", f"stored payment {payment_id}")
-            continue
-        earlier = first.setdefault(voucher, index)
-        if earlier != index:
-            differs = _differences(p, parsed[earlier])
-            if differs:
-                within_clash[index] = _reasons(
-                    differs, f"row {earlier + 1} has this voucher number with different {{names}}", f"row {earlier + 1}")
-    if refuse and within_clash:
-        raise Invalid("a voucher number is posted twice with different content; nothing was written",
-                      _row_errors(within_clash))
-    if refuse and stored_clash:
-        raise Conflict("voucher numbers already used for other content; nothing was written",
-                       _row_errors(stored_clash))
-    return {**stored_clash, **within_clash}
-
-
-def _differences(p: dict, other: dict, fields=COMPARED) -> list[tuple[str, object, object]]:
-    """(field, other's value, this row's value) for each field in which they differ; an absent
-    optional text and an empty one are the same, times compare as instants."""
-    differs = []
-    for name in fields:
-        mine, theirs = p[name], other[name]
-        if mine != theirs and (mine or theirs):
-            differs.append((name, theirs, mine))
-    return differs
-
-
-def _reasons(differs: list[tuple[str, object, object]], summary: str, other: str) -> dict[str, str]:
-    """``voucher_no`` says what clashes and in which fields; each field says both values."""
-    reasons = {"voucher_no": summary.format(names=", ".join(name for name, _, _ in differs))}
-    for name, theirs, mine in differs:
-        reasons[name] = f"{other} has {_shown(name, theirs)}, this row {_shown(name, mine)}"
-    return reasons
-
-
-def _shown(name: str, value) -> str:
-    if value is None or value == "":
-        return "none"
-    if name == "paid_at":
-        return value.astimezone(BUDGET_ZONE).isoformat()
-    if name == "amount":
-        return f"{value:.2f}"
-    if name == "payee_id_number":
-        return mask(value)
-    text = str(value)
-    return repr(text if len(text) <= 60 else text[:59] + "…")
-
-
-def _row_errors(clashes: dict[int, dict[str, str]]) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    for index, reasons in sorted(clashes.items()):
-        for name, reason in reasons.items():
-            if len(errors) >= MAX_REPORTED_ERRORS:
-                errors["_"] = [f"only the first {MAX_REPORTED_ERRORS} errors are listed"]
-                return errors
-            errors[f"row {index + 1}.{name}"] = [reason]
-    return errors
-
-
-def _answer(parsed, existing, first_of, payment_ids, new_rows, statuses, fired) -> list[dict]:
+def _answer(parsed: list[dict], stored: dict[Voucher, StoredPayment], first_of: dict[Voucher, int],
+            warnings: list[WarningRow]) -> list[dict]:
+    """One item per posted row: its payment (new, or the stored one) and that payment's warnings."""
     warnings_of: dict[int, list[dict]] = {}
-    for warning_id, (_, payment_id, rule, message) in fired:
-        warnings_of.setdefault(payment_id, []).append(
-            {"id": warning_id, "rule": rule.name, "level": rule.level, "article": rule.article, "message": message})
-    stored_ids = [v[0] for v in existing.values()]
-    for chunk in _chunks(stored_ids):
+    for w in warnings:
+        warnings_of.setdefault(w.payment_id, []).append(
+            {"id": w.id, "rule": w.rule, "level": w.level, "article": w.article, "message": w.message})
+    stored_ids = [payment.id for payment in stored.values()]
+    for chunk in chunks(stored_ids):
         for row in db.session.execute(sa.select(
                 MonitoringWarning.payment_id, MonitoringWarning.id, MonitoringWarning.rule, MonitoringWarning.level, MonitoringWarning.article, MonitoringWarning.message
-        ).where(_among(MonitoringWarning.payment_id, chunk)).order_by(MonitoringWarning.id)):
-            warnings_of.setdefault(row[0], []).append(
-                {"id": row[1], "rule": row[2], "level": row[3], "article": row[4], "message": row[5]})
-    id_of = dict(zip(new_rows, payment_ids))
+        ).where(among(MonitoringWarning.payment_id, chunk)).order_by(MonitoringWarning.id)):
+            warnings_of.setdefault(row.payment_id, []).append(
+                {"id": row.id, "rule": row.rule, "level": row.level, "article": row.article, "message": row.message})
     items = []
     for p in parsed:
         voucher = (p["unit_id"], p["voucher_no"])
-        if voucher in existing:
-            payment_id, status = existing[voucher][:2]
-        else:
-            first = first_of[voucher]
-            payment_id, status = id_of[first], statuses[first]
+        payment = stored.get(voucher)
+        if payment is not None:
+            payment_id, status = payment.id, payment.status
+        else:  # the new payment stored from the voucher's first row
+            first = parsed[first_of[voucher]]
+            payment_id, status = first["id"], first["status"]
         items.append({"id": payment_id, "voucher_no": p["voucher_no"], "status": status,
                       "warnings": warnings_of.get(payment_id, [])})
     return items
-
-
-def _chunks(values, size: int | None = None):
-    """Keys to load, in slices for ``IN (...)`` on SQLite; PostgreSQL takes them all at once
-    as one array parameter (see :func:`_among`)."""
-    values = list(values)
-    if size is None:
-        size = (len(values) or 1) if dialect_name() == "postgresql" else CHUNK
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
-
-
-def _among(column, values: list):
-    """``column IN values``. On PostgreSQL as ``= ANY(:array)``: one parameter instead of
-    thousands, which the driver would otherwise rewrite one by one for every batch."""
-    if dialect_name() == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(values)

@@ -1,0 +1,175 @@
+"""Batch resolution: what the rules read, loaded once for a whole batch of payments.
+
+:func:`resolve` looks up the batch's units (as the caller may see them), the accounts its
+rows name, the units' budget indicators (预算指标) and "三公" budgets for the years paid in,
+and the individual payees' registrations (个人收款人备案, Art. 16) — a few queries for the
+batch, none per row. It checks that the caller may post every row (finance: units in its
+jurisdiction; a bank: payments from accounts it serves, Art. 28) and gives each row what all
+rules share (see :mod:`workflow.monitoring.rules`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import NamedTuple
+
+import sqlalchemy as sa
+
+from workflow.accounts import BankAccount
+from workflow.budget import Indicator
+from workflow.db import among, chunks, db
+from workflow.errors import Invalid
+from workflow.monitoring.intake import MAX_REPORTED_ERRORS
+from workflow.monitoring.models import PayeeRegistration
+from workflow.monitoring.rules import ZERO, AccountInfo, BoundRules, IndicatorInfo
+from workflow.parties import Actor, Organisation
+from workflow.scoping import units_of
+from workflow.settings import local_zone
+
+
+class Registration(NamedTuple):
+    """An individual payee as filed with finance by a unit (Art. 16)."""
+
+    name: str
+    account: str
+
+
+@dataclass
+class Batch:
+    """What the rules read, loaded once per batch (see :mod:`workflow.monitoring.rules`)."""
+
+    unit_ids: set[int] = field(default_factory=set)  # the batch's units
+    # by number: the registered account of that number, else the first recorded (a payee's)
+    accounts: dict[str, AccountInfo] = field(default_factory=dict)
+    # by (unit, number): each unit's own record of a number (a payer's)
+    unit_accounts: dict[tuple[int, str], AccountInfo] = field(default_factory=dict)
+    indicators: dict[tuple, IndicatorInfo] = field(default_factory=dict)
+    projects: set[tuple] = field(default_factory=set)               # (unit_id, year, project)
+    sangong_budget: dict[tuple, Decimal] = field(default_factory=dict)  # (unit_id, year, category)
+    registrations: dict[tuple, Registration] = field(default_factory=dict)  # (unit_id, id_number)
+    suspended: set[int] = field(default_factory=set)
+    parent_of: dict[int, int | None] = field(default_factory=dict)
+    totals: dict[tuple, Decimal] = field(default_factory=dict)       # (unit_id, year, key) -> spent
+
+
+def resolve(actor: Actor, parsed: list[dict], bound: BoundRules) -> Batch:
+    """Load the batch's units, accounts, indicators and registrations once, check the
+    caller may post every row (else :class:`Invalid` naming ``row N.field``), and give each
+    row its ``unit_id``, ``year``, ``account``, ``bank_id``, ``category``, ``indicator`` and
+    ``category_key``. The caller adds the suspended units and the running totals."""
+    batch = Batch()
+    units = _units(actor, parsed, batch)
+    _accounts(parsed, batch)
+    years = _bind_units(actor, parsed, units, batch, bound)
+    _indicators(batch, years, bound)
+    _bind_indicators(parsed, batch)
+    _registrations(parsed, batch)
+    return batch
+
+
+def _units(actor: Actor, parsed: list[dict], batch: Batch) -> dict[str, int]:
+    """The batch's units by code, among those the caller may post for (a bank: any unit;
+    whether it serves the account is checked row by row)."""
+    codes = {p["unit_code"] for p in parsed}
+    units: dict[str, int] = {}
+    for chunk in chunks(codes):
+        for unit_id, code, parent_id in db.session.execute(
+                sa.select(Organisation.id, Organisation.code, Organisation.parent_id).where(
+                    among(Organisation.code, chunk), Organisation.kind == "unit",
+                    units_of(actor, Organisation.id) if actor.kind != "bank" else sa.true())):
+            units[code] = unit_id
+            batch.parent_of[unit_id] = parent_id
+    batch.unit_ids = set(units.values())
+    return units
+
+
+def _accounts(parsed: list[dict], batch: Batch) -> None:
+    numbers = {p["payer_account"] for p in parsed} | {p["payee_account"] for p in parsed if p["payee_account"]}
+    for chunk in chunks(numbers):
+        for number, *columns in db.session.execute(sa.select(
+                BankAccount.number, BankAccount.id, BankAccount.unit_id, BankAccount.bank_id, BankAccount.kind,
+                BankAccount.registered, BankAccount.status).where(among(BankAccount.number, chunk))
+                .order_by(BankAccount.registered.desc(), BankAccount.id)):
+            info = AccountInfo(*columns)
+            batch.accounts.setdefault(number, info)
+            batch.unit_accounts[(info.unit_id, number)] = info
+
+
+def _bind_units(actor: Actor, parsed: list[dict], units: dict[str, int], batch: Batch,
+                bound: BoundRules) -> set[int]:
+    """Check the caller may post every row and give each its unit, budget year, payer
+    account, bank and "三公" category; answer the budget years paid in."""
+    errors: dict[str, list[str]] = {}
+    years: set[int] = set()
+    is_bank = actor.kind == "bank"
+    unit_of, category_of = units.get, bound.sangong_codes.get
+    unit_account_of, account_of = batch.unit_accounts.get, batch.accounts.get
+    default_bank = actor.org_id if is_bank else None
+    zone = local_zone()  # the budget year is the calendar year where the budget is kept
+    for number, p in enumerate(parsed, start=1):
+        unit_id = unit_of(p["unit_code"])
+        payer = p["payer_account"]
+        account = (unit_id is not None and unit_account_of((unit_id, payer))) or account_of(payer)
+        if unit_id is None or (is_bank and (account is None or account.bank_id != actor.org_id)):
+            if unit_id is None:
+                where = "your jurisdiction" if actor.kind == "finance" else "the register"
+                errors[f"row {number}.unit_code"] = [f"no budget unit {p['unit_code']!r} in {where}"]
+            if is_bank and (account is None or account.bank_id != actor.org_id):
+                errors[f"row {number}.payer_account"] = ["not an account your bank serves"]
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                break
+            continue
+        p["unit_id"] = unit_id
+        p["year"] = year = p["paid_at"].astimezone(zone).year
+        p["account"] = account
+        p["bank_id"] = account.bank_id if account is not None else default_bank
+        p["category"] = category_of(p["economic_code"])
+        years.add(year)
+    if errors:
+        raise Invalid("the payments were rejected; nothing was written", errors)
+    return years
+
+
+def _indicators(batch: Batch, years: set[int], bound: BoundRules) -> None:
+    """The units' indicators of those years, their projects and their "三公" budgets."""
+    for chunk in chunks(batch.unit_ids):
+        for row in db.session.execute(sa.select(
+                Indicator.unit_id, Indicator.year, Indicator.functional_code, Indicator.economic_code,
+                Indicator.project, Indicator.id, Indicator.amount, Indicator.frozen, Indicator.expenditure_kind
+        ).where(among(Indicator.unit_id, chunk), Indicator.year.in_(years))):
+            unit_id, year, functional, economic, project, ind_id, amount, frozen, kind = row
+            batch.indicators[(unit_id, year, functional, economic, project)] = IndicatorInfo(
+                ind_id, amount, frozen, kind, project, (unit_id, year, f"indicator:{ind_id}"))
+            if project:
+                batch.projects.add((unit_id, year, project))
+            category = bound.sangong_codes.get(economic)
+            if category is not None:
+                key = (unit_id, year, category)
+                batch.sangong_budget[key] = batch.sangong_budget.get(key, ZERO) + amount
+
+
+def _bind_indicators(parsed: list[dict], batch: Batch) -> None:
+    """Give each row its indicator (unit, year, codes and project) and its "三公" total's key."""
+    indicator_of = batch.indicators.get
+    category_keys: dict[tuple, tuple] = {}  # one key object per total, shared by its rows
+    for p in parsed:
+        unit_id, year = p["unit_id"], p["year"]
+        p["indicator"] = indicator_of((unit_id, year, p["functional_code"], p["economic_code"], p["project"]))
+        category = p["category"]
+        if category is None:
+            p["category_key"] = None
+        else:
+            key = category_keys.get((unit_id, year, category))
+            if key is None:
+                key = category_keys[(unit_id, year, category)] = (unit_id, year, f"sangong:{category}")
+            p["category_key"] = key
+
+
+def _registrations(parsed: list[dict], batch: Batch) -> None:
+    people = {p["payee_id_number"] for p in parsed if p["payee_kind"] == "individual" and p["payee_id_number"]}
+    for chunk in chunks(people):
+        for unit_id, number, name, account in db.session.execute(sa.select(
+                PayeeRegistration.unit_id, PayeeRegistration.id_number, PayeeRegistration.name,
+                PayeeRegistration.account).where(among(PayeeRegistration.id_number, chunk),
+                                                 PayeeRegistration.unit_id.in_(batch.unit_ids))):
+            batch.registrations[(unit_id, number)] = Registration(name, account)
