@@ -74,6 +74,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     cases.register_schemas(api.spec)
     rules.register_schemas(api.spec)
+    warnings.register_schemas(api.spec)
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)

@@ -1,14 +1,18 @@
 """Warnings and their verification (疑点核实, Art. 11(二)); the focus list (Art. 11(二)4)."""
+from dataclasses import replace
+
 import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import current_actor
 from api.cases import CaseSchema  # the case workflow's own schema: one shape for a case
-from api.fields import AwareDateTime, Date, Integer, Money, non_negative
+from api.fields import AwareDateTime, Integer, Money, non_negative
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import verification
 from workflow.db import db
+from workflow.machines import MACHINES
+from workflow.machines.base import fields_schema
 from workflow.monitoring.models import (
     PAYMENT_STATUSES,
     SETTLEMENTS,
@@ -18,8 +22,11 @@ from workflow.monitoring.models import (
 )
 from workflow.monitoring.rules import WARNING_RULES
 from workflow.parties import ORG_KINDS
+from workflow.schemas import Flag, choice
 from workflow.verification import CASE_RUNGS, RESPONSE_KINDS
 from workflow.verification_steps import STEP_KINDS
+
+UNIT_CASE = MACHINES["unit_case"]
 
 blp = Blueprint("warnings", __name__, url_prefix="/api/v1",
                 description="Warnings (预警/疑点): verification steps, answers, confirmation into cases, "
@@ -94,44 +101,42 @@ class WarningQuery(PageQuery):
 
 
 class StepCreateSchema(ma.Schema):
-    """A verification step. Which fields each kind needs is the domain's table
-    (``workflow.verification_steps.STEP_KINDS``, whose ``Field`` rows name the same fields); a
-    field of another kind is refused."""
+    """``kind`` and that kind's fields. Which fields each kind takes is its row in
+    ``workflow.verification_steps.STEP_KINDS``: the step is loaded with the row's schema by
+    ``verification.add_step`` (a field of another kind is named and refused) and documented as
+    one component per kind (``STEP_BODIES``)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
 
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(tuple(STEP_KINDS)))
-    notes = ma.fields.String(validate=ma.validate.Length(max=4000))
-    # phone 电话核实
-    summary = ma.fields.String(validate=ma.validate.Length(min=1, max=4000),
-                               metadata={"description": "phone: what was asked and answered (文字记录)"})
-    contact = ma.fields.String(validate=ma.validate.Length(max=200))
-    # documents 调阅材料
-    documents = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=200)),
-                               validate=ma.validate.Length(min=1, max=100))
-    due_date = Date()
-    # interview 约谈
-    interview_at = AwareDateTime(metadata={"description": "date and time of the interview, with offset"})
-    room = ma.fields.String(validate=ma.validate.Length(min=1, max=50))
-    attendees = Integer(validate=ma.validate.Range(min=1, max=20))
-    # onsite 实地核证
-    team = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=50)),
-                          validate=ma.validate.Length(min=1, max=30))
-    team_size = Integer(validate=ma.validate.Range(min=1, max=100))
-    agency = ma.fields.String(validate=ma.validate.Length(min=1, max=200),
-                              metadata={"description": "entrusted accounting firm (委托会计中介机构), if any"})
-    onsite_date = Date()
-    # focus_letter 关注函
-    findings = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=500)),
-                              validate=ma.validate.Length(min=1, max=50))
-    period = ma.fields.String(validate=ma.validate.Length(max=100))
-    reply_by = Date()
-    # joint_investigation 部门协查
-    oversight_code = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
-    matters = ma.fields.String(validate=ma.validate.Length(max=2000))
 
-    @ma.validates_schema
-    def team_size_covers_the_names(self, data, **kwargs):
-        if data.get("team_size") and data.get("team") and data["team_size"] < len(data["team"]):
-            raise ma.ValidationError("at least the number of names in team", "team_size")
+
+STEP_BODIES = {kind.schema.__name__: kind.schema for kind in STEP_KINDS.values()}
+
+
+def _confirm_body(rung: str) -> type[ma.Schema]:
+    """The body of a confirmation on ``rung``: ``rung``, ``release_payment`` and the fields of
+    the unit case's opening on that rung, generated from its row (``summary`` defaults to the
+    warning's finding)."""
+    opening = UNIT_CASE.openings[rung]
+    fields = tuple(replace(f, required=False) if f.name == "summary" else f for f in opening.fields)
+    return fields_schema(f"WarningConfirm.{rung}", fields, f"{opening.label} ({opening.article.chinese})", extra={
+        "rung": choice((rung,), required=True),
+        "release_payment": Flag(metadata={"description": "pay the held payment although confirmed"})})
+
+
+CONFIRM_BODIES = {f"WarningConfirm.{rung}": _confirm_body(rung) for rung in CASE_RUNGS}
+
+
+def register_schemas(spec) -> None:
+    """Each step kind's and each confirmation rung's body as a component (called once per app)."""
+    for name, schema in {**STEP_BODIES, **CONFIRM_BODIES}.items():
+        spec.components.schema(name, {"description": schema.__doc__} if schema.__doc__ else None, schema=schema)
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 class ResponseCreateSchema(ma.Schema):
@@ -141,14 +146,15 @@ class ResponseCreateSchema(ma.Schema):
 
 
 class ConfirmSchema(ma.Schema):
-    """``rung`` and whatever fields that rung's opening takes (see GET /api/v1/machines);
-    the case workflow applies the defaults (e.g. the order's deadline)."""
+    """``rung`` and the fields that rung's opening takes, loaded by the case workflow with the
+    opening's schema (a field the rung does not take is named and refused; defaults such as
+    the order's deadline applied); documented as one component per rung (``CONFIRM_BODIES``)."""
 
     class Meta:
         unknown = ma.INCLUDE
 
     rung = ma.fields.String(required=True, validate=ma.validate.OneOf(CASE_RUNGS))
-    release_payment = ma.fields.Boolean(load_default=False,
+    release_payment = Flag(load_default=False,
                                         metadata={"description": "pay the held payment although confirmed"})
 
 
@@ -205,6 +211,10 @@ class WarningView(MethodView):
 
 @blp.route("/warnings/<int:warning_id>/steps")
 class WarningSteps(MethodView):
+    # anyOf, not oneOf: ``kind`` says which body applies (each component's kind is its own).
+    @blp.doc(requestBody={"content": {"application/json": {"schema": {
+        "description": "the body of the step kind named in kind: component VerificationStep.<kind>",
+        "anyOf": [_ref(name) for name in STEP_BODIES]}}}})
     @blp.arguments(StepCreateSchema)
     @blp.response(201, StepSchema)
     def post(self, data, warning_id):
@@ -228,6 +238,9 @@ class WarningResponses(MethodView):
 
 @blp.route("/warnings/<int:warning_id>/confirm")
 class WarningConfirm(MethodView):
+    @blp.doc(requestBody={"content": {"application/json": {"schema": {
+        "description": "the body of a confirmation on the rung named in rung: component WarningConfirm.<rung>",
+        "anyOf": [_ref(name) for name in CONFIRM_BODIES]}}}})
     @blp.arguments(ConfirmSchema)
     @blp.response(201, CaseSchema)
     def post(self, data, warning_id):

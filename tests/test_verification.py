@@ -1,6 +1,7 @@
 """Verification of warnings (疑点核实, Art. 11(二)) and finance's decision on them (Art. 11(三))."""
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 from verification_support import (
     OVERSIGHT,
@@ -71,6 +72,31 @@ def test_art11_2_a_field_of_another_step_kind_is_refused(as_city_finance):
         "kind": "phone", "summary": "已电话核实", "room": "302"})
     assert response.status_code == 422
     assert "room" in response.get_json()["errors"]
+
+
+def test_art11_2_a_field_no_step_takes_is_refused_by_name(as_city_finance):
+    _, warning_id = held_payment(as_city_finance)
+    response = as_city_finance.post(steps_url(warning_id), json={"kind": "phone", "summary": "已核实", "bogus": 1})
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"bogus": ["not a field of a phone step"]}
+    assert warning_row(warning_id).status == "open"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"kind": "interview", "interview_at": "2021-06-08T10:30:00+08:00", "room": "302", "attendees": 21}, "attendees"),
+    ({"kind": "interview", "interview_at": "2021-06-08T10:30:00", "room": "302"}, "interview_at"),
+    ({"kind": "interview", "interview_at": "9999-12-31T23:00:00-12:00", "room": "302"}, "interview_at"),
+    ({"kind": "documents", "documents": [f"材料{i}" for i in range(101)], "due_date": "2021-06-10"}, "documents"),
+    ({"kind": "documents", "documents": ["材" * 201], "due_date": "2021-06-10"}, "documents"),
+    ({"kind": "onsite", "team": ["甲", "乙", "丙"], "team_size": 2}, "team_size"),
+    ({"kind": "onsite", "team": ["甲"], "team_size": 101}, "team_size"),
+    ({"kind": "focus_letter", "findings": [f"事项{i}" for i in range(51)]}, "findings"),
+])
+def test_art11_2_the_rows_bounds_are_checked(as_city_finance, body, field):
+    _, warning_id = held_payment(as_city_finance)
+    response = as_city_finance.post(steps_url(warning_id), json=body)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["errors"]
 
 
 def test_art11_2_3_interview_issues_annex1_notice_with_voucher_and_room(as_city_finance, as_unit):
@@ -242,6 +268,30 @@ def test_art11_3_confirm_refuses_fields_the_rung_does_not_take(as_city_finance):
                                     json={"rung": "warning", "measures": ["return_funds"]})
     assert response.status_code == 422
     assert "measures" in response.get_json()["errors"]
+
+
+def test_art11_3_confirm_names_a_field_no_opening_takes(as_city_finance):
+    item, warning_id = held_payment(as_city_finance)
+    response = as_city_finance.post(f"/api/v1/warnings/{warning_id}/confirm", json={"rung": "warning", "bogus": 1})
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]) == ["bogus"]
+    assert warning_row(warning_id).status == "open"
+    assert payment_status(item["voucher_no"]) == "held"
+
+
+def test_issue9_the_confirmation_body_is_documented_from_the_opening_rows(client):
+    spec = client.get("/api/v1/openapi.json").json
+    body = spec["paths"]["/api/v1/warnings/{warning_id}/confirm"]["post"]["requestBody"]
+    refs = [s["$ref"].rsplit("/", 1)[-1] for s in body["content"]["application/json"]["schema"]["anyOf"]]
+    assert refs == ["WarningConfirm.warning", "WarningConfirm.decision", "WarningConfirm.order"]
+    for ref in refs:
+        rung = ref.split(".")[1]
+        component = spec["components"]["schemas"][ref]
+        opening = spec["components"]["schemas"][f"unit_case.open_{rung}"]
+        assert component["properties"]["rung"]["enum"] == [rung]
+        assert set(component["properties"]) == {"rung", "release_payment", *opening["properties"]}
+        assert set(component["required"]) == {"rung", *opening["required"]} - {"summary"}  # summary defaults
+        assert component["additionalProperties"] is False
 
 
 def test_art11_3_confirm_needs_a_known_rung(as_city_finance):

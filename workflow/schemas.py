@@ -92,13 +92,19 @@ class Text(ma.fields.String):
 
 class Lines(ma.fields.List):
     """A non-empty list of strings, or one string split at ``separators`` (one item a line);
-    blank items are dropped; at most ``max_length`` characters in all (``None``: no limit)."""
+    blank items are dropped; at most ``max_length`` characters in all, ``max_items`` items and
+    ``item_max_length`` characters an item (``None``: no limit)."""
 
-    def __init__(self, *, separators: str = r"\r?\n", max_length: int | None = 2000, **kwargs):
+    def __init__(self, *, separators: str = r"\r?\n", max_length: int | None = 2000,
+                 max_items: int | None = None, item_max_length: int | None = None, **kwargs):
         self.separators, self.max_length = separators, max_length
+        self.max_items, self.item_max_length = max_items, item_max_length
         metadata = kwargs.setdefault("metadata", {})
         metadata.setdefault("minItems", 1)
-        super().__init__(ma.fields.String(), **kwargs)
+        if max_items is not None:
+            metadata.setdefault("maxItems", max_items)
+        item = ma.fields.String(metadata={"minLength": 1, **({"maxLength": item_max_length} if item_max_length else {})})
+        super().__init__(item, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         items = re.split(self.separators, value) if isinstance(value, str) else value
@@ -107,6 +113,10 @@ class Lines(ma.fields.List):
         cleaned = [i.strip() for i in items if i.strip()]
         if not cleaned:
             raise ma.ValidationError("must not be empty")
+        if self.max_items is not None and len(cleaned) > self.max_items:
+            raise ma.ValidationError(f"at most {self.max_items} items")
+        if self.item_max_length is not None and any(len(i) > self.item_max_length for i in cleaned):
+            raise ma.ValidationError(f"at most {self.item_max_length} characters an item")
         if self.max_length is not None and sum(len(i) for i in cleaned) > self.max_length:
             raise ma.ValidationError(f"at most {self.max_length} characters in all")
         return cleaned
@@ -198,6 +208,22 @@ class Day(ma.fields.Date):
         return value if isinstance(value, dt.date) else None
 
 
+class Moment(ma.fields.AwareDateTime):
+    """An ISO 8601 date and time with an offset, within the service's date range."""
+
+    def __init__(self, **kwargs):
+        metadata = kwargs.setdefault("metadata", {})
+        described = metadata.get("description")
+        metadata["description"] = f"{described} — {DATE_RANGE_TEXT}" if described else DATE_RANGE_TEXT
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if not in_date_range(moment):
+            raise ma.ValidationError(f"must be {DATE_RANGE_TEXT}")
+        return moment
+
+
 class Flag(ma.fields.Boolean):
     """true or false, and nothing that merely looks like it (1, "yes")."""
 
@@ -231,6 +257,15 @@ class DeclaredSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
+    # The row's own checks across its fields, each given the loaded values and raising
+    # ``ma.ValidationError`` naming the field (set by :func:`schema_for`).
+    row_checks: tuple[Callable[[dict], None], ...] = ()
+
+    @ma.validates_schema
+    def _row_checks(self, data, **kwargs):
+        for check in self.row_checks:
+            check(data)
+
     @ma.pre_load
     def _blank_is_missing(self, data, **kwargs):
         if not isinstance(data, dict):
@@ -241,17 +276,18 @@ class DeclaredSchema(ma.Schema):
 
 def schema_for(fields: dict[str, ma.fields.Field], *, name: str, description: str = "",
                unknown: str = ma.RAISE, unknown_message: str = "unknown field",
-               base: type[ma.Schema] = DeclaredSchema) -> type[ma.Schema]:
+               base: type[ma.Schema] = DeclaredSchema,
+               checks: tuple[Callable[[dict], None], ...] = ()) -> type[ma.Schema]:
     """The schema of one declaration: ``fields`` by name, in order. ``name`` is its title and
     its component name in the API document; ``unknown`` is RAISE (named, with ``unknown_message``)
-    or EXCLUDE (dropped)."""
+    or EXCLUDE (dropped); ``checks`` run over the loaded values once every field is valid."""
     for field in fields.values():
         field.error_messages = {**field.error_messages, "required": REQUIRED}
     # The description is the class's docstring, not ``Meta.description``: apispec leaves out
     # ``additionalProperties: false`` when Meta has a description (the API registers it beside).
     meta = type("Meta", (), {"unknown": unknown, "title": name})
     return type(name, (base,), {**fields, "Meta": meta, "error_messages": {"unknown": unknown_message},
-                                "__doc__": description})
+                                "__doc__": description, "row_checks": tuple(checks)})
 
 
 def errors_of(error: ma.ValidationError, prefix: str = "") -> dict[str, list[str]]:

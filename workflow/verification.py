@@ -29,6 +29,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from types import SimpleNamespace
+
+import marshmallow as ma
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
@@ -41,11 +44,13 @@ from workflow.documents import Document, issue_document, payment_context
 from workflow.documents import visible as document_visible
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import entries_of, record, stream_of
+from workflow.machines.base import load_fields
 from workflow.machines.warning import LIFECYCLE as WARNING
 from workflow.monitoring.models import MANUAL_WARNING_RULES, WARNING_LEVELS, MonitoringWarning, Payment
 from workflow.monitoring.payments import change_payment_status, lock_payment
 from workflow.outbox import notify
 from workflow.parties import Actor, Organisation, require
+from workflow.schemas import errors_of
 from workflow.scoping import units_of
 from workflow.verification_steps import CONFIDENTIAL_STEPS, STEP_KINDS, Notice, StepContext, StepKind, focus_settings
 
@@ -247,19 +252,17 @@ def _org(actor: Actor) -> Organisation:
     return db.session.get(Organisation, actor.org_id)
 
 
-def _check_fields(spec: StepKind, data: dict) -> dict:
-    """Keep the kind's fields; a missing required one or a field of another kind is named."""
-    errors: dict[str, list[str]] = {}
-    for name in spec.required:
-        value = data.get(name)
-        if value is None or value == "" or value == []:
-            errors[name] = [f"required for a {spec.name} step"]
-    for name, value in data.items():
-        if name != "kind" and value is not None and name not in spec.field_names:
-            errors[name] = [f"not a field of a {spec.name} step"]
-    if errors:
-        raise Invalid(f"{spec.name} steps need {', '.join(spec.required) or 'no more fields'}", errors)
-    return {name: data[name] for name in spec.field_names if data.get(name) is not None}
+def _load_fields(actor: Actor, spec: StepKind, data: dict) -> tuple[dict, dict]:
+    """``(values, their JSON form)`` of the step's fields, loaded with the row's schema (a
+    missing required field, a bad value, or a field of another kind is named); ``kind`` dropped."""
+    try:
+        values, stored = load_fields(spec.schema, data, SimpleNamespace(actor=actor))
+    except ma.ValidationError as exc:
+        raise Invalid(f"the fields of a {spec.name} step are not valid "
+                      f"(it needs {', '.join(spec.required) or 'no more fields'})", errors_of(exc)) from None
+    values.pop("kind", None)
+    stored.pop("kind", None)
+    return values, stored
 
 
 def _touch(warning: MonitoringWarning) -> None:
@@ -284,11 +287,11 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     if not WARNING.allows("verify", warning.status):
         raise Conflict(f"warning {warning.id} is {warning.status}; verification is over",
                        {"status": [warning.status]})
-    fields = _check_fields(spec, data)
+    fields, stored = _load_fields(actor, spec, data)
     if spec.notice and spec.notice.recites_payment and warning.payment is None:
         raise Invalid(f"a {spec.name} notice recites the payment, and this warning has none",
                       {"kind": ["this warning has no payment to recite"]})
-    step = VerificationStep(warning_id=warning.id, kind=spec.name, details=_stored(fields),
+    step = VerificationStep(warning_id=warning.id, kind=spec.name, details=stored,
                             created_by_id=actor.user_id, created_at=now)
     ctx = StepContext(actor=actor, warning=warning, step=step, fields=fields, issuer=_org(actor),
                       unit=warning.unit, now=now)
@@ -325,16 +328,6 @@ def _issue_notice(notice: Notice, ctx: StepContext) -> Document:
     notify(**message_builders.document_issued(warning, step, document=document, issuer=issuer, addressee=unit,
                                               org_ids=recipients))
     return document
-
-
-def _stored(fields: dict) -> dict:
-    """JSON-storable details: dates and datetimes as ISO strings (datetimes keep their offset)."""
-    out = {}
-    for name, value in fields.items():
-        if isinstance(value, (dt.date, dt.datetime)):
-            value = value.isoformat()
-        out[name] = value
-    return out
 
 
 # --- responses ----------------------------------------------------------------------------------------

@@ -18,26 +18,30 @@ joint_investigation  部门协查         11(二)5    oversight_code: that body 
 ==================== ================ ========== ==============================================
 
 Every kind also takes ``notes``. The fields are :class:`~workflow.machines.base.Field` rows,
-like a case action's; until the API's body is generated from them, ``api.warnings.StepCreateSchema``
-checks the same names with the bounds it has today (a test holds the two equal).
+like a case action's, with their bounds; each row's :attr:`StepKind.schema` is generated from
+them (:func:`workflow.machines.base.fields_schema`): :func:`workflow.verification.add_step` loads
+the step with it, and the API documents it as the component ``VerificationStep.<kind>``.
 """
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
+import marshmallow as ma
 import sqlalchemy as sa
 
 from workflow import message_builders
 from workflow.articles import Article, art
 from workflow.db import db
 from workflow.errors import Invalid
-from workflow.machines.base import Field, opt, req
+from workflow.machines.base import Field, fields_schema, opt, req
 from workflow.machines.warning import LIFECYCLE as WARNING
 from workflow.monitoring.models import MonitoringWarning
 from workflow.outbox import notify
-from workflow.parties import Actor, Organisation, org_by_code
+from workflow.parties import Actor, Organisation
+from workflow.schemas import choice
 from workflow.settings import current, local_zone
 
 
@@ -72,7 +76,8 @@ class Notice:
 class StepKind:
     """One row: the kind, its title and article, its fields; its notice; whom it tells
     (callables over :class:`StepContext`); the addressee it resolves (a joint investigation's
-    oversight body); and whether it moves the warning (``verify``) or stays confidential."""
+    oversight body); whether it moves the warning (``verify``) or stays confidential; and its
+    ``checks`` across fields (given the loaded values, raising ``ma.ValidationError``)."""
 
     name: str
     title: str
@@ -84,6 +89,7 @@ class StepKind:
     # A joint investigation leaves the status and version the parties under verification read
     # as they were (a change with no visible step would give it away), and is journaled apart.
     confidential: bool = False
+    checks: tuple[Callable[[dict], None], ...] = ()
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -96,6 +102,15 @@ class StepKind:
     @property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @cached_property
+    def schema(self) -> type[ma.Schema]:
+        """The step's body, generated from the row: ``kind`` (this one), its fields, ``notes``;
+        a field of another kind is named and refused."""
+        return fields_schema(f"VerificationStep.{self.name}", self.fields,
+                             f"{self.title} ({self.article.chinese})",
+                             extra={"kind": choice((self.name,), required=True)},
+                             unknown_message=f"not a field of a {self.name} step", checks=self.checks)
 
     @property
     def moves_warning(self) -> str | None:
@@ -157,10 +172,15 @@ def ask_the_oversight_body(ctx: StepContext) -> None:
 
 def oversight_body_in_reach(ctx: StepContext) -> Organisation:
     """The audit or discipline body named, within the issuing department's jurisdiction."""
-    body = org_by_code(ctx.fields["oversight_code"])
-    if body is None or body.kind != "oversight" or not body.finance_path.startswith(ctx.issuer.finance_path):
+    body = ctx.fields["oversight_code"]  # an oversight body the caller may address (its Field's check)
+    if not body.finance_path.startswith(ctx.issuer.finance_path):
         raise Invalid("unknown oversight body", {"oversight_code": ["no audit or discipline body in your jurisdiction"]})
     return body
+
+
+def team_size_covers_the_names(fields: dict) -> None:
+    if fields.get("team_size") and fields.get("team") and fields["team_size"] < len(fields["team"]):
+        raise ma.ValidationError("at least the number of names in team", "team_size")
 
 
 # --- the table --------------------------------------------------------------------------------------
@@ -170,19 +190,22 @@ STEP_KINDS: dict[str, StepKind] = {k.name: k for k in (
              (req("summary", "text", "通话情况（文字记录）", max_length=4000),
               opt("contact", "text", "联系人", max_length=200))),
     StepKind("documents", "调阅材料", art(11, 2, 2),
-             (req("documents", "lines", "调阅的材料（每项一条）", max_length=20000),
+             (req("documents", "lines", "调阅的材料（每项一条）", max_length=20000, max_items=100, item_max_length=200),
               req("due_date", "date", "提供期限")),
              tells=(ask_for_materials,)),
     StepKind("interview", "约谈", art(11, 2, 3),
              (req("interview_at", "datetime", "约谈时间（含时区）"), req("room", "text", "约谈地点", max_length=50),
-              opt("attendees", "count", "约谈人数")),
+              opt("attendees", "count", "约谈人数", maximum=20)),
              notice=Notice("interview_notice", interview_notice, recites_payment=True)),
     StepKind("onsite", "实地核证", art(11, 2, 3),
-             (req("team", "lines", "核证人员", max_length=1500), opt("team_size", "count", "核证组人数"),
+             (req("team", "lines", "核证人员", max_length=1500, max_items=30, item_max_length=50),
+              opt("team_size", "count", "核证组人数", maximum=100),
               opt("agency", "text", "委托会计中介机构", max_length=200), opt("onsite_date", "date", "核证日期")),
-             notice=Notice("onsite_notice", onsite_notice, recites_payment=True)),
+             notice=Notice("onsite_notice", onsite_notice, recites_payment=True),
+             checks=(team_size_covers_the_names,)),
     StepKind("focus_letter", "重点关注（关注函）", art(11, 2, 4),
-             (opt("findings", "lines", "关注事项（不填为该单位近期未决疑点）", max_length=25000),
+             (opt("findings", "lines", "关注事项（不填为该单位近期未决疑点）", max_length=25000, max_items=50,
+                  item_max_length=500),
               opt("period", "text", "关注期间", max_length=100), opt("reply_by", "date", "回复期限")),
              notice=Notice("focus_letter", focus_letter, recipients=unit_and_competent_department)),
     StepKind("joint_investigation", "部门协查", art(11, 2, 5),

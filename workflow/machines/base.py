@@ -28,7 +28,8 @@ from workflow import case_records
 from workflow.articles import Article, Citation, art, cite  # noqa: F401 - the tables cite through base
 from workflow.case_records import Case
 from workflow.parties import Actor
-from workflow.schemas import Choices, Day, Lines, Money, Text, Whole, choice, days, non_negative, schema_for
+from workflow.schemas import (Choices, Day, Lines, Moment, Money, Text, Whole, choice, days, non_negative,
+                              schema_for)
 
 NEW = "new"  # the pseudo-state a case is opened from (立案); no case rests in it
 
@@ -68,7 +69,11 @@ class Field:
     with one item a line; choice: one of ``choices``; choices: a non-empty list of them;
     money: yuan as a decimal string (never a float); days: working days 1..366; date: ISO
     date; org: the code of an organisation of kind ``org_kind`` the caller can reach;
-    accounts: a list of the subject's bank account numbers.
+    accounts: a list of the subject's bank account numbers; datetime: ISO 8601 with an offset;
+    count: a whole number from 1.
+
+    Bounds: ``max_length`` (text: characters; lines: characters in all), ``max_items`` and
+    ``item_max_length`` (lines), ``maximum`` (count); ``None``: no bound.
     """
 
     name: str
@@ -78,6 +83,9 @@ class Field:
     choices: tuple[tuple[str, str], ...] = ()  # (value, Chinese label)
     max_length: int = 2000
     org_kind: str | None = None
+    max_items: int | None = None
+    item_max_length: int | None = None
+    maximum: int | None = None
 
     def __post_init__(self):
         assert self.type in FIELD_TYPES, self.type
@@ -96,7 +104,8 @@ class Field:
         if self.type == "text":
             return Text(max_length=self.max_length, **kw)
         if self.type == "lines":
-            return Lines(max_length=self.max_length, **kw)
+            return Lines(max_length=self.max_length, max_items=self.max_items,
+                         item_max_length=self.item_max_length, **kw)
         if self.type == "choice":
             return choice(self.choice_values, **kw)
         if self.type == "choices":
@@ -110,9 +119,9 @@ class Field:
         if self.type == "org":
             return OrgField(self.org_kind, **kw)
         if self.type == "datetime":
-            return ma.fields.AwareDateTime(**kw)
+            return Moment(**kw)
         if self.type == "count":
-            return Whole(minimum=1, **kw)
+            return Whole(minimum=1, maximum=self.maximum, **kw)
         return AccountsField(**kw)
 
     def describe(self) -> dict:
@@ -175,15 +184,20 @@ class AccountsField(ma.fields.List):
         return accounts
 
 
-def fields_schema(name: str, fields: tuple[Field, ...], description: str = "") -> type[ma.Schema]:
-    """One action's schema, generated from its row's fields: unknown fields are named and refused."""
-    return schema_for({f.name: f.schema_field() for f in fields}, name=name, description=description,
-                      unknown_message="unknown field for this action")
+def fields_schema(name: str, fields: tuple[Field, ...], description: str = "", *, extra: dict | None = None,
+                  unknown_message: str = "unknown field for this action",
+                  checks: tuple[Callable[[dict], None], ...] = ()) -> type[ma.Schema]:
+    """One row's schema, generated from its fields (after ``extra``, marshmallow fields the
+    row's kind adds, e.g. a step's ``kind``): unknown fields are named and refused; ``checks``
+    run across the loaded values."""
+    return schema_for({**(extra or {}), **{f.name: f.schema_field() for f in fields}}, name=name,
+                      description=description, unknown_message=unknown_message, checks=checks)
 
 
-def load_fields(schema: type[ma.Schema], data: dict, ctx: Context) -> tuple[dict, dict]:
+def load_fields(schema: type[ma.Schema], data: dict, ctx) -> tuple[dict, dict]:
     """``(python values, their JSON form)`` of an action's input, or ``ma.ValidationError``.
-    The org and accounts fields read the action's context (who acts, on which case)."""
+    The org and accounts fields read the action's context ``ctx`` (who acts, ``ctx.actor``;
+    on which case, ``ctx.case``): a :class:`Context`, or a step's context."""
     instance = schema()
     with SchemaContext({"ctx": ctx}):
         values = instance.load(data)
