@@ -115,6 +115,10 @@ class StepCreateSchema(ma.Schema):
 STEP_BODIES = {kind.schema.__name__: kind.schema for kind in STEP_KINDS.values()}
 
 
+def _release_payment(**kwargs) -> Flag:
+    return Flag(metadata={"description": "pay the held payment although confirmed"}, **kwargs)
+
+
 def _confirm_body(rung: str) -> type[ma.Schema]:
     """The body of a confirmation on ``rung``: ``rung``, ``release_payment`` and the fields of
     the unit case's opening on that rung, generated from its row (``summary`` defaults to the
@@ -123,7 +127,7 @@ def _confirm_body(rung: str) -> type[ma.Schema]:
     fields = tuple(replace(f, required=False) if f.name == "summary" else f for f in opening.fields)
     return fields_schema(f"WarningConfirm.{rung}", fields, f"{opening.label} ({opening.article.chinese})", extra={
         "rung": choice((rung,), required=True),
-        "release_payment": Flag(metadata={"description": "pay the held payment although confirmed"})})
+        "release_payment": _release_payment()})
 
 
 CONFIRM_BODIES = {f"WarningConfirm.{rung}": _confirm_body(rung) for rung in CASE_RUNGS}
@@ -154,8 +158,7 @@ class ConfirmSchema(ma.Schema):
         unknown = ma.INCLUDE
 
     rung = ma.fields.String(required=True, validate=ma.validate.OneOf(CASE_RUNGS))
-    release_payment = Flag(load_default=False,
-                                        metadata={"description": "pay the held payment although confirmed"})
+    release_payment = _release_payment(load_default=False)
 
 
 class DismissSchema(ma.Schema):
@@ -211,7 +214,7 @@ class WarningView(MethodView):
 
 @blp.route("/warnings/<int:warning_id>/steps")
 class WarningSteps(MethodView):
-    # anyOf, not oneOf: ``kind`` says which body applies (each component's kind is its own).
+    # One component per kind, each with its own ``kind``: the kind given says which applies.
     @blp.doc(requestBody={"content": {"application/json": {"schema": {
         "description": "the body of the step kind named in kind: component VerificationStep.<kind>",
         "anyOf": [_ref(name) for name in STEP_BODIES]}}}})
@@ -238,6 +241,7 @@ class WarningResponses(MethodView):
 
 @blp.route("/warnings/<int:warning_id>/confirm")
 class WarningConfirm(MethodView):
+    # One component per rung, each with its own ``rung`` (the opening's fields, generated from its row).
     @blp.doc(requestBody={"content": {"application/json": {"schema": {
         "description": "the body of a confirmation on the rung named in rung: component WarningConfirm.<rung>",
         "anyOf": [_ref(name) for name in CONFIRM_BODIES]}}}})

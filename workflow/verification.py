@@ -32,7 +32,6 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import marshmallow as ma
-
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
@@ -256,6 +255,7 @@ def _load_fields(actor: Actor, spec: StepKind, data: dict) -> tuple[dict, dict]:
     """``(values, their JSON form)`` of the step's fields, loaded with the row's schema (a
     missing required field, a bad value, or a field of another kind is named); ``kind`` dropped."""
     try:
+        # An org field (a joint investigation's oversight body) reads who acts, and only that.
         values, stored = load_fields(spec.schema, data, SimpleNamespace(actor=actor))
     except ma.ValidationError as exc:
         raise Invalid(f"the fields of a {spec.name} step are not valid "
