@@ -18,15 +18,18 @@ gets an app of its own on the same database.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import os
 import shutil
 import sqlite3
 import uuid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from flask_migrate import upgrade
 
 from api import create_app
@@ -35,6 +38,11 @@ from workflow.db import db
 from workflow.parties import User
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+# Where ``frozen_clock`` sets the clock: a working Tuesday, mid-morning in Shanghai (far from
+# midnight), in a year the holiday calendar knows.
+FROZEN_AT = dt.datetime(2026, 11, 10, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
 
 def _pg_url(base: str, schema: str) -> str:
     url = sa.engine.make_url(base)
@@ -260,6 +268,15 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def frozen_clock():
+    """The clock set to ``FROZEN_AT`` and running on from there, for a test that reads the
+    clock after an action to compute what the action should have computed (a deadline in
+    working days): both readings fall on the same day, whenever the suite runs."""
+    with time_machine.travel(FROZEN_AT, tick=True) as traveller:
+        yield traveller
 
 
 class PartyClient:
