@@ -8,7 +8,7 @@ from one of two states, never seeing another test's writes:
 - SQLite: the migrated template file, or the template with the demo loaded, copied fresh to the
   session's database file before every test (processes the test starts open that file too).
 - PostgreSQL: one schema created for this session (and dropped after it), migrated once,
-  truncated after every test. The demo's rows are kept in a second schema and copied back in
+  emptied after every test. The demo's rows are kept in a second schema and copied back in
   (with the sequences' positions) before each test that asks for ``demo``.
 
 A test gets the demo state when ``demo`` is among its fixtures (directly or through ``as_unit``
@@ -228,7 +228,7 @@ def database(request, tmp_path_factory):
 @pytest.fixture
 def database_url(request, database):
     """The database this test runs on, fresh: empty, or with the demo if the test uses ``demo``.
-    On PostgreSQL whatever the test wrote is truncated after it."""
+    On PostgreSQL whatever the test wrote is deleted after it."""
     with_demo = "demo" in request.fixturenames
     database.reset(demo=with_demo)
     yield database.url
@@ -241,7 +241,7 @@ def app(request, database, database_url, tmp_path):
         app = create_app(_app_config(database_url, tmp_path))
     else:
         app = database.app
-    saved = dict(app.config)
+    saved = dict(app.config)  # what a test sets in app.config is undone after it
     app.config["FUNDWATCH_UPLOAD_DIR"] = str(tmp_path / "uploads")
     app.instance_path = str(tmp_path / "instance")
     os.makedirs(app.instance_path, exist_ok=True)
