@@ -97,7 +97,7 @@ def test_review_accepted_lifts_a_suspension(demo, as_city_finance, as_unit):
     assert case_records.disbursement_suspended(unit_id) is False
 
 
-def test_review_rejected_returns_the_case_to_its_rung_with_a_new_deadline(as_city_finance, as_unit):
+def test_review_rejected_returns_the_case_to_its_rung_with_a_new_deadline(frozen_clock, as_city_finance, as_unit):
     case_id = under_review(as_city_finance, as_unit, "order")
     case = act_ok(as_city_finance, case_id, "reject_rectification", reason="未提供退款凭证", deadline_days=3)
     assert case["state"] == "order"
@@ -105,7 +105,7 @@ def test_review_rejected_returns_the_case_to_its_rung_with_a_new_deadline(as_cit
     assert outbox_to(UNIT, "case_action", case_id) >= 1
 
 
-def test_review_rejected_without_a_period_gets_the_rungs_default(as_city_finance, as_unit):
+def test_review_rejected_without_a_period_gets_the_rungs_default(frozen_clock, as_city_finance, as_unit):
     case_id = under_review(as_city_finance, as_unit, "decision")
     case = act_ok(as_city_finance, case_id, "reject_rectification", reason="账目未调整")
     assert case["deadline"] == deadlines.add_working_days(utcnow(), deadlines.default_period("decision")).isoformat()

@@ -53,7 +53,7 @@ def refused_to_others(request, case_id: int, trigger: str, allowed: tuple[str, .
 
 # --- Art. 21(一) warning ------------------------------------------------------------------
 
-def test_art21_1_finance_opens_a_warning_with_a_deadline_of_working_days(as_city_finance):
+def test_art21_1_finance_opens_a_warning_with_a_deadline_of_working_days(frozen_clock, as_city_finance):
     case = open_case(as_city_finance, "warning")
     assert case["state"] == case["rung"] == "warning"
     assert case["version"] == 1
@@ -109,7 +109,7 @@ def test_art21_2_handling_decision_is_refused_to_every_other_party(request, as_c
 
 # --- Art. 21(三) written rectification order ------------------------------------------------
 
-def test_art21_3_written_order_copies_competent_department(as_city_finance, as_competent):
+def test_art21_3_written_order_copies_competent_department(frozen_clock, as_city_finance, as_competent):
     case_id = open_case(as_city_finance, "decision")["id"]
     case = act_ok(as_city_finance, case_id, "issue_order", grounds="refused_decision",
                   requirements=["十日内退回违规资金"])

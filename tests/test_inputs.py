@@ -293,6 +293,7 @@ def test_identical_payment_posts_racing_an_uncommitted_one_all_answer_the_stored
 
 # --- the safety net ----------------------------------------------------------------------------
 
+@pytest.mark.own_app
 def test_an_integrity_error_that_escapes_is_409_without_the_constraint_name(app, as_finance):
     @app.route("/_test/integrity")
     def integrity():
@@ -303,6 +304,7 @@ def test_an_integrity_error_that_escapes_is_409_without_the_constraint_name(app,
     assert "uq_secret_name" not in response.get_data(as_text=True)
 
 
+@pytest.mark.own_app
 def test_a_locked_sqlite_database_is_503_with_retry_after(app, as_finance):
     @app.route("/_test/locked")
     def locked():
