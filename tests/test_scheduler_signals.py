@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,8 +26,6 @@ from workflow.outbox import OutboxMessage, notify
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 20            # per signal and backend
-LANES = 2            # runs at a time (on two cores the runs take about half as long)
-DONE = object()      # what next() gives for a lane that has finished its runs
 EXIT_BOUND = 10      # seconds: a process still running after this is counted as hung
 START_BOUND = 60     # seconds to log "scheduler started" (a loaded CI machine is slow)
 
@@ -41,32 +38,19 @@ def scheduler_env(database_url: str, **extra: str) -> dict[str, str]:
             "PYTHONFAULTHANDLER": "1", **extra}
 
 
-def launch_scheduler(env: dict[str, str], log_path: Path, *, sigint=signal.SIG_DFL) -> subprocess.Popen:
-    """Start the scheduler, logging to ``log_path``, without waiting. It gets SIGINT as a
-    terminal's foreground job does (``SIG_DFL``), or ignored as a shell's background job does
-    (``SIG_IGN``), whatever pytest itself has."""
-    with open(log_path, "wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler"], cwd=ROOT,
-                                env=env, stdout=log, stderr=subprocess.STDOUT,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
-
-
-def has_started(process: subprocess.Popen, log_path: Path, deadline: float) -> bool:
-    """Whether the scheduler has logged that it started (its signal handling is in place then);
-    AssertionError if it exited or the deadline passed first."""
-    if "scheduler started" in log_path.read_text(errors="replace"):
-        return True
-    if process.poll() is not None or time.monotonic() > deadline:
-        stop_hard(process)
-        raise AssertionError(f"the scheduler did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
-    return False
-
-
 def start_scheduler(env: dict[str, str], log_path: Path, *, sigint=signal.SIG_DFL) -> subprocess.Popen:
-    """Start the scheduler and return once it has logged that it started."""
-    process = launch_scheduler(env, log_path, sigint=sigint)
+    """Start the scheduler and return once it has logged that it started (its signal handling
+    is in place then). It gets SIGINT as a terminal's foreground job does (``SIG_DFL``), or
+    ignored as a shell's background job does (``SIG_IGN``), whatever pytest itself has."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler"], cwd=ROOT,
+                                   env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
     deadline = time.monotonic() + START_BOUND
-    while not has_started(process, log_path, deadline):
+    while "scheduler started" not in log_path.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_hard(process)
+            raise AssertionError(f"the scheduler did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
         time.sleep(0.02)
     return process
 
@@ -77,67 +61,28 @@ def stop_hard(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def lane_urls(database_url: str, tmp_path: Path) -> list[str]:
-    """A database for each lane: on SQLite a copy of this test's fresh file (a second scheduler
-    on one SQLite file refuses to start); on PostgreSQL the same one (several schedulers may
-    run on it)."""
-    if not database_url.startswith("sqlite"):
-        return [database_url] * LANES
-    urls = [database_url]
-    for lane in range(1, LANES):
-        copy = tmp_path / f"lane-{lane}.db"
-        shutil.copyfile(sa.engine.make_url(database_url).database, copy)
-        urls.append(f"sqlite:///{copy}")
-    return urls
-
-
-def signalled_runs(env: dict[str, str], runs, tmp_path: Path, hung: list, statuses: dict):
-    """One lane: each run started, sent its signal after its pause, and waited for. A generator
-    that yields whenever it waits, so that the lanes take turns in this one thread (no threads:
-    a fork with a ``preexec_fn`` beside other threads may deadlock)."""
-    for name, signum, pause in runs:
-        log_path = tmp_path / name
-        process = launch_scheduler(env, log_path)
-        try:
-            deadline = time.monotonic() + START_BOUND
-            while not has_started(process, log_path, deadline):
-                yield
-            moment = time.monotonic() + pause  # the main loop submits jobs all the while
-            while time.monotonic() < moment:
-                yield
-            process.send_signal(signum)
-            deadline = time.monotonic() + EXIT_BOUND
-            while process.poll() is None and time.monotonic() < deadline:
-                yield
-            if process.poll() is None:
-                process.send_signal(signal.SIGABRT)
-                process.wait(EXIT_BOUND)
-                hung.append(log_path)
-            else:
-                statuses[name] = process.returncode
-        finally:
-            stop_hard(process)
-
-
 def test_the_scheduler_exits_with_status_0_on_every_sigterm_and_sigint_even_during_job_submission(
         database_url, tmp_path):
     moments = random.Random(16)
-    runs = [(f"scheduler-{run}-{signum.name}.log", signum, moments.uniform(0, 0.5))
-            for run in range(RUNS) for signum in (signal.SIGTERM, signal.SIGINT)]
     hung, statuses = [], {}
-    lanes = [signalled_runs(scheduler_env(url), runs[lane::LANES], tmp_path, hung, statuses)
-             for lane, url in enumerate(lane_urls(database_url, tmp_path))]
-    try:
-        running = lanes
-        while running:
-            time.sleep(0.005)
-            running = [lane for lane in running if next(lane, DONE) is not DONE]
-    finally:
-        for lane in lanes:
-            lane.close()  # a lane stopped by another's failure kills its process
+    for run in range(RUNS):
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            log_path = tmp_path / f"scheduler-{run}-{signum.name}.log"
+            process = start_scheduler(scheduler_env(database_url), log_path)
+            try:
+                time.sleep(moments.uniform(0, 0.5))  # the main loop submits jobs all the while
+                process.send_signal(signum)
+                try:
+                    statuses[log_path.name] = process.wait(EXIT_BOUND)
+                except subprocess.TimeoutExpired:
+                    process.send_signal(signal.SIGABRT)
+                    process.wait(EXIT_BOUND)
+                    hung.append(log_path)
+            finally:
+                stop_hard(process)
     stacks = "\n\n".join(f"{path.name}:\n{path.read_text(errors='replace')[-2500:]}" for path in hung[:2])
     assert not hung, f"{len(hung)} of {2 * RUNS} runs did not exit within {EXIT_BOUND} s:\n{stacks}"
-    assert len(statuses) == 2 * RUNS and set(statuses.values()) == {0}, statuses
+    assert set(statuses.values()) == {0}, statuses
 
 
 def test_on_sqlite_a_second_scheduler_refuses_to_start_and_a_killed_one_leaves_no_stale_lock(database_url, tmp_path):
