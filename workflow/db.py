@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -231,6 +231,38 @@ def upsert(model, values: dict, index_elements: list, set_: dict, returning=None
         db.session.execute(stmt)
         return None
     return db.session.execute(stmt.returning(returning)).scalar_one()
+
+
+# --- writing at a chosen moment -----------------------------------------------------------------
+
+def insert_now(obj) -> None:
+    """INSERT the new ORM object ``obj`` at once, as one Core statement that returns the whole
+    row, and put it in the session as persistent, as if it had been loaded. Nothing else the
+    session holds is flushed: a caller whose locked section must end with one UPDATE of a row
+    it changed earlier (the case engine, issue 15) writes the rows before it this way. Only
+    ``obj``'s columns are written (set its foreign keys, not just its relationships)."""
+    mapper = sa.inspect(type(obj))
+    table = mapper.local_table
+    state = obj.__dict__
+    values = {prop.columns[0].key: state[prop.key] for prop in mapper.column_attrs if prop.key in state}
+    row = db.session.execute(sa.insert(table).values(**values).returning(*table.c)).one()
+    for prop in mapper.column_attrs:
+        setattr(obj, prop.key, row._mapping[prop.columns[0]])
+    make_transient_to_detached(obj)
+    db.session.add(obj)
+
+
+def commit_without_expiring() -> None:
+    """Commit, keeping what the session holds loaded instead of expiring it: what the
+    transaction wrote is what was committed, so an answer built from those objects after the
+    commit needs no reload (issue 15: a statement per request). For a request's last commit: a
+    session that goes on working would read its own copies, not the database's."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 # --- loading by key in chunks -----------------------------------------------------------------
