@@ -127,6 +127,10 @@ def open_case(actor: Actor, *, machine: str, subject: Organisation, rung: str, f
     return case
 
 
+# The subject's department comes with the case an action loads: messages and notices name it.
+_WITH_DEPARTMENT = joinedload(Case.subject).joinedload(Organisation.parent)
+
+
 def apply_action(actor: Actor, case_id: int, trigger: str, data: dict, now: dt.datetime | None = None) -> Case:
     """Take the action ``trigger`` on a case. ``data`` holds the action's fields and,
     from the API, ``version``: the version the caller saw (the scheduler may leave it out;
@@ -140,8 +144,7 @@ def apply_action(actor: Actor, case_id: int, trigger: str, data: dict, now: dt.d
     (the caller's party may not take it), Conflict (stale version, wrong state, a guard
     refused, or a concurrent action won), Invalid (missing, bad or unknown fields)."""
     now = _now(now)
-    # The subject's department comes with the case: messages and notices name it.
-    case = get_case(actor, case_id, joinedload(Case.subject).joinedload(Organisation.parent))
+    case = get_case(actor, case_id, _WITH_DEPARTMENT)
     spec = MACHINES[case.machine]
     rows = spec.by_trigger.get(trigger)
     if not rows:

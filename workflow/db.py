@@ -7,6 +7,7 @@ Datetimes are stored in UTC and always come back timezone-aware.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -197,10 +199,10 @@ def json_safe(value: Any) -> Any:
 
 # --- INSERT ... ON CONFLICT: the one place for the dialects' spelling of it ------------------------
 
-def _insert(model) -> sa.Insert:
+def _insert(model, dialect: str | None = None) -> sa.Insert:
     """The dialect's INSERT (PostgreSQL's and SQLite's both have ``on_conflict_do_*``)."""
     table = getattr(model, "__table__", model)
-    return (postgresql.insert if dialect_name() == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if (dialect or dialect_name()) == "postgresql" else sqlite.insert)(table)
 
 
 def insert_ignoring_duplicates(model, rows: list[dict], index_elements: list[str] | None = None) -> None:
@@ -208,7 +210,14 @@ def insert_ignoring_duplicates(model, rows: list[dict], index_elements: list[str
     on the table, so that the compiled statement is cached whatever the number of rows."""
     if not rows:
         return
-    db.session.execute(_insert(model).on_conflict_do_nothing(index_elements=index_elements), rows)
+    table = getattr(model, "__table__", model)
+    db.session.execute(_insert_ignoring(dialect_name(), table, tuple(index_elements or ())), rows)
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, table: sa.Table, index_elements: tuple[str, ...]) -> sa.Insert:
+    """The statement of :func:`insert_ignoring_duplicates`, built once per table and key."""
+    return _insert(table, dialect).on_conflict_do_nothing(index_elements=list(index_elements) or None)
 
 
 def insert_if_absent(model, values: dict, index_elements: list[str] | None = None) -> bool:
@@ -245,11 +254,18 @@ def insert_now(obj) -> None:
     table = mapper.local_table
     state = obj.__dict__
     values = {prop.columns[0].key: state[prop.key] for prop in mapper.column_attrs if prop.key in state}
-    row = db.session.execute(sa.insert(table).values(**values).returning(*table.c)).one()
+    row = db.session.execute(_insert_returning(table), values).one()
     for prop in mapper.column_attrs:
-        setattr(obj, prop.key, row._mapping[prop.columns[0]])
+        set_committed_value(obj, prop.key, row._mapping[prop.columns[0]])
     make_transient_to_detached(obj)
     db.session.add(obj)
+
+
+@functools.cache
+def _insert_returning(table: sa.Table) -> sa.Insert:
+    """``INSERT INTO table ... RETURNING *``, built once per table: the values go as parameters,
+    so that nothing is built or hashed again per row."""
+    return sa.insert(table).returning(*table.c)
 
 
 def commit_without_expiring() -> None:

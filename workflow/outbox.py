@@ -88,11 +88,14 @@ def recipients_of(org_ids: Iterable[int]) -> dict[int, list[tuple[int, int, str 
     wanted = sorted({int(org_id) for org_id in org_ids})
     found: dict[int, list[tuple[int, int, str | None]]] = {org_id: [] for org_id in wanted}
     if wanted:
-        for user_id, org_id, email in db.session.execute(
-                sa.select(User.id, User.org_id, User.email)
-                .where(User.org_id.in_(wanted), User.active.is_(True)).order_by(User.id)):
+        for user_id, org_id, email in db.session.execute(_RECIPIENTS, {"org_ids": wanted}):
             found[org_id].append((user_id, org_id, email))
     return found
+
+
+_RECIPIENTS = (sa.select(User.id, User.org_id, User.email)
+               .where(User.org_id.in_(sa.bindparam("org_ids", expanding=True)), User.active.is_(True))
+               .order_by(User.id))
 
 
 def notify_all(messages: Iterable[dict], recipients: dict[int, list] | None = None,

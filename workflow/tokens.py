@@ -71,18 +71,19 @@ def revoke_token(token_id: int, actor: Actor | None = None) -> ApiToken:
     return row
 
 
+# One statement per request, built once (issue 15): the token, its user and the user's
+# organisation as plain columns, nothing loaded into the session.
+_BEARER = (sa.select(ApiToken.revoked_at, ApiToken.expires_at, User.id, User.active, User.name, User.org_id,
+                     Organisation.kind, Organisation.finance_path)
+           .join(User, User.id == ApiToken.user_id).join(Organisation, Organisation.id == User.org_id)
+           .where(ApiToken.token_hash == sa.bindparam("token_hash")))
+
+
 def authenticate(plain: str | None) -> Actor:
     """Resolve a bearer token to an actor, or raise :class:`Unauthenticated`."""
     if not plain:
         raise Unauthenticated("missing bearer token")
-    # One statement per request (issue 15): the token, its user and the user's organisation
-    # as plain columns, nothing loaded into the session.
-    row = db.session.execute(
-        sa.select(ApiToken.revoked_at, ApiToken.expires_at, User.id, User.active, User.name, User.org_id,
-                  Organisation.kind, Organisation.finance_path)
-        .join(User, User.id == ApiToken.user_id).join(Organisation, Organisation.id == User.org_id)
-        .where(ApiToken.token_hash == hash_token(plain))
-    ).first()
+    row = db.session.execute(_BEARER, {"token_hash": hash_token(plain)}).first()
     if row is None:
         raise Unauthenticated("unknown token")
     if row.revoked_at is not None:
