@@ -154,6 +154,13 @@ def test_art10_4_6_the_report_enters_verification_and_a_held_payment_stays_held(
     assert payment_status(item["voucher_no"]) == "held"
 
 
+def test_art10_4_6_the_warning_table_lets_a_bank_raise_a_warning_by_its_report():
+    from workflow.machines.warning import LIFECYCLE
+
+    [raise_row] = LIFECYCLE.by_trigger["raise"]
+    assert "bank" in raise_row.roles and "第十条（四）6" in raise_row.article.chinese
+
+
 def test_art10_4_6_a_payment_is_reported_once(as_city_finance, as_bank):
     row = clean_transfer()
     post_payments(as_city_finance, [row])

@@ -4,7 +4,7 @@ Complaints received on a hotline are recorded by finance (Art. 20); a reporter w
 contact gets a receipt code, of which only the SHA-256 is stored. An agent bank reports a
 suspected violation without refusing the payment (Art. 10(四)6): one row per payment.
 
-Revision ID: 0012_complaint_channels_bank_reports
+Revision ID: 0012_complaints_bank_reports
 Revises: 0011_account_per_unit
 Create Date: 2026-11-29 14:00:00
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0012_complaint_channels_bank_reports'
+revision = '0012_complaints_bank_reports'
 down_revision = '0011_account_per_unit'
 branch_labels = None
 depends_on = None
