@@ -46,6 +46,7 @@ from workflow.cases import open_case
 from workflow.db import AwareDateTime, db, locked, upsert, utcnow
 from workflow.errors import Conflict, DomainError, Invalid, NotFound
 from workflow.journal import PUBLIC, entries_of, record, stream_of
+from workflow.machines.warning import CONFIRMED
 from workflow.monitoring.models import MonitoringWarning, Payment
 from workflow.outbox import notify
 from workflow.parties import Actor, Organisation, User, org_by_code, require
@@ -384,7 +385,7 @@ def _matter_closed_at(complaint: Complaint) -> dt.datetime | None:
         warning = db.session.get(MonitoringWarning, complaint.warning_id)
         if warning.status == "dismissed":
             return warning.closed_at
-        if warning.status != "confirmed":
+        if warning.status != CONFIRMED:
             return None
         case_id = warning.case_id
     case = db.session.get(Case, case_id) if case_id is not None else None
