@@ -33,6 +33,16 @@ def _as_is(value):
     return value
 
 
+def _hotlines(value) -> tuple[str, ...]:
+    """``;``-separated entries (a number may carry its department: ``0908-4222222（克州财政局）``),
+    or a list of them in the app's config."""
+    entries = value.split(";") if isinstance(value, str) else list(value)
+    hotlines = tuple(" ".join(str(entry).split()) for entry in entries if str(entry).strip())
+    if any(len(entry) > 100 for entry in hotlines):
+        raise ValueError("a hotline entry is at most 100 characters")
+    return hotlines
+
+
 def var(env: str, default: Any, meaning: str, parse: Callable[[Any], Any] = str, shown: str | None = None):
     """One variable: its name in the environment, default, meaning, how a written value is read,
     and the default as the README shows it (if not the value itself)."""
@@ -113,6 +123,14 @@ class Settings:
     complaint_finance_code: str | None = var("FUNDWATCH_COMPLAINT_FINANCE_CODE", None,
                                              "finance department that receives complaints naming no known unit",
                                              shown="the top finance department")
+    complaint_hotlines: tuple[str, ...] = var(
+        "FUNDWATCH_COMPLAINT_HOTLINES", (),
+        "举报电话 (Art. 20), `;`-separated, each a number and optionally whose it is, e.g. "
+        "`0908-4222222（克州财政局）;12345`: shown on the public complaint form, its receipts and status answers",
+        _hotlines, shown="none")
+    complaint_lookups_per_window: int = var("FUNDWATCH_COMPLAINT_LOOKUPS_PER_WINDOW", 20,
+                                            "receipt-code status look-ups accepted per address and window "
+                                            "(the complaint window)", int)
     focus_days: int = var("FUNDWATCH_FOCUS_DAYS", 90, "focus list (Art. 11(二)4): days looked back", int)
     focus_min_warnings: int = var("FUNDWATCH_FOCUS_MIN_WARNINGS", 5, "focus list: warnings that make a unit", int)
     focus_min_blocks: int = var("FUNDWATCH_FOCUS_MIN_BLOCKS", 2, "focus list: blocking warnings that make a unit",
