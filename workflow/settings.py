@@ -107,7 +107,12 @@ class Settings:
                                shown="on for `unit_case.warning`, `unit_case.decision`")
     check_batch: int = var("FUNDWATCH_CHECK_BATCH", 100, "cases read per batch by a deadline check", int)
     check_seconds: float = var("FUNDWATCH_CHECK_SECONDS", 60.0, "seconds between deadline checks", float)
-    delivery_seconds: float = var("FUNDWATCH_DELIVERY_SECONDS", 15.0, "seconds between outbox deliveries", float)
+    delivery_seconds: float = var("FUNDWATCH_DELIVERY_SECONDS", 2.0,
+                                  "seconds between outbox deliveries while the last one found nothing to deliver",
+                                  float)
+    delivery_busy_seconds: float = var("FUNDWATCH_DELIVERY_BUSY_SECONDS", 0.25,
+                                       "seconds to the next outbox delivery after one that delivered something",
+                                       float)
     digest_time: str = var("FUNDWATCH_DIGEST_TIME", "08:30", "local time of the daily overdue digest")
     digest_every_day: bool = var("FUNDWATCH_DIGEST_EVERY_DAY", False,
                                  "send the digest on non-working days too", _flag)
