@@ -7,8 +7,8 @@ The old index made every claim of inbox rows read past all the pending e-mail ro
 (all of them while SMTP is not configured, issue 15), and ordered by id only after a sort on
 PostgreSQL.
 
-Revision ID: 0012_outbox_claim_index
-Revises: 0011_account_per_unit
+Revision ID: 0013_outbox_claim_index
+Revises: 0012_complaints_bank_reports
 Create Date: 2026-11-29 14:20:00
 
 """
@@ -16,8 +16,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0012_outbox_claim_index'
-down_revision = '0011_account_per_unit'
+revision = '0013_outbox_claim_index'
+down_revision = '0012_complaints_bank_reports'
 branch_labels = None
 depends_on = None
 
