@@ -65,7 +65,7 @@ def _file(ids):
 
 
 def _action(ids):
-    return {"json": {"version": version_of(ids["case"]), "scope": "全州预算单位"}}
+    return {"json": {"version": version_of(ids["case"]), "scope": "competent"}}
 
 
 W = "/api/v1/warnings/{warning}"
