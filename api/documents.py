@@ -53,7 +53,8 @@ class DocumentSchema(ma.Schema):
         "description": "the signed and stamped copy returned with the acknowledgement, if any "
                        "(download: /documents/{id}/signed-copy)",
         "type": "object", "nullable": True, "properties": {
-            "filename": {"type": "string"}, "content_type": {"type": "string", "enum": list(SERVED_CONTENT_TYPES)}, "size": {"type": "integer"}, "sha256": {"type": "string"}}})
+            "filename": {"type": "string"},
+            "content_type": {"type": "string", "enum": list(SERVED_CONTENT_TYPES)}, "size": {"type": "integer"}, "sha256": {"type": "string"}}})
 
     def _signed_copy(self, document: Document):
         return SignedCopySchema().dump(document) if document.signed_stored_name else None
@@ -135,7 +136,7 @@ class DocumentAcknowledge(MethodView):
         upload = request.files.get("file")
         copy = None
         if upload is not None:
-            documents.get_document(actor, document_id)  # 404 before reading a file for what is not there
+            documents.acknowledgeable(actor, document_id)  # 404, 403, 409 before the file is read
             limit = current().evidence_max_bytes
             data = upload.stream.read(limit + 1)  # one byte more tells "too large" without reading it all
             copy = checked_upload(data, upload.filename, upload.mimetype, limit)

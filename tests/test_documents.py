@@ -50,7 +50,8 @@ SAMPLES = {
     "public_notice": (
         {"subject_name": UNIT_NAME, "violation": "多次以现金支付公务接待费", "handling": "责令整改",
          "circulated_to": "克州财政局管辖范围内各部门、各单位", "scope": "本地区各部门、各单位"},
-        ['<p class="addressee"><span class="fill">克州财政局管辖范围内各部门、各单位</span>：', "多次以现金支付公务接待费", "责令整改", "克州财政局管辖范围内各部门、各单位", "本地区各部门、各单位",
+        ['<p class="addressee"><span class="fill">克州财政局管辖范围内各部门、各单位</span>：',
+         "多次以现金支付公务接待费", "责令整改", "克州财政局管辖范围内各部门、各单位", "本地区各部门、各单位",
          "第二十一条第（五）项"]),
     "referral_letter": (
         {"subject_name": "克州政协机关", "violation": "拒不执行处理决定", "materials": ["违规问题处理单"]},

@@ -258,6 +258,10 @@ def test_issue10_a_copy_over_the_size_limit_is_413(app, demo, as_unit):
     assert as_unit.get(f"/api/v1/documents/{notice}").get_json()["acknowledged_at"] is None
 
 
-def test_issue10_only_the_addressee_returns_a_copy(demo, as_competent):
+def test_issue10_only_the_addressee_returns_a_copy_and_only_once(demo, as_competent, as_unit):
     notice = _interview("held").id
-    assert _acknowledge(as_competent, notice, PDF).status_code == 403
+    assert _acknowledge(as_competent, notice, EXE).status_code == 403  # refused before the file is read
+    assert _acknowledge(as_unit, notice, PDF).status_code == 200
+    again = _acknowledge(as_unit, notice, PDF, name="另一份回执.pdf")
+    assert again.status_code == 409
+    assert as_unit.get(f"/api/v1/documents/{notice}").get_json()["signed_copy"]["filename"] == "约谈通知书回执.pdf"

@@ -16,8 +16,14 @@ back, and of two concurrent issues the second waits for the first to commit.
 A notice is rendered to HTML when it is issued and the HTML is stored: what the
 addressee signed must not change when a template does later.
 
+A notice reaches its addressee and, as :class:`DocumentRecipient`, the competent department it
+is copied to (抄送) and the parties a 通报 is circulated to (its scope, Art. 21(五)): each reads it
+and lists it among its own (:func:`own_documents`). The addressee's acknowledgement may carry
+the signed and stamped copy, checked and stored as case evidence is (:mod:`workflow.files`).
+
 Journal (:mod:`workflow.journal`, stream ``document:<id>``): ``issued``, with the SHA-256
-of the stored HTML, so that what was issued can be proven later; ``acknowledged``.
+of the stored HTML (and the recipients' codes), so that what was issued can be proven later;
+``acknowledged`` (with the signed copy's SHA-256).
 """
 from __future__ import annotations
 
@@ -443,6 +449,7 @@ def recipients_of(document: Document, role: str | None = None) -> list[Organisat
     stmt = sa.select(Organisation).join(DocumentRecipient, DocumentRecipient.org_id == Organisation.id).where(
         DocumentRecipient.document_id == document.id)
     if role is not None:
+        assert role in RECIPIENT_ROLES, role
         stmt = stmt.where(DocumentRecipient.role == role)
     return list(db.session.execute(stmt.order_by(Organisation.code)).scalars())
 
@@ -513,7 +520,8 @@ def own_documents(actor: Actor, *, kind: str | None = None, year: int | None = N
     if year is not None:
         stmt = stmt.where(Document.year == year)
     if unacknowledged is not None:
-        stmt = stmt.where(Document.acknowledged_at.is_(None) if unacknowledged else Document.acknowledged_at.is_not(None))
+        acknowledged_at = Document.acknowledged_at
+        stmt = stmt.where(acknowledged_at.is_(None) if unacknowledged else acknowledged_at.is_not(None))
     return stmt
 
 
@@ -535,11 +543,7 @@ def acknowledge(actor: Actor, document_id: int, now: dt.datetime | None = None, 
     Conflict if it was already acknowledged (also when two acknowledge at once: the
     update only applies while the document is unacknowledged).
     """
-    document = get_document(actor, document_id)
-    if actor.is_system or actor.org_id != document.addressee_id:
-        raise Forbidden("only the addressee acknowledges a notice")
-    if document.acknowledged_at is not None:
-        raise _acknowledged_already(document)
+    document = acknowledgeable(actor, document_id)
     when = now or utcnow()
     done = db.session.execute(
         sa.update(Document)
@@ -559,6 +563,17 @@ def acknowledge(actor: Actor, document_id: int, now: dt.datetime | None = None, 
     if signed_copy is not None:
         assert upload_dir is not None, "a signed copy needs the upload folder"
         keep(signed_copy, upload_dir)
+    return document
+
+
+def acknowledgeable(actor: Actor, document_id: int) -> Document:
+    """The notice if the caller may acknowledge it now: NotFound, Forbidden or Conflict as
+    :func:`acknowledge` says (the API asks before it reads an uploaded copy)."""
+    document = get_document(actor, document_id)
+    if actor.is_system or actor.org_id != document.addressee_id:
+        raise Forbidden("only the addressee acknowledges a notice")
+    if document.acknowledged_at is not None:
+        raise _acknowledged_already(document)
     return document
 
 

@@ -27,8 +27,10 @@ def upgrade():
     sa.Column('document_id', sa.Integer(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
     sa.Column('role', sa.String(length=12), nullable=False),
-    sa.ForeignKeyConstraint(['document_id'], ['documents.id'], name=op.f('fk_document_recipients_document_id_documents')),
-    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'], name=op.f('fk_document_recipients_org_id_organisations')),
+    sa.ForeignKeyConstraint(['document_id'], ['documents.id'],
+                            name=op.f('fk_document_recipients_document_id_documents')),
+    sa.ForeignKeyConstraint(['org_id'], ['organisations.id'],
+                            name=op.f('fk_document_recipients_org_id_organisations')),
     sa.PrimaryKeyConstraint('document_id', 'org_id', name=op.f('pk_document_recipients'))
     )
     with op.batch_alter_table('document_recipients', schema=None) as batch_op:
