@@ -263,7 +263,7 @@ class Scenario:
     runs: list = field(default_factory=list)
 
 
-def run_wrk(scenario: Scenario, connections: int, seconds: float, work: Path) -> Run:
+def run_wrk(scenario: Scenario, connections: int, seconds: float, work: Path, record: bool = True) -> Run:
     path = work / f"{scenario.name}.lua"
     path.write_text(LUA_PRELUDE + "\n" + scenario.script(), encoding="utf-8")
     argv = ["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{seconds:g}s", "--timeout", "10s",
@@ -279,17 +279,20 @@ def run_wrk(scenario: Scenario, connections: int, seconds: float, work: Path) ->
     ok = max(0, data["requests"] - max(data["bad"], data["status_errors"]))
     run = Run(int(data["requests"]), seconds_run, ok / seconds_run, data["p50_us"] / 1000, data["p99_us"] / 1000,
               errors, data["first_bad"])
-    scenario.runs.append(run)
+    if record:
+        scenario.runs.append(run)
     note = f"  {run.errors} errors, first: {run.first_error[:200]}" if run.errors else ""
     log(f"    {scenario.name:<24} c={connections:<3} {run.ok_per_s:9,.1f}/s  p50 {run.p50_ms:7.1f} ms  "
-        f"p99 {run.p99_ms:7.1f} ms{note}")
+        f"p99 {run.p99_ms:7.1f} ms{note}{'' if record else '  (warm-up, not counted)'}")
     return run
 
 
 def interleaved(bare: Scenario, reals: list[Scenario], connections: int, args, work: Path) -> None:
-    """``rounds`` times bare then each real scenario, and bare once more to close the last round."""
+    """``rounds`` times bare then each real scenario, and bare once more to close the last round,
+    after a second of each to warm the workers up (imports, caches, prepared statements)."""
     for scenario in (bare, *reals):
         scenario.runs = []
+        run_wrk(scenario, connections, min(1, args.seconds), work, record=False)
     for _ in range(args.rounds):
         run_wrk(bare, connections, args.seconds, work)
         for scenario in reals:
@@ -605,8 +608,8 @@ class Phases:
     def _analysed(self) -> str:
         if db.engine.dialect.name != "postgresql":
             return ""
-        rows = query("SELECT relname, n_mod_since_analyze FROM pg_stat_user_tables "
-                     "WHERE relname IN ('cases', 'payments', 'warnings', 'documents') ORDER BY relname")
+        rows = query("SELECT relname, n_mod_since_analyze FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+                     "AND relname IN ('cases', 'payments', 'warnings', 'documents') ORDER BY relname")
         return " (rows changed since the last analyse: " + ", ".join(f"{r} {n:,}" for r, n in rows) + ")"
 
     def writes(self, world: World, api: Server, bare_server: Server) -> None:
