@@ -149,6 +149,10 @@ class Server(Process):
                                 "--workers", "2", "--access-logfile", "-", app], env, work / f"{name}.log")
 
     def wait_ready(self, path: str, token: str, timeout: float = 60) -> None:
+        """Wait until ``path`` answers 200. Also how the bench waits, after a wrk run, for the
+        requests wrk abandoned at the end of its round: they are still queued in the workers,
+        and a new request is answered after them."""
+        self.ready = (path, token)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():
@@ -251,6 +255,7 @@ class Run:
     p99_ms: float
     errors: int
     first_error: str
+    ended: float = 0.0  # time.monotonic() when wrk stopped
 
 
 @dataclass
@@ -260,7 +265,9 @@ class Scenario:
     name: str
     server: Server
     script: object  # () -> Lua source
+    single: tuple | None = None  # (method, path, token): the request timed alone if a round is too short
     runs: list = field(default_factory=list)
+    alone_s: float | None = None
 
 
 def run_wrk(scenario: Scenario, connections: int, seconds: float, work: Path, record: bool = True) -> Run:
@@ -273,12 +280,13 @@ def run_wrk(scenario: Scenario, connections: int, seconds: float, work: Path, re
     if line is None:
         raise BenchError(f"wrk failed ({scenario.name}):\n{done.stdout}\n{done.stderr}")
     data = json.loads(line[4:])
-    time.sleep(0.3)  # the requests wrk cut off at the end finish before the next run reads state
+    ended = time.monotonic()
+    scenario.server.wait_ready(*scenario.server.ready, timeout=900)  # what wrk cut off at the end is done
     seconds_run = data["duration_us"] / 1e6
     errors = int(max(data["bad"], data["status_errors"]) + data["socket_errors"] + data["timeouts"])
     ok = max(0, data["requests"] - max(data["bad"], data["status_errors"]))
     run = Run(int(data["requests"]), seconds_run, ok / seconds_run, data["p50_us"] / 1000, data["p99_us"] / 1000,
-              errors, data["first_bad"])
+              errors, data["first_bad"], ended)
     if record:
         scenario.runs.append(run)
     note = f"  {run.errors} errors, first: {run.first_error[:200]}" if run.errors else ""
@@ -289,10 +297,21 @@ def run_wrk(scenario: Scenario, connections: int, seconds: float, work: Path, re
 
 def interleaved(bare: Scenario, reals: list[Scenario], connections: int, args, work: Path) -> None:
     """``rounds`` times bare then each real scenario, and bare once more to close the last round,
-    after a second of each to warm the workers up (imports, caches, prepared statements)."""
+    after a second of each to warm the workers up (imports, caches, prepared statements).
+    A scenario whose warm-up (one connection per worker) saw no answer at all is timed once alone
+    instead, and left out of the rounds if that one request takes more than half a round: with a
+    request that slow a round would measure only the queue of requests it leaves behind."""
     for scenario in (bare, *reals):
-        scenario.runs = []
-        run_wrk(scenario, connections, min(1, args.seconds), work, record=False)
+        scenario.runs, scenario.alone_s = [], None
+        warm = run_wrk(scenario, min(2, connections), min(1, args.seconds), work, record=False)
+        if warm.ok_per_s == 0 and scenario.single:
+            started = time.perf_counter()
+            status, body = request(scenario.server.port, *scenario.single)
+            took = time.perf_counter() - started
+            log(f"    {scenario.name:<24} one request alone: {status} in {took:,.2f} s")
+            if took > args.seconds / 2:
+                scenario.alone_s = took
+    reals = [s for s in reals if s.alone_s is None]
     for _ in range(args.rounds):
         run_wrk(bare, connections, args.seconds, work)
         for scenario in reals:
@@ -310,6 +329,7 @@ class Figure:
     against: str = ""
     unit: str = "/s"
     latency: tuple[str, str] = ("p50", "p99")
+    note: str = ""
 
     def cell(self) -> str:
         text = f"{self.per_s:,.0f}{self.unit}"
@@ -318,11 +338,20 @@ class Figure:
         text += f", {self.latency[0]} {self.p50_ms:,.1f} / {self.latency[1]} {self.p99_ms:,.1f} ms"
         if self.errors:
             text += f", **{self.errors} errors**"
+        if self.note:
+            text += f" **({self.note})**"
         return text
 
 
 def figure(scenario: Scenario, bare: Scenario | None = None, against: str = "") -> Figure:
     runs = scenario.runs
+    if scenario.alone_s is not None:
+        result = Figure(1 / scenario.alone_s, scenario.alone_s * 1000, scenario.alone_s * 1000, 0,
+                        latency=("one request alone:", "again"), note="too slow for a round")
+        if bare is not None:
+            result.ratio = result.per_s / statistics.median(r.ok_per_s for r in bare.runs)
+            result.against = against + " (at most)"
+        return result
     result = Figure(statistics.median(r.ok_per_s for r in runs), statistics.median(r.p50_ms for r in runs),
                     statistics.median(r.p99_ms for r in runs), sum(r.errors for r in runs))
     if bare is not None:
@@ -509,7 +538,8 @@ class Phases:
                     if b in edges:
                         raw[b] = self._raw_insert(before)
                     if (b + 1) % 10 == 0:
-                        log(f"    batch {b + 1}: {times[-1] * 1000:,.0f} ms (raw {raw.get(b, 0) * 1000:,.1f} ms)")
+                        log(f"    batch {b + 1}: {times[-1] * 1000:,.0f} ms"
+                            + (f" (raw executemany {raw[b] * 1000:,.1f} ms)" if b in raw else ""))
             finally:
                 server.stop()
         windows = [("first", list(range(min(10, args.batches))))]
@@ -596,7 +626,8 @@ class Phases:
             "`GET /cases/{id}/documents?limit=50`": f"/api/v1/cases/{world.doc_case}/documents?limit=50",
         }
         reals = [Scenario(name.strip("`").split("?")[0].replace("/", "-").replace(" ", "").lower(), api,
-                          lambda path=path: lua_static("GET", path, token)) for name, path in paths.items()]
+                          lambda path=path: lua_static("GET", path, token), ("GET", path, token))
+                 for name, path in paths.items()]
         interleaved(bare, reals, c, self.args, self.work)
         label = f"{size:,} rows"
         self.put(f"bare JSON ({label})", str(c), figure(bare))
@@ -727,7 +758,7 @@ end
             first = scalar("SELECT coalesce(max(id), 0) FROM outbox_messages")
             burst = Scenario("outbox-burst", api, lambda: self._notice_lua(world.notice_cases, world.token()))
             run = run_wrk(burst, c, args.burst, self.work)
-            ended = time.monotonic() - 0.3  # run_wrk waits 0.3 s after wrk
+            ended = run.ended
             created = scalar("SELECT count(*) FROM outbox_messages WHERE id > :f", f=first)
             pending_at_end = scalar("SELECT count(*) FROM outbox_messages WHERE status = 'pending'")
             drained = None
@@ -801,6 +832,8 @@ def main(argv=None) -> None:
     args.connections = [int(c) for c in args.connections.split(",") if c.strip()]
     args.rows = [int(float(r)) for r in args.rows.split(",") if r.strip()]
     phases = {p.strip() for p in args.phases.split(",") if p.strip()}
+    # SIGTERM unwinds like Ctrl-C: the servers are stopped and the scratch databases dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if shutil.which("wrk") is None:
         raise SystemExit("bench.http needs wrk on the PATH (Debian/Ubuntu: apt-get install wrk)")
     for name in ("workflow", "transitions", "alembic", "fundwatch"):
