@@ -332,7 +332,7 @@ class Figure:
     note: str = ""
 
     def cell(self) -> str:
-        text = f"{self.per_s:,.0f}{self.unit}"
+        text = f"{self.per_s:,.{0 if self.per_s >= 10 else 1}f}{self.unit}"
         if self.ratio is not None:
             text += f" ({self.ratio:.2f}× {self.against})"
         text += f", {self.latency[0]} {self.p50_ms:,.1f} / {self.latency[1]} {self.p99_ms:,.1f} ms"
@@ -445,6 +445,11 @@ def _copy(table: str, source: str, overrides: dict[str, str], prefix: str = "", 
     every column copied but the id and ``overrides`` (SQL expressions over t and the source)."""
     columns = [c["name"] for c in sa.inspect(db.engine).get_columns(table) if c["name"] != "id"]
     values = ", ".join(overrides.get(c, f"t.{c}") for c in columns)
+    if db.engine.dialect.name == "postgresql" and db.session.execute(sa.text(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar():
+        # The copies point at rows that exist (those of the template): skip the foreign-key
+        # triggers, a row each, for this transaction; the checks are not what is measured.
+        db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
     db.session.execute(sa.text(f"{prefix}INSERT INTO {table} ({', '.join(columns)}) "
                                f"SELECT {values} FROM {source}, {table} t WHERE t.id = :tid"), params)
 
