@@ -53,7 +53,9 @@ def _built() -> list[dict]:
         mb.warning_dismissed(WARNING, finance_name=FINANCE.name, reason="已核实"),
         *mb.bank_refusal(O(id=61, reason="无预算"), bank=BANK, unit=UNIT, payment=PAYMENT, warning=WARNING,
                          finance=FINANCE),
-        mb.complaint_received(O(id=71, subject_text="某单位"), finance=FINANCE, unit=None, summary="公务接待超标",
+        mb.bank_report(O(id=62, finding="收款人与用途不符"), bank=BANK, unit=UNIT, payment=PAYMENT, warning=WARNING,
+                       finance=FINANCE),
+        mb.complaint_received(O(id=71, subject_text="某单位", channel="phone", recorded_by_name="李科员"), finance=FINANCE, unit=None, summary="公务接待超标",
                               now=NOW),
     ]
     return messages

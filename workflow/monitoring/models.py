@@ -38,7 +38,7 @@ EXCEPTIONS = (
 WARNING_LEVELS = ("block", "warn", "remind")  # 拦截 / 预警 / 提示
 # The "rules" of warnings raised by hand (a bank's refusal, a complaint) rather than by a
 # screening rule (workflow.monitoring.rules.WARNING_RULES lists both).
-MANUAL_WARNING_RULES = ("bank_refusal", "complaint")
+MANUAL_WARNING_RULES = ("bank_refusal", "bank_report", "complaint")
 WARNING_STATUSES = WARNING_LIFECYCLE.statuses  # open, verifying, confirmed, dismissed (workflow.machines.warning)
 
 

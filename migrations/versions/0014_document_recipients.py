@@ -6,8 +6,8 @@ in from the kinds that are copied (focus letters and written rectification order
 signed and stamped copy an addressee may return with its acknowledgement is kept like case
 evidence: its name as given, the server-chosen stored name, type, size and SHA-256.
 
-Revision ID: 0012_document_recipients
-Revises: 0011_account_per_unit
+Revision ID: 0014_document_recipients
+Revises: 0013_outbox_claim_index
 Create Date: 2026-11-29 14:20:00
 
 """
@@ -16,8 +16,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0012_document_recipients'
-down_revision = '0011_account_per_unit'
+revision = '0014_document_recipients'
+down_revision = '0013_outbox_claim_index'
 branch_labels = None
 depends_on = None
 
