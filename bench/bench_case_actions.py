@@ -130,7 +130,7 @@ def bench_notice(s: Scratch, n: int) -> float:
     for i in range(n):
         case_id = ids[i % len(ids)]
         body = _post(s, "city_finance", f"/api/v1/cases/{case_id}/actions/publish_notice",
-                     {"version": versions[case_id], "scope": "全州预算单位"})
+                     {"version": versions[case_id], "scope": "competent"})
         versions[case_id] = body["version"]
     return n / (time.perf_counter() - start)
 

@@ -16,7 +16,7 @@ from workflow.db import db
 
 def history_case(as_city_finance) -> int:
     case_id = open_case(as_city_finance, "warning")["id"]
-    act_ok(as_city_finance, case_id, "publish_notice", scope="全州")
+    act_ok(as_city_finance, case_id, "publish_notice", scope="competent")
     act_ok(as_city_finance, case_id, "issue_order", grounds="not_corrected_in_time")
     return case_id
 

@@ -35,7 +35,7 @@ from workflow import message_builders
 from workflow.case_records import Case, CaseEvent, accounts_by_bank, competent_of, get_case, reaches, state_writer
 from workflow.chain import GENESIS, chain_hash
 from workflow.db import db, json_safe, utcnow
-from workflow.documents import issue_document
+from workflow.documents import issue_document, recipients_of
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.machines import MACHINES, NEW, SUBJECT_KINDS, CaseMachine
 from workflow.machines.base import Context, Tell, load_fields
@@ -235,7 +235,8 @@ def _issue(ctx: Context, issue):
         else db.session.get(Organisation, ctx.actor.org_id)
     addressee = ctx.data["oversight"] if issue.addressee == "referred" else case.subject
     return issue_document(ctx.actor, kind=issue.kind, issuer=issuer, addressee=addressee,
-                          context=issue.context(ctx), case_id=case.id, now=ctx.now)
+                          context=issue.context(ctx), case_id=case.id,
+                          circulate_to=issue.circulate(ctx) if issue.circulate else (), now=ctx.now)
 
 
 def _tell(ctx: Context, tell: Tell, event: CaseEvent, documents: list) -> None:
@@ -247,6 +248,13 @@ def _tell(ctx: Context, tell: Tell, event: CaseEvent, documents: list) -> None:
         build_for_bank = message_builders.BANK_MESSAGES[tell.template]
         for bank, numbers in accounts_by_bank(case, pending_only=tell.to == "closing_banks"):
             notify(**build_for_bank(facts, key=f"{key}:{bank.id}", case_id=case.id, bank=bank, accounts=numbers))
+        return
+    if tell.to == "circulation":
+        build = message_builders.CIRCULATED_MESSAGES[tell.template]
+        for document in documents:
+            for org in recipients_of(document, "circulated"):
+                notify(**build(facts, key=f"{key}:{document.id}:{org.id}", case_id=case.id, recipient=org,
+                               document=document))
         return
     recipient = {"subject": case.subject, "competent": competent, "finance": case.finance,
                  "referred": ctx.data.get("oversight")}[tell.to]
