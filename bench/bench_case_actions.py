@@ -185,7 +185,7 @@ class Notice:
         for _ in range(n):
             case_id = self.ids[self.done % len(self.ids)]
             body = _post(self.s, "city_finance", f"/api/v1/cases/{case_id}/actions/publish_notice",
-                         {"version": self.versions[case_id], "scope": "全州预算单位"})
+                         {"version": self.versions[case_id], "scope": "competent"})
             self.versions[case_id] = body["version"]
             self.done += 1
         return _since(start)

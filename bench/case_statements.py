@@ -93,7 +93,7 @@ def measure(app, backend: str) -> dict[str, dict]:
 
     def plan(review_case):
         return [
-            ("publish_notice", lambda: act("city_finance", ids[0], "publish_notice", {"scope": "全州预算单位"})),
+            ("publish_notice", lambda: act("city_finance", ids[0], "publish_notice", {"scope": "competent"})),
             ("submit_rectification", lambda: act("unit", review_case, "submit_rectification", {"report": "已整改"})),
             ("reject_rectification", lambda: act("city_finance", review_case, "reject_rectification",
                                                  {"reason": "材料不全", "deadline_days": 5})),

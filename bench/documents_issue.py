@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from bench.common import scratch_url
 
 CONTEXT = {"payment_date": "2026-02-27", "payee": "克州迎宾馆", "voucher_number": "ZF2026-000318",
-           "summary": "接待费（现金）", "interview_date": "2026-03-06", "room": "财政局302室"}
+           "summary": "接待费（现金）", "payment_status": "held", "interview_date": "2026-03-06", "room": "财政局302室"}
 
 
 def main() -> None:

@@ -65,7 +65,7 @@ def _file(ids):
 
 
 def _action(ids):
-    return {"json": {"version": version_of(ids["case"]), "scope": "全州预算单位"}}
+    return {"json": {"version": version_of(ids["case"]), "scope": "competent"}}
 
 
 W = "/api/v1/warnings/{warning}"
@@ -144,8 +144,11 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/cases/{case}/evidence"): Op(SEES_UNIT),
     ("POST", "/api/v1/cases/{case}/evidence"): Op(IN_CHARGE | {"unit"}, _file),
     ("GET", "/api/v1/evidence/{evidence}/download"): Op(SEES_UNIT),
+    ("GET", "/api/v1/documents"): Op(EVERYONE, why="the notices the caller's party issued or received"),
     ("GET", "/api/v1/documents/{document}"): Op(SEES_UNIT),
     ("GET", "/api/v1/documents/{document}/html"): Op(SEES_UNIT),
+    ("GET", "/api/v1/documents/{document}/pdf"): Op(SEES_UNIT),
+    ("GET", "/api/v1/documents/{document}/signed-copy"): Op(SEES_UNIT, why="the unit returned it in _build"),
     ("GET", "/api/v1/documents/{document}/events"): Op(SEES_UNIT),
     ("POST", "/api/v1/documents/{document}/acknowledge"): Op(frozenset({"unit"})),
     ("GET", "/api/v1/workflow/{machine}"): Op(EVERYONE),
@@ -180,6 +183,9 @@ def _build(parties) -> dict:
                        data={"file": (io.BytesIO("整改说明".encode()), "整改.txt", "text/plain")})
     assert upload.status_code == 201
     documents = city.get(f"/api/v1/cases/{case_id}/documents").get_json()["items"]
+    signed = unit.post(f"/api/v1/documents/{documents[0]['id']}/acknowledge", content_type="multipart/form-data",
+                       data={"file": (io.BytesIO("已签收".encode()), "签收回执.txt", "text/plain")})
+    assert signed.status_code == 200, signed.get_json()
     filed = unit.post("/api/v1/payees", json={"unit_code": UNIT, "name": "张三", "id_number": "653001199001011234",
                                               "employer": "克州政协机关", "title": "科员",
                                               "account": "6222000011113333"})

@@ -116,7 +116,7 @@ def test_cases_are_paged_by_keyset(as_city_finance):
 
 def test_a_stale_version_is_a_conflict_and_changes_nothing(as_city_finance):
     case_id = open_case(as_city_finance, "warning")["id"]
-    act_ok(as_city_finance, case_id, "publish_notice", scope="全州")
+    act_ok(as_city_finance, case_id, "publish_notice", scope="competent")
     response = act(as_city_finance, case_id, "issue_order", version=1, grounds="not_corrected_in_time")
     assert response.status_code == 409
     assert "version" in response.get_json()["errors"]
@@ -125,7 +125,7 @@ def test_a_stale_version_is_a_conflict_and_changes_nothing(as_city_finance):
 
 def test_an_action_needs_the_version(as_city_finance):
     case_id = open_case(as_city_finance, "warning")["id"]
-    response = as_city_finance.post(f"/api/v1/cases/{case_id}/actions/publish_notice", json={"scope": "全州"})
+    response = as_city_finance.post(f"/api/v1/cases/{case_id}/actions/publish_notice", json={"scope": "competent"})
     assert response.status_code == 422
     assert "version" in response.get_json()["errors"]
 
@@ -140,7 +140,7 @@ def test_an_action_from_a_state_not_in_its_sources_is_a_conflict(as_city_finance
 def test_only_the_actions_fields_are_accepted(as_city_finance):
     """Mass assignment (ASVS 15.3.3): a field the action does not take is refused, not ignored."""
     case_id = open_case(as_city_finance, "warning")["id"]
-    response = act(as_city_finance, case_id, "publish_notice", scope="全州", state="closed_rectified")
+    response = act(as_city_finance, case_id, "publish_notice", scope="competent", state="closed_rectified")
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"state": ["unknown field for this action"]}
     assert state_of(case_id) == "warning"

@@ -16,7 +16,7 @@ from workflow.db import db
 
 def history_case(as_city_finance) -> int:
     case_id = open_case(as_city_finance, "warning")["id"]
-    act_ok(as_city_finance, case_id, "publish_notice", scope="全州")
+    act_ok(as_city_finance, case_id, "publish_notice", scope="competent")
     act_ok(as_city_finance, case_id, "issue_order", grounds="not_corrected_in_time")
     return case_id
 
@@ -114,7 +114,7 @@ def test_the_case_row_keeps_the_hash_of_its_last_event(as_city_finance):
     """Issue 15: the next event chains on ``cases.last_hash``, written with the version, instead
     of reading the previous event; it is always the last event's hash."""
     case_id = open_case(as_city_finance, "warning")["id"]
-    for trigger, fields in (("publish_notice", {"scope": "全州"}), ("issue_order", {"grounds": "not_corrected_in_time"})):
+    for trigger, fields in (("publish_notice", {"scope": "competent"}), ("issue_order", {"grounds": "not_corrected_in_time"})):
         last = db.session.execute(sa.select(Case.last_hash).where(Case.id == case_id)).scalar_one()
         act_ok(as_city_finance, case_id, trigger, **fields)
         version, head = db.session.execute(sa.select(Case.version, Case.last_hash).where(Case.id == case_id)).one()

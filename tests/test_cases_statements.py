@@ -55,17 +55,17 @@ def warning_case(as_city_finance) -> dict:
 
 def test_a_notice_issuing_action_reads_first_and_writes_the_case_last(as_city_finance, warning_case):
     case_id = warning_case["id"]
-    act_ok(as_city_finance, case_id, "publish_notice", scope="全州")  # compiled and cached
+    act_ok(as_city_finance, case_id, "publish_notice", scope="competent")  # compiled and cached
     version = version_of(case_id)
     db.session.remove()
     with Statements() as statements:
-        assert act(as_city_finance, case_id, "publish_notice", version=version, scope="全州预算单位").status_code == 200
+        assert act(as_city_finance, case_id, "publish_notice", version=version, scope="competent").status_code == 200
     assert statements.reads_after_the_first_write() == []
-    assert statements.writes() == ["INSERT document_counters", "INSERT documents", "INSERT journal_entries",
-                                   "INSERT journal_heads", "INSERT outbox_messages", "UPDATE cases",
-                                   "INSERT case_events"]
+    assert statements.writes() == ["INSERT document_counters", "INSERT documents", "INSERT document_recipients",
+                                   "INSERT journal_entries", "INSERT journal_heads", "INSERT outbox_messages",
+                                   "UPDATE cases", "INSERT case_events"]
     assert not any("FROM case_events" in sql for sql in statements.sql), "the last hash comes with the case"
-    assert len(statements.sql) == 10, statements.sql  # three reads: the token, the case, the recipients
+    assert len(statements.sql) == 11, statements.sql  # three reads: the token, the case, the recipients
 
 
 def test_a_review_cycle_writes_three_statements_per_action(as_unit, as_city_finance, warning_case):

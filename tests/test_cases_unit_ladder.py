@@ -220,7 +220,7 @@ def test_art21_4_only_the_bank_holding_the_accounts_confirms_their_closure(
     for party in (as_city_finance, as_unit, as_competent):
         assert act(party, case_id, "confirm_account_closure").status_code == 403
     # The bank sees the case now, and is refused finance's actions on it.
-    assert act(request.getfixturevalue("as_bank"), case_id, "publish_notice", scope="全州").status_code == 403
+    assert act(request.getfixturevalue("as_bank"), case_id, "publish_notice", scope="competent").status_code == 403
     assert state_of(case_id) == "accounts_closing"
 
 
@@ -265,16 +265,16 @@ def test_escalation_is_refused_to_every_party_but_the_system(request, demo):
 @pytest.mark.parametrize("rung", ["warning", "decision", "order"])
 def test_art21_5_public_notice_is_issued_on_any_rung_without_moving_the_case(as_city_finance, rung):
     case = open_case(as_city_finance, rung)
-    after = act_ok(as_city_finance, case["id"], "publish_notice", scope="全州预算单位")
+    after = act_ok(as_city_finance, case["id"], "publish_notice", scope="region_units")
     assert after["state"] == rung and after["deadline"] == case["deadline"]
     assert after["version"] == case["version"] + 1
     notice = documents_of(case["id"])[-1]
-    assert notice.kind == "public_notice" and notice.context["scope"] == "全州预算单位"
+    assert notice.kind == "public_notice" and notice.context["scope"] == "本地区（案件所属财政部门管辖范围内）各部门、各单位"
 
 
 def test_art21_5_public_notice_is_refused_to_every_other_party(request, as_city_finance):
     case_id = open_case(as_city_finance, "order")["id"]
-    refused_to_others(request, case_id, "publish_notice", FINANCE_IN_CHARGE, scope="全州")
+    refused_to_others(request, case_id, "publish_notice", FINANCE_IN_CHARGE, scope="competent")
 
 
 # --- Art. 23 referral ------------------------------------------------------------------------------

@@ -191,7 +191,8 @@ def test_art22_sixteen_acknowledgements_of_one_notice_record_one(app, demo, as_u
     document = issue_document(Actor.system(), kind="interview_notice", issuer=org_by_code("653000-CZ"),
                               addressee=org_by_code(UNIT), context={
                                   "payment_date": "2026-02-27", "payee": "克州迎宾馆", "voucher_number": "ZF2026-000318",
-                                  "summary": "接待费（现金）", "interview_date": "2026-03-06", "room": "财政局302室"},
+                                  "summary": "接待费（现金）", "payment_status": "held", "interview_date": "2026-03-06",
+                                  "room": "财政局302室"},
                               now=dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.timezone.utc))
     db.session.commit()
     answers = race(app, [("post", f"/api/v1/documents/{document.id}/acknowledge", as_unit.headers, None)] * N)

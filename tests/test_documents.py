@@ -21,7 +21,7 @@ BEIJING = dt.timezone(dt.timedelta(hours=8))
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=BEIJING)
 
 PAYMENT = {"payment_date": "2026-02-27", "payee": "克州迎宾馆", "voucher_number": "ZF2026-000318",
-           "summary": "接待费（现金）"}
+           "summary": "接待费（现金）", "payment_status": "held"}
 
 # A context for every kind, and the text each must put on the page.
 SAMPLES = {
@@ -48,8 +48,11 @@ SAMPLES = {
         ["未按处理决定退回违规资金", "退回资金12500.00元", "2026年3月31日", "第二十一条第（三）项",
          "暂停拨付资金、撤销相关银行账户", "抄送：" + COMPETENT_NAME]),
     "public_notice": (
-        {"subject_name": "克州政协机关", "violation": "多次以现金支付公务接待费", "handling": "责令整改", "scope": "全州预算单位"},
-        ["克州政协机关", "多次以现金支付公务接待费", "责令整改", "全州预算单位", "第二十一条第（五）项"]),
+        {"subject_name": UNIT_NAME, "violation": "多次以现金支付公务接待费", "handling": "责令整改",
+         "circulated_to": "克州财政局管辖范围内各部门、各单位", "scope": "本地区各部门、各单位"},
+        ['<p class="addressee"><span class="fill">克州财政局管辖范围内各部门、各单位</span>：',
+         "多次以现金支付公务接待费", "责令整改", "克州财政局管辖范围内各部门、各单位", "本地区各部门、各单位",
+         "第二十一条第（五）项"]),
     "referral_letter": (
         {"subject_name": "克州政协机关", "violation": "拒不执行处理决定", "materials": ["违规问题处理单"]},
         ["克州政协机关", "拒不执行处理决定", "违规问题处理单", "第二十三条", "重点监督检查对象"]),
@@ -156,7 +159,8 @@ def test_annex2_onsite_notice_names_an_entrusted_accounting_firm(demo):
 
 def test_annex_fields_come_from_the_payment(demo):
     payment = SimpleNamespace(paid_at=dt.datetime(2026, 2, 26, 17, 0, tzinfo=dt.timezone.utc),
-                              payee_name="克州迎宾馆", voucher_no="ZF2026-000318", summary="接待费")
+                              payee_name="克州迎宾馆", voucher_no="ZF2026-000318", summary="接待费",
+                              status="held")
     context = {**documents.payment_context(payment), "interview_date": "2026-03-06", "room": "302"}
     html = issue("interview_notice", context=context).html
     assert "2026年2月27日" in html  # 01:00 on the 27th in Beijing

@@ -11,7 +11,7 @@ from workflow.parties import Actor, org_by_code
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 CONTEXT = {"payment_date": "2026-02-27", "payee": "克州迎宾馆", "voucher_number": "ZF2026-000318",
-           "summary": "接待费（现金）", "interview_date": "2026-03-06", "room": "财政局302室"}
+           "summary": "接待费（现金）", "payment_status": "held", "interview_date": "2026-03-06", "room": "财政局302室"}
 
 
 def _issue(kind="interview_notice", addressee="653000-301001", context=None, issuer="653000-CZ"):

@@ -67,7 +67,7 @@ def test_art22_bank_case_notice_goes_to_the_bank(demo, as_bank, as_unit):
 
 
 def test_case_documents_page_with_a_cursor(demo, decision_case, as_city_finance):
-    for scope in ("全州预算单位", "全州财政系统"):
+    for scope in ("competent", "region_units"):
         cases.apply_action(Actor.of(demo.users["city_finance"]), decision_case, "publish_notice", {"scope": scope})
     db.session.commit()
     first = as_city_finance.get(f"/api/v1/cases/{decision_case}/documents?limit=2").json

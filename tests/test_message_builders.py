@@ -35,6 +35,10 @@ def _built() -> list[dict]:
     messages = [build(facts, key="k", case_id=CASE.id, recipient=UNIT) for build in mb.CASE_MESSAGES.values()]
     messages += [build(facts, key="k", case_id=CASE.id, bank=BANK, accounts=["3009"])
                  for build in mb.BANK_MESSAGES.values()]
+    notice = O(id=52, kind="public_notice", number="2026年第2号", title="关于预算执行动态监控违规问题的通报",
+               issuer=FINANCE)
+    messages += [build(facts, key="k", case_id=CASE.id, recipient=BODY, document=notice)
+                 for build in mb.CIRCULATED_MESSAGES.values()]
     messages += [
         mb.deadline_reminder(CASE, key="k", deadline=DEADLINE, days_left=2),
         mb.case_overdue(CASE, key="k", deadline=DEADLINE, proposal="suspend_funds", note=None),
@@ -59,7 +63,7 @@ def _built() -> list[dict]:
 
 def test_every_template_has_a_builder_and_every_builder_one_template():
     assert {m["template"] for m in _built()} == set(TEMPLATES)
-    builders = {**mb.CASE_MESSAGES, **mb.BANK_MESSAGES}
+    builders = {**mb.CASE_MESSAGES, **mb.BANK_MESSAGES, **mb.CIRCULATED_MESSAGES}
     assert all(name == build.__name__ for name, build in builders.items())
 
 
@@ -76,7 +80,8 @@ def test_every_template_a_machine_row_names_has_a_builder_for_its_recipients():
         for rows in machine.by_trigger.values():
             for row in rows:
                 for tell in row.tells:
-                    table = mb.BANK_MESSAGES if tell.to in ("unit_banks", "closing_banks") else mb.CASE_MESSAGES
+                    table = (mb.BANK_MESSAGES if tell.to in ("unit_banks", "closing_banks")
+                             else mb.CIRCULATED_MESSAGES if tell.to == "circulation" else mb.CASE_MESSAGES)
                     assert tell.template in table, (row.trigger, tell)
 
 

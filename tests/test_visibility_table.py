@@ -3,8 +3,9 @@ against the README.
 
 The demo scenario is built once per test through the API: a held cash payment of the unit
 carried by the bank, its warning verified with an interview notice issued by the province and a
-joint investigation the audit bureau answered; a unit case on the order rung with the unit's
-evidence, referred to the audit bureau (Art. 23) which recorded findings; a case against the
+joint investigation the audit bureau answered, the unit acknowledging the notice with its signed copy;
+a unit case on the order rung with the unit's evidence, referred to the audit bureau (Art. 23)
+which recorded findings, and a 通报 on it circulated in the city's region (issue 10); a case against the
 agent bank; a public complaint; an individual payee filed by the unit. Then every party asks for
 every record kind, and what it gets is compared with :data:`TABLE`.
 
@@ -41,6 +42,8 @@ TABLE = {
     "rectification order to the unit (21(三))":      "yes yes no yes yes no no no yes",
     "interview notice by the province (11(二)3)":    "yes yes no yes yes no no no yes",
     "referral letter (移送函, 23)":                   "yes yes no no no no no no yes",
+    "public notice to the region (通报, 21(五))":      "yes yes no yes yes yes no no yes",
+    "signed copy of the interview notice":           "yes yes no yes yes no no no yes",
     "notice to the bank (22)":                       "yes yes no no no no yes no no",
     "evidence on the unit's case (list, download)":  "yes yes no yes yes no no no yes",
     "warning (预警)":                                "yes yes no yes yes no yes no yes",
@@ -62,6 +65,8 @@ TABLE = {
     "inbox: the interview notice":                   "no no no no yes no no no no",
     "inbox: the joint investigation":                "no no no no no no no no yes",
     "inbox: the referral":                           "no no no no no no no no yes",
+    "inbox: the public notice":                      "no no no yes no yes no no no",
+    "own list (GET /documents): the public notice":  "no yes no yes yes yes no no no",
 }
 
 
@@ -93,6 +98,9 @@ def build_scenario(parties) -> dict:
                                           "room": "财政厅302"})
     assert response.status_code == 201, response.get_json()
     ids["interview_notice"] = response.get_json()["document_id"]
+    signed = unit.post(f"/api/v1/documents/{ids['interview_notice']}/acknowledge", content_type="multipart/form-data",
+                       data={"file": (io.BytesIO("已签收".encode()), "约谈通知书回执.txt", "text/plain")})
+    assert signed.status_code == 200, signed.get_json()
     assert city.post(steps, json={"kind": "joint_investigation", "oversight_code": OVERSIGHT}).status_code == 201
     for party, text in ((oversight, "审计局协查意见"), (unit, "单位情况说明")):
         assert party.post(f"/api/v1/warnings/{warning_id}/responses", json={"text": text}).status_code == 201
@@ -104,7 +112,9 @@ def build_scenario(parties) -> dict:
     ids["evidence"] = upload.get_json()["id"]
     act_ok(city, case_id, "refer", oversight=OVERSIGHT, reason="情节严重")
     act_ok(oversight, case_id, "record_findings", findings="列为重点监督检查对象")
+    act_ok(city, case_id, "publish_notice", scope="region_units")
     documents = city.get(f"/api/v1/cases/{case_id}/documents").get_json()["items"]
+    ids["public_notice"] = next(d["id"] for d in documents if d["kind"] == "public_notice")
     ids["order"] = next(d["id"] for d in documents if d["kind"] == "rectification_order")
     ids["referral_letter"] = next(d["id"] for d in documents if d["kind"] == "referral_letter")
 
@@ -147,11 +157,18 @@ def observe(client, ids: dict) -> dict[str, str]:
     for row, key in (("rectification order to the unit (21(三))", "order"),
                      ("interview notice by the province (11(二)3)", "interview_notice"),
                      ("referral letter (移送函, 23)", "referral_letter"),
+                     ("public notice to the region (通报, 21(五))", "public_notice"),
                      ("notice to the bank (22)", "bank_notice")):
         read = _ok(client, f"/api/v1/documents/{ids[key]}")
         assert _ok(client, f"/api/v1/documents/{ids[key]}/html") == read
         assert _ok(client, f"/api/v1/documents/{ids[key]}/events") == read
         seen[row] = _mark(read)
+    copy = client.get(f"/api/v1/documents/{ids['interview_notice']}/signed-copy")
+    seen["signed copy of the interview notice"] = _mark(copy.status_code == 200)
+    assert copy.status_code in (200, 404)
+    copy.close()
+    own = client.get("/api/v1/documents?kind=public_notice").get_json()["items"]
+    seen["own list (GET /documents): the public notice"] = _mark(any(d["id"] == ids["public_notice"] for d in own))
     listed = _json(client, f"/api/v1/cases/{case}/documents")
     listed_ids = {d["id"] for d in listed["items"]} if listed else set()
     assert (ids["referral_letter"] in listed_ids) == (seen["referral letter (移送函, 23)"] == "yes")
@@ -198,6 +215,8 @@ def observe(client, ids: dict) -> dict[str, str]:
                                                     for n in inbox))
     seen["inbox: the joint investigation"] = _mark(any("协查" in n["subject"] for n in inbox))
     seen["inbox: the referral"] = _mark(any("移送" in n["subject"] for n in inbox))
+    seen["inbox: the public notice"] = _mark(any(n["link"].endswith(f"/documents/{ids['public_notice']}")
+                                                 for n in inbox))
     return seen
 
 

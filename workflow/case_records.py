@@ -318,6 +318,31 @@ def competent_of(case: Case) -> Organisation | None:
     return parent if parent is not None and parent.kind == "competent" else None
 
 
+# The parties a 通报 (Art. 21(五)) reaches, by its scope: budget units and competent departments.
+NOTICE_SCOPE_KINDS = ("competent", "unit")
+
+
+def notice_scope(case: Case, scope: str) -> list[Organisation]:
+    """The recipients of a public notice on ``case`` by ``scope`` (the unit case's ``scope``
+    field): ``competent``, the unit's competent department; ``department_units``, that
+    department and every unit under it; ``region_units``, every department and unit in the
+    jurisdiction of the finance department in charge of the case. The subject is left out."""
+    competent = competent_of(case)
+    if scope == "region_units":
+        where = [Organisation.kind.in_(NOTICE_SCOPE_KINDS),
+                 Organisation.finance_path.startswith(case.finance.finance_path)]
+    elif competent is None:
+        return []
+    elif scope == "department_units":
+        where = [sa.or_(Organisation.id == competent.id,
+                        sa.and_(Organisation.parent_id == competent.id, Organisation.kind == "unit"))]
+    else:
+        assert scope == "competent", scope
+        return [competent]
+    return list(db.session.execute(sa.select(Organisation).where(*where, Organisation.id != case.subject_id)
+                                   .order_by(Organisation.id)).scalars())
+
+
 def has_party(case: Case, org_id: int, role: str) -> bool:
     return any(p.org_id == org_id and p.role == role for p in case.parties)
 

@@ -225,11 +225,11 @@ def _record(ctx: Context, seq: int) -> None:
     with db.session.no_autoflush:
         competent = competent_of(case)
         notices = [_prepare_notice(ctx, issue) for issue in row.issues]
-        audiences = {i: _audience(ctx, tell, competent) for i, tell in enumerate(row.tells)
+        audiences = {i: _audience(ctx, tell, competent, notices) for i, tell in enumerate(row.tells)
                      if tell.to not in BANK_AUDIENCES}
     # A bank's message lists the accounts as this action leaves them (closures it scheduled,
     # accounts it closed): read with the session's changes flushed, as any query would.
-    audiences.update({i: _audience(ctx, tell, competent) for i, tell in enumerate(row.tells)
+    audiences.update({i: _audience(ctx, tell, competent, notices) for i, tell in enumerate(row.tells)
                       if tell.to in BANK_AUDIENCES})
     with db.session.no_autoflush:
         recipients = recipients_of(org.id for audience in audiences.values() for org, _ in audience)
@@ -239,7 +239,7 @@ def _record(ctx: Context, seq: int) -> None:
         event = _event(ctx.actor, case, seq, row.trigger, ctx.from_state, case.state, json_safe(ctx.payload), ctx.now)
         facts = message_builders.case_facts(ctx, documents, competent)
         notify_all([message for i, tell in enumerate(row.tells)
-                    for message in _messages(ctx, tell, audiences[i], facts, seq)], recipients)
+                    for message in _messages(ctx, tell, audiences[i], facts, seq, documents)], recipients)
         _advance(case, event)
 
 
@@ -270,24 +270,29 @@ def _prepare_notice(ctx: Context, issue) -> PreparedNotice:
         else db.session.get(Organisation, ctx.actor.org_id)
     addressee = ctx.data["oversight"] if issue.addressee == "referred" else case.subject
     return prepare_notice(ctx.actor, kind=issue.kind, issuer=issuer, addressee=addressee,
-                          context=issue.context(ctx), case_id=case.id, now=ctx.now)
+                          context=issue.context(ctx), case_id=case.id,
+                          circulate_to=issue.circulate(ctx) if issue.circulate else (), now=ctx.now)
 
 
 BANK_AUDIENCES = ("unit_banks", "closing_banks")
 
 
-def _audience(ctx: Context, tell: Tell, competent: Organisation | None) -> list[tuple[Organisation, list[str]]]:
+def _audience(ctx: Context, tell: Tell, competent: Organisation | None, notices: list[PreparedNotice]) -> list[tuple]:
     """Whom ``tell`` goes to: ``(organisation, account numbers)`` for each bank of the unit's
-    accounts concerned; else the one party named, with no accounts (none if there is none)."""
+    accounts concerned; ``(organisation, notice index)`` for each party a notice of the action
+    is circulated to; else the one party named (none if there is none)."""
     case = ctx.case
     if tell.to in BANK_AUDIENCES:
         return accounts_by_bank(case, pending_only=tell.to == "closing_banks")
+    if tell.to == "circulation":  # each notice's circulated recipients, by code: (organisation, notice)
+        return [(org, i) for i, notice in enumerate(notices)
+                for org in sorted((o for o, role in notice.recipients if role == "circulated"), key=lambda o: o.code)]
     recipient = {"subject": case.subject, "competent": competent, "finance": case.finance,
                  "referred": ctx.data.get("oversight")}[tell.to]
     return [] if recipient is None else [(recipient, [])]
 
 
-def _messages(ctx: Context, tell: Tell, audience: list, facts: dict, seq: int) -> list[dict]:
+def _messages(ctx: Context, tell: Tell, audience: list, facts: dict, seq: int, documents: list) -> list[dict]:
     """``tell``'s messages to its audience (:func:`_audience`), as :func:`notify_all` takes them."""
     case = ctx.case
     key = f"case:{case.id}:v{seq}:{tell.template}:{tell.to}"
@@ -295,5 +300,9 @@ def _messages(ctx: Context, tell: Tell, audience: list, facts: dict, seq: int) -
         build_for_bank = message_builders.BANK_MESSAGES[tell.template]
         return [build_for_bank(facts, key=f"{key}:{bank.id}", case_id=case.id, bank=bank, accounts=numbers)
                 for bank, numbers in audience]
+    if tell.to == "circulation":
+        build = message_builders.CIRCULATED_MESSAGES[tell.template]
+        return [build(facts, key=f"{key}:{documents[i].id}:{org.id}", case_id=case.id, recipient=org,
+                      document=documents[i]) for org, i in audience]
     build = message_builders.CASE_MESSAGES[tell.template]
     return [build(facts, key=key, case_id=case.id, recipient=recipient) for recipient, _ in audience]

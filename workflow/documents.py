@@ -16,14 +16,21 @@ back, and of two concurrent issues the second waits for the first to commit.
 A notice is rendered to HTML when it is issued and the HTML is stored: what the
 addressee signed must not change when a template does later.
 
+A notice reaches its addressee and, as :class:`DocumentRecipient`, the competent department it
+is copied to (抄送) and the parties a 通报 is circulated to (its scope, Art. 21(五)): each reads it
+and lists it among its own (:func:`own_documents`). The addressee's acknowledgement may carry
+the signed and stamped copy, checked and stored as case evidence is (:mod:`workflow.files`).
+
 Journal (:mod:`workflow.journal`, stream ``document:<id>``): ``issued``, with the SHA-256
-of the stored HTML, so that what was issued can be proven later; ``acknowledged``.
+of the stored HTML (and the recipients' codes), so that what was issued can be proven later;
+``acknowledged`` (with the signed copy's SHA-256).
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -37,6 +44,7 @@ from workflow import case_records
 from workflow.articles import Cited, art, cite
 from workflow.db import AwareDateTime, db, insert_now, to_money, upsert, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
+from workflow.files import Checked, keep, stored_path
 from workflow.journal import entries_of, record, stream_of
 from workflow.parties import Actor, Organisation, User, require
 from workflow.schemas import REQUIRED, Day, Lines, Money, Text, Whole, choice, errors_of, schema_for
@@ -65,10 +73,20 @@ class ContextField:
     type: str = "text"
     required: bool = True
     choices: tuple[str, ...] = ()
+    # A choice the notice states in words: (code, wording) pairs. The context stores the code;
+    # the template receives the wording, so no template decides what a code means.
+    wording: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
         assert self.type in FIELD_TYPES, self.type
+        if self.wording:
+            assert self.type == "choice" and not self.choices, self.name
+            object.__setattr__(self, "choices", tuple(code for code, _ in self.wording))
         assert not (self.type == "choice" and not self.choices), self.name
+
+    def rendered(self, value):
+        """The value as the template receives it: the wording of a worded choice."""
+        return dict(self.wording)[value] if self.wording and value is not None else value
 
     def schema_field(self) -> ma.fields.Field:
         """The field as marshmallow reads it (and apispec documents it)."""
@@ -97,8 +115,18 @@ def opt(name: str, type_: str = "text", **kw) -> ContextField:
     return ContextField(name, type_, False, **kw)
 
 
-# The facts of the blocked payment that annexes 1 and 2 recite.
-PAYMENT_FIELDS = (req("payment_date", "date"), req("payee"), req("voucher_number"), req("summary"))
+# What became of the payment, as annexes 1 and 2 state it after reciting it: the form prints
+# "现已被预算管理一体化系统监控拦截", true only of a held payment. One wording per status of the
+# payment's lifecycle (workflow.machines.payment; a test holds the two together).
+PAYMENT_STATUS_WORDING = (
+    ("held", "现已被预算管理一体化系统监控拦截"),
+    ("accepted", "预算管理一体化系统已对其发出监控预警，该笔资金已予支付"),
+    ("refused", "现已被拒绝支付"),
+)
+
+# The facts of the payment that annexes 1 and 2 recite.
+PAYMENT_FIELDS = (req("payment_date", "date"), req("payee"), req("voucher_number"), req("summary"),
+                  req("payment_status", "choice", wording=PAYMENT_STATUS_WORDING))
 
 
 @dataclass(frozen=True)
@@ -146,8 +174,10 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
           opt("basis", "choice", choices=("21(二)", "21(四)")))),
     Kind("rectification_order", "预算执行动态监控书面责令整改意见", "书面责令整改意见", art(21, 3), ("unit",),
          (req("violation"), req("requirements", "lines"), req("deadline", "date")), copy_competent=True),
+    # Addressed to the violating unit (which acknowledges it) and circulated to the recipients of
+    # the scope the action chose (``circulated_to``: how the notice names them, its salutation).
     Kind("public_notice", "关于预算执行动态监控违规问题的通报", "通报", art(21, 5), ("unit", "competent", "finance"),
-         (req("subject_name"), req("violation"), req("handling", "lines"), opt("scope"))),
+         (req("subject_name"), req("violation"), req("handling", "lines"), req("circulated_to"), opt("scope"))),
     Kind("referral_letter", "预算执行动态监控违规问题移送函", "移送函", art(23), ("oversight",),
          (req("subject_name"), req("violation"), opt("handling", "lines"), opt("materials", "lines")),
          within_finance=True),
@@ -166,9 +196,10 @@ WITHIN_FINANCE_KINDS = tuple(name for name, kind in KINDS.items() if kind.within
 
 def payment_context(payment) -> dict:
     """The annex fields from a payment (``workflow.monitoring`` Payment or alike): the
-    date it was applied for (Beijing time), the payee, the voucher number and the summary."""
+    date it was applied for (Beijing time), the payee, the voucher number, the summary, and
+    its status now (held, accepted or refused), which the notice states."""
     return {"payment_date": payment.paid_at, "payee": payment.payee_name,
-            "voucher_number": payment.voucher_no, "summary": payment.summary}
+            "voucher_number": payment.voucher_no, "summary": payment.summary, "payment_status": payment.status}
 
 
 # --- models ----------------------------------------------------------------------------
@@ -193,6 +224,13 @@ class Document(db.Model):
     issued_at: Mapped[dt.datetime] = mapped_column(AwareDateTime)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
     acknowledged_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # The signed and stamped copy the addressee returned with its acknowledgement (optional),
+    # kept like case evidence (workflow.files).
+    signed_filename: Mapped[str | None] = mapped_column(sa.String(255))
+    signed_stored_name: Mapped[str | None] = mapped_column(sa.String(64))
+    signed_content_type: Mapped[str | None] = mapped_column(sa.String(120))
+    signed_size: Mapped[int | None]
+    signed_sha256: Mapped[str | None] = mapped_column(sa.String(64))
 
     issuer: Mapped[Organisation] = relationship(foreign_keys=[issuer_id])
     addressee: Mapped[Organisation] = relationship(foreign_keys=[addressee_id])
@@ -201,6 +239,23 @@ class Document(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("issuer_id", "year", "kind", "seq", name="uq_documents_number"),
     )
+
+
+RECIPIENT_ROLES = ("copy", "circulated")
+
+
+class DocumentRecipient(db.Model):
+    """A party a notice reaches besides its addressee: ``copy`` (抄送, the addressee unit's
+    competent department, for the kinds with ``copy_competent``) or ``circulated`` (the scope
+    of a 通报, Art. 21(五)). Each receives it in its inbox and its document list."""
+
+    __tablename__ = "document_recipients"
+
+    document_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(sa.String(12))
+
+    org: Mapped[Organisation] = relationship()
 
 
 class DocumentCounter(db.Model):
@@ -300,13 +355,18 @@ def environment() -> jinja2.Environment:
 
 def render(kind: Kind, *, number: str, issuer: Organisation, addressee: Organisation,
            context: dict, issued_at: dt.datetime) -> str:
-    competent = addressee.parent if addressee.parent is not None and addressee.parent.kind == "competent" else None
     values = {spec.name: None for spec in kind.fields}
     values.update(context)
+    values.update({spec.name: spec.rendered(values[spec.name]) for spec in kind.fields if spec.wording})
+    competent = competent_of(addressee)
     return environment().get_template(kind.template).render(
         kind=kind, title=kind.title, number=number, issuer=issuer, addressee=addressee,
         copy_to=competent if kind.copy_competent else None, issued_on=issued_at.astimezone(local_zone()).date(),
         regulation=REGULATION, **values)
+
+
+def competent_of(org: Organisation) -> Organisation | None:
+    return org.parent if org.parent is not None and org.parent.kind == "competent" else None
 
 
 # --- issuing ---------------------------------------------------------------------------
@@ -331,6 +391,7 @@ class PreparedNotice:
     case_id: int | None
     warning_id: int | None
     html: str  # with _NUMBER_SLOT where the number goes
+    recipients: list[tuple[Organisation, str]]  # besides the addressee: (organisation, role)
 
     def issue(self) -> Document:
         """Take the next number (:func:`next_seq`) and write the notice and its journal entry,
@@ -345,17 +406,24 @@ class PreparedNotice:
                             warning_id=self.warning_id, title=self.spec.title, context=self.context, html=html,
                             issued_at=self.issued_at, acknowledged_at=None, acknowledged_by=None)
         insert_now(document)
+        recipients = self.recipients
+        if recipients:  # the table, not the model: a Core statement flushes nothing
+            db.session.execute(sa.insert(DocumentRecipient.__table__), [
+                {"document_id": document.id, "org_id": org.id, "role": role} for org, role in recipients])
         record(self.actor, stream_of("document", document.id), "issued",
                {"kind": kind, "number": number, "issuer_code": issuer.code, "addressee_code": addressee.code,
                 "case_id": self.case_id, "warning_id": self.warning_id,
+                **({"recipients": {role: [o.code for o, r in recipients if r == role] for role in
+                                   dict.fromkeys(r for _, r in recipients)}} if recipients else {}),
                 "html_sha256": hashlib.sha256(html.encode("utf-8")).hexdigest()}, self.issued_at, new_stream=True)
         return document
 
 
 def prepare_notice(actor: Actor, *, kind: str, issuer: Organisation, addressee: Organisation,
                    context: dict, case_id: int | None = None, warning_id: int | None = None,
-                   now: dt.datetime | None = None) -> PreparedNotice:
-    """Check and render a notice (see :func:`issue_document`) without taking its number."""
+                   circulate_to: Sequence[Organisation] = (), now: dt.datetime | None = None) -> PreparedNotice:
+    """Check and render a notice (see :func:`issue_document`) and find its recipients, without
+    taking its number."""
     require(actor, "finance", action="issue notices")
     spec = KINDS.get(kind)
     if spec is None:
@@ -370,26 +438,56 @@ def prepare_notice(actor: Actor, *, kind: str, issuer: Organisation, addressee: 
     if not addressee.finance_path.startswith(issuer.finance_path):
         raise Invalid("the addressee is outside the issuer's jurisdiction",
                       {"addressee": ["outside the issuer's jurisdiction"]})
+    outside = [org.code for org in circulate_to if not org.finance_path.startswith(issuer.finance_path)]
+    if outside:
+        raise Invalid("a recipient is outside the issuer's jurisdiction",
+                      {"circulate_to": [f"outside the issuer's jurisdiction: {', '.join(outside)}"]})
     cleaned = check_context(spec, context or {})
     issued_at = now or utcnow()
     html = render(spec, number=_NUMBER_SLOT, issuer=issuer, addressee=addressee, context=cleaned, issued_at=issued_at)
-    return PreparedNotice(actor, spec, issuer, addressee, cleaned, issued_at, case_id, warning_id, html)
+    return PreparedNotice(actor, spec, issuer, addressee, cleaned, issued_at, case_id, warning_id, html,
+                          _recipients(spec, addressee, circulate_to))
 
 
 def issue_document(actor: Actor, *, kind: str, issuer: Organisation, addressee: Organisation,
                    context: dict, case_id: int | None = None, warning_id: int | None = None,
-                   now: dt.datetime | None = None) -> Document:
+                   circulate_to: Sequence[Organisation] = (), now: dt.datetime | None = None) -> Document:
     """Issue a numbered notice in the caller's transaction (no commit here).
 
     Only finance issues notices (Art. 25), in the name of its own department (the
     scheduler, ``Actor.system()``, in the name of the case's department), to a party in
-    the issuer's jurisdiction of the kind the notice is for.
+    the issuer's jurisdiction of the kind the notice is for. The kinds copied to the
+    addressee's competent department record it as a ``copy`` recipient; ``circulate_to``
+    (a 通报's scope) are ``circulated`` recipients, each in the issuer's jurisdiction.
 
     Raises Forbidden (not finance, or another department's name), Invalid (unknown
     kind, wrong addressee, missing or bad context fields, each named).
     """
-    return prepare_notice(actor, kind=kind, issuer=issuer, addressee=addressee, context=context,
-                          case_id=case_id, warning_id=warning_id, now=now).issue()
+    return prepare_notice(actor, kind=kind, issuer=issuer, addressee=addressee, context=context, case_id=case_id,
+                          warning_id=warning_id, circulate_to=circulate_to, now=now).issue()
+
+
+def _recipients(spec: Kind, addressee: Organisation,
+                circulate_to: Sequence[Organisation]) -> list[tuple[Organisation, str]]:
+    """Who receives the notice besides its addressee, each once (a copy wins over circulation)."""
+    out: dict[int, tuple[Organisation, str]] = {}
+    competent = competent_of(addressee)
+    if spec.copy_competent and competent is not None:
+        out[competent.id] = (competent, "copy")
+    for org in circulate_to:
+        if org.id != addressee.id and org.id not in out:
+            out[org.id] = (org, "circulated")
+    return list(out.values())
+
+
+def recipients_of(document: Document, role: str | None = None) -> list[Organisation]:
+    """The parties the notice reached besides its addressee (of ``role`` if given), by code."""
+    stmt = sa.select(Organisation).join(DocumentRecipient, DocumentRecipient.org_id == Organisation.id).where(
+        DocumentRecipient.document_id == document.id)
+    if role is not None:
+        assert role in RECIPIENT_ROLES, role
+        stmt = stmt.where(DocumentRecipient.role == role)
+    return list(db.session.execute(stmt.order_by(Organisation.code)).scalars())
 
 
 # --- who sees what ---------------------------------------------------------------------
@@ -397,7 +495,7 @@ def issue_document(actor: Actor, *, kind: str, issuer: Organisation, addressee: 
 def visible(actor: Actor) -> sa.ColumnElement[bool]:
     """Documents the caller may read (ASVS 8.2.2).
 
-    - the addressee itself;
+    - the addressee itself, and the parties it was copied or circulated to (``DocumentRecipient``);
     - finance: what a department of its region issued, what was addressed to a party of its
       region (a city reads the province's interview notice to its own unit: it is in charge of
       that unit, Art. 11(五)), and the notices of the cases it sees;
@@ -408,7 +506,7 @@ def visible(actor: Actor) -> sa.ColumnElement[bool]:
     """
     if actor.is_system:
         return sa.true()
-    own = Document.addressee_id == actor.org_id
+    own = sa.or_(Document.addressee_id == actor.org_id, _received_besides(actor))
     if actor.kind == "finance":
         region = sa.select(Organisation.id).where(Organisation.finance_path.startswith(actor.finance_path))
         return sa.or_(own, Document.issuer_id.in_(region), Document.addressee_id.in_(region), _visible_cases(actor))
@@ -421,6 +519,10 @@ def visible(actor: Actor) -> sa.ColumnElement[bool]:
         shared.append(Document.warning_id.in_(sa.select(steps.c.warning_id).where(
             steps.c.kind == "joint_investigation", steps.c.addressee_id == actor.org_id)))
     return sa.or_(own, sa.and_(Document.kind.not_in(WITHIN_FINANCE_KINDS), sa.or_(*shared)))
+
+
+def _received_besides(actor: Actor) -> sa.ColumnElement[bool]:
+    return Document.id.in_(sa.select(DocumentRecipient.document_id).where(DocumentRecipient.org_id == actor.org_id))
 
 
 def _visible_cases(actor: Actor) -> sa.ColumnElement[bool]:
@@ -439,6 +541,26 @@ def documents_for(actor: Actor):
     return sa.select(Document).where(visible(actor))
 
 
+def own_documents(actor: Actor, *, kind: str | None = None, year: int | None = None,
+                  unacknowledged: bool | None = None) -> sa.Select:
+    """The notices the caller's party issued, was addressed, or received as a copy or in a
+    通报's scope: its own, not everything it may read (a city does not list the province's
+    notices, a competent department not its units'). ``unacknowledged``: true, only those not
+    yet acknowledged by their addressee; false, only those acknowledged."""
+    if actor.is_system:
+        raise Forbidden("the scheduler has no documents of its own")
+    stmt = sa.select(Document).where(sa.or_(Document.issuer_id == actor.org_id, Document.addressee_id == actor.org_id,
+                                            _received_besides(actor)))
+    if kind is not None:
+        stmt = stmt.where(Document.kind == kind)
+    if year is not None:
+        stmt = stmt.where(Document.year == year)
+    if unacknowledged is not None:
+        acknowledged_at = Document.acknowledged_at
+        stmt = stmt.where(acknowledged_at.is_(None) if unacknowledged else acknowledged_at.is_not(None))
+    return stmt
+
+
 def get_document(actor: Actor, document_id: int) -> Document:
     """A document the caller may see; NotFound otherwise (absent and hidden look alike)."""
     document = db.session.execute(documents_for(actor).where(Document.id == document_id)).scalar_one_or_none()
@@ -447,31 +569,63 @@ def get_document(actor: Actor, document_id: int) -> Document:
     return document
 
 
-def acknowledge(actor: Actor, document_id: int, now: dt.datetime | None = None) -> Document:
-    """The addressee's signed, stamped return of the notice (annexes 1 and 2).
+def acknowledge(actor: Actor, document_id: int, now: dt.datetime | None = None, *,
+                signed_copy: Checked | None = None, upload_dir: str | None = None) -> Document:
+    """The addressee's signed, stamped return of the notice (annexes 1 and 2), with the
+    scanned copy if given (checked by :func:`workflow.files.checked_upload` before, stored here
+    under its server-chosen name once nothing can refuse).
 
     NotFound if the caller cannot see it; Forbidden unless a user of the addressee;
     Conflict if it was already acknowledged (also when two acknowledge at once: the
     update only applies while the document is unacknowledged).
     """
-    document = get_document(actor, document_id)
-    if actor.is_system or actor.org_id != document.addressee_id:
-        raise Forbidden("only the addressee acknowledges a notice")
-    if document.acknowledged_at is not None:
-        raise _acknowledged_already(document)
+    document = acknowledgeable(actor, document_id)
     when = now or utcnow()
     done = db.session.execute(
         sa.update(Document)
         .where(Document.id == document.id, Document.acknowledged_at.is_(None))
-        .values(acknowledged_at=when, acknowledged_by=actor.user_id)
+        .values(acknowledged_at=when, acknowledged_by=actor.user_id, **_signed_copy_columns(signed_copy))
         .execution_options(synchronize_session=False)
     ).rowcount
     if done != 1:  # another acknowledgement committed between the read and this update
         db.session.refresh(document)
         raise _acknowledged_already(document)
     db.session.refresh(document)
-    record(actor, stream_of("document", document.id), "acknowledged", {"number": document.number}, when)
+    facts = {"number": document.number}
+    if signed_copy is not None:
+        facts["signed_copy"] = {"filename": signed_copy.filename, "file_type": signed_copy.file_type.name,
+                                "size": signed_copy.size, "sha256": signed_copy.sha256}
+    record(actor, stream_of("document", document.id), "acknowledged", facts, when)
+    if signed_copy is not None:
+        assert upload_dir is not None, "a signed copy needs the upload folder"
+        keep(signed_copy, upload_dir)
     return document
+
+
+def acknowledgeable(actor: Actor, document_id: int) -> Document:
+    """The notice if the caller may acknowledge it now: NotFound, Forbidden or Conflict as
+    :func:`acknowledge` says (the API asks before it reads an uploaded copy)."""
+    document = get_document(actor, document_id)
+    if actor.is_system or actor.org_id != document.addressee_id:
+        raise Forbidden("only the addressee acknowledges a notice")
+    if document.acknowledged_at is not None:
+        raise _acknowledged_already(document)
+    return document
+
+
+def _signed_copy_columns(copy: Checked | None) -> dict:
+    if copy is None:
+        return {}
+    return {"signed_filename": copy.filename, "signed_stored_name": copy.stored_name,
+            "signed_content_type": copy.content_type, "signed_size": copy.size, "signed_sha256": copy.sha256}
+
+
+def signed_copy_path(actor: Actor, document_id: int, upload_dir: str) -> tuple[Document, str]:
+    """The stored signed copy of a notice the caller may see; NotFound if none was returned."""
+    document = get_document(actor, document_id)
+    if document.signed_stored_name is None:
+        raise NotFound(f"document {document.number} has no signed copy")
+    return document, stored_path(document.signed_stored_name, upload_dir)
 
 
 def _acknowledged_already(document: Document) -> Conflict:

@@ -19,199 +19,24 @@ journal's ``evidence:<id>`` stream (``uploaded``), each with the content's SHA-2
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import io
-import os
-import re
-import unicodedata
-import uuid
-import zipfile
-from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from workflow import case_records, cases
 from workflow.case_records import Case, Evidence
 from workflow.db import db, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
+# The checks and the storage are shared with the signed copies of notices; the names stay
+# importable from here, where the case's evidence is handled.
+from workflow.files import (DEFAULT_MAX_BYTES, FILE_TYPES, NOTE_MAX, SERVED_CONTENT_TYPES,  # noqa: F401
+                            TooLarge, check_upload, checked_upload, clean_filename, keep, served_type, sniff,
+                            stored_path)
 from workflow.journal import record, stream_of
 from workflow.parties import Actor
-from workflow.settings import Settings
-
-DEFAULT_MAX_BYTES = Settings.evidence_max_bytes
-NOTE_MAX = 1000
-
-
-class TooLarge(Invalid):
-    """The upload exceeds the size limit (HTTP 413, with the field named like any Invalid)."""
-
-    status = 413
-
-
-@dataclass(frozen=True)
-class FileType:
-    name: str
-    extensions: tuple[str, ...]
-    content_type: str  # what we serve it as, whatever the uploader declared
-    declared: tuple[str, ...]  # declared types we accept for it (browsers differ)
-
-
-GENERIC_DECLARED = ("", "application/octet-stream", "binary/octet-stream")
-FILE_TYPES = {t.name: t for t in (
-    FileType("pdf", (".pdf",), "application/pdf", ("application/pdf", "application/x-pdf")),
-    FileType("png", (".png",), "image/png", ("image/png",)),
-    FileType("jpeg", (".jpg", ".jpeg"), "image/jpeg", ("image/jpeg", "image/pjpeg", "image/jpg")),
-    # OFD (GB/T 33190), the Chinese fixed-layout format of e-invoices: a zip with OFD.xml.
-    FileType("ofd", (".ofd",), "application/ofd", ("application/ofd", "application/zip")),
-    FileType("docx", (".docx",), "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-             ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/zip")),
-    FileType("xlsx", (".xlsx",), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-             ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/zip")),
-    FileType("txt", (".txt",), "text/plain; charset=utf-8", ("text/plain",)),
-    FileType("csv", (".csv",), "text/csv; charset=utf-8",
-             ("text/csv", "text/plain", "application/csv", "application/vnd.ms-excel", "text/comma-separated-values")),
-)}
-BY_EXTENSION = {ext: t for t in FILE_TYPES.values() for ext in t.extensions}
-
-
-# --- content checks ------------------------------------------------------------------
-
-def clean_filename(filename: str | None) -> str:
-    """The name the uploader gave, for display and download only: no folders, no
-    control characters, at most 200 characters (the extension kept)."""
-    name = re.split(r"[\\/]", filename or "")[-1]
-    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if unicodedata.category(ch)[0] != "C").strip()
-    name = name.lstrip(".")
-    if len(name) > 200:
-        stem, ext = os.path.splitext(name)
-        name = stem[: 200 - len(ext)] + ext
-    return name
-
-
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # text keeps tab, newlines, form feed
-
-
-def _zip_members(data: bytes) -> set[str] | None:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return set(archive.namelist())
-    except (zipfile.BadZipFile, ValueError, OSError):
-        return None
-
-
-TEXT_ENCODINGS = (("utf-8-sig", "utf-8"), ("gb18030", "gb18030"))  # (to decode with, charset served)
-
-
-def text_charset(data: bytes) -> str | None:
-    """The charset a text file is in (UTF-8, or GB18030 which covers GBK and GB2312, as
-    Chinese office software still saves), or None if it is not plain text."""
-    if b"\x00" in data:
-        return None
-    for encoding, charset in TEXT_ENCODINGS:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return charset if CONTROL_CHARS.search(text) is None else None
-    return None
-
-
-def _is_text(data: bytes) -> bool:
-    return text_charset(data) is not None
-
-
-def sniff(data: bytes) -> str | None:
-    """The allowed type the content actually is, by its magic bytes; None if none."""
-    if data.startswith(b"%PDF-"):
-        return "pdf"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data.startswith(b"PK\x03\x04"):
-        members = _zip_members(data)
-        if members is None:
-            return None
-        if "OFD.xml" in members:
-            return "ofd"
-        if "[Content_Types].xml" in members:
-            # Macro-enabled documents (vbaProject.bin) are not evidence we accept.
-            if any(m.endswith("vbaProject.bin") for m in members):
-                return None
-            if any(m.startswith("word/") for m in members):
-                return "docx"
-            if any(m.startswith("xl/") for m in members):
-                return "xlsx"
-        return None
-    if _is_text(data):
-        return "text"
-    return None
-
-
-def check_upload(data: bytes, filename: str | None, declared_type: str | None,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, FileType]:
-    """The display name and the file's type, or TooLarge / Invalid naming ``file``."""
-    if len(data) > max_bytes:
-        raise TooLarge(f"the file is larger than the {max_bytes} byte limit",
-                       {"file": [f"larger than {max_bytes} bytes"]})
-    if not data:
-        raise Invalid("the file is empty", {"file": ["empty"]})
-    name = clean_filename(filename)
-    ext = os.path.splitext(name)[1].lower()
-    expected = BY_EXTENSION.get(ext)
-    if not name or expected is None:
-        allowed = ", ".join(sorted(BY_EXTENSION))
-        raise Invalid("this kind of file is not accepted", {"file": [f"extension must be one of {allowed}"]})
-    found = sniff(data)
-    if found != expected.name and not (found == "text" and expected.name in ("txt", "csv")):
-        raise Invalid("the file's content does not match its extension",
-                      {"file": [f"content is not {expected.name}"]})
-    declared = (declared_type or "").split(";")[0].strip().lower()
-    if declared not in GENERIC_DECLARED and declared not in expected.declared:
-        raise Invalid("the declared content type does not match the file",
-                      {"file": [f"declared type {declared} is not {expected.name}"]})
-    return name, expected
-
-
-# --- storage -------------------------------------------------------------------------
-
-PENDING_KEY = "fundwatch_evidence_files"
-
-
-def _store(upload_dir: str, stored_name: str, data: bytes) -> str:
-    os.makedirs(upload_dir, mode=0o700, exist_ok=True)
-    path = os.path.join(upload_dir, stored_name)
-    # O_EXCL: a UUID collision, or anything already there, is never overwritten.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-    except BaseException:
-        os.unlink(path)
-        raise
-    return path
-
-
-@sa.event.listens_for(Session, "after_commit")
-def _keep_stored_files(session) -> None:
-    session.info.pop(PENDING_KEY, None)
-
-
-@sa.event.listens_for(Session, "after_transaction_end")
-def _remove_files_of_uncommitted_uploads(session, transaction) -> None:
-    """Rolled back, or closed without a commit: the files of that transaction go too."""
-    if transaction.parent is not None:
-        return
-    for path in session.info.pop(PENDING_KEY, ()):
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
 
 
 def path_of(evidence: Evidence, upload_dir: str) -> str:
-    return os.path.join(os.path.abspath(upload_dir), evidence.stored_name)
+    return stored_path(evidence.stored_name, upload_dir)
 
 
 # --- who may do what -------------------------------------------------------------------
@@ -224,20 +49,6 @@ def _case_for(actor: Actor, case_id: int) -> Case:
 def may_upload(actor: Actor, case) -> bool:
     """The case's subject (the unit for unit cases, the bank for bank cases) and finance."""
     return actor.is_system or actor.kind == "finance" or actor.org_id == case.subject_id
-
-
-def served_type(file_type: FileType, data: bytes) -> str:
-    """The Content-Type the file is served with: a text file names the charset it is in, so
-    that a GBK file shows as written rather than garbled."""
-    charset = text_charset(data) if file_type.content_type.startswith("text/") else None
-    if charset is None:
-        return file_type.content_type
-    return f"{file_type.content_type.split(';')[0]}; charset={charset}"
-
-
-SERVED_CONTENT_TYPES = tuple(dict.fromkeys(
-    f"{t.content_type.split(';')[0]}; charset={charset}" if t.content_type.startswith("text/") else t.content_type
-    for t in FILE_TYPES.values() for _, charset in TEXT_ENCODINGS))
 
 
 def add_evidence(actor: Actor, case_id: int, *, data: bytes, filename: str | None,
@@ -261,21 +72,18 @@ def add_evidence(actor: Actor, case_id: int, *, data: bytes, filename: str | Non
         note = note.strip() or None
         if note and len(note) > NOTE_MAX:
             raise Invalid("the note is too long", {"note": [f"at most {NOTE_MAX} characters"]})
-    name, file_type = check_upload(data, filename, declared_type, max_bytes)
-    stored_name = uuid.uuid4().hex + file_type.extensions[0]
+    upload = checked_upload(data, filename, declared_type, max_bytes)
     evidence = Evidence(case_id=case.id, uploaded_by=actor.user_id, uploader_org_id=actor.org_id,
-                        filename=name, stored_name=stored_name, file_type=file_type.name,
-                        content_type=served_type(file_type, data), size=len(data),
-                        sha256=hashlib.sha256(data).hexdigest(), note=note, created_at=now or utcnow())
+                        filename=upload.filename, stored_name=upload.stored_name, file_type=upload.file_type.name,
+                        content_type=upload.content_type, size=upload.size, sha256=upload.sha256, note=note,
+                        created_at=now or utcnow())
     db.session.add(evidence)
     db.session.flush()
-    facts = {"filename": name, "file_type": file_type.name, "size": evidence.size, "sha256": evidence.sha256,
-             "note": note}
+    facts = {"filename": upload.filename, "file_type": upload.file_type.name, "size": evidence.size,
+             "sha256": evidence.sha256, "note": note}
     cases.record_event(actor, case, "evidence_added", {"evidence_id": evidence.id, **facts}, now=evidence.created_at)
     record(actor, stream_of("evidence", evidence.id), "uploaded", {"case_id": case.id, **facts}, evidence.created_at)
-    # Written last, once everything that can refuse has run; removed again on rollback.
-    path = _store(upload_dir, stored_name, data)
-    db.session.info.setdefault(PENDING_KEY, []).append(path)
+    keep(upload, upload_dir)  # last, once everything that can refuse has run; removed again on rollback
     return evidence
 
 

@@ -109,10 +109,20 @@ def account_closure_to_execute(facts: dict, *, key: str, case_id: int, bank, acc
     return _to_bank("account_closure_to_execute", facts, key, case_id, bank, accounts)
 
 
-# The templates a machine row's Tell may name: to one party, or to each bank of the unit.
+def notice_circulated(facts: dict, *, key: str, case_id: int, recipient, document) -> dict:
+    """Art. 21(五): a party in a 通报's scope receives it (the notice in its document list)."""
+    return dict(key=key, template="notice_circulated", case_id=case_id, org_ids=[recipient.id],
+                context={**facts, "recipient_name": recipient.name, "document_kind": document.kind,
+                         "document_number": document.number, "document_title": document.title,
+                         "issuer_name": document.issuer.name, "path": f"/api/v1/documents/{document.id}"})
+
+
+# The templates a machine row's Tell may name: to one party, to each bank of the unit, or to
+# each party a notice of the action was circulated to.
 CASE_MESSAGES = {f.__name__: f for f in (case_opened, case_action, rectification_order_copy, case_escalated,
                                          referral, unit_submission, dispute_filed)}
 BANK_MESSAGES = {f.__name__: f for f in (suspension_to_execute, account_closure_to_execute)}
+CIRCULATED_MESSAGES = {f.__name__: f for f in (notice_circulated,)}
 
 
 # --- deadlines (workflow.scheduling) -------------------------------------------------------

@@ -238,14 +238,16 @@ def guard(refusal: str, *, pure: bool = True) -> Callable[[Callable[[Context], b
 class Issue:
     """A numbered notice (see :data:`workflow.documents.KINDS`) issued by the action, to
     ``addressee`` ("subject", or "referred": the oversight body the action names), with
-    the notice's context built by ``context`` from the action."""
+    the notice's context built by ``context`` from the action; ``circulate``, if given, names
+    the parties it is circulated to besides (a 通报's scope, Art. 21(五))."""
 
     kind: str
     context: Callable[[Context], dict]
     addressee: str = "subject"
+    circulate: Callable[[Context], list] | None = None
 
 
-RECIPIENTS = ("subject", "competent", "finance", "referred", "unit_banks", "closing_banks")
+RECIPIENTS = ("subject", "competent", "finance", "referred", "unit_banks", "closing_banks", "circulation")
 
 
 @dataclass(frozen=True)
@@ -253,7 +255,8 @@ class Tell:
     """A message (``workflow.messages.TEMPLATES``) to one group of the case's parties:
     subject, competent (the unit's department), finance (in charge of the case), referred
     (the oversight body named), unit_banks (banks of the unit's open accounts),
-    closing_banks (banks asked to close accounts, each told of its own)."""
+    closing_banks (banks asked to close accounts, each told of its own), circulation (each
+    party the action's notices were circulated to, :attr:`Issue.circulate`)."""
 
     template: str
     to: str

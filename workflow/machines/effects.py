@@ -198,10 +198,20 @@ def closure_notice(ctx: Context) -> dict:
 
 
 def public_notice(ctx: Context) -> dict:
-    """通报 (Art. 21(五)): within the scope the officer sets."""
+    """通报 (Art. 21(五)): within the scope the officer chose, named in its salutation."""
     handling = list(ctx.data.get("handling") or []) or [ctx.machine.state(ctx.from_state).label]
+    scope = ctx.data["scope"]
+    competent = case_records.competent_of(ctx.case)
+    circulated_to = {"competent": lambda: competent.name,
+                     "department_units": lambda: f"{competent.name}及其所属各单位",
+                     "region_units": lambda: f"{ctx.case.finance.name}管辖范围内各部门、各单位"}[scope]()
     return {"subject_name": ctx.case.subject.name, "violation": ctx.case.summary, "handling": handling,
-            "scope": ctx.data.get("scope")}
+            "circulated_to": circulated_to, "scope": _field_labels(ctx, "scope")[0]}
+
+
+def notice_scope(ctx: Context) -> list:
+    """The recipients of a 通报's scope (21(五)), the violating unit left out (it is the addressee)."""
+    return case_records.notice_scope(ctx.case, ctx.data["scope"])
 
 
 def referral_letter(ctx: Context) -> dict:

@@ -35,6 +35,12 @@ def came_from(*states: str) -> Guard:
                  name="came_from_" + "_or_".join(states))
 
 
+@guard("the unit has no competent department: circulate the notice in the region (无主管部门)", pure=False)
+def scope_has_recipients(ctx: Context) -> bool:
+    """Art. 21(五): a notice circulated to the competent department (or its units) needs one."""
+    return ctx.data.get("scope") == "region_units" or case_records.competent_of(ctx.case) is not None
+
+
 @guard("no evidence is attached to the case by its subject (未提交佐证材料)", pure=False)
 def evidence_attached(ctx: Context) -> bool:
     """Art. 21(一): the written result comes "with supporting evidence" (相关佐证材料)."""

@@ -81,7 +81,11 @@ APPEAL_ROUTE = req("route", "choice", "救济途径", choices=(
 AUTHORITY = req("authority", "text", "复议机关或人民法院", max_length=200)
 DECIDED_ON = opt("decided_on", "date", "复议决定或裁判日期")
 FILED_ON = opt("filed_on", "date", "申请或起诉日期")
-SCOPE = req("scope", "text", "通报范围", max_length=500)
+# 在一定范围内通报 (21(五)): the scope is a choice of recipients, each sent the notice.
+SCOPE = req("scope", "choice", "通报范围", choices=(
+    ("competent", "违规单位的主管部门"),
+    ("department_units", "违规单位的主管部门及其所属各单位"),
+    ("region_units", "本地区（案件所属财政部门管辖范围内）各部门、各单位")))
 HANDLING = opt("handling", "lines", "通报的处理情况（每行一项）")
 OVERSIGHT = req("oversight", "org", "移送机关（人大、审计、纪检监察）代码", org_kind="oversight")
 MATERIALS = opt("materials", "lines", "移送材料（每行一项）")
@@ -160,8 +164,9 @@ TRANSITIONS = (
 
     # Public notice on any open rung; the case does not move (21(五)).
     row("publish_notice", OPEN, None, roles=FIN, article=art(21, 5), label="在一定范围内通报",
-        fields=(SCOPE, HANDLING, NOTE), issues=(Issue("public_notice", effects.public_notice),),
-        tells=(TELL_SUBJECT, TELL_COMPETENT)),
+        guards=(guards.scope_has_recipients,), fields=(SCOPE, HANDLING, NOTE),
+        issues=(Issue("public_notice", effects.public_notice, circulate=effects.notice_scope),),
+        tells=(TELL_SUBJECT, Tell("notice_circulated", "circulation"))),
 
     # Referral of a serious case to the people's congress, audit or discipline body (Art. 23).
     row("refer", EVERY, None, roles=FIN, article=art(23), label="移送人大、审计、纪检监察机关",
