@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from workflow.documents import KINDS
 from workflow.machines import MACHINES, NEW
 from workflow.machines.base import Context
+from workflow.monitoring.models import WARNING_LEVEL_LABELS
+from workflow.monitoring.rules import RULE_TITLES
 
 # --- case transitions (workflow.cases) -----------------------------------------------------
 
@@ -168,6 +170,35 @@ def joint_investigation(warning, step, *, unit, body, matters: str, deadline) ->
                 context={"subject_name": unit.name, "recipient_name": body.name, "matters": matters,
                          "deadline": deadline, "path": f"/api/v1/warnings/{warning.id}"},
                 org_ids=[body.id])
+
+
+def warning_raised(unit, items: Sequence[dict], *, batch: str, finance, competent, banks: Iterable,
+                   manual: bool = False) -> list[dict]:
+    """Art. 11(一), 12: the unit learns which of its payments screening held or warned on in
+    one batch (or what finance raised by hand, ``manual``): each item's payment (voucher,
+    payee, amount), level, rule and article. Finance in charge gets the same list; where an
+    item is block-level, the competent department gets it too, and each bank in ``banks``
+    the block-level items on the payments it carries (never another bank's). ``items``: dicts
+    of warning_id, voucher_number, payee_name, amount, level, rule and article (Chinese),
+    message, bank_id. One message per recipient; keys ``<batch>:unit=<id>:to=<org id>``."""
+    items = [{**item, "level_label": WARNING_LEVEL_LABELS[item["level"]],
+              "rule_title": RULE_TITLES.get(item["rule"], item["rule"])} for item in items]
+    blocking = [item for item in items if item["level"] == "block"]
+
+    def path(told: list[dict]) -> str:
+        return (f"/api/v1/warnings/{told[0]['warning_id']}" if len(told) == 1
+                else f"/api/v1/warnings?unit_code={unit.code}&status=open")
+
+    to = [(unit, "unit", items), (finance, "finance", items)]
+    if blocking:
+        to.append((competent, "competent", items))
+        to.extend((bank, "bank", [item for item in blocking if item["bank_id"] == bank.id]) for bank in banks)
+    return [dict(key=f"{batch}:unit={unit.id}:to={recipient.id}", template="warning_raised",
+                 context={"unit_name": unit.name, "recipient_name": recipient.name, "recipient_kind": kind,
+                          "items": told, "blocked": sum(1 for item in told if item["level"] == "block"),
+                          "manual": manual, "path": path(told)},
+                 org_ids=[recipient.id])
+            for recipient, kind, told in to if recipient is not None and told]
 
 
 def warning_dismissed(warning, *, finance_name: str, reason: str) -> dict:

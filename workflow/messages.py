@@ -66,6 +66,11 @@ _TABLE = (
                     ("unit_name", "submission"), "a unit submitted rectification results or an explanation"),
     MessageTemplate("document_issued", "addressee of the document", cite(art(11), art(21)),
                     ("document_kind", "document_name", "issuer_name"), "a numbered document was issued"),
+    MessageTemplate("warning_raised", "budget unit, finance in charge; for block level its competent department "
+                    "and the bank carrying the payment", cite(art(11, 1), art(12)),
+                    ("unit_name", "items", "recipient_kind"),
+                    "screening (one batch) or finance by hand raised warnings on the unit: each payment, "
+                    "level, rule and article"),
     MessageTemplate("warning_dismissed", "budget unit of the warning", art(11, 2),
                     ("unit_name", "reason"),
                     "verification dismissed a warning; whether its held payment was released"),
