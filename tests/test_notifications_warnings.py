@@ -7,8 +7,9 @@ which reads only the payments it carries. A reminder (提示) alone tells nobody
 """
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
-from cases_support import BANK, COMPETENT
+from cases_support import BANK, COMPETENT, act_ok, attach_evidence, open_case, outbox_to
 from verification_support import UNIT, cash_travel, clean_transfer, post_payments
 
 from workflow.db import db
@@ -101,3 +102,26 @@ def test_art11_1_a_bank_posting_a_batch_is_told_like_the_others(as_bank):
     post_payments(as_bank, [row])
     messages = told()
     assert {UNIT, CITY_FINANCE, COMPETENT, BANK} <= set(messages)
+
+
+# --- the competent department is told of its unit's cases (issue 10) ------------------------
+
+@pytest.mark.parametrize("rung, template", [("warning", "case_opened"), ("decision", "case_opened"),
+                                            ("order", "rectification_order_copy")])
+def test_art21_the_competent_department_is_told_when_a_case_is_opened_on_its_unit(as_city_finance, rung, template):
+    case_id = open_case(as_city_finance, rung)["id"]
+    assert outbox_to(COMPETENT, template, case_id) == 1
+    if template == "case_opened":
+        body = told("case_opened")[COMPETENT][0].body
+        assert "你部门所属预算单位" in body and "你单位存在" not in body
+
+
+def test_art27_4_rectification_is_reported_to_finance_and_the_competent_department(as_city_finance, as_unit):
+    case_id = open_case(as_city_finance, "warning")["id"]
+    attach_evidence(as_unit, case_id)
+    act_ok(as_unit, case_id, "submit_rectification", report="已退回资金并调整账目")
+    assert outbox_to(CITY_FINANCE, "unit_submission", case_id) == 1
+    assert outbox_to(COMPETENT, "unit_submission", case_id) == 1
+    body = told("unit_submission")[COMPETENT][0].body
+    assert "第二十七条第（四）项" in body and "请审核" not in body
+    assert "请审核" in told("unit_submission")[CITY_FINANCE][0].body

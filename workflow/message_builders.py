@@ -58,7 +58,7 @@ def case_facts(ctx: Context, documents: Sequence, competent) -> dict:
 
 def _to_party(template: str, facts: dict, key: str, case_id: int, recipient) -> dict:
     return dict(key=key, template=template, case_id=case_id, org_ids=[recipient.id],
-                context={**facts, "recipient_name": recipient.name})
+                context={**facts, "recipient_name": recipient.name, "recipient_kind": recipient.kind})
 
 
 def _to_bank(template: str, facts: dict, key: str, case_id: int, bank, accounts: Sequence[str]) -> dict:
@@ -67,7 +67,8 @@ def _to_bank(template: str, facts: dict, key: str, case_id: int, bank, accounts:
 
 
 def case_opened(facts: dict, *, key: str, case_id: int, recipient) -> dict:
-    """Art. 11(五), 21, 22: the subject learns of the case, its rung and deadline."""
+    """Art. 11(五), 21, 22: the subject learns of the case, its rung and deadline; a unit's
+    competent department, that a case was opened on its unit."""
     return _to_party("case_opened", facts, key, case_id, recipient)
 
 
@@ -92,7 +93,8 @@ def referral(facts: dict, *, key: str, case_id: int, recipient) -> dict:
 
 
 def unit_submission(facts: dict, *, key: str, case_id: int, recipient) -> dict:
-    """Art. 21: finance learns that the unit submitted its rectification results."""
+    """Art. 21, 27(四): finance and the unit's competent department learn that the unit
+    submitted its rectification results."""
     return _to_party("unit_submission", facts, key, case_id, recipient)
 
 

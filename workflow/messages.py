@@ -34,7 +34,8 @@ class MessageTemplate:
 
 
 _TABLE = (
-    MessageTemplate("case_opened", "unit (or bank) the case is against", cite(art(11, 5), art(21), art(22)),
+    MessageTemplate("case_opened", "unit (or bank) the case is against; a unit's competent department",
+                    cite(art(11, 5), art(21), art(22)),
                     ("subject_name", "rung"), "a case was opened on a rung, with its deadline"),
     MessageTemplate("case_action", "parties of the case", cite((art(21), art(22), art(23), art(24))),
                     ("subject_name", "trigger", "state"), "generic: an action moved the case to a new state"),
@@ -62,7 +63,8 @@ _TABLE = (
                     ("bank_name", "unit_name", "reason"), "an agent bank refused a payment it judged illegal"),
     MessageTemplate("complaint_received", "finance department in charge", art(20),
                     ("summary",), "a complaint arrived (the complainant is never named here)"),
-    MessageTemplate("unit_submission", "finance department in charge", art(21),
+    MessageTemplate("unit_submission", "finance department in charge and the unit's competent department",
+                    cite(art(21), art(27, 4)),
                     ("unit_name", "submission"), "a unit submitted rectification results or an explanation"),
     MessageTemplate("document_issued", "addressee of the document", cite(art(11), art(21)),
                     ("document_kind", "document_name", "issuer_name"), "a numbered document was issued"),
