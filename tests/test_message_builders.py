@@ -21,7 +21,8 @@ PAYMENT = O(voucher_no="V-1", amount=Decimal("1500.00"), status="accepted", bank
 WARNING = O(id=21, unit=UNIT, payment=PAYMENT, article="第十三条（二）1", message="现金支付超限")
 STEP = O(id=31)
 ITEM = {"warning_id": 81, "voucher_number": "V-1", "payee_name": "克州迎宾馆", "amount": Decimal("1500.00"),
-        "level": "block", "rule": "cash_over_limit", "article": "第十三条（二）1⑦", "message": "现金支付超限",
+        "level": "block", "level_label": "拦截", "rule": "cash_over_limit", "rule_title": "现金支付超限额",
+        "article": "第十三条（二）1⑦", "message": "现金支付超限",
         "bank_id": BANK.id}
 CASE = O(id=41, machine="unit_case", rung="order", state="order", subject=UNIT, subject_id=UNIT.id,
          finance=FINANCE, finance_id=FINANCE.id, deadline=DEADLINE, summary="超预算支付差旅费")

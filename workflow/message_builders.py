@@ -19,8 +19,6 @@ from collections.abc import Iterable, Sequence
 from workflow.documents import KINDS
 from workflow.machines import MACHINES, NEW
 from workflow.machines.base import Context
-from workflow.monitoring.models import WARNING_LEVEL_LABELS
-from workflow.monitoring.rules import RULE_TITLES
 
 # --- case transitions (workflow.cases) -----------------------------------------------------
 
@@ -181,10 +179,10 @@ def warning_raised(unit, items: Sequence[dict], *, batch: str, finance, competen
     payee, amount), level, rule and article. Finance in charge gets the same list; where an
     item is block-level, the competent department gets it too, and each bank in ``banks``
     the block-level items on the payments it carries (never another bank's). ``items``: dicts
-    of warning_id, voucher_number, payee_name, amount, level, rule and article (Chinese),
-    message, bank_id. One message per recipient; keys ``<batch>:unit=<id>:to=<org id>``."""
-    items = [{**item, "level_label": WARNING_LEVEL_LABELS[item["level"]],
-              "rule_title": RULE_TITLES.get(item["rule"], item["rule"])} for item in items]
+    of warning_id, voucher_number, payee_name, amount, level and level_label, rule and
+    rule_title, article (Chinese), message, bank_id. One message per recipient, keyed
+    ``<batch>:unit=<id>:to=<org id>``."""
+    items = list(items)
     blocking = [item for item in items if item["level"] == "block"]
 
     def path(told: list[dict]) -> str:

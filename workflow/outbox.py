@@ -93,7 +93,8 @@ def notify_all(messages: Sequence[dict], now: dt.datetime | None = None) -> None
         return
     existing: set[str] = set()
     for chunk in chunks(sorted({q[0] for q in queued})):
-        existing.update(db.session.execute(sa.select(OutboxMessage.key).where(among(OutboxMessage.key, chunk))).scalars())
+        existing.update(db.session.execute(
+            sa.select(OutboxMessage.key).where(among(OutboxMessage.key, chunk))).scalars())
     # As many notify() calls would: a key already queued, here or earlier, adds nothing.
     fresh = []
     for q in queued:

@@ -22,6 +22,8 @@ import sqlalchemy as sa
 
 from workflow import message_builders
 from workflow.db import among, chunks, db
+from workflow.monitoring.models import WARNING_LEVEL_LABELS
+from workflow.monitoring.rules import RULE_TITLES
 from workflow.outbox import notify_all
 from workflow.parties import Organisation
 
@@ -70,8 +72,10 @@ def tell(alerts: Iterable[Alert], *, batch: str, now: dt.datetime, manual: bool 
         unit = orgs[unit_id]
         parent = orgs.get(unit.parent_id) if unit.parent_id is not None else None
         banks = [orgs[b] for b in sorted({a.bank_id for a in told if a.level == "block" and a.bank_id in orgs})]
+        items = [{**a._asdict(), "level_label": WARNING_LEVEL_LABELS[a.level],
+                  "rule_title": RULE_TITLES.get(a.rule, a.rule)} for a in told]
         messages.extend(message_builders.warning_raised(
-            unit, [a._asdict() for a in told], batch=batch, finance=finance_of.get(unit.finance_path),
+            unit, items, batch=batch, finance=finance_of.get(unit.finance_path),
             competent=parent if parent is not None and parent.kind == "competent" else None,
             banks=banks, manual=manual))
     notify_all(messages, now=now)
@@ -100,7 +104,8 @@ def _recipients(unit_ids: list[int], bank_ids: list[int]) -> dict[int, _Org]:
                Organisation.parent_id, Organisation.finance_path)
     for number, chunk in enumerate(chunks(unit_ids)):
         named = chunk + (bank_ids if number == 0 else [])
-        units = sa.select(Organisation.parent_id, Organisation.finance_path).where(among(Organisation.id, chunk)).subquery()
+        units = (sa.select(Organisation.parent_id, Organisation.finance_path)
+                 .where(among(Organisation.id, chunk)).subquery())
         stmt = sa.select(*columns).where(
             among(Organisation.id, named)
             | Organisation.id.in_(sa.select(units.c.parent_id))
