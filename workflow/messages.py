@@ -136,14 +136,19 @@ def link_for(context: dict, case_id: int | None) -> str:
     return base_url() + ("" if path.startswith("/") else "/") + path
 
 
-def render(template: str, context: dict, *, case_id: int | None = None) -> tuple[str, str, str]:
-    """``(subject, body, link)`` of ``template`` for ``context``."""
+def check_context(template: str, context: dict) -> None:
+    """TemplateContextError unless ``template`` is known and ``context`` has what it requires."""
     spec = TEMPLATES.get(template)
     if spec is None:
         raise TemplateContextError(f"unknown message template {template!r}; see workflow.messages.TEMPLATES")
     missing = [key for key in spec.requires if key not in context]
     if missing:
         raise TemplateContextError(f"template {template!r} needs {', '.join(missing)}")
+
+
+def render(template: str, context: dict, *, case_id: int | None = None) -> tuple[str, str, str]:
+    """``(subject, body, link)`` of ``template`` for ``context``."""
+    check_context(template, context)
     link = link_for(context, case_id)
     try:
         text = _ENV.get_template(f"{template}.txt").render({**context, "case_id": case_id, "link": link})

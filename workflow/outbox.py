@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflow.db import AwareDateTime, among, chunks, db, insert_ignoring_duplicates, utcnow
-from workflow.messages import render
+from workflow.messages import check_context, render
 from workflow.parties import User
 
 CHANNELS = ("inbox", "email")
@@ -78,42 +78,46 @@ def notify_all(messages: Sequence[dict], now: dt.datetime | None = None) -> None
     """:func:`notify` for several messages (each its keyword arguments, as the builders return
     them) in three statements whatever their number: the keys already in the outbox read at
     once, the users of every recipient at once, every row inserted by one executemany. For a
-    screening batch that tells many units (:mod:`workflow.monitoring.alerts`)."""
+    screening batch that tells many units (:mod:`workflow.monitoring.alerts`). Every message's
+    template and required keys are checked; only those with someone to read them are rendered."""
     queued = []
     for message in messages:
         key = message["key"]
         if not key or len(key) > KEY_MAX:
             raise ValueError(f"an outbox key is 1..{KEY_MAX} characters")
-        case_id = message.get("case_id")
-        subject, body, link = render(message["template"], message["context"], case_id=case_id)
+        check_context(message["template"], message["context"])
         org_ids = sorted({int(org_id) for org_id in message["org_ids"]})
         if org_ids:
-            queued.append((key, message["template"], case_id, subject, body, link, org_ids))
+            queued.append((message, org_ids))
     if not queued:
         return
     existing: set[str] = set()
-    for chunk in chunks(sorted({q[0] for q in queued})):
+    for chunk in chunks(sorted({m["key"] for m, _ in queued})):
         existing.update(db.session.execute(
             sa.select(OutboxMessage.key).where(among(OutboxMessage.key, chunk))).scalars())
     # As many notify() calls would: a key already queued, here or earlier, adds nothing.
     fresh = []
-    for q in queued:
-        if q[0] not in existing:
-            existing.add(q[0])
-            fresh.append(q)
-    queued = fresh
+    for message, org_ids in queued:
+        if message["key"] not in existing:
+            existing.add(message["key"])
+            fresh.append((message, org_ids))
     users_of: dict[int, list[tuple[int, str | None]]] = {}
-    for chunk in chunks(sorted({org_id for q in queued for org_id in q[6]})):
+    for chunk in chunks(sorted({org_id for _, org_ids in fresh for org_id in org_ids})):
         for user_id, org_id, email in db.session.execute(
                 sa.select(User.id, User.org_id, User.email)
                 .where(among(User.org_id, chunk), User.active.is_(True)).order_by(User.id)):
             users_of.setdefault(org_id, []).append((user_id, email))
     now = now or utcnow()
     rows = []
-    for key, template, case_id, subject, body, link, org_ids in queued:
-        common = dict(key=key, template=template, case_id=case_id, subject=subject, body=body, link=link,
-                      status="pending", attempts=0, next_attempt_at=now, created_at=now)
-        for user_id, org_id, email in sorted((u, o, e) for o in org_ids for u, e in users_of.get(o, ())):
+    for message, org_ids in fresh:
+        users = sorted((user_id, org_id, email) for org_id in org_ids for user_id, email in users_of.get(org_id, ()))
+        if not users:
+            continue
+        case_id = message.get("case_id")
+        subject, body, link = render(message["template"], message["context"], case_id=case_id)
+        common = dict(key=message["key"], template=message["template"], case_id=case_id, subject=subject, body=body,
+                      link=link, status="pending", attempts=0, next_attempt_at=now, created_at=now)
+        for user_id, org_id, email in users:
             rows.append({**common, "channel": "inbox", "recipient_user_id": user_id,
                          "recipient_org_id": org_id, "address": None})
             if email and email.strip():
