@@ -195,10 +195,23 @@ def warning_raised(unit, items: Sequence[dict], *, batch: str, finance, competen
         to.extend((bank, "bank", [item for item in blocking if item["bank_id"] == bank.id]) for bank in banks)
     return [dict(key=f"{batch}:unit={unit.id}:to={recipient.id}", template="warning_raised",
                  context={"unit_name": unit.name, "recipient_name": recipient.name, "recipient_kind": kind,
-                          "items": told, "blocked": sum(1 for item in told if item["level"] == "block"),
+                          "items": told, "payments": _by_payment(told),
+                          "blocked": sum(1 for item in told if item["level"] == "block"),
                           "manual": manual, "path": path(told)},
                  org_ids=[recipient.id])
             for recipient, kind, told in to if recipient is not None and told]
+
+
+def _by_payment(items: list[dict]) -> list[dict]:
+    """The items grouped by payment (voucher number, unique within the unit), in their order;
+    an item on the unit alone is a group of its own."""
+    groups: dict = {}
+    for item in items:
+        key = item["voucher_number"] or ("warning", item["warning_id"])
+        group = groups.setdefault(key, {"voucher_number": item["voucher_number"], "payee_name": item["payee_name"],
+                                        "amount": item["amount"], "findings": []})
+        group["findings"].append(item)
+    return list(groups.values())
 
 
 def warning_dismissed(warning, *, finance_name: str, reason: str) -> dict:

@@ -70,7 +70,7 @@ _TABLE = (
                     ("document_kind", "document_name", "issuer_name"), "a numbered document was issued"),
     MessageTemplate("warning_raised", "budget unit, finance in charge; for block level its competent department "
                     "and the bank carrying the payment", cite(art(11, 1), art(12)),
-                    ("unit_name", "items", "recipient_name", "recipient_kind"),
+                    ("unit_name", "items", "payments", "recipient_name", "recipient_kind"),
                     "screening (one batch) or finance by hand raised warnings on the unit: each payment, "
                     "level, rule and article"),
     MessageTemplate("warning_dismissed", "budget unit of the warning", art(11, 2),
