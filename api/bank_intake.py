@@ -1,4 +1,5 @@
-"""What agent banks report: refusals (拒付, Art. 28(三)) and settlements (Art. 10(四), 28(四))."""
+"""What agent banks report: refusals (拒付, Art. 28(三)), suspected violations without a refusal
+(Art. 10(四)6) and settlements (Art. 10(四), 28(四))."""
 import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -7,13 +8,15 @@ from api.auth import current_actor
 from api.fields import AwareDateTime, Integer, Money, positive
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import bank_intake
-from workflow.bank_intake import BankRefusal
+from workflow.bank_intake import BankRefusal, BankReport
 from workflow.db import db
 from workflow.errors import Invalid
+from workflow.monitoring.models import PAYMENT_STATUSES
 
 blp = Blueprint("bank_intake", __name__, url_prefix="/api/v1",
-                description="Agent banks: refused payments (Art. 28(三)) and settlement reports compared "
-                            "with the payment instructions (Art. 10(四), 22)")
+                description="Agent banks: refused payments (Art. 28(三)), suspected violations reported "
+                            "without refusing (Art. 10(四)6) and settlement reports compared with the payment "
+                            "instructions (Art. 10(四), 22)")
 
 MAX_SETTLEMENT_LINES = 10_000
 
@@ -33,6 +36,27 @@ class RefusalSchema(ma.Schema):
     reason = ma.fields.String()
     warning_id = Integer()
     payment_status = ma.fields.Function(lambda r: "refused", metadata={"type": "string", "enum": ["refused"]})
+    reported_at = AwareDateTime()
+
+
+class BankReportCreateSchema(ma.Schema):
+    voucher_no = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    unit_code = ma.fields.String(validate=ma.validate.Length(min=1, max=32), metadata={
+        "description": "the paying unit: needed only when two units' payments carried by the bank share the "
+                       "voucher number"})
+    finding = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000),
+                               metadata={"description": "what the bank found, in its words"})
+
+
+class BankReportSchema(ma.Schema):
+    id = Integer()
+    voucher_no = ma.fields.String()
+    bank_code = ma.fields.Function(lambda r: r.bank.code, metadata={"type": "string"})
+    finding = ma.fields.String()
+    article = ma.fields.String(metadata={"description": "第十条（四）6"})
+    warning_id = Integer()
+    payment_status = ma.fields.Function(lambda r: r.payment.status, metadata={
+        "type": "string", "enum": list(PAYMENT_STATUSES), "description": "as it was: a report does not refuse"})
     reported_at = AwareDateTime()
 
 
@@ -92,6 +116,25 @@ class BankRefusals(MethodView):
         refusal = bank_intake.refuse(current_actor(), data)
         db.session.commit()
         return refusal
+
+
+@blp.route("/bank-reports")
+class BankReports(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, page_schema(BankReportSchema))
+    def get(self, args):
+        """Reports of suspected violations: a bank its own; finance those on units of its jurisdiction."""
+        return paginate(bank_intake.reports_for(current_actor()), BankReport.id, args)
+
+    @blp.arguments(BankReportCreateSchema)
+    @blp.response(201, BankReportSchema)
+    def post(self, data):
+        """A bank reports a suspected violation on a payment it carries without refusing it
+        (Art. 10(四)6): a warning with its finding is opened for finance to verify and finance
+        is told; the payment stays as it is. 409 if the bank reported this payment already."""
+        report = bank_intake.report_suspicion(current_actor(), data)
+        db.session.commit()
+        return report
 
 
 @blp.route("/bank-settlements")

@@ -1,8 +1,11 @@
-"""Complaints and reports (投诉举报, Art. 20): public intake, finance's triage.
+"""Complaints and reports (投诉举报, Art. 20): the public form and intake, calls to the
+hotlines recorded by finance, the reporter's status look-up, finance's triage.
 
-Three schemas on purpose (ASVS 15.3.1): the public gets a receipt, finance gets the
-report with the reporter's identity; :class:`ComplaintSchema` (without it) is the shape
-for anyone else a report may ever be shown to.
+Separate schemas on purpose (ASVS 15.3.1): the public gets the form, a receipt and the
+coarse status (:class:`ComplaintReceiptSchema`, :class:`ComplaintPublicStatusSchema`), which
+name neither the warning nor the case a report became; finance gets the report with the
+reporter's identity; :class:`ComplaintSchema` (without it) is the shape for anyone else a
+report may ever be shown to.
 """
 import marshmallow as ma
 from flask import request
@@ -14,8 +17,15 @@ from api.errors import error_body
 from api.fields import AwareDateTime, Integer
 from api.pagination import PageQuery, page_schema, paginate
 from workflow import complaints
-from workflow.complaints import COMPLAINT_STATUSES, TRIAGE_OUTCOMES, Complaint, RateLimited
-from workflow.db import db
+from workflow.complaints import (
+    CHANNELS,
+    COMPLAINT_STATUSES,
+    PUBLIC_STATUSES,
+    TRIAGE_OUTCOMES,
+    Complaint,
+    RateLimited,
+)
+from workflow.db import db, utcnow
 from workflow.monitoring.models import WARNING_LEVELS
 from workflow.settings import current
 from workflow.verification import CASE_RUNGS
@@ -41,12 +51,54 @@ class ComplaintCreateSchema(ma.Schema):
             raise ma.ValidationError("give unit_code or unit_name", "unit_code")
 
 
+class PhoneComplaintSchema(ComplaintCreateSchema):
+    """A call to a hotline, as the finance officer who took it records it."""
+
+    received_at = AwareDateTime(required=True, metadata={"description": "when the call came in (not in the future)"})
+
+
+RECEIPT_CODE = ma.fields.String(allow_none=True, metadata={
+    "description": "given once, only to a reporter who left a phone number or e-mail address: keep it to look "
+                   "up the report's status (POST /api/v1/complaints/status); it is not stored and cannot be "
+                   "shown again"})
+HOTLINES = ma.fields.List(ma.fields.String(), metadata={"description": "举报电话: the hotline numbers (Art. 20)"})
+
+
 class ComplaintReceiptSchema(ma.Schema):
-    """What the public sees of its report: that it arrived, and its number."""
+    """What the public sees of its report: that it arrived, its number, the receipt code, the hotlines."""
 
     id = Integer()
-    status = ma.fields.String(validate=ma.validate.OneOf(COMPLAINT_STATUSES))
+    status = ma.fields.String(attribute="public_status", validate=ma.validate.OneOf(PUBLIC_STATUSES))
     received_at = AwareDateTime()
+    receipt_code = RECEIPT_CODE
+    hotlines = HOTLINES
+
+
+class ComplaintFormSchema(ma.Schema):
+    """How to report (Art. 20): the hotlines, where to send the form, how to follow it up."""
+
+    hotlines = HOTLINES
+    instructions = ma.fields.String()
+    submit = ma.fields.String(metadata={"description": "POST here the report (ComplaintCreate)"})
+    status_lookup = ma.fields.String(metadata={"description": "POST here a receipt code to learn the status"})
+    reports_per_window = Integer()
+    window_seconds = Integer()
+
+
+class ReceiptCodeSchema(ma.Schema):
+    receipt_code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64),
+                                    metadata={"description": "as given on the receipt, e.g. 7K2M-QX4P-9TRD-B3WN"})
+
+
+class ComplaintPublicStatusSchema(ma.Schema):
+    """What the holder of a receipt code learns: the report's coarse status and dates, nothing
+    of the warning or case it became, nor its outcome."""
+
+    status = ma.fields.String(validate=ma.validate.OneOf(PUBLIC_STATUSES))
+    received_at = AwareDateTime()
+    handled_from = AwareDateTime(allow_none=True, metadata={"description": "when finance took the report up"})
+    concluded_at = AwareDateTime(allow_none=True, metadata={"description": "when its handling ended"})
+    hotlines = HOTLINES
 
 
 class ComplaintSchema(ma.Schema):
@@ -54,6 +106,7 @@ class ComplaintSchema(ma.Schema):
 
     id = Integer()
     status = ma.fields.String(validate=ma.validate.OneOf(COMPLAINT_STATUSES))
+    channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
     finance_code = ma.fields.String()
     unit_code = ma.fields.String(allow_none=True)
     subject_text = ma.fields.String()
@@ -72,10 +125,20 @@ class ComplaintFinanceSchema(ComplaintSchema):
     reporter_name = ma.fields.String(allow_none=True)
     reporter_phone = ma.fields.String(allow_none=True)
     reporter_email = ma.fields.String(allow_none=True)
+    recorded_by = ma.fields.String(attribute="recorded_by_name", allow_none=True,
+                                   metadata={"description": "phone: the officer who recorded the call"})
+    has_receipt_code = ma.fields.Boolean(metadata={"description": "the reporter was given a receipt code"})
+
+
+class PhoneReceiptSchema(ComplaintFinanceSchema):
+    """The recorded call, and the receipt code to read out to the caller (once)."""
+
+    receipt_code = RECEIPT_CODE
 
 
 class ComplaintQuery(PageQuery):
     status = ma.fields.String(validate=ma.validate.OneOf(COMPLAINT_STATUSES))
+    channel = ma.fields.String(validate=ma.validate.OneOf(CHANNELS))
 
 
 class TriageSchema(ma.Schema):
@@ -103,6 +166,10 @@ def client_address() -> str | None:
     return request.remote_addr
 
 
+# A receipt code must not linger in a shared or browser cache (ASVS 14.2.2).
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 @blp.app_errorhandler(RateLimited)
 def too_many(error: RateLimited):
     db.session.rollback()
@@ -116,8 +183,9 @@ class Complaints(MethodView):
     def get(self, args):
         """Reports routed to the caller's finance department or those below it (finance only)."""
         stmt = complaints.complaints_for(current_actor())
-        if args.get("status"):
-            stmt = stmt.where(Complaint.status == args["status"])
+        for name in ("status", "channel"):
+            if args.get(name):
+                stmt = stmt.where(getattr(Complaint, name) == args[name])
         return paginate(stmt, Complaint.id, args)
 
     @public
@@ -126,10 +194,54 @@ class Complaints(MethodView):
     def post(self, data):
         """Report a suspected violation (Art. 20). No token needed; limited per address
         (429 with Retry-After beyond the limit). Your identity, if you give it, is seen
-        by the finance department alone."""
-        complaint = complaints.submit(data, client_address=client_address())
+        by the finance department alone. Leave a phone number or e-mail address to be given a
+        receipt code, shown once, to look up the report's status."""
+        receipt = complaints.submit(data, client_address=client_address())
         db.session.commit()
-        return complaint
+        return receipt, 201, NO_STORE
+
+
+@blp.route("/complaints/form")
+class ComplaintForm(MethodView):
+    @public
+    @blp.response(200, ComplaintFormSchema)
+    def get(self):
+        """How to report a suspected violation (Art. 20): the hotlines (举报电话), where to send the
+        written report and how to follow it up. No token needed."""
+        per_window, seconds = complaints.rate_limit()
+        return {"hotlines": complaints.hotlines(), "submit": "/api/v1/complaints",
+                "status_lookup": "/api/v1/complaints/status",
+                "instructions": "可拨打举报电话，或通过本表单书面举报，写明被举报单位和违规事实，可附支付凭证号。"
+                                "举报人信息依法保密，仅由财政部门掌握。留下联系电话或电子邮箱的，将获得一个回执码"
+                                "（仅显示一次），凭回执码可查询举报的办理状态。",
+                "reports_per_window": per_window, "window_seconds": seconds}
+
+
+@blp.route("/complaints/status")
+class ComplaintStatus(MethodView):
+    @public
+    @blp.arguments(ReceiptCodeSchema)
+    @blp.response(200, ComplaintPublicStatusSchema)
+    def post(self, data):
+        """The status of your report, by its receipt code (in the body, never in the URL): received,
+        being handled or concluded, with dates. A wrong or unknown code is 404; look-ups are
+        limited per address (429 with Retry-After)."""
+        complaints.count_lookup(client_address(), utcnow())
+        db.session.commit()  # the count holds whether the code is found or not
+        return complaints.status_by_receipt_code(data["receipt_code"]), 200, NO_STORE
+
+
+@blp.route("/complaints/phone")
+class PhoneComplaints(MethodView):
+    @blp.arguments(PhoneComplaintSchema)
+    @blp.response(201, PhoneReceiptSchema)
+    def post(self, data):
+        """Finance records a report received on a hotline (Art. 20): when the call came in; the
+        officer is the caller. Routed and triaged as a written report; the receipt code, if the
+        caller left a contact, is in this answer only."""
+        receipt = complaints.record_phone(current_actor(), data)
+        db.session.commit()
+        return receipt, 201, NO_STORE
 
 
 @blp.route("/complaints/<int:complaint_id>")

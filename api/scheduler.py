@@ -7,7 +7,7 @@ thread waits for the stop signal) with three jobs:
 job id             what                                         when
 =================  ===========================================  ==============================
 deadline-checks    :func:`workflow.scheduling.run_deadline_checks` every ``FUNDWATCH_CHECK_SECONDS`` (60)
-outbox-delivery    :func:`notifications.delivery.deliver_pending`  every ``FUNDWATCH_DELIVERY_SECONDS`` (15)
+outbox-delivery    :func:`notifications.delivery.deliver_pending`  every ``FUNDWATCH_DELIVERY_SECONDS`` (2) or sooner
 overdue-digest     :func:`workflow.scheduling.daily_digest`         daily at ``FUNDWATCH_DIGEST_TIME`` (08:30, local)
 =================  ===========================================  ==============================
 
@@ -22,6 +22,12 @@ Why it is built this way (APScheduler 3.x pitfalls, from its FAQ and issue track
   default of 1 s (apscheduler#296): a run that starts late still runs. Catching up after
   downtime does not depend on it, though: a check at time T handles everything due up to T,
   and all three jobs run once at start-up (the digest only if today's time has passed).
+- Delivery keeps up with the actions: a run delivers until nothing is due (no cap per run),
+  and one that delivered something brings the next forward to ``FUNDWATCH_DELIVERY_BUSY_SECONDS``
+  (0.25) later, or at once if it stopped after ``DELIVERY_RUN_SECONDS`` with rows still
+  coming (:func:`_delivery_job`). PostgreSQL's LISTEN/NOTIFY would wake it sooner still, but
+  a committing transaction that has notified takes a lock shared by all such commits: every
+  action that writes a notification would queue on it, the very contention issue 15 removes.
 - Several schedulers may run at once against one PostgreSQL (several hosts): every job claims
   its rows with ``SELECT ... FOR NO KEY UPDATE SKIP LOCKED`` and keys each effect in a unique table,
   so each due item is handled exactly once. On SQLite run ONE scheduler (SQLite has no row
@@ -50,6 +56,7 @@ import time
 import click
 import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -87,9 +94,47 @@ def _in_app(app, func, name: str):
     return job
 
 
-def _deliver(now):
-    report = deliver_pending(now=now)
+# How long one delivery run goes on while rows keep coming: then it ends and the next starts
+# at once, with a fresh clock (rows that failed earlier become due again) and a fresh SMTP
+# connection (an unreachable server is tried again).
+DELIVERY_RUN_SECONDS = 10.0
+
+
+def _deliver(now, keep_going=None):
+    report = deliver_pending(now=now, keep_going=keep_going)
     return report if report.handled else None
+
+
+def _delivery_job(scheduler: BackgroundScheduler, idle_seconds: float, busy_seconds: float):
+    """The outbox-delivery job: deliver until nothing is due, then pick the next run.
+
+    Its interval (``FUNDWATCH_DELIVERY_SECONDS``) is the idle poll. A run that delivered
+    something brings the next one forward: at once if it was cut off by
+    ``DELIVERY_RUN_SECONDS`` (rows are waiting), else after ``FUNDWATCH_DELIVERY_BUSY_SECONDS``
+    (more are probably on their way). So a busy outbox is watched closely and a quiet one
+    costs one indexed query per interval. While it runs, the next run is held back until after
+    its end, so that the interval does not fire into a running job (APScheduler would skip
+    it with a warning). Once the scheduler shuts down, the run stops after the batch in hand
+    (each batch is its own transaction)."""
+    def next_run_in(seconds: float) -> None:
+        if not scheduler.running:
+            return
+        try:
+            scheduler.modify_job(JOB_DELIVERY, next_run_time=dt.datetime.now(dt.timezone.utc)
+                                 + dt.timedelta(seconds=seconds))
+        except JobLookupError:  # removed meanwhile (shutting down): no next run
+            pass
+
+    def deliver(now):
+        next_run_in(DELIVERY_RUN_SECONDS + idle_seconds)
+        ends = time.monotonic() + DELIVERY_RUN_SECONDS
+        report = None
+        try:
+            report = _deliver(now, keep_going=lambda: scheduler.running and time.monotonic() < ends)
+        finally:
+            next_run_in(idle_seconds if report is None else 0 if report.interrupted else busy_seconds)
+        return report
+    return deliver
 
 
 def _digest_if_due(now):
@@ -121,7 +166,8 @@ def build_scheduler(app) -> BackgroundScheduler:
     scheduler.add_job(_in_app(app, scheduling.run_deadline_checks, JOB_CHECKS),
                       IntervalTrigger(seconds=check_seconds, timezone=zone),
                       id=JOB_CHECKS, name=JOB_CHECKS, next_run_time=start, **options)
-    scheduler.add_job(_in_app(app, _deliver, JOB_DELIVERY),
+    deliver = _delivery_job(scheduler, delivery_seconds, settings.delivery_busy_seconds)
+    scheduler.add_job(_in_app(app, deliver, JOB_DELIVERY),
                       IntervalTrigger(seconds=delivery_seconds, timezone=zone),
                       id=JOB_DELIVERY, name=JOB_DELIVERY, next_run_time=start, executor="delivery", **options)
     # A digest late by hours is still worth sending today: a grace of most of a day. At

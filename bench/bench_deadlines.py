@@ -205,8 +205,13 @@ def _measure(total: int, due: int, show_plans: bool, scan_only: bool, backend: s
     if scan_only:
         return {"backend": backend, "total": total, "due": len(due_ids), "build": build_seconds,
                 "scanned": scanned, "scan": scan, "plans": plans_before}
+    profile = _Profile() if PROFILE else None
     started = time.perf_counter()
-    result = scheduling.run_deadline_checks(NOW)
+    if profile is not None:
+        with profile:
+            result = scheduling.run_deadline_checks(NOW)
+    else:
+        result = scheduling.run_deadline_checks(NOW)
     check = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -215,7 +220,131 @@ def _measure(total: int, due: int, show_plans: bool, scan_only: bool, backend: s
     plans_after = plans("after it (the overdue-marked half awaits finance)")
     return {"backend": backend, "total": total, "due": len(due_ids), "build": build_seconds, "scanned": scanned,
             "scan": scan, "check": check, "escalated": len(result.escalated), "overdue": len(result.overdue),
-            "failed": len(result.failed), "rerun": rerun, "rerun_handled": bool(rerun_result), "plans": {**plans_before, **plans_after}}
+            "failed": len(result.failed), "rerun": rerun, "rerun_handled": bool(rerun_result),
+            "plans": {**plans_before, **plans_after}, "profile": profile.report() if profile else None}
+
+
+PROFILE = False  # --profile
+# How the batch reads of scheduling._candidates are recognised among the statements.
+BATCH_READS = ("ORDER BY cases.deadline, cases.id", "FROM deadline_effects WHERE deadline_effects.case_id IN")
+
+
+class _Profile:
+    """Where a due case's time goes: the check is cut into one segment per case handled (a
+    segment starts when the case is locked), each with its statements (counted and timed at
+    the cursor), its commit, and the time inside ``cases.apply_action`` and ``outbox.notify``;
+    a segment that went through apply_action is an escalation, the others a mark as overdue.
+    The batch reads of candidates and of effects already recorded are counted apart."""
+
+    def __init__(self):
+        self.segments: list[dict] = []
+        self.batch = {"statements": 0, "seconds": 0.0}
+        self._t0 = None
+
+    def _segment(self):
+        return self.segments[-1] if self.segments else None
+
+    def __enter__(self):
+        from workflow import cases, outbox, scheduling
+        from workflow.db import db
+
+        self.patched = []
+
+        def wrap(module, name, mark):
+            real = getattr(module, name)
+
+            def wrapper(*args, **kwargs):
+                t0 = time.perf_counter()
+                try:
+                    return real(*args, **kwargs)
+                finally:
+                    seg = self._segment()
+                    if seg is not None:
+                        seg[mark] = seg.get(mark, 0.0) + time.perf_counter() - t0
+            setattr(module, name, wrapper)
+            self.patched.append((module, name, real))
+
+        real_lock = scheduling._lock
+
+        def lock(case_id, deadline):
+            if not self.segments or self.segments[-1]["case"] != case_id:
+                self.segments.append({"case": case_id, "statements": [], "seconds": 0.0, "commit": 0.0,
+                                      "started": time.perf_counter()})
+            return real_lock(case_id, deadline)
+        scheduling._lock = lock
+        self.patched.append((scheduling, "_lock", real_lock))
+        wrap(cases, "apply_action", "apply_action")
+        wrap(outbox, "notify", "notify")
+        self.engine = db.engine
+        sa.event.listen(self.engine, "before_cursor_execute", self._before)
+        sa.event.listen(self.engine, "after_cursor_execute", self._after)
+        self.session = db.session
+        sa.event.listen(db.session, "before_commit", self._before_commit)
+        sa.event.listen(db.session, "after_commit", self._after_commit)
+        return self
+
+    def __exit__(self, *exc):
+        for module, name, real in self.patched:
+            setattr(module, name, real)
+        sa.event.remove(self.engine, "before_cursor_execute", self._before)
+        sa.event.remove(self.engine, "after_cursor_execute", self._after)
+        sa.event.remove(self.session, "before_commit", self._before_commit)
+        sa.event.remove(self.session, "after_commit", self._after_commit)
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany):
+        self._t0 = time.perf_counter()
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany):
+        elapsed = time.perf_counter() - self._t0
+        words = " ".join(statement.split())
+        if any(mark in words for mark in BATCH_READS):
+            self.batch["statements"] += 1
+            self.batch["seconds"] += elapsed
+            return
+        seg = self._segment()
+        if seg is not None:
+            verb = words.split(" ", 1)[0].upper()
+            table = next((w for w in words.split(" ")[1:8] if w.islower() and w.isidentifier()), "?") \
+                if verb in ("INSERT", "UPDATE") else words.split(" FROM ", 1)[-1].split(" ", 1)[0]
+            seg["statements"].append((verb, table, elapsed))
+
+    def _before_commit(self, session):
+        self._c0 = time.perf_counter()
+
+    def _after_commit(self, session):
+        seg = self._segment()
+        if seg is not None and self._c0 is not None:
+            seg["commit"] += time.perf_counter() - self._c0
+            seg["ended"] = time.perf_counter()
+        self._c0 = None
+
+    def report(self) -> list[str]:
+        from collections import Counter
+
+        lines = []
+        for path, segs in (("escalated", [g for g in self.segments if "apply_action" in g]),
+                           ("marked overdue", [g for g in self.segments if "apply_action" not in g])):
+            if not segs:
+                continue
+            n = len(segs)
+            total = sum(g.get("ended", g["started"]) - g["started"] for g in segs)
+            stmts = [st for g in segs for st in g["statements"]]
+            sql = sum(e for _, _, e in stmts)
+            commit = sum(g["commit"] for g in segs)
+            inner = sum(g.get("apply_action", 0.0) for g in segs)
+            notify = sum(g.get("notify", 0.0) for g in segs)
+            lines.append(f"{path}: {n} cases, {1000 * total / n:.2f} ms each: {len(stmts) / n:.1f} statements "
+                         f"({1000 * sql / n:.2f} ms at the cursor), commit {1000 * commit / n:.2f} ms; "
+                         f"inside apply_action {1000 * inner / n:.2f} ms, inside notify {1000 * notify / n:.2f} ms")
+            kinds = Counter((verb, table) for verb, table, _ in stmts)
+            spent = Counter()
+            for verb, table, e in stmts:
+                spent[(verb, table)] += e
+            for (verb, table), count in kinds.most_common():
+                lines.append(f"    {count / n:5.2f} x {verb:<8}{table:<28}{1000 * spent[(verb, table)] / n:6.3f} ms")
+        lines.append(f"batch reads (candidates, effects recorded): {self.batch['statements']} statements, "
+                     f"{1000 * self.batch['seconds']:.1f} ms in all")
+        return lines
 
 
 def main() -> None:
@@ -229,7 +358,11 @@ def main() -> None:
                         help="only read the due candidates (no handling): quick, for the query plans")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL")
                         or os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--profile", action="store_true",
+                        help="count and time the statements of each due case (escalated, marked overdue)")
     args = parser.parse_args()
+    global PROFILE
+    PROFILE = args.profile
     logging.basicConfig(level=logging.WARNING)
     for name in ("alembic", "transitions", "workflow"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -266,6 +399,10 @@ def main() -> None:
         print(f"{backend}: {large['total'] // small['total']}x the open cases, same due cases -> check "
               f"{large['check'] / small['check']:.2f}x, scan {large['scan'] / small['scan']:.2f}x, "
               f"rerun {large['rerun'] / small['rerun']:.2f}x")
+    for r in results:
+        if r.get("profile"):
+            print(f"\n{r['backend']} {r['total']:,} open cases, per due case:")
+            print("\n".join(r["profile"]))
     for r in results:
         for title, plan in r["plans"].items():
             print(f"\n{r['backend']} {r['total']:,} open cases, {title}:\n{plan}")

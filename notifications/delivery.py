@@ -1,15 +1,21 @@
 """Delivery of the outbox: inbox entries and e-mail over SMTP, with retries and a dead letter.
 
-``deliver_pending()`` repeatedly claims a batch of due rows and commits once per batch. A
-row is due when it is pending and either never tried (a new message goes out at once) or
-its ``next_attempt_at`` after a failure has come:
+``deliver_pending()`` claims a batch of due rows, delivers it and commits, batch after batch
+until none is due: there is no cap per call, so delivery keeps up with whatever the actions
+write (the scheduler calls it again soon after a call that found work, see
+:mod:`api.scheduler`). Each batch is its own transaction: a crash loses at most the batch it
+was on, which the next call redoes. A row is due when it is pending and either never tried
+(a new message goes out at once) or its ``next_attempt_at`` after a failure has come:
 
 - PostgreSQL: the claim is ``SELECT ... FOR NO KEY UPDATE SKIP LOCKED``, and the locks are held
   until the batch is committed, so any number of workers on any number of hosts can run
   at once: a row locked by one is invisible to the others, and once committed it is no
   longer pending. SQLite has no row locks: run one delivery worker there.
 - inbox rows become an :class:`InboxNotification` (unique per outbox row: idempotent);
-- e-mail rows are sent over one SMTP connection per batch. The Message-ID is derived from
+- e-mail rows are sent over one SMTP connection per call, before the batch writes anything
+  (on SQLite the first write takes the database's one write lock, which must not wait on an
+  SMTP server); then the inbox entries, the rows sent and the failures are written in three
+  statements whatever the batch's size. The Message-ID is derived from
   the outbox id (``<outbox-42.fundwatch@sender-domain>``) and the header
   ``X-FundWatch-Outbox-Id`` carries it too, so that a re-send after a crash between the
   SMTP acceptance and the commit (at-least-once) is recognisable as the same message.
@@ -33,10 +39,14 @@ MAIL_SENDER is the envelope and ``From`` address; FUNDWATCH_SMTP_TIMEOUT (second
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
+import functools
 import logging
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from urllib.parse import unquote, urlsplit
@@ -44,7 +54,7 @@ from urllib.parse import unquote, urlsplit
 import sqlalchemy as sa
 
 from notifications.inbox import InboxNotification
-from workflow.db import db, dialect_name, utcnow
+from workflow.db import among, db, dialect_name, utcnow
 from workflow.outbox import OutboxMessage, insert_ignoring_duplicates
 from workflow.settings import current
 
@@ -52,6 +62,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 50
 ERROR_MAX = 2000
+ERRORS_KEPT = 100  # in a report; each row keeps its own last_error
 SCHEMES = {"smtp": ("plain", 25), "smtp+starttls": ("starttls", 587), "smtps": ("ssl", 465),
            "smtp+ssl": ("ssl", 465)}
 
@@ -101,9 +112,22 @@ def message_id(outbox_id: int, sender: str) -> str:
     return f"<outbox-{outbox_id}.fundwatch@{domain}>"
 
 
-def build_email(row: OutboxMessage, sender: str, now: dt.datetime) -> EmailMessage:
+class _HeaderClasses(HeaderRegistry):
+    """The standard header classes, each made once. The stock registry makes a new class on
+    every lookup, several per header set and again when the message is written out: about a
+    fifth of an e-mail's cost. The messages are byte for byte the same."""
+
+    @functools.cache
+    def __getitem__(self, name: str) -> type:
+        return super().__getitem__(name)
+
+
+POLICY = email.policy.default.clone(header_factory=_HeaderClasses())
+
+
+def build_email(row: sa.Row, sender: str, now: dt.datetime) -> EmailMessage:
     """The e-mail of an outbox row: UTF-8 body, RFC 2047 subject, a Message-ID from its id."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = row.subject
     msg["From"] = sender
     msg["To"] = row.address
@@ -170,27 +194,45 @@ class DeliveryReport:
     failed: int = 0
     dead: int = 0
     errors: list[str] = field(default_factory=list)
+    # True when the call stopped because ``keep_going`` said so or ``limit`` was reached,
+    # not because nothing was due: rows may be waiting.
+    interrupted: bool = False
 
     @property
     def handled(self) -> int:
         return self.sent + self.failed + self.dead
 
+    def __str__(self) -> str:
+        more = f" (the first error: {self.errors[0]})" if self.errors else ""
+        return f"{self.sent} sent, {self.failed} failed, {self.dead} dead{more}"
 
-def _claim(now: dt.datetime, channels: list[str], size: int) -> list[OutboxMessage]:
-    stmt = (sa.select(OutboxMessage)
-            .where(OutboxMessage.status == "pending",
+
+# What delivering a row reads of it.
+CLAIMED = (OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address, OutboxMessage.recipient_user_id,
+           OutboxMessage.recipient_org_id, OutboxMessage.case_id, OutboxMessage.subject, OutboxMessage.body,
+           OutboxMessage.link, OutboxMessage.created_at, OutboxMessage.attempts, OutboxMessage.next_attempt_at)
+
+
+def _claim(now: dt.datetime, channel: str, size: int) -> list[sa.Row]:
+    """The next ``size`` due rows of ``channel``, as plain rows (no ORM objects to track: the
+    batch is written back by id in a few statements): a scan of ``ix_outbox_messages_claim``
+    that stops at the limit. On PostgreSQL they stay locked until the batch's commit; another
+    worker's claim skips them."""
+    if size <= 0:
+        return []
+    stmt = (sa.select(*CLAIMED)
+            .where(OutboxMessage.status == "pending", OutboxMessage.channel == channel,
                    # never tried: due at once, whatever clock the caller runs on (a check run
                    # with --now in the past must still deliver what it just queued)
-                   sa.or_(OutboxMessage.attempts == 0, OutboxMessage.next_attempt_at <= now),
-                   OutboxMessage.channel.in_(channels))
+                   sa.or_(OutboxMessage.attempts == 0, OutboxMessage.next_attempt_at <= now))
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(size))
     if dialect_name() == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, key_share=True)  # see workflow.scheduling._lock
-    return list(db.session.execute(stmt).scalars())
+    return list(db.session.execute(stmt))
 
 
-def _deliver_inbox(rows: list[OutboxMessage]) -> None:
+def _deliver_inbox(rows: list[sa.Row]) -> None:
     """One statement for the batch's inbox rows; an entry already there is left as it is."""
     insert_ignoring_duplicates(InboxNotification, [dict(
         outbox_message_id=row.id, user_id=row.recipient_user_id, org_id=row.recipient_org_id,
@@ -215,53 +257,93 @@ def permanent(exc: Exception) -> bool:
     return isinstance(exc, ValueError)
 
 
-def _failed(row: OutboxMessage, exc: Exception, now: dt.datetime, report: DeliveryReport) -> None:
-    row.attempts += 1
-    row.last_error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX]
+def _failed(row: sa.Row, exc: Exception, now: dt.datetime, report: DeliveryReport) -> dict:
+    """The row's new attempt count, error, status and next try after ``exc``."""
+    attempts = row.attempts + 1
+    error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX]
+    values = {"id": row.id, "attempts": attempts, "last_error": error, "status": "pending",
+              "next_attempt_at": row.next_attempt_at}
     if permanent(exc):
-        row.status = "dead"
+        values["status"] = "dead"
         report.dead += 1
-        log.error("outbox %s dead at once, refused permanently: %s", row.id, row.last_error)
-    elif row.attempts >= max_attempts():
-        row.status = "dead"
+        log.error("outbox %s dead at once, refused permanently: %s", row.id, error)
+    elif attempts >= max_attempts():
+        values["status"] = "dead"
         report.dead += 1
-        log.error("outbox %s dead after %s attempts: %s", row.id, row.attempts, row.last_error)
+        log.error("outbox %s dead after %s attempts: %s", row.id, attempts, error)
     else:
-        row.next_attempt_at = now + backoff(row.attempts)
+        values["next_attempt_at"] = now + backoff(attempts)
         report.failed += 1
-    report.errors.append(f"{row.id}: {row.last_error}")
+    if len(report.errors) < ERRORS_KEPT:  # a call has no cap: while SMTP is down, every e-mail fails
+        report.errors.append(f"{row.id}: {error}")
+    return values
 
 
-def deliver_pending(now: dt.datetime | None = None, limit: int = 1000, *,
-                    batch_size: int = DEFAULT_BATCH) -> DeliveryReport:
-    """Deliver up to ``limit`` due outbox rows; commits after each batch, so call it in a
-    session of its own (a scheduler job, a CLI command), never inside a request."""
+def _deliver_batch(batch: list[sa.Row], mailer: Mailer | None, sender: str, now: dt.datetime,
+                   report: DeliveryReport) -> None:
+    """Send the batch's e-mail, then write the outcome of every row: the inbox entries, the
+    rows sent, the failures. The e-mail goes out before anything is written because on SQLite
+    the first write takes the database's one write lock, which must not wait on an SMTP
+    server; on PostgreSQL the claimed rows are locked already. Nothing is committed here."""
+    delivered = [row for row in batch if row.channel == "inbox"]
+    failures = []
+    for row in batch:
+        if row.channel != "email":
+            continue
+        try:
+            mailer.send(build_email(row, sender, now), sender, row.address)
+        except (OSError, smtplib.SMTPException, ValueError) as exc:
+            failures.append(_failed(row, exc, now, report))
+            continue
+        delivered.append(row)
+    _deliver_inbox([row for row in batch if row.channel == "inbox"])
+    if delivered:
+        db.session.execute(sa.update(OutboxMessage)
+                           .where(among(OutboxMessage.id, [row.id for row in delivered]))
+                           .values(status="sent", sent_at=now))
+    if failures:
+        table = OutboxMessage.__table__
+        db.session.execute(table.update().where(table.c.id == sa.bindparam("row_id")).values(
+            attempts=sa.bindparam("attempts"), last_error=sa.bindparam("last_error"),
+            status=sa.bindparam("status"), next_attempt_at=sa.bindparam("next_attempt_at")),
+            [{**f, "row_id": f.pop("id")} for f in failures])
+    report.sent += len(delivered)
+
+
+def deliver_pending(now: dt.datetime | None = None, limit: int | None = None, *,
+                    batch_size: int = DEFAULT_BATCH, keep_going: Callable[[], bool] | None = None
+                    ) -> DeliveryReport:
+    """Deliver every due outbox row: batch after batch, each claimed, delivered and committed
+    on its own, until a claim finds nothing due. ``limit`` (rows handled) and ``keep_going``
+    (asked before each batch after the first: the scheduler's "not shutting down, tick not
+    over") end it earlier, with ``interrupted`` set; the rows left wait for the next call.
+    Commits, so call it in a session of its own (a scheduler job, a CLI command), never
+    inside a request.
+
+    Rows that become due while it runs are delivered by the same call: a row written now is
+    due at once (``attempts == 0``), so under a load that never lets up only ``keep_going``
+    ends the call. A failed row's next try is measured against ``now``, fixed for the call:
+    a long-running caller ends its call now and then and starts the next with a fresh clock
+    (and a fresh SMTP connection, if the server had been unreachable)."""
     now = now or utcnow()
     settings = smtp_settings()
     sender = str(current().mail_sender)
-    channels = ["inbox", "email"] if settings else ["inbox"]
     report = DeliveryReport()
     mailer = Mailer(settings) if settings else None
     try:
-        while report.handled < limit:
-            batch = _claim(now, channels, min(batch_size, limit - report.handled))
-            if not batch:
+        while True:
+            if (limit is not None and report.handled >= limit) or (
+                    report.handled and keep_going is not None and not keep_going()):
+                report.interrupted = True
                 break
-            delivered = [row for row in batch if row.channel == "inbox"]
-            _deliver_inbox(delivered)
-            for row in batch:
-                if row.channel != "email":
-                    continue
-                try:
-                    mailer.send(build_email(row, sender, now), sender, row.address)
-                except (OSError, smtplib.SMTPException, ValueError) as exc:
-                    _failed(row, exc, now, report)
-                    continue
-                delivered.append(row)
-            for row in delivered:
-                row.status = "sent"
-                row.sent_at = now
-            report.sent += len(delivered)
+            size = batch_size if limit is None else min(batch_size, limit - report.handled)
+            batch = _claim(now, "inbox", size)
+            if mailer is not None:
+                batch += _claim(now, "email", size - (0 if limit is None else len(batch)))
+            if not batch:
+                db.session.rollback()  # end the claim's read transaction
+                break
+            _deliver_batch(batch, mailer, sender, now, report)
             db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -116,6 +116,9 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/bank-refusals"): Op(EVERYONE, why="a list of what is in reach"),
     ("POST", "/api/v1/bank-refusals"): Op(frozenset({"bank"}), _json(lambda ids: {
         "voucher_no": ids["voucher"], "reason": "收款账户户名不符"})),
+    ("GET", "/api/v1/bank-reports"): Op(FINANCE | {"bank", "other_bank"}, why="each its own, finance its region's"),
+    ("POST", "/api/v1/bank-reports"): Op(frozenset({"bank"}), _json(lambda ids: {
+        "voucher_no": ids["voucher"], "finding": "收款人与合同约定的供应商不一致"})),
     ("POST", "/api/v1/bank-settlements"): Op(frozenset({"bank", "other_bank"}), _json(lambda ids: [{
         "voucher_no": ids["voucher"], "payer_account": "3009000109200012345", "amount": "800.00",
         "payee_name": "克州航空票务有限公司", "payee_account": "6222000099998888",
@@ -123,6 +126,12 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/complaints"): Op(FINANCE),
     ("POST", "/api/v1/complaints"): Op(EVERYONE, _json(lambda ids: {"unit_code": UNIT, "description": "疑似虚列支出差旅费"}),
                                       public=True),
+    ("GET", "/api/v1/complaints/form"): Op(EVERYONE, public=True),
+    ("POST", "/api/v1/complaints/status"): Op(EVERYONE, _json(lambda ids: {"receipt_code": ids["receipt_code"]}),
+                                             public=True, why="whoever holds the receipt code"),
+    ("POST", "/api/v1/complaints/phone"): Op(FINANCE, _json(lambda ids: {
+        "unit_code": UNIT, "description": "来电反映虚列支出", "received_at": "2026-03-02T09:15:00+08:00"}),
+                                            why="any finance department takes calls; the report goes to the one in charge"),
     ("GET", "/api/v1/complaints/{complaint}"): Op(IN_CHARGE),
     ("GET", "/api/v1/complaints/{complaint}/events"): Op(IN_CHARGE),
     ("POST", "/api/v1/complaints/{complaint}/triage"): Op(IN_CHARGE, _json(lambda ids: {"into": "dismissed",
@@ -178,8 +187,9 @@ def _build(parties) -> dict:
                                               "employer": "克州政协机关", "title": "科员",
                                               "account": "6222000011113333"})
     assert filed.status_code == 201
-    assert parties[ANONYMOUS].post("/api/v1/complaints", json={"unit_code": UNIT, "description": "现金报销大额差旅费"},
-                                   environ_base={"REMOTE_ADDR": "203.0.113.10"}).status_code == 201
+    receipt = parties[ANONYMOUS].post("/api/v1/complaints", environ_base={"REMOTE_ADDR": "203.0.113.10"}, json={
+        "unit_code": UNIT, "description": "现金报销大额差旅费", "reporter_phone": "13800001111"})
+    assert receipt.status_code == 201
     deliver_pending()
     unit_id = org_by_code(UNIT).id
     dead = db.session.execute(sa.select(OutboxMessage).where(OutboxMessage.recipient_org_id == unit_id)
@@ -194,7 +204,7 @@ def _build(parties) -> dict:
         "voucher": payment["voucher_no"], "payee": filed.get_json()["id"], "warning": warning_id,
         "complaint": city.get("/api/v1/complaints").get_json()["items"][0]["id"], "case": case_id,
         "trigger": "publish_notice", "evidence": upload.get_json()["id"], "document": documents[0]["id"],
-        "machine": "unit-case",
+        "machine": "unit-case", "receipt_code": receipt.get_json()["receipt_code"],
     }
 
 

@@ -1,4 +1,5 @@
-"""Agent banks: refusals (拒付, Art. 28(三)) and settlement checks (Art. 10(四), 22, 28(四))."""
+"""Agent banks: refusals (拒付, Art. 28(三)), reports without a refusal (Art. 10(四)6) and settlement
+checks (Art. 10(四), 22, 28(四))."""
 import datetime as dt
 from decimal import Decimal
 
@@ -103,6 +104,95 @@ def test_art28_3_refused_payment_no_longer_counts_against_the_budget(as_city_fin
     before = spent()
     as_bank.post("/api/v1/bank-refusals", json={"voucher_no": row["voucher_no"], "reason": "无效指令"})
     assert before - spent() == Decimal("5000.00")
+
+
+
+# --- reports without a refusal (Art. 10(四)6) --------------------------------------------------------
+
+REPORT = "收款单位与合同约定的供应商不一致，疑似虚构采购"
+
+
+def test_art10_4_6_a_bank_reports_a_suspicion_without_refusing_the_payment(as_city_finance, as_bank, as_unit):
+    row = clean_transfer()
+    post_payments(as_city_finance, [row])
+    response = as_bank.post("/api/v1/bank-reports", json={"voucher_no": row["voucher_no"], "finding": REPORT})
+    assert response.status_code == 201, response.get_json()
+    report = response.get_json()
+    assert (report["finding"], report["article"], report["payment_status"]) == (REPORT, "第十条（四）6", "accepted")
+    assert payment_status(row["voucher_no"]) == "accepted"  # untouched: the bank did not refuse it
+
+    warning = as_city_finance.get(f"/api/v1/warnings/{report['warning_id']}").get_json()
+    assert (warning["rule"], warning["level"], warning["article"], warning["status"]) == (
+        "bank_report", "warn", "第十条（四）6", "open")
+    assert REPORT in warning["message"] and warning["payment"]["voucher_no"] == row["voucher_no"]
+    assert as_bank.get(f"/api/v1/warnings/{report['warning_id']}").status_code == 200
+    assert outbox("bank_refusal") == []
+
+
+def test_art10_4_6_finance_in_charge_is_told_with_the_finding_and_the_article(as_city_finance, as_bank):
+    row = clean_transfer()
+    post_payments(as_city_finance, [row])
+    warning_id = as_bank.post("/api/v1/bank-reports", json={"voucher_no": row["voucher_no"], "finding": REPORT}
+                              ).get_json()["warning_id"]
+    [message] = outbox("bank_report")
+    assert message.recipient_org_id == as_city_finance.org.id
+    for text in (REPORT, row["voucher_no"], "第十条（四）6", "未拦截，照常支付"):
+        assert text in message.body
+    assert message.link.endswith(f"/api/v1/warnings/{warning_id}")
+
+
+def test_art10_4_6_the_report_enters_verification_and_a_held_payment_stays_held(as_city_finance, as_bank):
+    item, _ = held_payment(as_city_finance)
+    report = as_bank.post("/api/v1/bank-reports", json={"voucher_no": item["voucher_no"], "finding": REPORT}).get_json()
+    assert report["payment_status"] == "held" and payment_status(item["voucher_no"]) == "held"
+    url = f"/api/v1/warnings/{report['warning_id']}"
+    assert as_city_finance.post(url + "/steps", json={"kind": "phone", "summary": "电话核实供应商"}).status_code == 201
+    assert as_bank.post(url + "/responses", json={"text": "附采购合同复印件"}).status_code == 201
+    dismissed = as_city_finance.post(url + "/dismiss", json={"reason": "供应商系合同约定的分包商"})
+    assert dismissed.status_code == 200
+    # the cash rule's blocking warning is still undecided: the report's dismissal does not release it
+    assert payment_status(item["voucher_no"]) == "held"
+
+
+def test_art10_4_6_the_warning_table_lets_a_bank_raise_a_warning_by_its_report():
+    from workflow.machines.warning import LIFECYCLE
+
+    [raise_row] = LIFECYCLE.by_trigger["raise"]
+    assert "bank" in raise_row.roles and "第十条（四）6" in raise_row.article.chinese
+
+
+def test_art10_4_6_a_payment_is_reported_once(as_city_finance, as_bank):
+    row = clean_transfer()
+    post_payments(as_city_finance, [row])
+    first = as_bank.post("/api/v1/bank-reports", json={"voucher_no": row["voucher_no"], "finding": REPORT})
+    again = as_bank.post("/api/v1/bank-reports", json={"voucher_no": row["voucher_no"], "finding": "又发现问题"})
+    assert again.status_code == 409 and str(first.get_json()["warning_id"]) in again.get_json()["message"]
+    assert len(outbox("bank_report")) == 1
+
+
+def test_art10_4_6_only_the_carrying_bank_reports_and_a_finding_is_required(as_city_finance, as_bank, as_other_bank,
+                                                                           as_unit):
+    row = clean_transfer()
+    post_payments(as_city_finance, [row])
+    body = {"voucher_no": row["voucher_no"], "finding": REPORT}
+    assert as_other_bank.post("/api/v1/bank-reports", json=body).status_code == 404
+    assert as_unit.post("/api/v1/bank-reports", json=body).status_code == 403
+    assert as_city_finance.post("/api/v1/bank-reports", json=body).status_code == 403
+    missing = as_bank.post("/api/v1/bank-reports", json={"voucher_no": row["voucher_no"], "finding": "   "})
+    assert missing.status_code == 422 and "finding" in missing.get_json()["errors"]
+
+
+def test_art10_4_6_reports_are_listed_for_the_bank_and_finance_in_charge(as_city_finance, as_county_finance, as_bank,
+                                                                         as_other_bank, as_unit):
+    row = clean_transfer()
+    post_payments(as_city_finance, [row])
+    report_id = as_bank.post("/api/v1/bank-reports", json={"voucher_no": row["voucher_no"], "finding": REPORT}
+                             ).get_json()["id"]
+    for party in (as_bank, as_city_finance):
+        assert [r["id"] for r in party.get("/api/v1/bank-reports").get_json()["items"]] == [report_id]
+    for party in (as_other_bank, as_county_finance):
+        assert party.get("/api/v1/bank-reports").get_json()["items"] == []
+    assert as_unit.get("/api/v1/bank-reports").status_code == 403
 
 
 # --- settlements ------------------------------------------------------------------------------------

@@ -1,10 +1,21 @@
-"""Complaints and reports (投诉举报, Art. 20, 25(四)): public intake, rate limit, confidentiality, triage."""
+"""Complaints and reports (投诉举报, Art. 20, 25(四); issue 10 "Complaints"): public form and intake,
+hotlines, calls recorded by finance, receipt codes and the reporter's status look-up, rate limits,
+confidentiality, triage."""
 import datetime as dt
+import re
 
 import pytest
 from verification_support import UNIT, count, held_payment, outbox
 
-from workflow.complaints import Complaint, ComplaintRate, client_digest
+from workflow.complaints import (
+    Complaint,
+    ComplaintRate,
+    client_digest,
+    new_receipt_code,
+    normal_receipt_code,
+    receipt_digest,
+)
+from workflow.db import db
 
 REPORT = {"unit_code": UNIT, "description": "该单位用现金报销大额差旅费，疑似虚列支出",
           "reporter_name": "王举报", "reporter_phone": "13800001111", "reporter_email": "wang@example.invalid"}
@@ -26,7 +37,7 @@ def test_art20_anyone_may_report_without_a_token(client, demo):
     response = report(client)
     assert response.status_code == 201, response.get_json()
     receipt = response.get_json()
-    assert set(receipt) == {"id", "status", "received_at"}
+    assert set(receipt) == {"id", "status", "received_at", "receipt_code", "hotlines"}
     assert receipt["status"] == "received"
 
 
@@ -167,3 +178,181 @@ def test_art20_only_finance_triages(client, as_unit, demo):
     complaint_id = report(client).get_json()["id"]
     assert as_unit.post(f"/api/v1/complaints/{complaint_id}/triage", json={"into": "dismissed", "reason": "x"}
                         ).status_code == 403
+
+
+# --- hotlines (举报电话) ----------------------------------------------------------------------------
+
+HOTLINES = "0908-4222222（克州财政局）; 12345"
+
+
+@pytest.fixture
+def hotlines(app):
+    app.config["FUNDWATCH_COMPLAINT_HOTLINES"] = HOTLINES
+    return ["0908-4222222（克州财政局）", "12345"]
+
+
+def test_art20_the_public_form_shows_the_configured_hotlines_without_a_token(client, demo, hotlines):
+    response = client.get("/api/v1/complaints/form")
+    assert response.status_code == 200
+    form = response.get_json()
+    assert form["hotlines"] == hotlines
+    assert (form["submit"], form["status_lookup"]) == ("/api/v1/complaints", "/api/v1/complaints/status")
+    assert "回执码" in form["instructions"] and "保密" in form["instructions"]
+
+
+def test_art20_receipts_and_status_answers_carry_the_hotlines(client, demo, hotlines):
+    receipt = report(client).get_json()
+    assert receipt["hotlines"] == hotlines
+    status = client.post("/api/v1/complaints/status", json={"receipt_code": receipt["receipt_code"]}).get_json()
+    assert status["hotlines"] == hotlines
+
+
+def test_art20_no_hotline_configured_shows_none(client, demo):
+    assert client.get("/api/v1/complaints/form").get_json()["hotlines"] == []
+
+
+# --- receipt codes and the reporter's look-up --------------------------------------------------------
+
+def lookup(client, code, address="203.0.113.7"):
+    return client.post("/api/v1/complaints/status", json={"receipt_code": code}, environ_base={"REMOTE_ADDR": address})
+
+
+def test_art20_a_reporter_who_leaves_a_contact_gets_a_receipt_code_shown_once_and_stored_as_a_digest(client, as_city_finance):
+    answer = report(client)
+    assert answer.headers["Cache-Control"] == "no-store"
+    receipt = answer.get_json()
+    code = receipt["receipt_code"]
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}", code)
+    row = db.session.get(Complaint, receipt["id"])
+    assert row.receipt_code_sha256 == receipt_digest(normal_receipt_code(code)) and code not in str(vars(row))
+    seen = as_city_finance.get(f"/api/v1/complaints/{receipt['id']}").get_json()
+    assert seen["has_receipt_code"] is True and code not in str(seen)
+    assert code not in str(as_city_finance.get(f"/api/v1/complaints/{receipt['id']}/events").get_json())
+    assert all(code not in m.body for m in outbox("complaint_received"))
+
+
+def test_art20_an_anonymous_reporter_gets_no_code(client, demo):
+    receipt = report(client, {"unit_code": UNIT, "description": "该单位违规发放津贴补贴"}).get_json()
+    assert receipt["receipt_code"] is None
+
+
+def test_art20_codes_are_unguessable_and_distinct():
+    codes = {new_receipt_code() for _ in range(1000)}
+    assert len(codes) == 1000
+    assert all(normal_receipt_code(c) and len(normal_receipt_code(c)) == 16 for c in codes)
+
+
+def test_art20_the_code_tells_the_status_received_then_being_handled_then_concluded(client, as_city_finance):
+    receipt = report(client).get_json()
+    code, url = receipt["receipt_code"], f"/api/v1/complaints/{receipt['id']}/triage"
+    first = lookup(client, code).get_json()
+    assert first == {"status": "received", "received_at": receipt["received_at"], "handled_from": None,
+                     "concluded_at": None, "hotlines": []}
+
+    triaged = as_city_finance.post(url, json={"into": "warning"}).get_json()
+    handled = lookup(client, code).get_json()
+    assert handled["status"] == "being_handled" and handled["handled_from"] and handled["concluded_at"] is None
+
+    as_city_finance.post(f"/api/v1/warnings/{triaged['warning_id']}/dismiss", json={"reason": "查无实据"})
+    concluded = lookup(client, code).get_json()
+    assert concluded["status"] == "concluded" and concluded["concluded_at"]
+
+
+def test_art20_a_report_dismissed_at_triage_is_concluded(client, as_city_finance):
+    receipt = report(client).get_json()
+    as_city_finance.post(f"/api/v1/complaints/{receipt['id']}/triage", json={"into": "dismissed", "reason": "重复举报"})
+    status = lookup(client, receipt["receipt_code"]).get_json()
+    assert status["status"] == "concluded" and status["handled_from"] == status["concluded_at"]
+
+
+def test_art20_the_reporter_learns_nothing_of_the_unit_s_case(client, as_city_finance):
+    receipt = report(client).get_json()
+    triaged = as_city_finance.post(f"/api/v1/complaints/{receipt['id']}/triage", json={
+        "into": "case", "rung": "decision",
+        "fields": {"summary": "超范围使用现金报销差旅费", "measures": ["return_funds"]}}).get_json()
+    status = lookup(client, receipt["receipt_code"]).get_json()
+    assert set(status) == {"status", "received_at", "handled_from", "concluded_at", "hotlines"}
+    assert status["status"] == "being_handled"  # the case is open: nothing says what it is
+    assert triaged["case_id"] and status["hotlines"] == []
+    for name in ("received_at", "handled_from", "concluded_at"):  # dates, or none: no number, rung or text
+        assert status[name] is None or dt.datetime.fromisoformat(status[name])
+
+
+def test_art20_the_code_is_read_forgivingly(client, demo):
+    code = report(client).get_json()["receipt_code"]
+    for written in (code.lower(), code.replace("-", " "), code.replace("-", "")):
+        assert lookup(client, written).status_code == 200
+
+
+def test_art20_an_unknown_code_is_the_same_404_as_a_malformed_one(client, demo):
+    code = report(client).get_json()["receipt_code"]
+    wrong = ("0" if code[0] != "0" else "1") + code[1:]
+    answers = [lookup(client, c) for c in (wrong, "not-a-code", "U" * 16)]
+    assert [a.status_code for a in answers] == [404, 404, 404]
+    assert len({str(a.get_json()) for a in answers}) == 1
+
+
+def test_art20_look_ups_are_rate_limited_per_address_apart_from_reports(client, demo, limited):
+    code = report(client).get_json()["receipt_code"]
+    app = client.application
+    app.config["FUNDWATCH_COMPLAINT_LOOKUPS_PER_WINDOW"] = 3
+    assert [lookup(client, "0000-0000-0000-0000").status_code for _ in range(3)] == [404] * 3
+    refused = lookup(client, code)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert lookup(client, code, address="198.51.100.9").status_code == 200
+    assert report(client).status_code == 201  # look-ups do not use up the address's reports
+
+
+def test_art20_the_code_travels_in_the_body_never_in_the_url(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    operation = document["paths"]["/api/v1/complaints/status"]
+    assert set(operation) == {"post"} and operation["post"]["security"] == []
+    assert "requestBody" in operation["post"] and not operation["post"].get("parameters")
+
+
+# --- calls to the hotline, recorded by finance ----------------------------------------------------------
+
+CALL = {"unit_code": UNIT, "description": "来电反映该单位以会议费名义列支旅游费用", "reporter_phone": "13900002222",
+        "received_at": "2026-03-02T09:15:00+08:00"}
+
+
+def test_art20_finance_records_a_call_with_channel_recorder_and_time(client, as_city_finance):
+    response = as_city_finance.post("/api/v1/complaints/phone", json=CALL)
+    assert response.status_code == 201, response.get_json()
+    recorded = response.get_json()
+    assert (recorded["channel"], recorded["recorded_by"], recorded["status"]) == (
+        "phone", as_city_finance.user.name, "received")
+    assert recorded["received_at"] == "2026-03-02T09:15:00+08:00"  # when the call came in, not when typed
+    assert recorded["reporter_phone"] == "13900002222" and normal_receipt_code(recorded["receipt_code"])
+    # the caller, told the code, looks the report up like any reporter
+    assert lookup(client, recorded["receipt_code"]).get_json()["status"] == "received"
+    [message] = outbox("complaint_received")
+    assert "举报电话" in message.body and as_city_finance.user.name in message.body and "13900002222" not in message.body
+
+
+def test_art20_a_recorded_call_enters_the_same_triage(client, as_city_finance):
+    complaint_id = as_city_finance.post("/api/v1/complaints/phone", json=CALL).get_json()["id"]
+    listed = as_city_finance.get("/api/v1/complaints?channel=phone").get_json()["items"]
+    assert [c["id"] for c in listed] == [complaint_id]
+    triaged = as_city_finance.post(f"/api/v1/complaints/{complaint_id}/triage", json={"into": "warning"})
+    assert triaged.status_code == 200 and triaged.get_json()["warning_id"]
+    [received, _] = as_city_finance.get(f"/api/v1/complaints/{complaint_id}/events").get_json()["items"]
+    assert received["payload"]["channel"] == "phone" and received["actor"]["user_id"] == as_city_finance.user.id
+
+
+def test_art20_a_call_naming_no_known_unit_stays_with_the_recording_department(as_county_finance, as_finance):
+    recorded = as_county_finance.post("/api/v1/complaints/phone", json={
+        "unit_name": "某不存在的单位", "description": "来电反映违规发放补贴", "received_at": CALL["received_at"]})
+    assert recorded.status_code == 201, recorded.get_json()
+    assert recorded.get_json()["finance_code"] == as_county_finance.org.code
+    assert recorded.get_json()["receipt_code"] is None
+
+
+def test_art20_only_finance_records_calls_and_a_call_is_not_in_the_future(client, as_city_finance, as_unit):
+    assert client.post("/api/v1/complaints/phone", json=CALL).status_code == 401
+    assert as_unit.post("/api/v1/complaints/phone", json=CALL).status_code == 403
+    future = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).isoformat()
+    refused = as_city_finance.post("/api/v1/complaints/phone", json={**CALL, "received_at": future})
+    assert refused.status_code == 422 and "received_at" in refused.get_json()["errors"]
+    missing = as_city_finance.post("/api/v1/complaints/phone", json={k: v for k, v in CALL.items() if k != "received_at"})
+    assert missing.status_code == 422 and "received_at" in missing.get_json()["errors"]

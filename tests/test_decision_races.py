@@ -22,7 +22,7 @@ from verification_support import (
     warning_row,
 )
 
-from workflow.bank_intake import BankRefusal
+from workflow.bank_intake import BankRefusal, BankReport
 from workflow.case_records import Case
 from workflow.db import db
 from workflow.invariants import check_invariants
@@ -146,6 +146,18 @@ def test_art28_3_sixteen_refusals_of_one_voucher_refuse_it_once(app, as_city_fin
     assert count(BankRefusal) == 1
     assert actions(f"payment:{item['id']}").count("refused") == 1
     assert len(outbox("bank_refusal")) == 2  # finance and the unit, once
+    no_violations()
+
+
+def test_art10_4_6_sixteen_reports_of_one_voucher_open_one_warning(app, as_city_finance, as_bank):
+    row = clean_transfer()
+    post_payments(as_city_finance, [row])
+    answers = race(app, [("post", "/api/v1/bank-reports", as_bank.headers,
+                          {"voucher_no": row["voucher_no"], "finding": "收款人与合同约定的供应商不一致"})] * N)
+    one_winner(answers, 201)
+    assert count(BankReport) == 1 and count(MonitoringWarning, MonitoringWarning.rule == "bank_report") == 1
+    assert len(outbox("bank_report")) == 1
+    assert payment_status(row["voucher_no"]) == "accepted"
     no_violations()
 
 

@@ -368,3 +368,86 @@ def test_smtp_switched_off_in_the_app_config_wins_over_the_environment(demo, mon
     queue(demo)
     assert deliver_pending(now=NOW).failed == 0
     assert [r.status for r in outbox("email")] == ["pending"]
+
+
+# --- issue 15: delivery keeps up with the actions ------------------------------------------
+
+def test_issue15_one_call_delivers_every_due_row_batch_after_batch_with_no_cap(demo):
+    """No fixed number of rows per call: 30 reminders (30 inbox rows, 30 e-mail rows waiting
+    for SMTP) in batches of 4 all reach the inbox in one call."""
+    queue(demo, 30)
+    report = deliver_pending(now=NOW, batch_size=4)
+    assert (report.sent, report.interrupted) == (30, False)
+    assert inbox_count() == 30 and {r.status for r in outbox("inbox")} == {"sent"}
+
+
+def test_issue15_rows_written_while_a_call_runs_are_delivered_by_the_same_call(demo, monkeypatch):
+    queue(demo, 2)
+    real = delivery._claim
+    written = []
+
+    def and_meanwhile_an_action(*args):
+        rows = real(*args)
+        if not written:  # another transaction commits a new row while the first batch is in hand
+            written.append(True)
+            with db.engine.connect() as other:
+                other.execute(sa.insert(OutboxMessage), [dict(
+                    key="late", template="deadline_reminder", channel="inbox", recipient_user_id=demo.users["unit"].id,
+                    recipient_org_id=demo.users["unit"].org_id, subject="s", body="b", link="/", status="pending",
+                    attempts=0, next_attempt_at=NOW, created_at=NOW)])
+                other.commit()
+        return rows
+
+    monkeypatch.setattr(delivery, "_claim", and_meanwhile_an_action)
+    assert deliver_pending(now=NOW, batch_size=1).sent == 3 and inbox_count() == 3
+
+
+def test_issue15_each_batch_is_its_own_transaction_so_a_crash_keeps_the_batches_before(demo, smtp, monkeypatch):
+    queue(demo, 3)  # 3 inbox rows and 3 e-mail rows, in id order: inbox, e-mail, inbox, ...
+    real_build = delivery.build_email
+    calls = []
+
+    def crash_on_third(row, sender, now):
+        calls.append(row.id)
+        if len(calls) == 3:
+            raise RuntimeError("worker killed")
+        return real_build(row, sender, now)
+
+    monkeypatch.setattr(delivery, "build_email", crash_on_third)
+    with pytest.raises(RuntimeError):
+        deliver_pending(now=NOW, batch_size=2)
+    statuses = [r.status for r in outbox()]
+    assert statuses == ["sent", "sent", "sent", "sent", "pending", "pending"] and inbox_count() == 2
+
+
+def test_issue15_keep_going_stops_the_call_after_the_batch_in_hand(demo):
+    queue(demo, 10)
+    asked = []
+    report = deliver_pending(now=NOW, batch_size=3, keep_going=lambda: asked.append(1) or len(asked) < 2)
+    assert (report.sent, report.interrupted) == (6, True) and inbox_count() == 6
+    assert deliver_pending(now=NOW).sent == 4  # the rest wait for the next call
+
+
+def test_issue15_a_report_is_one_line_however_many_rows_failed(demo, smtp):
+    queue(demo, 3)
+    smtp.stop()
+    report = deliver_pending(now=NOW)
+    assert str(report).startswith("3 sent, 3 failed, 0 dead (the first error: ")
+    assert "\n" not in str(report)
+
+
+def test_issue15_on_sqlite_the_email_goes_out_before_the_batch_takes_the_write_lock(demo, smtp, backend, monkeypatch):
+    """SQLite has one writer: a batch waiting on an SMTP server must not hold it."""
+    if backend != "sqlite":
+        pytest.skip("SQLite's write lock")
+    queue(demo, 2)
+    real_send = delivery.Mailer.send
+    writing = []
+
+    def send(self, msg, sender, recipient):
+        writing.append(db.session.connection().connection.driver_connection.in_transaction)
+        return real_send(self, msg, sender, recipient)
+
+    monkeypatch.setattr(delivery.Mailer, "send", send)
+    assert deliver_pending(now=NOW).sent == 4
+    assert writing == [False, False]

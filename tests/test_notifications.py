@@ -23,6 +23,7 @@ SAMPLE = dict(
     as_of=DEADLINE, bank_name="中国工商银行克州分行", reason="无预算支付", summary="超预算支付差旅费",
     submission="整改结果", document_kind="rectification_order", document_name="书面责令整改意见",
     issuer_name="克州财政局", amount=Decimal("1500.00"), accounts=["3009000109200012345"],
+    finding="收款人与合同约定的供应商不一致",
     recipient_kind="unit", recipient_name="克州政协机关",
     items=[dict(voucher_number="ZF2021-000001", level_label="拦截", rule_title="现金支付超限额",
                 article="第十三条（二）1⑦", message="现金支付1500元，超过限额1000元")],

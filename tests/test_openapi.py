@@ -7,7 +7,7 @@ import pytest
 
 from api.auth import HTTP_METHODS, PUBLIC_BLUEPRINTS
 from workflow.accounts import ACCOUNT_KINDS, ACCOUNT_STATUSES
-from workflow.complaints import COMPLAINT_STATUSES
+from workflow.complaints import CHANNELS, COMPLAINT_STATUSES, PUBLIC_STATUSES
 from workflow.monitoring.models import (
     EXCEPTIONS,
     METHODS,
@@ -81,7 +81,8 @@ def test_issue16_public_operations_need_no_token_and_the_others_do(app, spec):
                 assert operation.get("security") == [], f"{method} {path} is public but documented with a token"
             else:
                 assert "security" not in operation, f"{method} {path} needs a token but says otherwise"
-    assert public == {"GET /api/v1/health", "POST /api/v1/complaints"}
+    assert public == {"GET /api/v1/health", "POST /api/v1/complaints", "GET /api/v1/complaints/form",
+                      "POST /api/v1/complaints/status"}  # Art. 20: the form, the report, the receipt's look-up
     assert checked == sum(1 for item in spec["paths"].values() for method in item if method in HTTP_METHODS)
 
 
@@ -106,7 +107,10 @@ def _property(spec, schema, name):
     ("Account", "status", ACCOUNT_STATUSES),
     ("Org", "kind", ORG_KINDS),
     ("ComplaintFinance", "status", COMPLAINT_STATUSES),
-    ("ComplaintReceipt", "status", COMPLAINT_STATUSES),
+    ("ComplaintReceipt", "status", PUBLIC_STATUSES),
+    ("ComplaintPublicStatus", "status", PUBLIC_STATUSES),
+    ("ComplaintFinance", "channel", CHANNELS),
+    ("BankReport", "payment_status", PAYMENT_STATUSES),
 ])
 def test_issue16_closed_vocabularies_are_enums_from_the_domain(spec, schema, field, values):
     assert _property(spec, schema, field)["enum"] == list(values)

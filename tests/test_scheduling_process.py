@@ -17,10 +17,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from api.scheduler import JOB_CHECKS, JOB_DELIVERY, JOB_DIGEST, build_scheduler
+from notifications.delivery import deliver_pending
 from notifications.inbox import InboxNotification
 from workflow.case_records import Case, CaseEvent
 from workflow.cases import open_case
 from workflow.db import db, utcnow
+from workflow.outbox import notify
 from workflow.parties import Actor
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -112,3 +114,28 @@ def test_the_scheduler_process_catches_up_at_start_and_stops_cleanly_on_sigterm(
     [event] = db.session.execute(sa.select(CaseEvent).where(CaseEvent.case_id == case_id,
                                                             CaseEvent.trigger == "escalate")).scalars().all()
     assert event.party_kind == "system"
+
+
+def test_issue15_a_delivery_run_that_found_work_brings_the_next_run_forward(app, demo):
+    """The interval is the idle poll; after a run that delivered something the next comes after
+    FUNDWATCH_DELIVERY_BUSY_SECONDS, so a busy outbox never waits a whole interval."""
+    app.config.update(FUNDWATCH_DELIVERY_SECONDS=3600, FUNDWATCH_DELIVERY_BUSY_SECONDS=0.5)
+    scheduler = build_scheduler(app)
+    scheduler.start(paused=True)  # nothing runs by itself; the job is called here
+    try:
+        deliver_pending()  # whatever the demo left
+        job = scheduler.get_job(JOB_DELIVERY)
+        scheduler.modify_job(JOB_DELIVERY, next_run_time=dt.datetime.now(SH) + dt.timedelta(hours=1))
+        job.func()  # nothing to deliver: the next run stays an interval away
+        assert scheduler.get_job(JOB_DELIVERY).next_run_time > dt.datetime.now(SH) + dt.timedelta(minutes=59)
+
+        notify(key="busy", template="deadline_reminder", org_ids=[demo.users["unit"].org_id],
+               context=dict(subject_name="克州政协机关", rung="书面责令整改", deadline=utcnow() + dt.timedelta(days=3),
+                            days_left=2))
+        db.session.commit()
+        before = dt.datetime.now(SH)
+        job.func()
+        next_run = scheduler.get_job(JOB_DELIVERY).next_run_time
+        assert before < next_run <= dt.datetime.now(SH) + dt.timedelta(seconds=0.5)
+    finally:
+        scheduler.shutdown(wait=False)

@@ -1,9 +1,16 @@
-"""What agent banks report: refusals (拒付, Art. 28(三)) and settlements (清算, Art. 10(四), 28(四)).
+"""What agent banks report: refusals (拒付, Art. 28(三)), suspected violations they did not refuse
+(Art. 10(四)6) and settlements (清算, Art. 10(四), 28(四)).
 
 Refusals. A bank that judges a payment it carries illegal may refuse it; it reports the
 refusal to finance and tells the unit why. Here: the payment becomes ``refused``, a warning
 (rule ``bank_refusal``, 第二十八条（三）) is opened for finance to verify, and finance and the
 unit are told the reason.
+
+Reports. A bank that suspects a payment it carries of a violation but does not refuse it
+reports its finding instead: a warning (rule ``bank_report``, 第十条（四）6, level ``warn``)
+is opened for finance to verify, with the bank's finding as its text; the payment is left
+as it is (paid or held, as screening left it), and finance in charge is told. One report
+per payment: more the bank knows goes on the warning as materials (Art. 28(二)).
 
 Settlements. A bank reports what it actually paid; each line is compared with the payment
 instructions (支付指令) it carries. What Art. 10(四) asks finance to watch for:
@@ -19,7 +26,7 @@ its instruction settled. Every line is keyed by a fingerprint of its content per
 line reported twice is answered ``duplicate`` and opens nothing twice.
 
 Journal (:mod:`workflow.journal`): a refusal is recorded in the payment's stream (and the
-warning it opens in the warning's); each settlement report is one entry of the bank's
+warning it opens in the warning's); a report in the warning's stream (``opened``, by the bank); each settlement report is one entry of the bank's
 ``settlement:<bank id>`` stream.
 
 The comparison is pure (:func:`compare`, :func:`choose_instruction`), over plain values, so
@@ -94,6 +101,7 @@ class Finding:
 
 
 BANK_REFUSAL = art(28, 3)  # 有权予以拒付
+BANK_REPORT = art(10, 4, 6)  # a suspected violation the bank reports without refusing the payment
 
 FINDINGS = {
     "no_instruction": (art(10, 4, 1), "无支付凭证划转财政资金：没有与之对应的支付指令"),
@@ -198,6 +206,32 @@ class BankRefusal(db.Model):
         return self.payment.voucher_no
 
 
+class BankReport(db.Model):
+    """A suspected violation an agent bank reported on a payment it carries, without refusing
+    it (Art. 10(四)6): its finding and the warning it opened. One per payment."""
+
+    __tablename__ = "bank_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payments.id"), unique=True)
+    bank_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    finding: Mapped[str] = mapped_column(sa.Text)
+    warning_id: Mapped[int] = mapped_column(sa.ForeignKey("warnings.id"))
+    reported_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    reported_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    bank: Mapped[Organisation] = relationship()
+    payment: Mapped[Payment] = relationship()
+
+    @property
+    def voucher_no(self) -> str:
+        return self.payment.voucher_no
+
+    @property
+    def article(self) -> str:
+        return BANK_REPORT.chinese
+
+
 class SettlementLine(db.Model):
     """A line of a bank's settlement report and what comparing it found."""
 
@@ -277,6 +311,52 @@ def refuse(actor: Actor, data: dict, now: dt.datetime | None = None) -> BankRefu
                                                  finance=finance_in_charge(unit)):
         notify(**message)
     return refusal
+
+
+# --- reports without refusal (Art. 10(四)6) -----------------------------------------------------------
+
+def report_suspicion(actor: Actor, data: dict, now: dt.datetime | None = None) -> BankReport:
+    """A bank reports a suspected violation on a payment it carries without refusing it: a
+    warning (``bank_report``, level ``warn``) with the bank's finding is opened for finance to
+    verify, the payment is not touched, and finance in charge is told. No commit here.
+
+    Raises Forbidden (not a bank), NotFound (no such payment carried by this bank), Conflict
+    (the bank reported this payment already: add to that warning instead), Invalid (no finding).
+    """
+    require(actor, "bank", action="report suspected violations")
+    now = now or utcnow()
+    text = (data.get("finding") or "").strip()
+    if not text:
+        raise Invalid("a report needs the bank's finding", {"finding": ["required"]})
+    payment = _carried_voucher(actor, data["voucher_no"], data.get("unit_code"))  # locked: one report at a time
+    if payment is None:
+        raise NotFound(f"no payment {data['voucher_no']} carried by this bank", {"voucher_no": ["not found"]})
+    earlier = db.session.execute(sa.select(BankReport).where(BankReport.payment_id == payment.id)).scalar_one_or_none()
+    if earlier is not None:
+        raise Conflict(f"payment {payment.voucher_no} was reported already (warning {earlier.warning_id}); "
+                       f"add what else you found to that warning", {"voucher_no": ["already reported"]})
+    unit, bank = payment.unit, db.session.get(Organisation, actor.org_id)
+    warning = open_manual_warning(actor, unit=unit, payment=payment, rule="bank_report", level="warn",
+                                  article=BANK_REPORT, message=f"代理银行{bank.name}报告疑点：{text}", now=now)
+    report = BankReport(payment_id=payment.id, bank_id=bank.id, finding=text, warning_id=warning.id,
+                        reported_by_id=actor.user_id, reported_at=now)
+    db.session.add(report)
+    db.session.flush()
+    finance = finance_in_charge(unit)
+    if finance is not None:
+        notify(**message_builders.bank_report(report, bank=bank, unit=unit, payment=payment, warning=warning,
+                                              finance=finance), now=now)
+    return report
+
+
+def reports_for(actor: Actor):
+    """Reports a bank made itself; finance sees those on units of its jurisdiction. Others: Forbidden
+    (the unit learns of the matter as a warning, when finance verifies it)."""
+    require(actor, "bank", "finance", action="read bank reports")
+    stmt = sa.select(BankReport).options(selectinload(BankReport.payment), selectinload(BankReport.bank))
+    if actor.kind == "bank":
+        return stmt.where(BankReport.bank_id == actor.org_id)
+    return stmt.where(BankReport.payment_id.in_(sa.select(Payment.id).where(units_of(actor, Payment.unit_id))))
 
 
 # --- settlements (清算, Art. 10(四), 28(四)) ----------------------------------------------------------

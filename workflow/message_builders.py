@@ -244,11 +244,24 @@ def bank_refusal(refusal, *, bank, unit, payment, warning, finance) -> list[dict
     return messages
 
 
+def bank_report(report, *, bank, unit, payment, warning, finance) -> dict:
+    """Art. 10(四)6: finance in charge learns that a bank reported a suspected violation on a
+    payment it carries, without refusing it; the bank's finding, the warning to verify."""
+    return dict(key=f"bank_report:{report.id}", template="bank_report",
+                context={"bank_name": bank.name, "unit_name": unit.name, "finding": report.finding,
+                         "article": warning.article, "finance_name": finance.name,
+                         "voucher_number": payment.voucher_no, "amount": str(payment.amount),
+                         "payment_status": payment.status, "path": f"/api/v1/warnings/{warning.id}"},
+                org_ids=[finance.id])
+
+
 def complaint_received(complaint, *, finance, unit, summary: str, now: dt.datetime) -> dict:
-    """Art. 20: finance learns of a complaint; the complainant is never named."""
+    """Art. 20: finance learns of a complaint, from the web form or a hotline call (and who
+    recorded the call); the complainant is never named."""
     return dict(key=f"complaint:{complaint.id}:received", template="complaint_received",
                 context={"complaint_id": complaint.id, "finance_name": finance.name,
                          "unit_name": unit.name if unit is not None else complaint.subject_text,
                          "summary": summary, "received_at": now.isoformat(),
+                         "by_phone": complaint.channel == "phone", "recorded_by": complaint.recorded_by_name,
                          "path": f"/api/v1/complaints/{complaint.id}"},
                 org_ids=[finance.id])

@@ -55,8 +55,9 @@ class OutboxMessage(db.Model):
         sa.CheckConstraint(channel.in_(CHANNELS), name="channel"),
         sa.CheckConstraint(status.in_(STATUSES), name="status"),
         sa.CheckConstraint("attempts >= 0", name="attempts_not_negative"),
-        # The delivery worker's query: pending rows by due time.
-        sa.Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        # The delivery's claim: one channel's pending rows by due time, a range scan that stops
+        # at its limit (not past the other channel's rows, e.g. e-mail waiting for SMTP_URL).
+        sa.Index("ix_outbox_messages_claim", "status", "channel", "next_attempt_at", "id"),
     )
 
 

@@ -263,8 +263,8 @@ def _candidates(due: Due) -> Iterator[tuple[int, dt.datetime]]:
         after = (rows[-1].deadline, rows[-1].id)
 
 
-def _lock(case_id: int, deadline: dt.datetime):
-    """Lock the case for this transaction if it still has this deadline; None if another
+def _lock(case_id: int, deadline: dt.datetime) -> Case | None:
+    """Lock and load the case for this transaction if it still has this deadline; None if another
     scheduler holds it (SKIP LOCKED) or it moved on meanwhile.
 
     ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: every insert of a row that names the case
@@ -275,9 +275,13 @@ def _lock(case_id: int, deadline: dt.datetime):
     and writers, and it does not conflict with key-share locks. (SQLite has no row locks:
     :func:`workflow.db.locked` takes the write lock, and a case another scheduler escalated
     meanwhile no longer has this deadline.)"""
-    stmt = locked(sa.select(Case.id, Case.machine, Case.state, Case.deadline)
-                  .where(Case.id == case_id, Case.deadline == deadline), skip_locked=True, key_share=True)
-    return db.session.execute(stmt).first()
+    # The whole case (its subject and finance department joined): the reminder and the
+    # overdue message are written from it without reading it again. ``of=Case``: only the
+    # case row is locked, not the organisations joined to it (another scheduler's case of
+    # the same unit must not be skipped).
+    stmt = locked(sa.select(Case).where(Case.id == case_id, Case.deadline == deadline),
+                  skip_locked=True, key_share=True, of=Case)
+    return db.session.execute(stmt).unique().scalar_one_or_none()
 
 
 def _each_case(candidates, handle: Callable[[int, dt.datetime], str | None], result: CheckResult) -> None:
@@ -299,10 +303,6 @@ def _each_case(candidates, handle: Callable[[int, dt.datetime], str | None], res
             log.exception("deadline check of case %s failed; the next run retries it", case_id)
             continue
         getattr(result, outcome).append(case_id)
-
-
-def _case(case_id: int):
-    return db.session.get(Case, case_id, populate_existing=True)
 
 
 def _effect_key(case_id: int, deadline: dt.datetime, kind: str) -> str:
@@ -332,13 +332,14 @@ def send_reminders(now: dt.datetime, result: CheckResult | None = None) -> Check
         def handle(case_id: int, deadline: dt.datetime, offset=offset) -> str | None:
             if case_id in seen or _due_reminder(deadline, now) != offset:
                 return None
-            if _lock(case_id, deadline) is None:
+            case = _lock(case_id, deadline)
+            if case is None:
                 return None
             kind = f"{REMIND}_{offset}"
             if not _claim(case_id, deadline, kind, "", now):
                 return None
             seen.add(case_id)
-            _remind(_case(case_id), deadline, kind, now)
+            _remind(case, deadline, kind, now)
             return "reminded"
 
         _each_case(_candidates(where), handle, result)
@@ -361,22 +362,23 @@ def escalate_overdue(now: dt.datetime, result: CheckResult | None = None) -> Che
     where = escalation_due(now)
 
     def handle(case_id: int, deadline: dt.datetime) -> str | None:
-        row = _lock(case_id, deadline)
-        if row is None or not deadlines.has_passed(deadline, now):
+        case = _lock(case_id, deadline)
+        if case is None or not deadlines.has_passed(deadline, now):
             return None
-        target = MACHINES[row.machine].escalation.get(row.state)
-        if target is None or not auto.get((row.machine, row.state), False):
-            return OVERDUE if _mark_overdue(case_id, deadline, now) else None
-        if not _claim(case_id, deadline, ESCALATED, f"{row.state} -> {target}", now):
+        target = MACHINES[case.machine].escalation.get(case.state)
+        if target is None or not auto.get((case.machine, case.state), False):
+            return OVERDUE if _mark_overdue(case, deadline, now) else None
+        if not _claim(case_id, deadline, ESCALATED, f"{case.state} -> {target}", now):
             return None
         refusal = _escalate(case_id, now)
         if refusal is None:
             return ESCALATED
         # The machine refused (a guard): nothing of the attempt is kept; finance decides.
         db.session.rollback()
-        if _lock(case_id, deadline) is None:
+        case = _lock(case_id, deadline)
+        if case is None:
             return None
-        return OVERDUE if _mark_overdue(case_id, deadline, now, note=f"自动升级未执行：{refusal}") else None
+        return OVERDUE if _mark_overdue(case, deadline, now, note=f"自动升级未执行：{refusal}") else None
 
     _each_case(_candidates(where), handle, result)
     return result
@@ -398,12 +400,11 @@ def _escalate(case_id: int, now: dt.datetime) -> str | None:
     return None
 
 
-def _mark_overdue(case_id: int, deadline: dt.datetime, now: dt.datetime, note: str | None = None) -> bool:
-    case = _case(case_id)
+def _mark_overdue(case: Case, deadline: dt.datetime, now: dt.datetime, note: str | None = None) -> bool:
     proposal = MACHINES[case.machine].proposals.get(case.state)
-    if not _claim(case_id, deadline, OVERDUE, (proposal or "") if note is None else note, now):
+    if not _claim(case.id, deadline, OVERDUE, (proposal or "") if note is None else note, now):
         return False
-    outbox.notify(**message_builders.case_overdue(case, key=_effect_key(case_id, deadline, OVERDUE),
+    outbox.notify(**message_builders.case_overdue(case, key=_effect_key(case.id, deadline, OVERDUE),
                                                   deadline=deadline, proposal=proposal, note=note), now=now)
     return True
 

@@ -33,6 +33,16 @@ def _as_is(value):
     return value
 
 
+def _hotlines(value) -> tuple[str, ...]:
+    """``;``-separated entries (a number may carry its department: ``0908-4222222（克州财政局）``),
+    or a list of them in the app's config."""
+    entries = value.split(";") if isinstance(value, str) else list(value)
+    hotlines = tuple(" ".join(str(entry).split()) for entry in entries if str(entry).strip())
+    if any(len(entry) > 100 for entry in hotlines):
+        raise ValueError("a hotline entry is at most 100 characters")
+    return hotlines
+
+
 def var(env: str, default: Any, meaning: str, parse: Callable[[Any], Any] = str, shown: str | None = None):
     """One variable: its name in the environment, default, meaning, how a written value is read,
     and the default as the README shows it (if not the value itself)."""
@@ -97,7 +107,12 @@ class Settings:
                                shown="on for `unit_case.warning`, `unit_case.decision`")
     check_batch: int = var("FUNDWATCH_CHECK_BATCH", 100, "cases read per batch by a deadline check", int)
     check_seconds: float = var("FUNDWATCH_CHECK_SECONDS", 60.0, "seconds between deadline checks", float)
-    delivery_seconds: float = var("FUNDWATCH_DELIVERY_SECONDS", 15.0, "seconds between outbox deliveries", float)
+    delivery_seconds: float = var("FUNDWATCH_DELIVERY_SECONDS", 2.0,
+                                  "seconds between outbox deliveries while the last one found nothing to deliver",
+                                  float)
+    delivery_busy_seconds: float = var("FUNDWATCH_DELIVERY_BUSY_SECONDS", 0.25,
+                                       "seconds to the next outbox delivery after one that delivered something",
+                                       float)
     digest_time: str = var("FUNDWATCH_DIGEST_TIME", "08:30", "local time of the daily overdue digest")
     digest_every_day: bool = var("FUNDWATCH_DIGEST_EVERY_DAY", False,
                                  "send the digest on non-working days too", _flag)
@@ -113,6 +128,14 @@ class Settings:
     complaint_finance_code: str | None = var("FUNDWATCH_COMPLAINT_FINANCE_CODE", None,
                                              "finance department that receives complaints naming no known unit",
                                              shown="the top finance department")
+    complaint_hotlines: tuple[str, ...] = var(
+        "FUNDWATCH_COMPLAINT_HOTLINES", (),
+        "举报电话 (Art. 20), `;`-separated, each a number and optionally whose it is, e.g. "
+        "`0908-4222222（克州财政局）;12345`: shown on the public complaint form, its receipts and status answers",
+        _hotlines, shown="none")
+    complaint_lookups_per_window: int = var("FUNDWATCH_COMPLAINT_LOOKUPS_PER_WINDOW", 20,
+                                            "receipt-code status look-ups accepted per address and window "
+                                            "(the complaint window)", int)
     focus_days: int = var("FUNDWATCH_FOCUS_DAYS", 90, "focus list (Art. 11(二)4): days looked back", int)
     focus_min_warnings: int = var("FUNDWATCH_FOCUS_MIN_WARNINGS", 5, "focus list: warnings that make a unit", int)
     focus_min_blocks: int = var("FUNDWATCH_FOCUS_MIN_BLOCKS", 2, "focus list: blocking warnings that make a unit",
