@@ -13,13 +13,13 @@ constraint on (key, channel, recipient) settles two transactions racing with one
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from workflow.db import AwareDateTime, db, insert_ignoring_duplicates, utcnow
-from workflow.messages import render
+from workflow.db import AwareDateTime, among, chunks, db, insert_ignoring_duplicates, utcnow
+from workflow.messages import check_context, render
 from workflow.parties import User
 
 CHANNELS = ("inbox", "email")
@@ -72,27 +72,56 @@ def notify(*, key: str, template: str, context: dict, org_ids: Iterable[int],
     commit); nothing is added if ``key`` is already in the outbox. Raises
     :class:`workflow.messages.TemplateContextError` for an unknown template or a
     missing context key, so that a bad call fails the caller's transaction early."""
-    if not key or len(key) > KEY_MAX:
-        raise ValueError(f"an outbox key is 1..{KEY_MAX} characters")
-    subject, body, link = render(template, context, case_id=case_id)
-    if key_exists(key):
+    notify_all([dict(key=key, template=template, context=context, org_ids=org_ids, case_id=case_id)], now=now)
+
+
+def notify_all(messages: Sequence[dict], now: dt.datetime | None = None) -> None:
+    """:func:`notify` for several messages (each its keyword arguments, as the builders return
+    them) in three statements whatever their number: the keys already in the outbox read at
+    once, the users of every recipient at once, every row inserted by one executemany. For a
+    screening batch that tells many units (:mod:`workflow.monitoring.alerts`). Every message's
+    template and required keys are checked; only those with someone to read them are rendered."""
+    queued = []
+    for message in messages:
+        key = message["key"]
+        if not key or len(key) > KEY_MAX:
+            raise ValueError(f"an outbox key is 1..{KEY_MAX} characters")
+        check_context(message["template"], message["context"])
+        org_ids = sorted({int(org_id) for org_id in message["org_ids"]})
+        if org_ids:
+            queued.append((message, org_ids))
+    if not queued:
         return
-    org_ids = sorted({int(org_id) for org_id in org_ids})
-    if not org_ids:
-        return
-    users = db.session.execute(
-        sa.select(User.id, User.org_id, User.email)
-        .where(User.org_id.in_(org_ids), User.active.is_(True))
-        .order_by(User.id)
-    ).all()
+    existing: set[str] = set()
+    for chunk in chunks(sorted({m["key"] for m, _ in queued})):
+        existing.update(db.session.execute(
+            sa.select(OutboxMessage.key).where(among(OutboxMessage.key, chunk))).scalars())
+    # As many notify() calls would: a key already queued, here or earlier, adds nothing.
+    fresh = []
+    for message, org_ids in queued:
+        if message["key"] not in existing:
+            existing.add(message["key"])
+            fresh.append((message, org_ids))
+    users_of: dict[int, list[tuple[int, str | None]]] = {}
+    for chunk in chunks(sorted({org_id for _, org_ids in fresh for org_id in org_ids})):
+        for user_id, org_id, email in db.session.execute(
+                sa.select(User.id, User.org_id, User.email)
+                .where(among(User.org_id, chunk), User.active.is_(True)).order_by(User.id)):
+            users_of.setdefault(org_id, []).append((user_id, email))
     now = now or utcnow()
-    common = dict(key=key, template=template, case_id=case_id, subject=subject, body=body, link=link,
-                  status="pending", attempts=0, next_attempt_at=now, created_at=now)
     rows = []
-    for user_id, org_id, email in users:
-        rows.append({**common, "channel": "inbox", "recipient_user_id": user_id,
-                     "recipient_org_id": org_id, "address": None})
-        if email and email.strip():
-            rows.append({**common, "channel": "email", "recipient_user_id": user_id,
-                         "recipient_org_id": org_id, "address": email.strip()})
+    for message, org_ids in fresh:
+        users = sorted((user_id, org_id, email) for org_id in org_ids for user_id, email in users_of.get(org_id, ()))
+        if not users:
+            continue
+        case_id = message.get("case_id")
+        subject, body, link = render(message["template"], message["context"], case_id=case_id)
+        common = dict(key=message["key"], template=message["template"], case_id=case_id, subject=subject, body=body,
+                      link=link, status="pending", attempts=0, next_attempt_at=now, created_at=now)
+        for user_id, org_id, email in users:
+            rows.append({**common, "channel": "inbox", "recipient_user_id": user_id,
+                         "recipient_org_id": org_id, "address": None})
+            if email and email.strip():
+                rows.append({**common, "channel": "email", "recipient_user_id": user_id,
+                             "recipient_org_id": org_id, "address": email.strip()})
     insert_ignoring_duplicates(OutboxMessage, rows, ["key", "channel", "recipient_user_id"])

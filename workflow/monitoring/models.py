@@ -36,9 +36,13 @@ EXCEPTIONS = (
     "other_approved",       # 6. 国家和省另有规定、经财政厅（局）批准的其他资金
 )
 WARNING_LEVELS = ("block", "warn", "remind")  # 拦截 / 预警 / 提示
-# The "rules" of warnings raised by hand (a bank's refusal, a complaint) rather than by a
-# screening rule (workflow.monitoring.rules.WARNING_RULES lists both).
-MANUAL_WARNING_RULES = ("bank_refusal", "bank_report", "complaint")
+WARNING_LEVEL_LABELS = {"block": "拦截", "warn": "预警", "remind": "提示"}
+# The "rules" of warnings raised by hand (a bank's refusal or report, a complaint, finance's own
+# finding in 人工排查, Art. 12) rather than by a screening rule (workflow.monitoring.rules.WARNING_RULES
+# lists both). Finance raising a warning by hand may also name a screening rule.
+MANUAL_WARNING_RULES = ("bank_refusal", "bank_report", "complaint", "manual")
+MANUAL_RULE_TITLES = {"bank_refusal": "代理银行拒付", "bank_report": "代理银行报告疑点", "complaint": "投诉举报线索",
+                      "manual": "人工排查发现"}
 WARNING_STATUSES = WARNING_LIFECYCLE.statuses  # open, verifying, confirmed, dismissed (workflow.machines.warning)
 
 
