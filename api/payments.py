@@ -156,14 +156,15 @@ class Payments(MethodView):
     def get(self, args):
         """List payments the caller may see (finance: jurisdiction; unit: own; competent: its units;
         bank: those it carries), newest id last."""
-        stmt = payments.payments_for(current_actor())
+        actor = current_actor()
+        stmt = payments.payments_for(actor, visibility=False)
         if args.get("unit_code"):
             stmt = stmt.where(Payment.unit_id.in_(
                 db.select(Organisation.id).where(Organisation.code == args["unit_code"])))
         for field in ("status", "voucher_no"):
             if args.get(field):
                 stmt = stmt.where(getattr(Payment, field) == args[field])
-        return paginate(stmt, Payment.id, args)
+        return paginate(stmt, Payment.id, args, payments.reach(actor))
 
     @blp.doc(**UPLOAD_DOC)
     @blp.response(201, ScreenedListSchema)
