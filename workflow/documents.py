@@ -30,7 +30,7 @@ from pathlib import Path
 import jinja2
 import marshmallow as ma
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from workflow import case_records
 from workflow.articles import Cited, art, cite
@@ -401,7 +401,9 @@ def case_documents(actor: Actor, case_id: int):
     """The notices of a case, for whoever may see the case (the case module's scoped
     loader raises NotFound otherwise)."""
     case = case_records.get_case(actor, case_id)
-    return sa.select(Document).where(Document.case_id == case.id, _visible_in_a_visible_case(actor))
+    # issuer and addressee in one query each for the page, not one per notice
+    return sa.select(Document).where(Document.case_id == case.id, _visible_in_a_visible_case(actor)).options(
+        selectinload(Document.issuer), selectinload(Document.addressee))
 
 
 def _visible_in_a_visible_case(actor: Actor) -> sa.ColumnElement[bool]:
