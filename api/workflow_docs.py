@@ -1,5 +1,5 @@
-"""The case machines and the warning and payment lifecycles as data: each table as JSON and a
-diagram drawn from it."""
+"""The case machines, the warning and payment lifecycles and the verification steps as data:
+each table as JSON, and the machines as diagrams drawn from them."""
 from __future__ import annotations
 
 from flask import Response
@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from workflow.errors import NotFound
 from workflow.machines import LIFECYCLES, MACHINES, CaseMachine, Lifecycle
 from workflow.machines.diagram import render_svg
+from workflow.verification_steps import STEP_KINDS
 
 blp = Blueprint("workflow", __name__, url_prefix="/api/v1",
                 description="The state machines of cases (Art. 21-24) and the lifecycles of warnings and "
@@ -22,6 +23,17 @@ def machine_named(name: str) -> CaseMachine | Lifecycle:
     if machine is None:
         raise NotFound(f"no machine {name!r}")
     return machine
+
+
+@blp.route("/workflow/warning/steps")
+class VerificationStepTable(MethodView):
+    @blp.response(200)
+    def get(self):
+        """The verification step kinds (疑点核实方式, Art. 11(二)): each kind's title, article and
+        fields (name, type, label, required, choices), the notice it issues, whom it tells and
+        whether it moves the warning. The body of ``POST /warnings/{id}/steps`` is generated
+        from these rows."""
+        return {"steps": [kind.describe() for kind in STEP_KINDS.values()]}
 
 
 @blp.route("/workflow/<name>")

@@ -140,6 +140,7 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/documents/{document}/events"): Op(SEES_UNIT),
     ("POST", "/api/v1/documents/{document}/acknowledge"): Op(frozenset({"unit"})),
     ("GET", "/api/v1/workflow/{machine}"): Op(EVERYONE),
+    ("GET", "/api/v1/workflow/warning/steps"): Op(EVERYONE),
     ("GET", "/api/v1/workflow/{machine}.svg"): Op(EVERYONE),
 }
 

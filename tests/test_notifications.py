@@ -21,7 +21,7 @@ SAMPLE = dict(
     deadline=DEADLINE, trigger="issue_order", state="ordered", finance_name="克州财政局",
     cases=[dict(case_id=3, subject_name="克州政协机关", rung="书面责令整改", deadline=DEADLINE)],
     as_of=DEADLINE, bank_name="中国工商银行克州分行", reason="无预算支付", summary="超预算支付差旅费",
-    submission="整改结果", document_kind="rectification_order",
+    submission="整改结果", document_kind="rectification_order", document_name="书面责令整改意见",
     issuer_name="克州财政局", amount=Decimal("1500.00"), accounts=["3009000109200012345"],
 )
 

@@ -1,16 +1,19 @@
 """Issue 16 item 7: the scheduler stops when told.
 
-A real ``flask --app wsgi scheduler`` process, submitting jobs as often as it can (intervals of a
-millisecond), gets SIGTERM or SIGINT at a random moment after it started, many times over; it must
-exit, with status 0, every time. The signal used to be handled by shutting the scheduler down
+A real ``flask --app wsgi scheduler`` process (for the forty runs, forked from one that imported
+the application once), submitting jobs as often as it can (intervals of a millisecond), gets
+SIGTERM or SIGINT at a random moment after it started, many times over; it must exit, with
+status 0, every time. The signal used to be handled by shutting the scheduler down
 inside the handler, which deadlocked whenever it interrupted ``ThreadPoolExecutor.submit`` (the
 executor's shutdown lock is not reentrant).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import random
+import select
 import signal
 import socket
 import subprocess
@@ -61,25 +64,78 @@ def stop_hard(process: subprocess.Popen) -> None:
         process.wait()
 
 
+class ForkedSchedulers:
+    """Schedulers started by fork from one process that imported the application once
+    (``tests/scheduler_forks.py``): the same command and code, without two seconds of import
+    per start, so the runs below are spent signalling, not importing."""
+
+    def __init__(self, env: dict[str, str]):
+        self.server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "scheduler_forks.py")], cwd=ROOT,
+                                       env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        self.pid: int | None = None
+
+    def start(self, log_path: Path) -> None:
+        self.server.stdin.write(f"{log_path}\n".encode())
+        self.server.stdin.flush()
+        self.pid = int(self._answer(START_BOUND))
+        deadline = time.monotonic() + START_BOUND
+        while not log_path.exists() or "scheduler started" not in log_path.read_text(errors="replace"):
+            ended = select.select([self.server.stdout], [], [], 0)[0]
+            if ended or time.monotonic() > deadline:
+                raise AssertionError(f"the scheduler did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.02)
+
+    def send_signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+    def wait(self, timeout: float) -> int:
+        """The child's exit status; ``subprocess.TimeoutExpired`` if it is still running."""
+        status = int(self._answer(timeout))
+        self.pid = None
+        return status
+
+    def _answer(self, timeout: float) -> str:
+        readable, _, _ = select.select([self.server.stdout], [], [], timeout)
+        if not readable:
+            raise subprocess.TimeoutExpired("scheduler", timeout)
+        line = self.server.stdout.readline()
+        if not line:
+            raise AssertionError(f"the fork server ended (status {self.server.wait()})")
+        return line.decode().strip()
+
+    def close(self) -> None:
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        self.server.stdin.close()
+        self.server.stdout.close()
+        try:
+            self.server.wait(EXIT_BOUND)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+            self.server.wait()
+
+
 def test_the_scheduler_exits_with_status_0_on_every_sigterm_and_sigint_even_during_job_submission(
         database_url, tmp_path):
     moments = random.Random(16)
     hung, statuses = [], {}
-    for run in range(RUNS):
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            log_path = tmp_path / f"scheduler-{run}-{signum.name}.log"
-            process = start_scheduler(scheduler_env(database_url), log_path)
-            try:
+    schedulers = ForkedSchedulers(scheduler_env(database_url))
+    try:
+        for run in range(RUNS):
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                log_path = tmp_path / f"scheduler-{run}-{signum.name}.log"
+                schedulers.start(log_path)
                 time.sleep(moments.uniform(0, 0.5))  # the main loop submits jobs all the while
-                process.send_signal(signum)
+                schedulers.send_signal(signum)
                 try:
-                    statuses[log_path.name] = process.wait(EXIT_BOUND)
+                    statuses[log_path.name] = schedulers.wait(EXIT_BOUND)
                 except subprocess.TimeoutExpired:
-                    process.send_signal(signal.SIGABRT)
-                    process.wait(EXIT_BOUND)
+                    schedulers.send_signal(signal.SIGABRT)
+                    schedulers.wait(EXIT_BOUND)
                     hung.append(log_path)
-            finally:
-                stop_hard(process)
+    finally:
+        schedulers.close()
     stacks = "\n\n".join(f"{path.name}:\n{path.read_text(errors='replace')[-2500:]}" for path in hung[:2])
     assert not hung, f"{len(hung)} of {2 * RUNS} runs did not exit within {EXIT_BOUND} s:\n{stacks}"
     assert set(statuses.values()) == {0}, statuses

@@ -61,3 +61,15 @@ def test_art11_2_add_step_is_generic_over_the_rows():
     for name in STEP_KINDS:
         assert f'"{name}"' not in source, name
     assert "spec.name ==" not in inspect.getsource(verification)
+
+
+def test_issue9_the_step_table_is_served_as_json(as_unit):
+    response = as_unit.get("/api/v1/workflow/warning/steps")
+    assert response.status_code == 200
+    steps = response.get_json()["steps"]
+    assert [s["kind"] for s in steps] == list(STEP_KINDS)
+    for served, kind in zip(steps, STEP_KINDS.values()):
+        assert served["article"] == kind.article.chinese
+        assert [f["name"] for f in served["fields"]] == list(kind.field_names)
+        assert [f["name"] for f in served["fields"] if f["required"]] == list(kind.required)
+        assert served["moves_warning"] == kind.moves_warning

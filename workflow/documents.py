@@ -103,7 +103,8 @@ PAYMENT_FIELDS = (req("payment_date", "date"), req("payee"), req("voucher_number
 @dataclass(frozen=True)
 class Kind:
     name: str
-    title: str
+    title: str          # the full title printed on the document
+    short_name: str     # what messages call it: 约谈通知书, 关注函
     article: Cited
     addressee_kinds: tuple[str, ...]
     fields: tuple[ContextField, ...]
@@ -129,32 +130,32 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("interview_notice", "预算执行动态监控约谈通知书", art(11, 2, 3), ("unit",),
+    Kind("interview_notice", "预算执行动态监控约谈通知书", "约谈通知书", art(11, 2, 3), ("unit",),
          PAYMENT_FIELDS + (req("interview_date", "date"), req("room"), opt("interview_time"),
                            opt("attendees", "count"))),
-    Kind("onsite_notice", "预算执行动态监控实地核证通知书", art(11, 2, 3), ("unit",),
+    Kind("onsite_notice", "预算执行动态监控实地核证通知书", "实地核证通知书", art(11, 2, 3), ("unit",),
          PAYMENT_FIELDS + (req("team", "names"), opt("team_size", "count"), opt("agency"),
                            opt("onsite_date", "date"))),
-    Kind("focus_letter", "预算执行动态监控关注函", art(11, 2, 4), ("unit",),
+    Kind("focus_letter", "预算执行动态监控关注函", "关注函", art(11, 2, 4), ("unit",),
          (req("findings", "lines"), opt("period"), opt("reply_by", "date")), copy_competent=True),
     # basis "21(四)": the measures taken when a written order was not carried out in time
     # (suspension of disbursement, closure of accounts) are handling decisions too.
-    Kind("handling_decision", "预算执行动态监控违规问题处理决定", cite((art(21, 2), art(21, 4))), ("unit",),
+    Kind("handling_decision", "预算执行动态监控违规问题处理决定", "处理决定", cite((art(21, 2), art(21, 4))), ("unit",),
          (req("violation"), req("measures", "lines"), opt("amount", "money"), opt("deadline", "date"),
           opt("basis", "choice", choices=("21(二)", "21(四)")))),
-    Kind("rectification_order", "预算执行动态监控书面责令整改意见", art(21, 3), ("unit",),
+    Kind("rectification_order", "预算执行动态监控书面责令整改意见", "书面责令整改意见", art(21, 3), ("unit",),
          (req("violation"), req("requirements", "lines"), req("deadline", "date")), copy_competent=True),
-    Kind("public_notice", "关于预算执行动态监控违规问题的通报", art(21, 5), ("unit", "competent", "finance"),
+    Kind("public_notice", "关于预算执行动态监控违规问题的通报", "通报", art(21, 5), ("unit", "competent", "finance"),
          (req("subject_name"), req("violation"), req("handling", "lines"), opt("scope"))),
-    Kind("referral_letter", "预算执行动态监控违规问题移送函", art(23), ("oversight",),
+    Kind("referral_letter", "预算执行动态监控违规问题移送函", "移送函", art(23), ("oversight",),
          (req("subject_name"), req("violation"), opt("handling", "lines"), opt("materials", "lines")),
          within_finance=True),
-    Kind("bank_rectification_notice", "代理银行违规问题整改通知书", cite((art(22, 1), art(22, 2))), ("bank",),
+    Kind("bank_rectification_notice", "代理银行违规问题整改通知书", "整改通知书", cite((art(22, 1), art(22, 2))), ("bank",),
          (req("ground", "choice", choices=("payment", "transmission")), req("violation"),
           req("measures", "lines"), req("deadline", "date"), opt("amount", "money"))),
-    Kind("bank_criticism_notice", "关于代理银行违规问题的通报批评及扣减服务费通知", art(22, 3), ("bank",),
+    Kind("bank_criticism_notice", "关于代理银行违规问题的通报批评及扣减服务费通知", "通报批评及扣减服务费通知", art(22, 3), ("bank",),
          (req("violation"), req("fee_deduction", "money"), opt("evaluation"))),
-    Kind("agreement_termination_notice", "终止国库集中支付代理协议通知书", art(22, 3), ("bank",),
+    Kind("agreement_termination_notice", "终止国库集中支付代理协议通知书", "终止代理协议通知书", art(22, 3), ("bank",),
          (req("violation"), req("effective_date", "date"), opt("agreement"))),
 )}
 

@@ -28,6 +28,7 @@ from workflow.case_records import Case, CaseEvent
 from workflow.db import among, chunks, db
 from workflow.journal import JournalEntry
 from workflow.machines import MACHINES
+from workflow.machines.warning import CONFIRMED
 from workflow.monitoring.models import MonitoringWarning
 
 # (stream kind, journal actions that may occur at most once together, the invariant's name)
@@ -83,8 +84,8 @@ def _warning_cases() -> Iterator[Violation]:
             yield Violation(invariant, f"warning {warning_id}",
                             f"{len(case_ids)} cases opened from it: {', '.join(map(str, case_ids))}")
     rows = db.session.execute(sa.select(MonitoringWarning.id, MonitoringWarning.status, MonitoringWarning.case_id).where(sa.or_(
-        sa.and_(MonitoringWarning.status == "confirmed", MonitoringWarning.case_id.is_(None)),
-        sa.and_(MonitoringWarning.status != "confirmed", MonitoringWarning.case_id.is_not(None)))).order_by(MonitoringWarning.id))
+        sa.and_(MonitoringWarning.status == CONFIRMED, MonitoringWarning.case_id.is_(None)),
+        sa.and_(MonitoringWarning.status != CONFIRMED, MonitoringWarning.case_id.is_not(None)))).order_by(MonitoringWarning.id))
     for warning_id, status, case_id in rows:
         if case_id is None:
             yield Violation(invariant, f"warning {warning_id}", "confirmed without a case")
@@ -96,10 +97,10 @@ def _warning_cases() -> Iterator[Violation]:
                                   .where(among(MonitoringWarning.id, chunk)).order_by(MonitoringWarning.id))
         for warning_id, status, case_id in rows:
             cases = opened_from[warning_id]
-            if status == "confirmed" and case_id is not None and case_id not in cases:
+            if status == CONFIRMED and case_id is not None and case_id not in cases:
                 yield Violation(invariant, f"warning {warning_id}",
                                 f"names case {case_id}, but case {cases[0]} was opened from it")
-            elif status != "confirmed" and case_id is None:
+            elif status != CONFIRMED and case_id is None:
                 yield Violation(invariant, f"warning {warning_id}", f"{status}, yet case {cases[0]} was opened from it")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
+from workflow.documents import KINDS
 from workflow.machines import MACHINES, NEW
 from workflow.machines.base import Context
 
@@ -143,7 +144,8 @@ def overdue_digest(*, org_id: int, finance_name: str, day: dt.date, cases: list[
 def document_issued(warning, step, *, document, issuer, addressee, org_ids: Iterable[int]) -> dict:
     """Art. 11, 21: a numbered notice of a verification step went to the unit (and its department)."""
     return dict(key=f"warning:{warning.id}:step:{step.id}:document", template="document_issued",
-                context={"document_kind": document.kind, "issuer_name": issuer.name, "addressee_name": addressee.name,
+                context={"document_kind": document.kind, "document_name": KINDS[document.kind].short_name,
+                         "issuer_name": issuer.name, "addressee_name": addressee.name,
                          "document_number": document.number, "path": f"/api/v1/documents/{document.id}"},
                 org_ids=list(org_ids))
 

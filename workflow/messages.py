@@ -5,8 +5,8 @@ first line is the subject, the rest the body. Every template also receives
 ``case_id`` (or None) and ``link`` (an absolute URL built from FUNDWATCH_BASE_URL).
 ``requires`` lists the context keys the caller must give; templates treat other keys as
 optional. Filters for the templates: ``when`` (local date and time), ``day`` (local
-date), ``money`` (yuan), ``document_name``. Rungs and actions reach the
-templates already named (``workflow.message_builders`` takes their labels from the machines).
+date), ``money`` (yuan). Rungs, actions and document kinds reach the templates already named
+(``workflow.message_builders`` takes their labels from the machines and the document kinds' rows).
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ _TABLE = (
     MessageTemplate("unit_submission", "finance department in charge", art(21),
                     ("unit_name", "submission"), "a unit submitted rectification results or an explanation"),
     MessageTemplate("document_issued", "addressee of the document", cite(art(11), art(21)),
-                    ("document_kind", "issuer_name"), "a numbered document was issued"),
+                    ("document_kind", "document_name", "issuer_name"), "a numbered document was issued"),
     MessageTemplate("warning_dismissed", "budget unit of the warning", art(11, 2),
                     ("unit_name", "reason"),
                     "verification dismissed a warning; whether its held payment was released"),
@@ -73,16 +73,6 @@ _TABLE = (
                     ("subject_name", "from_rung"), "an agent bank took a dispute to arbitration or court; deadline paused"),
 )
 TEMPLATES: dict[str, MessageTemplate] = {t.name: t for t in _TABLE}
-
-DOCUMENT_NAMES = {
-    "interview_notice": "约谈通知书",
-    "onsite_notice": "实地核证通知书",
-    "focus_letter": "关注函",
-    "handling_decision": "处理决定",
-    "rectification_order": "书面责令整改意见",
-    "public_notice": "通报",
-    "referral_letter": "移送函",
-}
 
 
 class TemplateContextError(ValueError):
@@ -122,7 +112,6 @@ def _environment() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
     env.filters.update(
         when=_when, day=_day, money=_money,
-        document_name=lambda code: DOCUMENT_NAMES.get(code, code or "—"),
     )
     return env
 

@@ -16,12 +16,13 @@ from workflow.machines.base import NEW, State, art, cite, row
 from workflow.machines.lifecycle import Lifecycle
 
 UNDECIDED = ("open", "verifying")
+CONFIRMED = "confirmed"  # the one state in which a warning names the case opened on it
 
 STATES = (
     State(NEW, "发现疑点", "start"),
     State("open", "待核实", "rung", art(11, 1)),
     State("verifying", "核实中", "rung", art(11, 2)),
-    State("confirmed", "核实确认，已立案", "closed", art(11, 3)),
+    State(CONFIRMED, "核实确认，已立案", "closed", art(11, 3)),
     State("dismissed", "核实排除", "closed", art(11, 2)),
 )
 
@@ -31,7 +32,7 @@ TRANSITIONS = (
         label="投诉举报线索或代理银行拒付，登记疑点"),
     row("verify", "open", "verifying", roles="finance", article=art(11, 2), label="开始核实"),
     row("verify", "verifying", None, roles="finance", article=art(11, 2), label="继续核实"),
-    row("confirm", UNDECIDED, "confirmed", roles="finance", article=art(11, 3), label="核实确认违规，立案处理"),
+    row("confirm", UNDECIDED, CONFIRMED, roles="finance", article=art(11, 3), label="核实确认违规，立案处理"),
     row("dismiss", UNDECIDED, "dismissed", roles="finance", article=art(11, 2), label="核实排除，说明理由"),
 )
 
