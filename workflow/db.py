@@ -131,7 +131,7 @@ class Money(sa.types.TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return (Decimal(int(value)) / 100).quantize(CENT)
+        return Decimal(int(value)).scaleb(-2)  # exact, two places: as quantize(CENT) of value / 100
 
 
 # The dates the service accepts (budget years, payment times, deadlines): anything outside is a

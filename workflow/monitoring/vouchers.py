@@ -54,7 +54,7 @@ def stored_payments(parsed: list[dict]) -> dict[Voucher, StoredPayment]:
     the unique (unit_id, voucher_no) index: one index probe per pair, a plan that does not
     change with the table's size (issue 15 item 3; the former ``voucher_no = ANY AND unit_id =
     ANY`` was planned, once the tables had grown, as a scan of the units' payments). SQLite: one
-    query per chunk of voucher numbers, probing the voucher number's index."""
+    query per chunk of voucher numbers, one probe of the voucher number's index per number."""
     wanted = {(p["unit_id"], p["voucher_no"]) for p in parsed}
     found: dict[Voucher, StoredPayment] = {}
     if dialect_name() == "postgresql":
@@ -66,11 +66,10 @@ def stored_payments(parsed: list[dict]) -> dict[Voucher, StoredPayment]:
                                                            Payment.voucher_no == given.c.v)),
             {"u": [unit_id for unit_id, _ in pairs], "v": [voucher for _, voucher in pairs]})
         return {(row.unit_id, row.voucher_no): StoredPayment._make(row) for row in rows}
-    vouchers = {voucher for _, voucher in wanted}
-    unit_ids = sorted({unit_id for unit_id, _ in wanted})
-    for chunk in chunks(vouchers):
-        for row in db.session.execute(sa.select(*STORED_COLUMNS).where(
-                among(Payment.voucher_no, chunk), among(Payment.unit_id, unit_ids))):
+    # By voucher number alone, the units filtered here: given the units too, SQLite probed the
+    # unique (unit, voucher) index for every unit and number combined (units x numbers probes).
+    for chunk in chunks({voucher for _, voucher in wanted}):
+        for row in db.session.execute(sa.select(*STORED_COLUMNS).where(among(Payment.voucher_no, chunk))):
             key = (row.unit_id, row.voucher_no)
             if key in wanted:
                 found[key] = StoredPayment._make(row)
