@@ -50,10 +50,10 @@ def stored_payments(parsed: list[dict]) -> dict[Voucher, StoredPayment]:
     """Vouchers of the batch's units already stored. Only the posted units' payments are read:
     another unit's number is not a clash.
 
-    PostgreSQL: one query joining the batch's (unit, voucher) pairs, given as two arrays, to
-    the unique (unit_id, voucher_no) index: one index probe per pair, a plan that does not
-    change with the table's size (issue 15 item 3; the former ``voucher_no = ANY AND unit_id =
-    ANY`` was planned, once the tables had grown, as a scan of the units' payments). SQLite: one
+    PostgreSQL: one query probing the unique (unit_id, voucher_no) index once for each of the
+    batch's (unit, voucher) pairs, given as two arrays: a plan that does not change with the
+    table's size or its statistics (issue 15 item 3; the former ``voucher_no = ANY AND unit_id =
+    ANY``, planned on statistics of a small table, read every payment of the batch's units). SQLite: one
     query per chunk of voucher numbers, one probe of the voucher number's index per number."""
     wanted = {(p["unit_id"], p["voucher_no"]) for p in parsed}
     found: dict[Voucher, StoredPayment] = {}
@@ -61,10 +61,12 @@ def stored_payments(parsed: list[dict]) -> dict[Voucher, StoredPayment]:
         pairs = sorted(wanted)
         given = sa.text("SELECT u, v FROM unnest(CAST(:u AS integer[]), CAST(:v AS text[])) AS g(u, v)"
                         ).columns(u=sa.Integer, v=sa.String).subquery()
-        rows = db.session.execute(
-            sa.select(*STORED_COLUMNS).join(given, sa.and_(Payment.unit_id == given.c.u,
-                                                           Payment.voucher_no == given.c.v)),
-            {"u": [unit_id for unit_id, _ in pairs], "v": [voucher for _, voucher in pairs]})
+        # LATERAL ... LIMIT 1: run once per pair, so it can only be an index probe; as a plain join
+        # the planner, reading statistics taken while the table was small, hashed a scan of it all.
+        stored = (sa.select(*STORED_COLUMNS).where(Payment.unit_id == given.c.u, Payment.voucher_no == given.c.v)
+                  .limit(1).lateral())
+        rows = db.session.execute(sa.select(stored).select_from(given).join(stored, sa.true()),
+                                  {"u": [unit_id for unit_id, _ in pairs], "v": [voucher for _, voucher in pairs]})
         return {(row.unit_id, row.voucher_no): StoredPayment._make(row) for row in rows}
     # By voucher number alone, the units filtered here: given the units too, SQLite probed the
     # unique (unit, voucher) index for every unit and number combined (units x numbers probes).
