@@ -237,7 +237,9 @@ class Warnings(MethodView):
     @blp.response(200, page_schema(WarningSchema))
     def get(self, args):
         """Warnings the caller may see, filtered by status, rule, level and unit."""
-        return paginate(verification.warnings_for(current_actor(), args), MonitoringWarning.id, args)
+        actor = current_actor()
+        return paginate(verification.warnings_for(actor, args, visibility=False), MonitoringWarning.id, args,
+                        verification.reach(actor))
 
     @blp.arguments(WarningCreateSchema)
     @blp.response(201, WarningSchema)

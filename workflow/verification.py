@@ -52,7 +52,7 @@ from workflow.monitoring.rules import RULES_BY_NAME, WARNING_RULES
 from workflow.outbox import notify
 from workflow.parties import Actor, Organisation, require
 from workflow.schemas import errors_of
-from workflow.scoping import units_of
+from workflow.scoping import Reach, reach_of_units, units_of
 from workflow.verification_steps import CONFIDENTIAL_STEPS, STEP_KINDS, Notice, StepContext, StepKind, focus_settings
 
 MANUAL_REVIEW = art(12)  # 人工排查: finance's own review, on which it raises warnings by hand
@@ -151,10 +151,26 @@ def visible(actor: Actor) -> sa.ColumnElement[bool]:
     return sa.false()
 
 
-def warnings_for(actor: Actor, filters: dict | None = None):
-    """The caller's warnings, filtered by ``status``, ``rule``, ``level``, ``unit_code``."""
-    stmt = sa.select(MonitoringWarning).where(visible(actor)).options(
+def reach(actor: Actor) -> Reach:
+    """:func:`visible` as a list reads it (:class:`workflow.scoping.Reach`, issue 15 item 1)."""
+    if actor.is_system or actor.kind in ("finance", "competent", "unit"):
+        return reach_of_units(actor, MonitoringWarning.unit_id)
+    if actor.kind == "bank":
+        # banks carry much of a region's payments: walked, each warning's payment probed by id
+        return Reach(walk=sa.exists().where(Payment.id == MonitoringWarning.payment_id,
+                                            Payment.bank_id == actor.org_id))
+    if actor.kind == "oversight":
+        return Reach(seek=(MonitoringWarning.id.in_(_joint_investigations_for(actor.org_id)),))
+    return Reach(seek=())
+
+
+def warnings_for(actor: Actor, filters: dict | None = None, *, visibility: bool = True):
+    """The caller's warnings, filtered by ``status``, ``rule``, ``level``, ``unit_code``;
+    ``visibility=False`` leaves the caller's reach to be added by a list (:func:`reach`)."""
+    stmt = sa.select(MonitoringWarning).options(
         selectinload(MonitoringWarning.unit), selectinload(MonitoringWarning.payment))
+    if visibility:
+        stmt = stmt.where(visible(actor))
     filters = filters or {}
     for name in ("status", "rule", "level"):
         if filters.get(name):
