@@ -68,6 +68,7 @@ def create_app(config: Mapping | None = None) -> Flask:
 
     db.init_app(app)
     _sqlite_pragmas(app)
+    _postgresql_plans(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True,
                      render_item=render_item)
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
@@ -100,3 +101,29 @@ def _sqlite_pragmas(app: Flask) -> None:
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
+
+
+def _postgresql_plans(app: Flask) -> None:
+    """PostgreSQL: plan every statement for the values it is run with (issue 15 item 2).
+
+    psycopg prepares a statement on the server from its fifth run, and the server may then keep
+    one generic plan for it, costed without the values and with the statistics of that moment:
+    a plan chosen while the tables were small (a sort of every warning in scope, a scan of the
+    unit's payments for a duplicate voucher) was kept after they had grown, and a list or an
+    intake batch got a hundred times slower. ``force_custom_plan`` keeps the prepared statement
+    (parsed once per connection) and plans each run for its values. ``FUNDWATCH_PG_PLAN_CACHE_MODE``
+    (app config only, for the benchmark comparing the modes) may name another mode, or be empty
+    to leave the server's default."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    mode = app.config.get("FUNDWATCH_PG_PLAN_CACHE_MODE", "force_custom_plan")
+    if not mode:
+        return
+    if mode not in ("auto", "force_custom_plan", "force_generic_plan"):
+        raise ValueError(f"FUNDWATCH_PG_PLAN_CACHE_MODE: not a plan_cache_mode: {mode!r}")
+    with app.app_context():
+        @sa.event.listens_for(db.engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET plan_cache_mode = {mode}")
+            dbapi_connection.commit()  # SET is transactional: the pool's rollback would undo it

@@ -132,7 +132,8 @@ class Cases(MethodView):
     @blp.response(200, page_schema(CaseSchema))
     def get(self, args):
         """Cases the caller may see, by machine, state, rung, subject and overdue."""
-        stmt = case_records.cases_for(current_actor())
+        actor = current_actor()
+        stmt = case_records.cases_for(actor, visibility=False)
         for name in ("machine", "state", "rung"):
             if args.get(name):
                 stmt = stmt.where(getattr(Case, name) == args[name])
@@ -143,7 +144,7 @@ class Cases(MethodView):
             now = utcnow()
             due = sa.and_(Case.deadline.is_not(None), Case.deadline < now)
             stmt = stmt.where(due if args["overdue"] else sa.not_(due))
-        return paginate(stmt, Case.id, args)
+        return paginate(stmt, Case.id, args, case_records.reach(actor))
 
     @blp.arguments(CaseCreateSchema)
     @blp.response(201, CaseSchema)

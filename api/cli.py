@@ -14,7 +14,7 @@ from api.payments_cli import payments_cli
 from api.scheduler import deadlines_cli, scheduler_command
 from notifications.cli import outbox_cli
 from workflow import demo
-from workflow.db import db
+from workflow.db import analyse, db
 from workflow.errors import DomainError
 from workflow.parties import User, org_by_code
 from workflow.settings import current, local_zone
@@ -99,6 +99,9 @@ def load(if_empty, tokens_file):
         _write_tokens(tokens_file, demo.issue_demo_tokens())
         click.echo(f"demo tokens written to {tokens_file}")
     db.session.commit()
+    if loaded:  # plans costed on the loaded tables, not on the empty ones (PostgreSQL)
+        analyse(*db.metadata.tables)
+        db.session.commit()
 
 
 def _write_tokens(path: str, tokens: dict) -> None:

@@ -1,4 +1,4 @@
-"""Keyset pagination: ``{"items": [...], "next_cursor": ...}``, ordered by id."""
+"""Keyset pagination: ``{"items": [...], "next_cursor": ...}``, ordered by id, no total."""
 from __future__ import annotations
 
 import base64
@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from api.fields import INT_MAX, Integer
 from workflow.db import db
 from workflow.errors import Invalid
+from workflow.scoping import Reach
 
 
 class PageQuery(ma.Schema):
@@ -39,12 +40,47 @@ def decode_cursor(cursor: str) -> int:
         raise Invalid("bad cursor", {"cursor": ["not a cursor this API issued"]}) from exc
 
 
-def paginate(stmt, id_column, args: dict) -> dict:
-    """Run ``stmt`` one page at a time after the cursor's id; one extra row tells if more follow."""
+def paginate(stmt, id_column, args: dict, reach: Reach | None = None) -> dict:
+    """Run ``stmt`` one page at a time after the cursor's id; one extra row tells if more follow.
+    No total is counted: a count would read every row in reach, and the page would cost the
+    table's size (issue 15 item 1).
+
+    With ``reach`` (:class:`workflow.scoping.Reach`), ``stmt`` holds the filters and the caller's
+    reach is added in the form that reads a page without reading the reach: each ``seek``
+    predicate gives at most a page of ids in id order (its index), the pages are merged and the
+    first ``limit + 1`` ids kept; a ``walk`` predicate is tested along the primary key."""
     limit = args["limit"]
-    if args.get("cursor"):
-        stmt = stmt.where(id_column > decode_cursor(args["cursor"]))
+    after = decode_cursor(args["cursor"]) if args.get("cursor") else None
+    if reach is not None and reach.walk is not None:
+        stmt = stmt.where(reach.walk)
+    elif reach is not None:
+        if not reach.seek:
+            return {"items": [], "next_cursor": None}
+        if len(reach.seek) == 1:
+            stmt = stmt.where(reach.seek[0])
+        else:
+            stmt = stmt.where(id_column.in_(_merged(stmt, id_column, reach, after, limit + 1)))
+    if after is not None:
+        stmt = stmt.where(id_column > after)
     rows = db.session.execute(stmt.order_by(id_column).limit(limit + 1)).scalars().all()
     more = len(rows) > limit
     rows = rows[:limit]
     return {"items": rows, "next_cursor": encode_cursor(sa.inspect(rows[-1]).identity[0]) if more else None}
+
+
+def _merged(stmt, id_column, reach: Reach, after: int | None, count: int):
+    """The first ``count`` ids after ``after`` matching ``stmt``'s filters and any seek predicate:
+    a compound of one ordered, limited select per predicate, merged in id order (SQLite's
+    compound ORDER BY merges its arms; PostgreSQL's Merge Append over the index scans)."""
+    arms = []
+    for predicate in reach.seek:
+        arm = sa.select(id_column.label("id")).where(predicate)
+        if stmt.whereclause is not None:
+            arm = arm.where(stmt.whereclause)
+        if after is not None:
+            arm = arm.where(id_column > after)
+        # a subquery: SQLite takes no ORDER BY or LIMIT on an arm of a compound itself
+        page = arm.order_by(id_column).limit(count).subquery()
+        arms.append(sa.select(page.c.id))
+    compound = sa.union_all(*arms) if reach.disjoint else sa.union(*arms)
+    return compound.order_by(compound.selected_columns.id).limit(count)

@@ -20,7 +20,7 @@ from workflow.monitoring.models import (
     WARNING_STATUSES,
     MonitoringWarning,
 )
-from workflow.monitoring.rules import WARNING_RULES
+from workflow.monitoring.rules import RULES_BY_NAME, WARNING_RULES
 from workflow.parties import ORG_KINDS
 from workflow.schemas import Flag, choice
 from workflow.verification import CASE_RUNGS, RESPONSE_KINDS
@@ -98,6 +98,42 @@ class WarningQuery(PageQuery):
     rule = ma.fields.String(validate=ma.validate.OneOf(WARNING_RULES))
     level = ma.fields.String(validate=ma.validate.OneOf(WARNING_LEVELS))
     unit_code = ma.fields.String()
+
+
+class ArticleRefSchema(ma.Schema):
+    """An article as the regulation numbers it: 第{article}条（{item}）{point}."""
+
+    article = Integer(required=True, validate=ma.validate.Range(min=1, max=99), metadata={"description": "条"})
+    item = Integer(validate=ma.validate.Range(min=1, max=20), metadata={"description": "项（一）、（二）…"})
+    point = Integer(validate=ma.validate.Range(min=1, max=40), metadata={"description": "目 1、2…; needs item"})
+
+    @ma.validates_schema
+    def _point_of_an_item(self, data, **kwargs):
+        if data.get("point") is not None and data.get("item") is None:
+            raise ma.ValidationError("a point belongs to an item: give the item", "point")
+
+
+class WarningCreateSchema(ma.Schema):
+    """A warning finance raises by hand (人工排查, Art. 12): on a payment of the unit, or on the
+    unit alone (a site visit). Name a screening ``rule`` or a ``finding`` of your own; the
+    ``article`` defaults to the rule's and is required with a finding."""
+
+    unit_code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=32))
+    payment_id = Integer(allow_none=True, validate=ma.validate.Range(min=1),
+                         metadata={"description": "a payment of that unit; leave out for the unit alone"})
+    level = choice(WARNING_LEVELS, required=True)
+    rule = choice(tuple(RULES_BY_NAME))
+    finding = ma.fields.String(validate=ma.validate.Length(min=1, max=60),
+                               metadata={"description": "what was found, when no screening rule names it"})
+    article = ma.fields.Nested(ArticleRefSchema)
+    description = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=400))
+
+    @ma.validates_schema
+    def _rule_or_finding(self, data, **kwargs):
+        if ("rule" in data) == ("finding" in data):
+            raise ma.ValidationError("give a screening rule or a finding, one of them", "rule")
+        if "finding" in data and "article" not in data:
+            raise ma.ValidationError("required with a finding", "article")
 
 
 class StepCreateSchema(ma.Schema):
@@ -201,7 +237,20 @@ class Warnings(MethodView):
     @blp.response(200, page_schema(WarningSchema))
     def get(self, args):
         """Warnings the caller may see, filtered by status, rule, level and unit."""
-        return paginate(verification.warnings_for(current_actor(), args), MonitoringWarning.id, args)
+        actor = current_actor()
+        return paginate(verification.warnings_for(actor, args, visibility=False), MonitoringWarning.id, args,
+                        verification.reach(actor))
+
+    @blp.arguments(WarningCreateSchema)
+    @blp.response(201, WarningSchema)
+    def post(self, data):
+        """Finance raises a warning by hand (人工排查, Art. 12) on a payment or a unit of its
+        jurisdiction (another's or an unknown unit: 422 on unit_code); it is verified like any
+        other. The unit is told, with finance, and for a block its competent department and the
+        bank carrying the payment. 409 if the payment has a warning of that rule already."""
+        warning = verification.raise_warning(current_actor(), data)
+        db.session.commit()
+        return warning
 
 
 @blp.route("/warnings/<int:warning_id>")

@@ -110,6 +110,14 @@ def run_migrations_online():
         try:
             with context.begin_transaction():
                 context.run_migrations()
+                if connection.dialect.name == "postgresql":
+                    # Fresh statistics for the tables just made or changed: plans are costed on
+                    # them, and a new index is only chosen once it is known (issue 15 item 2).
+                    # This schema's tables only: a bare ANALYZE would visit every schema.
+                    tables = connection.exec_driver_sql(
+                        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema()").scalars().all()
+                    if tables:
+                        connection.exec_driver_sql("ANALYZE " + ", ".join(tables))
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:

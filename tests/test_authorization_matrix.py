@@ -103,6 +103,9 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("PATCH", "/api/v1/payees/{payee}"): Op(IN_CHARGE | {"unit"}, _json(lambda ids: {"title": "副科长"})),
     ("GET", "/api/v1/payees/{payee}/events"): Op(IN_CHARGE | {"unit"}),
     ("GET", "/api/v1/warnings"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/warnings"): Op(IN_CHARGE, _json(lambda ids: {
+        "unit_code": UNIT, "payment_id": ids["payment"], "level": "warn", "finding": "现场检查发现白条抵库",
+        "article": {"article": 12}, "description": "人工排查发现该笔支付附件为白条"}), refused=NAMED_IN_BODY),
     ("GET", W): Op(CARRIES),
     ("GET", W + "/events"): Op(CARRIES),
     ("POST", W + "/steps"): Op(IN_CHARGE, _json(lambda ids: {"kind": "phone", "summary": "电话核实"})),

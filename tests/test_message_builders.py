@@ -12,13 +12,18 @@ from workflow.messages import TEMPLATES, render
 
 NOW = dt.datetime(2026, 10, 9, 2, 0, tzinfo=dt.timezone.utc)
 DEADLINE = dt.datetime(2026, 10, 13, 15, 59, 59, tzinfo=dt.timezone.utc)
-UNIT = O(id=11, name="克州政协机关", parent=None)
-BANK = O(id=12, name="中国工商银行克州分行")
-FINANCE = O(id=13, name="克州财政局")
-BODY = O(id=14, name="克州审计局")
+UNIT = O(id=11, code="653000-301001", name="克州政协机关", kind="unit", parent=None)
+BANK = O(id=12, name="中国工商银行克州分行", kind="bank")
+FINANCE = O(id=13, name="克州财政局", kind="finance")
+BODY = O(id=14, name="克州审计局", kind="oversight")
+COMPETENT = O(id=15, name="克州政协", kind="competent")
 PAYMENT = O(voucher_no="V-1", amount=Decimal("1500.00"), status="accepted", bank=BANK)
 WARNING = O(id=21, unit=UNIT, payment=PAYMENT, article="第十三条（二）1", message="现金支付超限")
 STEP = O(id=31)
+ITEM = {"warning_id": 81, "voucher_number": "V-1", "payee_name": "克州迎宾馆", "amount": Decimal("1500.00"),
+        "level": "block", "level_label": "拦截", "rule": "cash_over_limit", "rule_title": "现金支付超限额",
+        "article": "第十三条（二）1⑦", "message": "现金支付超限",
+        "bank_id": BANK.id}
 CASE = O(id=41, machine="unit_case", rung="order", state="order", subject=UNIT, subject_id=UNIT.id,
          finance=FINANCE, finance_id=FINANCE.id, deadline=DEADLINE, summary="超预算支付差旅费")
 
@@ -57,6 +62,9 @@ def _built() -> list[dict]:
                        finance=FINANCE),
         mb.complaint_received(O(id=71, subject_text="某单位", channel="phone", recorded_by_name="李科员"), finance=FINANCE, unit=None, summary="公务接待超标",
                               now=NOW),
+        *mb.warning_raised(UNIT, [ITEM, {**ITEM, "warning_id": 82, "level": "warn", "rule": "official_card_required",
+                                         "article": "第十三条（二）2"}],
+                           batch="screening:81", finance=FINANCE, competent=COMPETENT, banks=[BANK]),
     ]
     return messages
 
@@ -88,3 +96,26 @@ def test_every_template_a_machine_row_names_has_a_builder_for_its_recipients():
 def test_rungs_and_actions_are_named_as_the_machines_name_them():
     assert mb.rung_label("unit_case", "warning") == MACHINES["unit_case"].state("warning").label
     assert mb.action_label("unit_case", "suspend_funds").startswith("暂停拨付资金（")
+
+
+def test_issue10_a_warning_tells_the_unit_finance_and_for_a_block_the_competent_department_and_the_bank():
+    messages = mb.warning_raised(UNIT, [ITEM, {**ITEM, "warning_id": 82, "level": "warn", "bank_id": None,
+                                               "rule": "official_card_required", "article": "第十三条（二）2"}],
+                                 batch="screening:81", finance=FINANCE, competent=COMPETENT, banks=[BANK])
+    by_kind = {m["context"]["recipient_kind"]: m for m in messages}
+    assert set(by_kind) == {"unit", "finance", "competent", "bank"}
+    assert [i["warning_id"] for i in by_kind["bank"]["context"]["items"]] == [81], "only the held payment it carries"
+    assert len({m["key"] for m in messages}) == 4, "keys per (batch, unit, recipient)"
+    only_warned = mb.warning_raised(UNIT, [{**ITEM, "level": "warn"}], batch="b", finance=FINANCE,
+                                    competent=COMPETENT, banks=[BANK])
+    assert {m["context"]["recipient_kind"] for m in only_warned} == {"unit", "finance"}
+
+
+def test_art27_4_the_competent_department_reads_the_submission_as_a_copy(app):
+    facts = _facts()
+    _, to_competent, _ = render("unit_submission", mb.unit_submission(facts, key="k", case_id=CASE.id,
+                                                                      recipient=COMPETENT)["context"], case_id=CASE.id)
+    _, to_finance, _ = render("unit_submission", mb.unit_submission(facts, key="k", case_id=CASE.id,
+                                                                    recipient=FINANCE)["context"], case_id=CASE.id)
+    assert "第二十七条第（四）项" in to_competent and "请审核" not in to_competent
+    assert "请审核" in to_finance

@@ -24,6 +24,12 @@ SAMPLE = dict(
     submission="整改结果", document_kind="rectification_order", document_name="书面责令整改意见",
     issuer_name="克州财政局", document_number="2026年第3号", amount=Decimal("1500.00"),
     accounts=["3009000109200012345"], finding="收款人与合同约定的供应商不一致",
+    recipient_kind="unit", recipient_name="克州政协机关",
+    items=[dict(voucher_number="ZF2021-000001", level_label="拦截", rule_title="现金支付超限额",
+                article="第十三条（二）1⑦", message="现金支付1500元，超过限额1000元")],
+    payments=[dict(voucher_number="ZF2021-000001", payee_name="克州迎宾馆", amount=Decimal("1500.00"),
+                   findings=[dict(level_label="拦截", rule_title="现金支付超限额", article="第十三条（二）1⑦",
+                                  message="现金支付1500元，超过限额1000元")])],
 )
 
 

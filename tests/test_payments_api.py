@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from payments_helpers import OTHER_UNIT, OTHER_ZERO_BALANCE, payment, rules_of
 from sqlalchemy import event
 
+from api.payments import ScreenedListSchema, ScreenedSchema
 from workflow.db import db
 from workflow.monitoring.models import MonitoringWarning, Payment
 
@@ -36,6 +37,20 @@ def test_art9_finance_posts_payments_and_gets_each_with_status_and_warnings_in_p
     assert set(items[1]["warnings"][0]) == {"id", "rule", "level", "article", "message"}
     assert rules_of(items[2]) == {"no_budget"}
     assert count(Payment) == 3 and count(MonitoringWarning) == 3
+
+
+def test_issue15_the_answer_sent_without_marshmallow_is_exactly_the_documented_schema(as_city_finance):
+    # issue 15 item 3: the posted answer is sent as screening built it, not dumped by the
+    # schema; it must be what the schema would have sent, field for field and in its order
+    rows = [payment(), payment(settlement="cash", economic_code="30211", amount="1500.00", summary="差旅费")]
+    post(as_city_finance, rows[1:])
+    response = post(as_city_finance, rows)  # one new payment, one answered as stored
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert ScreenedListSchema().dump(body) == body
+    for item in body["items"]:
+        assert list(item) == list(ScreenedSchema().fields)
+    assert [list(w) for w in body["items"][1]["warnings"]] == [["id", "rule", "level", "article", "message"]] * 2
 
 
 def test_art9_same_voucher_posted_again_is_not_stored_twice_and_raises_nothing_twice(as_city_finance):

@@ -23,7 +23,7 @@ from workflow.chain import ChainedEntry, append_only
 from workflow.db import AwareDateTime, db, utcnow
 from workflow.errors import NotFound
 from workflow.parties import Actor, Organisation, User
-from workflow.scoping import organisations_for, units_of
+from workflow.scoping import Reach, organisations_for, reach_of_units, units_of
 
 # The machines (workflow.machines.MACHINES has one of each name; a test holds them equal).
 MACHINE_NAMES = ("unit_case", "bank_case")
@@ -42,7 +42,7 @@ class Case(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     machine: Mapped[str] = mapped_column(sa.String(16))
-    subject_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    subject_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
     finance_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
     summary: Mapped[str] = mapped_column(sa.String(500))
     state: Mapped[str] = mapped_column(sa.String(32), index=True)
@@ -76,6 +76,8 @@ class Case(db.Model):
         sa.CheckConstraint(machine.in_(MACHINE_NAMES), name="machine"),
         sa.CheckConstraint(resolution.in_(RESOLUTIONS), name="resolution"),
         sa.CheckConstraint("version >= 1", name="version_positive"),
+        # the subject's cases in id order: a list page (keyset by id) stops after the page (issue 15)
+        sa.Index("ix_cases_subject_id_id", "subject_id", "id"),
     )
 
     @validates("state")
@@ -213,14 +215,32 @@ def visible(actor: Actor) -> sa.ColumnElement[bool]:
     cases referred to it."""
     if actor.is_system:
         return sa.true()
-    brought_in = Case.id.in_(sa.select(CaseParty.case_id).where(CaseParty.org_id == actor.org_id))
     if actor.kind == "bank":
-        return sa.or_(sa.and_(Case.machine == "bank_case", Case.subject_id == actor.org_id), brought_in)
-    return sa.or_(units_of(actor, Case.subject_id), brought_in)
+        return sa.or_(_own_bank_cases(actor), _brought_in(actor))
+    return sa.or_(units_of(actor, Case.subject_id), _brought_in(actor))
 
 
-def cases_for(actor: Actor) -> sa.Select:
-    return sa.select(Case).where(visible(actor))
+def _brought_in(actor: Actor) -> sa.ColumnElement[bool]:
+    return Case.id.in_(sa.select(CaseParty.case_id).where(CaseParty.org_id == actor.org_id))
+
+
+def _own_bank_cases(actor: Actor) -> sa.ColumnElement[bool]:
+    return sa.and_(Case.subject_id == actor.org_id, Case.machine == "bank_case")
+
+
+def reach(actor: Actor) -> Reach:
+    """:func:`visible` as a list reads it (:class:`workflow.scoping.Reach`, issue 15 item 1)."""
+    if actor.is_system:
+        return Reach(walk=sa.true())
+    if actor.kind == "bank":
+        return Reach(seek=(_own_bank_cases(actor), _brought_in(actor)), disjoint=False)
+    return reach_of_units(actor, Case.subject_id, also=(_brought_in(actor),))
+
+
+def cases_for(actor: Actor, *, visibility: bool = True) -> sa.Select:
+    """The cases the caller may see; ``visibility=False`` leaves the reach to a list (:func:`reach`)."""
+    stmt = sa.select(Case)
+    return stmt.where(visible(actor)) if visibility else stmt
 
 
 def get_case(actor: Actor, case_id: int, *options) -> Case:

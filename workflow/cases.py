@@ -47,7 +47,7 @@ from workflow.documents import PreparedNotice, prepare_notice
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.machines import MACHINES, NEW, SUBJECT_KINDS, CaseMachine
 from workflow.machines.base import Context, Tell, load_fields
-from workflow.outbox import notify_all, recipients_of
+from workflow.outbox import notify_fresh, recipients_of
 from workflow.parties import Actor, Organisation
 from workflow.schemas import errors_of
 
@@ -238,7 +238,7 @@ def _record(ctx: Context, seq: int) -> None:
             ctx.payload["documents"] = [{"kind": d.kind, "number": d.number, "id": d.id} for d in documents]
         event = _event(ctx.actor, case, seq, row.trigger, ctx.from_state, case.state, json_safe(ctx.payload), ctx.now)
         facts = message_builders.case_facts(ctx, documents, competent)
-        notify_all([message for i, tell in enumerate(row.tells)
+        notify_fresh([message for i, tell in enumerate(row.tells)
                     for message in _messages(ctx, tell, audiences[i], facts, seq, documents)], recipients)
         _advance(case, event)
 
@@ -293,7 +293,7 @@ def _audience(ctx: Context, tell: Tell, competent: Organisation | None, notices:
 
 
 def _messages(ctx: Context, tell: Tell, audience: list, facts: dict, seq: int, documents: list) -> list[dict]:
-    """``tell``'s messages to its audience (:func:`_audience`), as :func:`notify_all` takes them."""
+    """``tell``'s messages to its audience (:func:`_audience`), as :func:`notify_fresh` takes them."""
     case = ctx.case
     key = f"case:{case.id}:v{seq}:{tell.template}:{tell.to}"
     if tell.to in BANK_AUDIENCES:

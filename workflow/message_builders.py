@@ -56,7 +56,7 @@ def case_facts(ctx: Context, documents: Sequence, competent) -> dict:
 
 def _to_party(template: str, facts: dict, key: str, case_id: int, recipient) -> dict:
     return dict(key=key, template=template, case_id=case_id, org_ids=[recipient.id],
-                context={**facts, "recipient_name": recipient.name})
+                context={**facts, "recipient_name": recipient.name, "recipient_kind": recipient.kind})
 
 
 def _to_bank(template: str, facts: dict, key: str, case_id: int, bank, accounts: Sequence[str]) -> dict:
@@ -65,7 +65,8 @@ def _to_bank(template: str, facts: dict, key: str, case_id: int, bank, accounts:
 
 
 def case_opened(facts: dict, *, key: str, case_id: int, recipient) -> dict:
-    """Art. 11(五), 21, 22: the subject learns of the case, its rung and deadline."""
+    """Art. 11(五), 21, 22: the subject learns of the case, its rung and deadline; a unit's
+    competent department, that a case was opened on its unit."""
     return _to_party("case_opened", facts, key, case_id, recipient)
 
 
@@ -90,7 +91,8 @@ def referral(facts: dict, *, key: str, case_id: int, recipient) -> dict:
 
 
 def unit_submission(facts: dict, *, key: str, case_id: int, recipient) -> dict:
-    """Art. 21: finance learns that the unit submitted its rectification results."""
+    """Art. 21, 27(四): finance and the unit's competent department learn that the unit
+    submitted its rectification results."""
     return _to_party("unit_submission", facts, key, case_id, recipient)
 
 
@@ -178,6 +180,48 @@ def joint_investigation(warning, step, *, unit, body, matters: str, deadline) ->
                 context={"subject_name": unit.name, "recipient_name": body.name, "matters": matters,
                          "deadline": deadline, "path": f"/api/v1/warnings/{warning.id}"},
                 org_ids=[body.id])
+
+
+def warning_raised(unit, items: Sequence[dict], *, batch: str, finance, competent, banks: Iterable,
+                   manual: bool = False) -> list[dict]:
+    """Art. 11(一), 12: the unit learns which of its payments screening held or warned on in
+    one batch (or what finance raised by hand, ``manual``): each item's payment (voucher,
+    payee, amount), level, rule and article. Finance in charge gets the same list; where an
+    item is block-level, the competent department gets it too, and each bank in ``banks``
+    the block-level items on the payments it carries (never another bank's). ``items``: dicts
+    of warning_id, voucher_number, payee_name, amount, level and level_label, rule and
+    rule_title, article (Chinese), message, bank_id. One message per recipient, keyed
+    ``<batch>:unit=<id>:to=<org id>``."""
+    items = list(items)
+    blocking = [item for item in items if item["level"] == "block"]
+
+    def path(told: list[dict]) -> str:
+        return (f"/api/v1/warnings/{told[0]['warning_id']}" if len(told) == 1
+                else f"/api/v1/warnings?unit_code={unit.code}&status=open")
+
+    to = [(unit, "unit", items), (finance, "finance", items)]
+    if blocking:
+        to.append((competent, "competent", items))
+        to.extend((bank, "bank", [item for item in blocking if item["bank_id"] == bank.id]) for bank in banks)
+    return [dict(key=f"{batch}:unit={unit.id}:to={recipient.id}", template="warning_raised",
+                 context={"unit_name": unit.name, "recipient_name": recipient.name, "recipient_kind": kind,
+                          "items": told, "payments": _by_payment(told),
+                          "blocked": sum(1 for item in told if item["level"] == "block"),
+                          "manual": manual, "path": path(told)},
+                 org_ids=[recipient.id])
+            for recipient, kind, told in to if recipient is not None and told]
+
+
+def _by_payment(items: list[dict]) -> list[dict]:
+    """The items grouped by payment (voucher number, unique within the unit), in their order;
+    an item on the unit alone is a group of its own."""
+    groups: dict = {}
+    for item in items:
+        key = item["voucher_number"] or ("warning", item["warning_id"])
+        group = groups.setdefault(key, {"voucher_number": item["voucher_number"], "payee_name": item["payee_name"],
+                                        "amount": item["amount"], "findings": []})
+        group["findings"].append(item)
+    return list(groups.values())
 
 
 def warning_dismissed(warning, *, finance_name: str, reason: str) -> dict:

@@ -34,7 +34,8 @@ class MessageTemplate:
 
 
 _TABLE = (
-    MessageTemplate("case_opened", "unit (or bank) the case is against", cite(art(11, 5), art(21), art(22)),
+    MessageTemplate("case_opened", "unit (or bank) the case is against; a unit's competent department",
+                    cite(art(11, 5), art(21), art(22)),
                     ("subject_name", "rung"), "a case was opened on a rung, with its deadline"),
     MessageTemplate("case_action", "parties of the case", cite((art(21), art(22), art(23), art(24))),
                     ("subject_name", "trigger", "state"), "generic: an action moved the case to a new state"),
@@ -65,13 +66,19 @@ _TABLE = (
                     "an agent bank reported a suspected violation on a payment it carries, without refusing it"),
     MessageTemplate("complaint_received", "finance department in charge", art(20),
                     ("summary",), "a complaint arrived (the complainant is never named here)"),
-    MessageTemplate("unit_submission", "finance department in charge", art(21),
+    MessageTemplate("unit_submission", "finance department in charge and the unit's competent department",
+                    cite(art(21), art(27, 4)),
                     ("unit_name", "submission"), "a unit submitted rectification results or an explanation"),
     MessageTemplate("document_issued", "addressee of the document", cite(art(11), art(21)),
                     ("document_kind", "document_name", "issuer_name"), "a numbered document was issued"),
     MessageTemplate("notice_circulated", "each party in the scope of a public notice", art(21, 5),
                     ("subject_name", "document_number", "issuer_name"),
                     "a 通报 circulated to the party (the competent department, its units, or the region's)"),
+    MessageTemplate("warning_raised", "budget unit, finance in charge; for block level its competent department "
+                    "and the bank carrying the payment", cite(art(11, 1), art(12)),
+                    ("unit_name", "items", "payments", "recipient_name", "recipient_kind"),
+                    "screening (one batch) or finance by hand raised warnings on the unit: each payment, "
+                    "level, rule and article"),
     MessageTemplate("warning_dismissed", "budget unit of the warning", art(11, 2),
                     ("unit_name", "reason"),
                     "verification dismissed a warning; whether its held payment was released"),
@@ -135,14 +142,19 @@ def link_for(context: dict, case_id: int | None) -> str:
     return base_url() + ("" if path.startswith("/") else "/") + path
 
 
-def render(template: str, context: dict, *, case_id: int | None = None) -> tuple[str, str, str]:
-    """``(subject, body, link)`` of ``template`` for ``context``."""
+def check_context(template: str, context: dict) -> None:
+    """TemplateContextError unless ``template`` is known and ``context`` has what it requires."""
     spec = TEMPLATES.get(template)
     if spec is None:
         raise TemplateContextError(f"unknown message template {template!r}; see workflow.messages.TEMPLATES")
     missing = [key for key in spec.requires if key not in context]
     if missing:
         raise TemplateContextError(f"template {template!r} needs {', '.join(missing)}")
+
+
+def render(template: str, context: dict, *, case_id: int | None = None) -> tuple[str, str, str]:
+    """``(subject, body, link)`` of ``template`` for ``context``."""
+    check_context(template, context)
     link = link_for(context, case_id)
     try:
         text = _ENV.get_template(f"{template}.txt").render({**context, "case_id": case_id, "link": link})

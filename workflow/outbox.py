@@ -13,13 +13,13 @@ constraint on (key, channel, recipient) settles two transactions racing with one
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from workflow.db import AwareDateTime, db, insert_ignoring_duplicates, utcnow
-from workflow.messages import render
+from workflow.db import AwareDateTime, among, chunks, db, insert_ignoring_duplicates, utcnow
+from workflow.messages import check_context, render
 from workflow.parties import User
 
 CHANNELS = ("inbox", "email")
@@ -72,20 +72,64 @@ def notify(*, key: str, template: str, context: dict, org_ids: Iterable[int],
     commit); nothing is added if ``key`` is already in the outbox. Raises
     :class:`workflow.messages.TemplateContextError` for an unknown template or a
     missing context key, so that a bad call fails the caller's transaction early."""
-    _check_key(key)
-    subject, body, link = render(template, context, case_id=case_id)
-    if key_exists(key):
+    notify_all([dict(key=key, template=template, context=context, org_ids=org_ids, case_id=case_id)], now=now)
+
+
+def notify_all(messages: Sequence[dict], now: dt.datetime | None = None) -> None:
+    """:func:`notify` for several messages (each its keyword arguments, as the builders return
+    them) in three statements whatever their number: the keys already in the outbox read at
+    once, the users of every recipient at once, every row inserted by one executemany. For a
+    screening batch that tells many units (:mod:`workflow.monitoring.alerts`). Every message's
+    template and required keys are checked; only those with someone to read them are rendered."""
+    queued = []
+    for message in messages:
+        key = message["key"]
+        if not key or len(key) > KEY_MAX:
+            raise ValueError(f"an outbox key is 1..{KEY_MAX} characters")
+        check_context(message["template"], message["context"])
+        org_ids = sorted({int(org_id) for org_id in message["org_ids"]})
+        if org_ids:
+            queued.append((message, org_ids))
+    if not queued:
         return
-    org_ids = sorted({int(org_id) for org_id in org_ids})
-    if not org_ids:
-        return
-    rows = _rows(key, template, case_id, (subject, body, link), org_ids, recipients_of(org_ids), now or utcnow())
+    existing: set[str] = set()
+    for chunk in chunks(sorted({m["key"] for m, _ in queued})):
+        existing.update(db.session.execute(
+            sa.select(OutboxMessage.key).where(among(OutboxMessage.key, chunk))).scalars())
+    # As many notify() calls would: a key already queued, here or earlier, adds nothing.
+    fresh = []
+    for message, org_ids in queued:
+        if message["key"] not in existing:
+            existing.add(message["key"])
+            fresh.append((message, org_ids))
+    users_of: dict[int, list[tuple[int, str | None]]] = {}
+    for chunk in chunks(sorted({org_id for _, org_ids in fresh for org_id in org_ids})):
+        for user_id, org_id, email in db.session.execute(
+                sa.select(User.id, User.org_id, User.email)
+                .where(among(User.org_id, chunk), User.active.is_(True)).order_by(User.id)):
+            users_of.setdefault(org_id, []).append((user_id, email))
+    now = now or utcnow()
+    rows = []
+    for message, org_ids in fresh:
+        users = sorted((user_id, org_id, email) for org_id in org_ids for user_id, email in users_of.get(org_id, ()))
+        if not users:
+            continue
+        case_id = message.get("case_id")
+        subject, body, link = render(message["template"], message["context"], case_id=case_id)
+        common = dict(key=message["key"], template=message["template"], case_id=case_id, subject=subject, body=body,
+                      link=link, status="pending", attempts=0, next_attempt_at=now, created_at=now)
+        for user_id, org_id, email in users:
+            rows.append({**common, "channel": "inbox", "recipient_user_id": user_id,
+                         "recipient_org_id": org_id, "address": None})
+            if email and email.strip():
+                rows.append({**common, "channel": "email", "recipient_user_id": user_id,
+                             "recipient_org_id": org_id, "address": email.strip()})
     insert_ignoring_duplicates(OutboxMessage, rows, ["key", "channel", "recipient_user_id"])
 
 
 def recipients_of(org_ids: Iterable[int]) -> dict[int, list[tuple[int, int, str | None]]]:
     """The active users of ``org_ids`` as ``(user id, org id, e-mail)``, by organisation, in
-    user id order: whom :func:`notify` and :func:`notify_all` write to. One query for all."""
+    user id order: whom :func:`notify_fresh` writes to. One query for all."""
     wanted = sorted({int(org_id) for org_id in org_ids})
     found: dict[int, list[tuple[int, int, str | None]]] = {org_id: [] for org_id in wanted}
     if wanted:
@@ -99,8 +143,8 @@ _RECIPIENTS = (sa.select(User.id, User.org_id, User.email)
                .order_by(User.id))
 
 
-def notify_all(messages: Iterable[dict], recipients: dict[int, list] | None = None,
-               now: dt.datetime | None = None) -> None:
+def notify_fresh(messages: Iterable[dict], recipients: dict[int, list] | None = None,
+                 now: dt.datetime | None = None) -> None:
     """Queue several messages, each given as :func:`notify`'s keyword arguments, in one
     INSERT (issue 15: one statement for all of an action's notifications, not three per
     message). ``recipients`` is :func:`recipients_of` their organisations when the caller read
@@ -108,7 +152,7 @@ def notify_all(messages: Iterable[dict], recipients: dict[int, list] | None = No
 
     Only for keys new to the outbox, such as a case event's (they carry the case's new version,
     which the conditional update of the case makes this transaction's alone): unlike
-    :func:`notify`, this does not look the key up first. A row whose key, channel and
+    :func:`notify` and :func:`notify_all`, this does not look the key up first. A row whose key, channel and
     recipient are there already is still skipped (``ON CONFLICT DO NOTHING``)."""
     messages = list(messages)
     for message in messages:

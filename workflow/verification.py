@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from workflow import message_builders
-from workflow.articles import Cited
+from workflow.articles import Cited, art
 from workflow.cases import open_case
 from workflow.db import AwareDateTime, db, locked, utcnow
 from workflow.documents import Document, issue_document, payment_context
@@ -45,14 +45,17 @@ from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import entries_of, record, stream_of
 from workflow.machines.base import load_fields
 from workflow.machines.warning import LIFECYCLE as WARNING
-from workflow.monitoring.models import MANUAL_WARNING_RULES, WARNING_LEVELS, MonitoringWarning, Payment
+from workflow.monitoring import alerts
+from workflow.monitoring.models import WARNING_LEVELS, MonitoringWarning, Payment
 from workflow.monitoring.payments import change_payment_status, lock_payment
+from workflow.monitoring.rules import RULES_BY_NAME, WARNING_RULES
 from workflow.outbox import notify
 from workflow.parties import Actor, Organisation, require
 from workflow.schemas import errors_of
-from workflow.scoping import units_of
+from workflow.scoping import Reach, reach_of_units, units_of
 from workflow.verification_steps import CONFIDENTIAL_STEPS, STEP_KINDS, Notice, StepContext, StepKind, focus_settings
 
+MANUAL_REVIEW = art(12)  # 人工排查: finance's own review, on which it raises warnings by hand
 UNDECIDED = WARNING.undecided  # open, verifying (workflow.machines.warning)
 CASE_RUNGS = ("warning", "decision", "order")  # the unit-case rungs a warning may be confirmed on (Art. 21)
 
@@ -148,10 +151,26 @@ def visible(actor: Actor) -> sa.ColumnElement[bool]:
     return sa.false()
 
 
-def warnings_for(actor: Actor, filters: dict | None = None):
-    """The caller's warnings, filtered by ``status``, ``rule``, ``level``, ``unit_code``."""
-    stmt = sa.select(MonitoringWarning).where(visible(actor)).options(
+def reach(actor: Actor) -> Reach:
+    """:func:`visible` as a list reads it (:class:`workflow.scoping.Reach`, issue 15 item 1)."""
+    if actor.is_system or actor.kind in ("finance", "competent", "unit"):
+        return reach_of_units(actor, MonitoringWarning.unit_id)
+    if actor.kind == "bank":
+        # banks carry much of a region's payments: walked, each warning's payment probed by id
+        return Reach(walk=sa.exists().where(Payment.id == MonitoringWarning.payment_id,
+                                            Payment.bank_id == actor.org_id))
+    if actor.kind == "oversight":
+        return Reach(seek=(MonitoringWarning.id.in_(_joint_investigations_for(actor.org_id)),))
+    return Reach(seek=())
+
+
+def warnings_for(actor: Actor, filters: dict | None = None, *, visibility: bool = True):
+    """The caller's warnings, filtered by ``status``, ``rule``, ``level``, ``unit_code``;
+    ``visibility=False`` leaves the caller's reach to be added by a list (:func:`reach`)."""
+    stmt = sa.select(MonitoringWarning).options(
         selectinload(MonitoringWarning.unit), selectinload(MonitoringWarning.payment))
+    if visibility:
+        stmt = stmt.where(visible(actor))
     filters = filters or {}
     for name in ("status", "rule", "level"):
         if filters.get(name):
@@ -475,16 +494,22 @@ def _change_payment(actor: Actor, payment: Payment, trigger: str, action: str, n
 
 
 def open_manual_warning(actor: Actor, *, unit: Organisation, payment: Payment | None, rule: str, level: str,
-                        article: Cited, message: str, now: dt.datetime | None = None) -> MonitoringWarning:
-    """A warning raised by hand (a complaint, a bank's refusal) rather than by a rule.
-    A rule fires at most once per payment: an existing one of the same rule is returned."""
-    if rule not in MANUAL_WARNING_RULES:
-        raise ValueError(f"not a hand-raised warning's rule: {rule!r}")
+                        article: Cited, message: str, now: dt.datetime | None = None,
+                        source: dict | None = None) -> MonitoringWarning:
+    """A warning raised by hand (a complaint, a bank's refusal, finance's own finding, Art. 12
+    人工排查) rather than by screening: the warning lifecycle's ``raise`` row, whose roles say
+    who may. ``rule`` is a hand-raised kind or a screening rule finance names. ``source`` (e.g.
+    the finding) is added to the journal entry. A rule fires at most once per payment: an
+    existing one of the same rule is returned."""
+    if rule not in WARNING_RULES:
+        raise ValueError(f"not a warning's rule: {rule!r}")
     if level not in WARNING_LEVELS:
         raise Invalid("unknown level", {"level": [f"one of {', '.join(WARNING_LEVELS)}"]})
+    raising = WARNING.by_trigger["raise"][0]
+    if not actor.is_system and actor.kind not in raising.roles:
+        raise Forbidden(f"{actor.kind} parties may not raise warnings ({raising.article.chinese})")
     if payment is not None:
-        existing = db.session.execute(sa.select(MonitoringWarning).where(
-            MonitoringWarning.payment_id == payment.id, MonitoringWarning.rule == rule)).scalar_one_or_none()
+        existing = _warning_on(payment, rule)
         if existing is not None:
             return existing
     now = now or utcnow()
@@ -495,7 +520,75 @@ def open_manual_warning(actor: Actor, *, unit: Organisation, payment: Payment | 
     db.session.flush()
     record(actor, warning_stream(warning.id), "opened",
            {"rule": rule, "level": level, "article": warning.article, "message": warning.message,
-            "unit_code": unit.code, "payment_id": warning.payment_id}, now)
+            "unit_code": unit.code, "payment_id": warning.payment_id, **(source or {})}, now)
+    return warning
+
+
+def _warning_on(payment: Payment, rule: str) -> MonitoringWarning | None:
+    return db.session.execute(sa.select(MonitoringWarning).where(
+        MonitoringWarning.payment_id == payment.id, MonitoringWarning.rule == rule)).scalar_one_or_none()
+
+
+def _cited(value: dict | None, rule: str | None) -> Cited:
+    """The article a hand-raised warning rests on: given as ``{article, item, point}`` and
+    rendered as the regulation numbers it, or, for a screening rule, that rule's own."""
+    if value is None:
+        if rule is None:
+            raise Invalid("a finding names the article it rests on", {"article": ["required with a finding"]})
+        return RULES_BY_NAME[rule].cites
+    if value.get("point") is not None and value.get("item") is None:
+        raise Invalid("a point belongs to an item", {"article.point": ["give the item (项) the point belongs to"]})
+    return art(value["article"], value.get("item"), value.get("point"))
+
+
+def raise_warning(actor: Actor, data: dict, now: dt.datetime | None = None) -> MonitoringWarning:
+    """Finance raises a warning by hand (人工排查, Art. 12), on a payment of a unit or on the
+    unit alone (e.g. after a site visit): ``unit_code``, ``payment_id`` (optional), ``level``,
+    ``rule`` (a screening rule) or ``finding`` (free), ``article`` (``{article, item, point}``;
+    a rule's own if left out) and ``description``. It is verified like any warning (status
+    open), journaled, and told as screening tells (:mod:`workflow.monitoring.alerts`). No commit.
+
+    Raises Forbidden (not finance), Invalid (a unit out of the caller's jurisdiction or
+    unknown, a payment not the unit's, neither or both of rule and finding, a finding without
+    its article), Conflict (the payment has a warning of this rule already)."""
+    require(actor, "finance", action="raise warnings")
+    now = now or utcnow()
+    unit = db.session.execute(sa.select(Organisation).where(
+        Organisation.code == data.get("unit_code"), Organisation.kind == "unit",
+        units_of(actor, Organisation.id))).scalar_one_or_none()
+    if unit is None:
+        raise Invalid("no budget unit of that code in your jurisdiction",
+                      {"unit_code": ["not a budget unit in your jurisdiction"]})
+    payment = None
+    if data.get("payment_id") is not None:
+        payment = db.session.execute(sa.select(Payment).where(
+            Payment.id == data["payment_id"], Payment.unit_id == unit.id)).scalar_one_or_none()
+        if payment is None:
+            raise Invalid("the payment is not one of this unit's", {"payment_id": ["not a payment of this unit"]})
+    rule, finding = data.get("rule"), (data.get("finding") or "").strip()
+    if bool(rule) == bool(finding):
+        raise Invalid("name a screening rule or a finding of your own, one of them",
+                      {"rule": ["give rule or finding, not both and not neither"]})
+    if rule and rule not in RULES_BY_NAME:
+        raise Invalid("unknown rule", {"rule": [f"one of {', '.join(RULES_BY_NAME)}"]})
+    description = (data.get("description") or "").strip()
+    if not description:
+        raise Invalid("a warning needs its description", {"description": ["required"]})
+    article = _cited(data.get("article"), rule or None)
+    stored_rule = rule or "manual"
+    if payment is not None:
+        existing = _warning_on(payment, stored_rule)
+        if existing is not None:
+            raise Conflict(f"the payment has warning {existing.id} of this rule already; verify it there",
+                           {"rule" if rule else "finding": [f"warning {existing.id} on this payment already"]})
+    message = description if rule else f"{finding}：{description}"
+    warning = open_manual_warning(actor, unit=unit, payment=payment, rule=stored_rule, level=data.get("level"),
+                                  article=article, message=message, now=now,
+                                  source={"basis": MANUAL_REVIEW.chinese, "finding": finding or None})
+    alerts.tell([alerts.Alert(warning.id, unit.id, warning.level, warning.rule, warning.article, warning.message,
+                              *((payment.voucher_no, payment.payee_name, payment.amount, payment.bank_id)
+                                if payment is not None else ()))],
+                batch=f"warning:{warning.id}", now=now, manual=True)
     return warning
 
 

@@ -96,6 +96,9 @@ TELL_SUBJECT = Tell("case_action", "subject")
 TELL_FINANCE = Tell("case_action", "finance")
 TELL_COMPETENT = Tell("case_action", "competent")
 COPY_ORDER = Tell("rectification_order_copy", "competent")
+# The competent department learns of every case on its unit (issue 10): on the order rung by
+# the order's copy (21(三)), on the others by the opening message.
+OPENED = (Tell("case_opened", "subject"), Tell("case_opened", "competent"))
 ESCALATED = (Tell("case_escalated", "subject"), Tell("case_escalated", "finance"))
 DECISION = Issue("handling_decision", effects.decision_notice)
 ORDER = Issue("rectification_order", effects.order_notice)
@@ -114,11 +117,11 @@ TRANSITIONS = (
     # Opening (立案) on the rung the finding calls for.
     row("open_warning", NEW, "warning", roles=FIN, article=art(21, 1), label="立案并警示纠正",
         fields=(SUMMARY, NOTE, DAYS), effects=(effects.start_deadline,),
-        tells=(Tell("case_opened", "subject"),)),
+        tells=OPENED),
     row("open_decision", NEW, "decision", roles=FIN, article=art(21, 2), label="立案并作出处理决定",
         fields=(SUMMARY, MEASURES, AMOUNT, REQUIREMENTS, NOTE, DAYS),
         effects=(effects.start_deadline, effects.record_measures), issues=(DECISION,),
-        tells=(Tell("case_opened", "subject"),)),
+        tells=OPENED),
     row("open_order", NEW, "order", roles=FIN, article=art(21, 3), label="立案并制发书面责令整改意见",
         fields=(SUMMARY, GROUNDS, REQUIREMENTS, NOTE, DAYS),
         effects=ENTER_ORDER + (effects.record_measures,), issues=(ORDER,),
@@ -179,7 +182,9 @@ TRANSITIONS = (
     # Rectification on any rung, reviewed by finance.
     row("submit_rectification", LADDER, "under_review", roles="unit", article=art(21, 1),
         label="提交书面整改结果及佐证材料", guards=(guards.evidence_attached,), fields=(REPORT, NOTE),
-        effects=(effects.remember_rung_left, effects.stop_deadline), tells=(Tell("unit_submission", "finance"),)),
+        effects=(effects.remember_rung_left, effects.stop_deadline),
+        # Art. 27(四): the rectification is reported to finance and to the competent department.
+        tells=(Tell("unit_submission", "finance"), Tell("unit_submission", "competent"))),
     row("accept_rectification", "under_review", "closed_rectified", roles=FIN, article=art(21, 1),
         label="审核通过，结案", fields=(NOTE,), effects=(effects.lift_suspension, effects.close_as_rectified),
         tells=(TELL_SUBJECT, TELL_COMPETENT)),

@@ -36,9 +36,13 @@ EXCEPTIONS = (
     "other_approved",       # 6. 国家和省另有规定、经财政厅（局）批准的其他资金
 )
 WARNING_LEVELS = ("block", "warn", "remind")  # 拦截 / 预警 / 提示
-# The "rules" of warnings raised by hand (a bank's refusal, a complaint) rather than by a
-# screening rule (workflow.monitoring.rules.WARNING_RULES lists both).
-MANUAL_WARNING_RULES = ("bank_refusal", "bank_report", "complaint")
+WARNING_LEVEL_LABELS = {"block": "拦截", "warn": "预警", "remind": "提示"}
+# The "rules" of warnings raised by hand (a bank's refusal or report, a complaint, finance's own
+# finding in 人工排查, Art. 12) rather than by a screening rule (workflow.monitoring.rules.WARNING_RULES
+# lists both). Finance raising a warning by hand may also name a screening rule.
+MANUAL_WARNING_RULES = ("bank_refusal", "bank_report", "complaint", "manual")
+MANUAL_RULE_TITLES = {"bank_refusal": "代理银行拒付", "bank_report": "代理银行报告疑点", "complaint": "投诉举报线索",
+                      "manual": "人工排查发现"}
 WARNING_STATUSES = WARNING_LIFECYCLE.statuses  # open, verifying, confirmed, dismissed (workflow.machines.warning)
 
 
@@ -52,7 +56,7 @@ class Payment(db.Model):
     # unit's voucher with the same number is another payment, and no answer tells a poster that
     # a number is in use by a unit whose payments it cannot see (issue 16 item 5).
     voucher_no: Mapped[str] = mapped_column(sa.String(64), index=True)
-    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
     payer_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("bank_accounts.id"))
     payer_account: Mapped[str] = mapped_column(sa.String(40))
     amount: Mapped[Decimal] = mapped_column(Money)
@@ -72,7 +76,7 @@ class Payment(db.Model):
     exception: Mapped[str | None] = mapped_column(sa.String(32))
     exception_ref: Mapped[str | None] = mapped_column(sa.String(200))
     indicator_id: Mapped[int | None] = mapped_column(sa.ForeignKey("indicators.id"))
-    bank_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    bank_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))
     # What this payment added to the running totals, so that a refusal can take it back.
     sangong_category: Mapped[str | None] = mapped_column(sa.String(16))
     counted: Mapped[bool] = mapped_column(default=True)
@@ -93,7 +97,11 @@ class Payment(db.Model):
         sa.CheckConstraint(payee_kind.in_(PAYEE_KINDS), name="payee_kind"),
         sa.CheckConstraint("amount > 0", name="amount_positive"),
         sa.UniqueConstraint("unit_id", "voucher_no", name="uq_payments_unit_voucher"),
-        sa.Index("ix_payments_status", "status"),
+        # Scope or filter first, then the id: a list page (keyset by id) reads its rows in order
+        # and stops, whatever the table's size (issue 15; migration 0012).
+        sa.Index("ix_payments_unit_id_id", "unit_id", "id"),
+        sa.Index("ix_payments_bank_id_id", "bank_id", "id"),
+        sa.Index("ix_payments_status_id", "status", "id"),
     )
 
     @validates("status")
@@ -117,7 +125,7 @@ class MonitoringWarning(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"))
-    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
     rule: Mapped[str] = mapped_column(sa.String(40), index=True)
     level: Mapped[str] = mapped_column(sa.String(8))
     article: Mapped[str] = mapped_column(sa.String(40))
@@ -138,7 +146,9 @@ class MonitoringWarning(db.Model):
         sa.CheckConstraint(status.in_(WARNING_STATUSES), name="status"),
         # Also the lookup index by payment; a rule fires at most once per payment.
         sa.UniqueConstraint("payment_id", "rule", name="uq_warnings_payment_rule"),
-        sa.Index("ix_warnings_status", "status"),
+        # as for payments: scope or filter, then the id the list pages by
+        sa.Index("ix_warnings_unit_id_id", "unit_id", "id"),
+        sa.Index("ix_warnings_status_id", "status", "id"),
     )
 
     @validates("status")

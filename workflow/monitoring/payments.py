@@ -21,13 +21,23 @@ from workflow.errors import NotFound
 from workflow.machines.payment import LIFECYCLE
 from workflow.monitoring.models import Payment, SpendingTotal
 from workflow.parties import Actor
-from workflow.scoping import units_of
+from workflow.scoping import Reach, reach_of_units, units_of
 
 
-def payments_for(actor: Actor):
-    """A select of the payments ``actor`` may see, with their warnings and unit loaded."""
+def reach(actor: Actor) -> Reach:
+    """Who sees a payment, as a list reads it (:class:`workflow.scoping.Reach`, issue 15 item 1)."""
+    if actor.kind == "bank":
+        return Reach(seek=(Payment.bank_id == actor.org_id,))
+    return reach_of_units(actor, Payment.unit_id)
+
+
+def payments_for(actor: Actor, *, visibility: bool = True):
+    """A select of the payments ``actor`` may see, with their warnings and unit loaded;
+    ``visibility=False`` leaves the caller's reach to be added by a list (:func:`reach`)."""
     stmt = sa.select(Payment).options(selectinload(Payment.warnings), selectinload(Payment.unit),
                                       selectinload(Payment.bank))
+    if not visibility:
+        return stmt
     if actor.kind == "bank":
         return stmt.where(Payment.bank_id == actor.org_id)
     return stmt.where(units_of(actor, Payment.unit_id))

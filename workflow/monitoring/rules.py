@@ -34,7 +34,7 @@ import marshmallow as ma
 from workflow.accounts import ACCOUNT_KINDS
 from workflow.articles import Cited, art, cite
 from workflow.db import to_money
-from workflow.monitoring.models import EXCEPTIONS, MANUAL_WARNING_RULES, PAYEE_KINDS, WARNING_LEVELS
+from workflow.monitoring.models import EXCEPTIONS, MANUAL_RULE_TITLES, MANUAL_WARNING_RULES, PAYEE_KINDS, WARNING_LEVELS
 from workflow.schemas import Checked, Flag, Money, choice, non_negative, schema_for
 
 
@@ -636,6 +636,8 @@ RULES: tuple[type[Rule], ...] = (
 RULES_BY_NAME: dict[str, type[Rule]] = {rule.name: rule for rule in RULES}
 # Every rule a warning may name: the screening rules above and the hand-raised kinds.
 WARNING_RULES = (*RULES_BY_NAME, *MANUAL_WARNING_RULES)
+# Each warning rule's Chinese name, as messages show it.
+RULE_TITLES: dict[str, str] = {**{name: rule.title for name, rule in RULES_BY_NAME.items()}, **MANUAL_RULE_TITLES}
 
 
 @dataclass

@@ -24,7 +24,9 @@ and, inside the caller's transaction:
    batched lookup (one query per chunk of voucher numbers, none per row;
    :mod:`~workflow.monitoring.vouchers`);
 6. screens the new payments in payment-time order (``paid_at``, then posted order) and
-   writes payments, warnings and totals in bulk.
+   writes payments, warnings and totals in bulk;
+7. tells each unit of what was held or warned on, once per batch, with finance, and for a
+   block its competent department and the carrying bank (:mod:`~workflow.monitoring.alerts`).
 
 Block-level warnings make the payment ``held``; others leave it ``accepted``.
 """
@@ -41,7 +43,7 @@ import sqlalchemy as sa
 from workflow.case_records import Case, suspension_in_force
 from workflow.db import among, chunks, db, take_write_lock, utcnow
 from workflow.errors import Forbidden
-from workflow.monitoring import bulk
+from workflow.monitoring import alerts, bulk
 from workflow.monitoring.intake import MAX_ROWS, validate_rows
 from workflow.monitoring.models import MonitoringWarning, Payment
 from workflow.monitoring.resolution import resolve
@@ -187,6 +189,7 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
     bulk.insert_rows(Payment.__table__, PAYMENT_COLUMNS, payments)
     bulk.insert_rows(MonitoringWarning.__table__, WARNING_COLUMNS, warnings)
     totals.store(now)
+    alerts.tell_screened(warnings, lambda: (parsed[index] for index in to_store), now)
 
     result = ScreeningResult(items=[], created=len(payments), warnings=len(warnings),
                              duplicates=len(parsed) - len(payments) - len(refused), held=held,

@@ -6,8 +6,8 @@ in the same UPDATE as the version, so an action no longer reads it from the hist
 (the chain's start, 64 zeros, for a case with no event left: ``audit verify`` reports that case
 as it did before).
 
-Revision ID: 0015_case_last_hash
-Revises: 0014_document_recipients
+Revision ID: 0016_case_last_hash
+Revises: 0015_list_indexes
 Create Date: 2026-11-29 14:00:00
 
 """
@@ -16,8 +16,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0015_case_last_hash'
-down_revision = '0014_document_recipients'
+revision = '0016_case_last_hash'
+down_revision = '0015_list_indexes'
 branch_labels = None
 depends_on = None
 
