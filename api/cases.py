@@ -13,7 +13,7 @@ from api.pagination import PageQuery, page_schema, paginate
 from workflow import case_records, cases
 from workflow.case_records import Case, CaseEvent
 from workflow.cases import EVENT_TRIGGERS
-from workflow.db import db, utcnow
+from workflow.db import commit_without_expiring, utcnow
 from workflow.errors import Invalid
 from workflow.machines import MACHINES, NEW
 from workflow.parties import Organisation, org_by_code
@@ -155,7 +155,7 @@ class Cases(MethodView):
             raise Invalid("unknown subject", {"subject": [f"no organisation {data['subject']!r}"]})
         case = cases.open_case(current_actor(), machine=data["machine"], subject=subject, rung=data["rung"],
                                fields=data["fields"])
-        db.session.commit()
+        commit_without_expiring()  # the answer is the case as written: no reload
         return case
 
 
@@ -180,7 +180,7 @@ class CaseAction(MethodView):
         """Take an action: 403 if the caller's party may not, 409 if the case is not in a
         source state or ``version`` is stale, 422 for missing or bad fields."""
         case = cases.apply_action(current_actor(), case_id, trigger, data)
-        db.session.commit()
+        commit_without_expiring()  # the answer is the case as written: no reload
         return case
 
 

@@ -15,7 +15,10 @@ class Config:
         vars(self).update(settings.as_environment())
         self.SQLALCHEMY_DATABASE_URI = settings.database_url  # None: SQLite under instance/
         self.MAX_CONTENT_LENGTH = settings.max_upload_bytes
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # No pool_pre_ping (issue 15): it costs a round trip on every request. A connection the
+        # server dropped fails the one request that meets it, and SQLAlchemy's disconnect handling
+        # then discards the whole pool, so the next requests connect afresh.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {}
         self.API_TITLE = "FundWatch"
         self.API_VERSION = "v1"
         self.OPENAPI_VERSION = "3.0.3"

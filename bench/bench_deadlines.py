@@ -44,7 +44,7 @@ from bench.common import scratch_database
 SH = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 11, 24, 9, 30, tzinfo=SH)  # a Tuesday morning
 COLUMNS = ("machine", "subject_id", "finance_id", "summary", "state", "rung", "deadline", "funds_suspended",
-           "measures", "version", "created_at")
+           "measures", "version", "last_hash", "created_at")
 EVENT_COLUMNS = ("case_id", "seq", "party_kind", "trigger", "from_state", "to_state", "payload", "created_at",
                  "prev_hash", "hash")
 
@@ -73,7 +73,8 @@ def build_cases(total: int, due: int, seed: int = 7) -> tuple[float, list[int]]:
             else:
                 rung = "warning" if i % 3 else "decision"
                 deadline = _end_of_day(today + dt.timedelta(days=rng.randint(10, 120)))
-            yield ("unit_case", units[i % 2], finance, f"基准案件{i}", rung, rung, deadline, False, "{}", 1, created)
+            yield ("unit_case", units[i % 2], finance, f"基准案件{i}", rung, rung, deadline, False, "{}", 1, "0" * 64,
+                   created)
 
     started = time.perf_counter()
     connection = db.session.connection()
@@ -87,7 +88,7 @@ def build_cases(total: int, due: int, seed: int = 7) -> tuple[float, list[int]]:
         def sqlite_rows():
             for row in rows():
                 values = list(row)
-                for k in (6, 10):
+                for k in (6, 11):
                     values[k] = _bind(values[k])
                 yield values
         raw.executemany(f"INSERT INTO cases ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
@@ -102,6 +103,7 @@ def build_cases(total: int, due: int, seed: int = 7) -> tuple[float, list[int]]:
                "prev_hash": "0" * 64, "hash": f"{case_id:064x}"} for case_id, state in due_ids]
     db.session.execute(sa.text(f"INSERT INTO case_events ({', '.join(EVENT_COLUMNS)}) VALUES "
                                f"({', '.join(':' + c for c in EVENT_COLUMNS)})"), events)
+    db.session.execute(sa.text("UPDATE cases SET last_hash = :hash WHERE id = :case_id"), events)
     db.session.commit()
     db.session.execute(sa.text("ANALYZE"))
     db.session.commit()

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from cases_support import act_ok, events_of, open_case
 from history_support import assert_the_orm_refuses_changes, verify
 
-from workflow.case_records import CaseEvent, event_content
+from workflow.case_records import Case, CaseEvent, event_content
 from workflow.chain import GENESIS, chain_hash
 from workflow.db import db
 
@@ -108,3 +108,31 @@ def test_audit_verify_notices_a_case_moved_outside_its_history(runner, as_city_f
     result = verify(runner)
     assert result.exit_code == 1
     assert f"case {case_id}" in result.output and "differs from its history" in result.output
+
+
+def test_the_case_row_keeps_the_hash_of_its_last_event(as_city_finance):
+    """Issue 15: the next event chains on ``cases.last_hash``, written with the version, instead
+    of reading the previous event; it is always the last event's hash."""
+    case_id = open_case(as_city_finance, "warning")["id"]
+    for trigger, fields in (("publish_notice", {"scope": "competent"}), ("issue_order", {"grounds": "not_corrected_in_time"})):
+        last = db.session.execute(sa.select(Case.last_hash).where(Case.id == case_id)).scalar_one()
+        act_ok(as_city_finance, case_id, trigger, **fields)
+        version, head = db.session.execute(sa.select(Case.version, Case.last_hash).where(Case.id == case_id)).one()
+        event = db.session.execute(sa.select(CaseEvent).where(
+            CaseEvent.case_id == case_id, CaseEvent.seq == version)).scalar_one()
+        assert event.prev_hash == last and event.hash == head
+        db.session.remove()
+
+
+def test_audit_verify_names_a_last_event_rewritten_with_a_matching_hash(runner, backend, as_city_finance):
+    """An attacker who edits the last event and recomputes its hash leaves a whole chain behind,
+    but not the case row's last hash: ``audit verify`` names the event (issue 15)."""
+    case_id = history_case(as_city_finance)
+    event = db.session.execute(sa.select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.seq == 3)).scalar_one()
+    content = {**event_content(event), "payload": {"grounds": "false_rectification"}}
+    forged = chain_hash(event.prev_hash, content)
+    tamper(backend, "UPDATE case_events SET payload = :p, hash = :h WHERE case_id = :c AND seq = 3",
+           p='{"grounds": "false_rectification"}', h=forged, c=case_id)
+    result = verify(runner)
+    assert result.exit_code == 1
+    assert f"case {case_id}, event seq 3" in result.output and "last hash" in result.output

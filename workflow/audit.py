@@ -28,8 +28,10 @@ class ChainProblem:
 def verify_case_chain(case: Case | tuple, events: Iterable) -> list[ChainProblem]:
     """Check one case's history: consecutive sequence numbers from 1 to the case's
     version, each hash over its content and the previous hash, and the last event's
-    state equal to the case's. ``case`` is a Case or ``(id, version, state)``."""
-    case_id, version, state = (case.id, case.version, case.state) if isinstance(case, Case) else case
+    state and hash equal to the case's (``last_hash``, where the next event chains on).
+    ``case`` is a Case or ``(id, version, state, last_hash)``."""
+    case_id, version, state, last_hash = (case.id, case.version, case.state, case.last_hash) \
+        if isinstance(case, Case) else case
     links, last = broken_links(events, event_content, noun="event")
     problems = [ChainProblem(case_id, link.seq, link.entry_id, link.problem) for link in links]
     if last is None:
@@ -43,6 +45,11 @@ def verify_case_chain(case: Case | tuple, events: Iterable) -> list[ChainProblem
     if last.to_state != state:
         problems.append(ChainProblem(case_id, None, None,
                                      f"case state {state!r} differs from its history ({last.to_state!r})"))
+    if last.seq == version and last.hash != last_hash:
+        # An edited last event whose hash was recomputed to match: the case row still holds
+        # the hash the chain had (or the case row's hash was changed).
+        problems.append(ChainProblem(case_id, last.seq, last.id,
+                                     "the last event's hash differs from the case's last hash (edited)"))
     return problems
 
 
@@ -58,7 +65,8 @@ def verify_chains(case_ids: Iterable[int] | None = None, batch: int = 1000) -> I
     wanted = None if case_ids is None else sorted(set(case_ids))
     last = 0
     while True:
-        stmt = sa.select(Case.id, Case.version, Case.state).where(Case.id > last).order_by(Case.id).limit(batch)
+        stmt = (sa.select(Case.id, Case.version, Case.state, Case.last_hash).where(Case.id > last)
+                .order_by(Case.id).limit(batch))
         if wanted is not None:
             stmt = stmt.where(Case.id.in_(wanted))
         heads = db.session.execute(stmt).all()

@@ -56,6 +56,10 @@ class Case(db.Model):
     funds_suspended: Mapped[bool] = mapped_column(default=False)
     measures: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     version: Mapped[int] = mapped_column(sa.Integer)
+    # The hash of the case's last event (seq = version): where the next event chains on, read with
+    # the case instead of from the history (issue 15), and what ``audit verify`` expects to find
+    # at the end of the chain. Written with the version, in the same UPDATE.
+    last_hash: Mapped[str] = mapped_column(sa.String(64))
     opened_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
@@ -239,9 +243,10 @@ def cases_for(actor: Actor, *, visibility: bool = True) -> sa.Select:
     return stmt.where(visible(actor)) if visibility else stmt
 
 
-def get_case(actor: Actor, case_id: int) -> Case:
-    """The case if the caller may see it; NotFound otherwise (absent and hidden look alike)."""
-    case = db.session.execute(cases_for(actor).where(Case.id == case_id)).scalar_one_or_none()
+def get_case(actor: Actor, case_id: int, *options) -> Case:
+    """The case if the caller may see it; NotFound otherwise (absent and hidden look alike).
+    ``options`` are loader options for the one query (e.g. what an action will read)."""
+    case = db.session.execute(cases_for(actor).where(Case.id == case_id).options(*options)).scalar_one_or_none()
     if case is None:
         raise NotFound(f"no case {case_id}")
     return case

@@ -10,11 +10,19 @@ by :func:`open_case`), which in the caller's transaction, in this order:
 3. fires the trigger through the machine's one shared ``transitions.Machine``, whose
    conditions are the rows' guards (refused: 409 with the guard's reason) and whose
    callbacks run the row's effects;
-4. writes the state and the next version with ``UPDATE ... WHERE version = :seen``
-   (``version_id_col``): of two concurrent actions exactly one wins, the other is a
-   409; this also serialises the writes to the case's history chain;
-5. issues the row's documents, appends the history event (SHA-256 chained to the
-   previous one) and queues the notifications. Nothing here commits.
+4. reads what the writes need (the notices' issuer and addressee, the recipients of the
+   notifications) and renders the notices;
+5. writes, in as few statements as it can, and the case last: the row's documents (each
+   takes its department's number, :mod:`workflow.documents`), the notifications (one
+   INSERT), then the state, the next version and the new event's hash in one ``UPDATE ...
+   WHERE version = :seen`` (``version_id_col``), then the history event (SHA-256 chained
+   to the previous one, whose hash the case row keeps). Of two concurrent actions exactly
+   one wins the UPDATE, the other is a 409 and rolls back what it wrote; this also
+   serialises the writes to the case's history chain. Nothing here commits.
+
+Everything that reads comes before the first write: on SQLite the first write takes the
+database's write lock, on PostgreSQL a document's number locks its counter row, and both are
+held until the commit (issue 15).
 
 The history (:class:`CaseEvent`) is append-only: the ORM refuses updates and deletes,
 and the migration adds database triggers that refuse them too.
@@ -28,18 +36,18 @@ from __future__ import annotations
 import datetime as dt
 
 import marshmallow as ma
-import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow import message_builders
 from workflow.case_records import Case, CaseEvent, accounts_by_bank, competent_of, get_case, reaches, state_writer
 from workflow.chain import GENESIS, chain_hash
-from workflow.db import db, json_safe, utcnow
-from workflow.documents import issue_document, recipients_of
+from workflow.db import db, insert_now, json_safe, utcnow
+from workflow.documents import PreparedNotice, prepare_notice
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.machines import MACHINES, NEW, SUBJECT_KINDS, CaseMachine
 from workflow.machines.base import Context, Tell, load_fields
-from workflow.outbox import notify
+from workflow.outbox import notify_fresh, recipients_of
 from workflow.parties import Actor, Organisation
 from workflow.schemas import errors_of
 
@@ -110,10 +118,17 @@ def open_case(actor: Actor, *, machine: str, subject: Organisation, rung: str, f
         ctx.payload["source"] = json_safe(source)
     with db.session.no_autoflush:
         _fire(ctx)
+    # The case is inserted first (its events and documents refer to it) with the chain's start
+    # as its last hash; the final write of _record sets the first event's.
+    case.last_hash = GENESIS
     db.session.add(case)
     db.session.flush()
-    _record(ctx)
+    _record(ctx, seq=1)
     return case
+
+
+# The subject's department comes with the case an action loads: messages and notices name it.
+_WITH_DEPARTMENT = joinedload(Case.subject).joinedload(Organisation.parent)
 
 
 def apply_action(actor: Actor, case_id: int, trigger: str, data: dict, now: dt.datetime | None = None) -> Case:
@@ -129,7 +144,7 @@ def apply_action(actor: Actor, case_id: int, trigger: str, data: dict, now: dt.d
     (the caller's party may not take it), Conflict (stale version, wrong state, a guard
     refused, or a concurrent action won), Invalid (missing, bad or unknown fields)."""
     now = _now(now)
-    case = get_case(actor, case_id)
+    case = get_case(actor, case_id, _WITH_DEPARTMENT)
     spec = MACHINES[case.machine]
     rows = spec.by_trigger.get(trigger)
     if not rows:
@@ -150,16 +165,14 @@ def apply_action(actor: Actor, case_id: int, trigger: str, data: dict, now: dt.d
     ctx = Context(actor=actor, case=case, machine=spec, trigger=trigger, now=now, from_state=case.state)
     _parse_fields(ctx, spec, trigger, data)
     # Guards and effects run without autoflush: a refusal leaves the session untouched,
-    # and the one write of the case is the conditional UPDATE below.
+    # and the one write of the case is the conditional UPDATE at the end of _record.
     with db.session.no_autoflush:
         _fire(ctx)
-    case.version = case.version + 1
     try:
-        db.session.flush()
+        _record(ctx, seq=case.version + 1)
     except StaleDataError:
         raise Conflict("the case was changed by someone else meanwhile: reload it",
                        {"version": ["changed concurrently"]}) from None
-    _record(ctx)
     return case
 
 
@@ -175,12 +188,12 @@ def record_event(actor: Actor, case: Case, name: str, payload: dict, now: dt.dat
     if name not in RECORDED_EVENTS:
         raise ValueError(f"{name} is not a recorded event (a transition goes through apply_action)")
     now = _now(now)
+    event = _event(actor, case, case.version + 1, name, case.state, case.state, json_safe(payload), now)
     try:
-        case.version = case.version + 1
-        db.session.flush()
+        _advance(case, event)
     except StaleDataError:
         raise Conflict("the case was changed by someone else meanwhile: reload it") from None
-    return _append_event(actor, case, name, case.state, case.state, json_safe(payload), now)
+    return event
 
 
 def _parse_fields(ctx: Context, spec: CaseMachine, trigger: str, data: dict) -> None:
@@ -203,61 +216,93 @@ def _fire(ctx: Context) -> None:
         case.rung = new_state
 
 
-def _record(ctx: Context) -> None:
-    """After the state is written: documents, the history event, notifications."""
-    row = ctx.row
+def _record(ctx: Context, seq: int) -> None:
+    """After the transition: the documents, the notifications, the case and its history event
+    ``seq``. Everything that reads or renders first; then the writes, ending with the case's
+    UPDATE and the event's INSERT (StaleDataError if the case moved meanwhile)."""
+    row, case = ctx.row, ctx.case
     assert row is not None
-    documents = [_issue(ctx, issue) for issue in row.issues]
-    if documents:
-        ctx.payload["documents"] = [{"kind": d.kind, "number": d.number, "id": d.id} for d in documents]
-    event = _append_event(ctx.actor, ctx.case, row.trigger, ctx.from_state, ctx.case.state, json_safe(ctx.payload),
-                          ctx.now)
-    for tell in row.tells:
-        _tell(ctx, tell, event, documents)
+    with db.session.no_autoflush:
+        competent = competent_of(case)
+        notices = [_prepare_notice(ctx, issue) for issue in row.issues]
+        audiences = {i: _audience(ctx, tell, competent, notices) for i, tell in enumerate(row.tells)
+                     if tell.to not in BANK_AUDIENCES}
+    # A bank's message lists the accounts as this action leaves them (closures it scheduled,
+    # accounts it closed): read with the session's changes flushed, as any query would.
+    audiences.update({i: _audience(ctx, tell, competent, notices) for i, tell in enumerate(row.tells)
+                      if tell.to in BANK_AUDIENCES})
+    with db.session.no_autoflush:
+        recipients = recipients_of(org.id for audience in audiences.values() for org, _ in audience)
+        documents = [notice.issue() for notice in notices]
+        if documents:
+            ctx.payload["documents"] = [{"kind": d.kind, "number": d.number, "id": d.id} for d in documents]
+        event = _event(ctx.actor, case, seq, row.trigger, ctx.from_state, case.state, json_safe(ctx.payload), ctx.now)
+        facts = message_builders.case_facts(ctx, documents, competent)
+        notify_fresh([message for i, tell in enumerate(row.tells)
+                    for message in _messages(ctx, tell, audiences[i], facts, seq, documents)], recipients)
+        _advance(case, event)
 
 
-def _append_event(actor: Actor, case: Case, trigger: str, from_state: str, to_state: str, payload: dict,
-                  now: dt.datetime) -> CaseEvent:
-    seq = case.version
-    prev = GENESIS if seq == 1 else db.session.execute(sa.select(CaseEvent.hash).where(
-        CaseEvent.case_id == case.id, CaseEvent.seq == seq - 1)).scalar_one()
+def _event(actor: Actor, case: Case, seq: int, trigger: str, from_state: str, to_state: str, payload: dict,
+           now: dt.datetime) -> CaseEvent:
+    """Event ``seq`` of the case, chained to the case's last hash (not yet written)."""
+    prev = case.last_hash
     event = CaseEvent(case_id=case.id, seq=seq, actor_user_id=actor.user_id, party_org_id=actor.org_id,
                       party_kind=actor.kind, trigger=trigger, from_state=from_state, to_state=to_state,
                       payload=payload, created_at=now, prev_hash=prev)
     event.hash = chain_hash(prev, event.content())
-    db.session.add(event)
     return event
 
 
-def _issue(ctx: Context, issue):
+def _advance(case: Case, event: CaseEvent) -> None:
+    """The case's one UPDATE: whatever the action changed, the version and the last hash, on
+    condition that the version is still the one read (StaleDataError otherwise); then the
+    event, which a concurrent winner's event would collide with were it written first."""
+    case.version = event.seq
+    case.last_hash = event.hash
+    db.session.flush()
+    insert_now(event)
+
+
+def _prepare_notice(ctx: Context, issue) -> PreparedNotice:
     case = ctx.case
     issuer = case.finance if ctx.actor.is_system or ctx.actor.org_id is None \
         else db.session.get(Organisation, ctx.actor.org_id)
     addressee = ctx.data["oversight"] if issue.addressee == "referred" else case.subject
-    return issue_document(ctx.actor, kind=issue.kind, issuer=issuer, addressee=addressee,
+    return prepare_notice(ctx.actor, kind=issue.kind, issuer=issuer, addressee=addressee,
                           context=issue.context(ctx), case_id=case.id,
                           circulate_to=issue.circulate(ctx) if issue.circulate else (), now=ctx.now)
 
 
-def _tell(ctx: Context, tell: Tell, event: CaseEvent, documents: list) -> None:
+BANK_AUDIENCES = ("unit_banks", "closing_banks")
+
+
+def _audience(ctx: Context, tell: Tell, competent: Organisation | None, notices: list[PreparedNotice]) -> list[tuple]:
+    """Whom ``tell`` goes to: ``(organisation, account numbers)`` for each bank of the unit's
+    accounts concerned; ``(organisation, notice index)`` for each party a notice of the action
+    is circulated to; else the one party named (none if there is none)."""
     case = ctx.case
-    competent = competent_of(case)
-    facts = message_builders.case_facts(ctx, documents, competent)
-    key = f"case:{case.id}:v{event.seq}:{tell.template}:{tell.to}"
-    if tell.to in ("unit_banks", "closing_banks"):
-        build_for_bank = message_builders.BANK_MESSAGES[tell.template]
-        for bank, numbers in accounts_by_bank(case, pending_only=tell.to == "closing_banks"):
-            notify(**build_for_bank(facts, key=f"{key}:{bank.id}", case_id=case.id, bank=bank, accounts=numbers))
-        return
-    if tell.to == "circulation":
-        build = message_builders.CIRCULATED_MESSAGES[tell.template]
-        for document in documents:
-            for org in recipients_of(document, "circulated"):
-                notify(**build(facts, key=f"{key}:{document.id}:{org.id}", case_id=case.id, recipient=org,
-                               document=document))
-        return
+    if tell.to in BANK_AUDIENCES:
+        return accounts_by_bank(case, pending_only=tell.to == "closing_banks")
+    if tell.to == "circulation":  # each notice's circulated recipients, by code: (organisation, notice)
+        return [(org, i) for i, notice in enumerate(notices)
+                for org in sorted((o for o, role in notice.recipients if role == "circulated"), key=lambda o: o.code)]
     recipient = {"subject": case.subject, "competent": competent, "finance": case.finance,
                  "referred": ctx.data.get("oversight")}[tell.to]
-    if recipient is None:
-        return
-    notify(**message_builders.CASE_MESSAGES[tell.template](facts, key=key, case_id=case.id, recipient=recipient))
+    return [] if recipient is None else [(recipient, [])]
+
+
+def _messages(ctx: Context, tell: Tell, audience: list, facts: dict, seq: int, documents: list) -> list[dict]:
+    """``tell``'s messages to its audience (:func:`_audience`), as :func:`notify_fresh` takes them."""
+    case = ctx.case
+    key = f"case:{case.id}:v{seq}:{tell.template}:{tell.to}"
+    if tell.to in BANK_AUDIENCES:
+        build_for_bank = message_builders.BANK_MESSAGES[tell.template]
+        return [build_for_bank(facts, key=f"{key}:{bank.id}", case_id=case.id, bank=bank, accounts=numbers)
+                for bank, numbers in audience]
+    if tell.to == "circulation":
+        build = message_builders.CIRCULATED_MESSAGES[tell.template]
+        return [build(facts, key=f"{key}:{documents[i].id}:{org.id}", case_id=case.id, recipient=org,
+                      document=documents[i]) for org, i in audience]
+    build = message_builders.CASE_MESSAGES[tell.template]
+    return [build(facts, key=key, case_id=case.id, recipient=recipient) for recipient, _ in audience]

@@ -7,6 +7,7 @@ Datetimes are stored in UTC and always come back timezone-aware.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from decimal import Decimal
 from typing import Any
@@ -15,7 +16,8 @@ import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -207,10 +209,10 @@ def json_safe(value: Any) -> Any:
 
 # --- INSERT ... ON CONFLICT: the one place for the dialects' spelling of it ------------------------
 
-def _insert(model) -> sa.Insert:
+def _insert(model, dialect: str | None = None) -> sa.Insert:
     """The dialect's INSERT (PostgreSQL's and SQLite's both have ``on_conflict_do_*``)."""
     table = getattr(model, "__table__", model)
-    return (postgresql.insert if dialect_name() == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if (dialect or dialect_name()) == "postgresql" else sqlite.insert)(table)
 
 
 def insert_ignoring_duplicates(model, rows: list[dict], index_elements: list[str] | None = None) -> None:
@@ -218,7 +220,14 @@ def insert_ignoring_duplicates(model, rows: list[dict], index_elements: list[str
     on the table, so that the compiled statement is cached whatever the number of rows."""
     if not rows:
         return
-    db.session.execute(_insert(model).on_conflict_do_nothing(index_elements=index_elements), rows)
+    table = getattr(model, "__table__", model)
+    db.session.execute(_insert_ignoring(dialect_name(), table, tuple(index_elements or ())), rows)
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, table: sa.Table, index_elements: tuple[str, ...]) -> sa.Insert:
+    """The statement of :func:`insert_ignoring_duplicates`, built once per table and key."""
+    return _insert(table, dialect).on_conflict_do_nothing(index_elements=list(index_elements) or None)
 
 
 def insert_if_absent(model, values: dict, index_elements: list[str] | None = None) -> bool:
@@ -241,6 +250,45 @@ def upsert(model, values: dict, index_elements: list, set_: dict, returning=None
         db.session.execute(stmt)
         return None
     return db.session.execute(stmt.returning(returning)).scalar_one()
+
+
+# --- writing at a chosen moment -----------------------------------------------------------------
+
+def insert_now(obj) -> None:
+    """INSERT the new ORM object ``obj`` at once, as one Core statement that returns the whole
+    row, and put it in the session as persistent, as if it had been loaded. Nothing else the
+    session holds is flushed: a caller whose locked section must end with one UPDATE of a row
+    it changed earlier (the case engine, issue 15) writes the rows before it this way. Only
+    ``obj``'s columns are written (set its foreign keys, not just its relationships)."""
+    mapper = sa.inspect(type(obj))
+    table = mapper.local_table
+    state = obj.__dict__
+    values = {prop.columns[0].key: state[prop.key] for prop in mapper.column_attrs if prop.key in state}
+    row = db.session.execute(_insert_returning(table), values).one()
+    for prop in mapper.column_attrs:
+        set_committed_value(obj, prop.key, row._mapping[prop.columns[0]])
+    make_transient_to_detached(obj)
+    db.session.add(obj)
+
+
+@functools.cache
+def _insert_returning(table: sa.Table) -> sa.Insert:
+    """``INSERT INTO table ... RETURNING *``, built once per table: the values go as parameters,
+    so that nothing is built or hashed again per row."""
+    return sa.insert(table).returning(*table.c)
+
+
+def commit_without_expiring() -> None:
+    """Commit, keeping what the session holds loaded instead of expiring it: what the
+    transaction wrote is what was committed, so an answer built from those objects after the
+    commit needs no reload (issue 15: a statement per request). For a request's last commit: a
+    session that goes on working would read its own copies, not the database's."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 # --- loading by key in chunks -----------------------------------------------------------------

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -41,7 +42,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from workflow import case_records
 from workflow.articles import Cited, art, cite
-from workflow.db import AwareDateTime, db, insert_if_absent, to_money, utcnow
+from workflow.db import AwareDateTime, db, insert_now, to_money, upsert, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.files import Checked, keep, stored_path
 from workflow.journal import entries_of, record, stream_of
@@ -289,22 +290,16 @@ def format_number(year: int, seq: int) -> str:
 
 
 def next_seq(issuer_id: int, year: int, kind: str) -> int:
-    """Take the next number in the caller's transaction.
-
-    The counter row is created if absent (``ON CONFLICT DO NOTHING``: a concurrent
-    creator makes this wait for its commit), then incremented with ``UPDATE ...
-    RETURNING``, which holds the row lock until the caller's commit or rollback. On
-    SQLite the first write takes the database write lock, which serialises the same way.
+    """Take the next number in the caller's transaction, in one statement:
+    ``INSERT ... ON CONFLICT DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq``
+    (:func:`workflow.db.upsert`). The counter row stays locked until the caller's commit or
+    rollback on PostgreSQL (a concurrent creator of the same row waits for it too); on SQLite
+    the write takes the database write lock, which serialises the same way. Callers take it
+    as late as they can: every issue of the same department, year and kind waits here.
     """
-    key = dict(issuer_id=issuer_id, year=year, kind=kind)
-    insert_if_absent(DocumentCounter, {**key, "last_seq": 0})
-    return db.session.execute(
-        sa.update(DocumentCounter)
-        .where(*(getattr(DocumentCounter, k) == v for k, v in key.items()))
-        .values(last_seq=DocumentCounter.last_seq + 1)
-        .returning(DocumentCounter.last_seq)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
+    return upsert(DocumentCounter, {"issuer_id": issuer_id, "year": year, "kind": kind, "last_seq": 1},
+                  index_elements=[DocumentCounter.issuer_id, DocumentCounter.year, DocumentCounter.kind],
+                  set_={"last_seq": DocumentCounter.last_seq + 1}, returning=DocumentCounter.last_seq)
 
 
 # --- context checking ------------------------------------------------------------------
@@ -378,20 +373,59 @@ def competent_of(org: Organisation) -> Organisation | None:
 
 # --- issuing ---------------------------------------------------------------------------
 
-def issue_document(actor: Actor, *, kind: str, issuer: Organisation, addressee: Organisation,
+# Where the number goes in a notice rendered before its number is taken: a token no template or
+# context holds (random per process), replaced by the number once it is known.
+_NUMBER_SLOT = f"[[number-{secrets.token_hex(8)}]]"
+
+
+@dataclass
+class PreparedNotice:
+    """A notice checked and rendered, waiting for its number: :meth:`issue` takes the number
+    and writes it. Everything that reads or renders is done before, so that the department's
+    counter, once taken, is held for two INSERTs only (issue 15)."""
+
+    actor: Actor
+    spec: Kind
+    issuer: Organisation
+    addressee: Organisation
+    context: dict
+    issued_at: dt.datetime
+    case_id: int | None
+    warning_id: int | None
+    html: str  # with _NUMBER_SLOT where the number goes
+    recipients: list[tuple[Organisation, str]]  # besides the addressee: (organisation, role)
+
+    def issue(self) -> Document:
+        """Take the next number (:func:`next_seq`) and write the notice and its journal entry,
+        in the caller's transaction; nothing else the session holds is flushed."""
+        kind, issuer, addressee = self.spec.name, self.issuer, self.addressee
+        year = self.issued_at.astimezone(local_zone()).year
+        seq = next_seq(issuer.id, year, kind)
+        number = format_number(year, seq)
+        html = self.html.replace(_NUMBER_SLOT, number)
+        document = Document(kind=kind, number=number, year=year, seq=seq, issuer_id=issuer.id, issuer=issuer,
+                            addressee_id=addressee.id, addressee=addressee, case_id=self.case_id,
+                            warning_id=self.warning_id, title=self.spec.title, context=self.context, html=html,
+                            issued_at=self.issued_at, acknowledged_at=None, acknowledged_by=None)
+        insert_now(document)
+        recipients = self.recipients
+        if recipients:  # the table, not the model: a Core statement flushes nothing
+            db.session.execute(sa.insert(DocumentRecipient.__table__), [
+                {"document_id": document.id, "org_id": org.id, "role": role} for org, role in recipients])
+        record(self.actor, stream_of("document", document.id), "issued",
+               {"kind": kind, "number": number, "issuer_code": issuer.code, "addressee_code": addressee.code,
+                "case_id": self.case_id, "warning_id": self.warning_id,
+                **({"recipients": {role: [o.code for o, r in recipients if r == role] for role in
+                                   dict.fromkeys(r for _, r in recipients)}} if recipients else {}),
+                "html_sha256": hashlib.sha256(html.encode("utf-8")).hexdigest()}, self.issued_at, new_stream=True)
+        return document
+
+
+def prepare_notice(actor: Actor, *, kind: str, issuer: Organisation, addressee: Organisation,
                    context: dict, case_id: int | None = None, warning_id: int | None = None,
-                   circulate_to: Sequence[Organisation] = (), now: dt.datetime | None = None) -> Document:
-    """Issue a numbered notice in the caller's transaction (no commit here).
-
-    Only finance issues notices (Art. 25), in the name of its own department (the
-    scheduler, ``Actor.system()``, in the name of the case's department), to a party in
-    the issuer's jurisdiction of the kind the notice is for. The kinds copied to the
-    addressee's competent department record it as a ``copy`` recipient; ``circulate_to``
-    (a 通报's scope) are ``circulated`` recipients, each in the issuer's jurisdiction.
-
-    Raises Forbidden (not finance, or another department's name), Invalid (unknown
-    kind, wrong addressee, missing or bad context fields, each named).
-    """
+                   circulate_to: Sequence[Organisation] = (), now: dt.datetime | None = None) -> PreparedNotice:
+    """Check and render a notice (see :func:`issue_document`) and find its recipients, without
+    taking its number."""
     require(actor, "finance", action="issue notices")
     spec = KINDS.get(kind)
     if spec is None:
@@ -412,26 +446,27 @@ def issue_document(actor: Actor, *, kind: str, issuer: Organisation, addressee: 
                       {"circulate_to": [f"outside the issuer's jurisdiction: {', '.join(outside)}"]})
     cleaned = check_context(spec, context or {})
     issued_at = now or utcnow()
-    year = issued_at.astimezone(local_zone()).year
-    seq = next_seq(issuer.id, year, kind)
-    number = format_number(year, seq)
-    html = render(spec, number=number, issuer=issuer, addressee=addressee, context=cleaned, issued_at=issued_at)
-    document = Document(kind=kind, number=number, year=year, seq=seq, issuer=issuer, addressee=addressee,
-                        case_id=case_id, warning_id=warning_id, title=spec.title, context=cleaned, html=html,
-                        issued_at=issued_at)
-    db.session.add(document)
-    db.session.flush()
-    recipients = _recipients(spec, addressee, circulate_to)
-    if recipients:
-        db.session.execute(sa.insert(DocumentRecipient), [
-            {"document_id": document.id, "org_id": org.id, "role": role} for org, role in recipients])
-    record(actor, stream_of("document", document.id), "issued",
-           {"kind": kind, "number": number, "issuer_code": issuer.code, "addressee_code": addressee.code,
-            "case_id": case_id, "warning_id": warning_id,
-            **({"recipients": {role: [o.code for o, r in recipients if r == role] for role in
-                               dict.fromkeys(r for _, r in recipients)}} if recipients else {}),
-            "html_sha256": hashlib.sha256(html.encode("utf-8")).hexdigest()}, issued_at)
-    return document
+    html = render(spec, number=_NUMBER_SLOT, issuer=issuer, addressee=addressee, context=cleaned, issued_at=issued_at)
+    return PreparedNotice(actor, spec, issuer, addressee, cleaned, issued_at, case_id, warning_id, html,
+                          _recipients(spec, addressee, circulate_to))
+
+
+def issue_document(actor: Actor, *, kind: str, issuer: Organisation, addressee: Organisation,
+                   context: dict, case_id: int | None = None, warning_id: int | None = None,
+                   circulate_to: Sequence[Organisation] = (), now: dt.datetime | None = None) -> Document:
+    """Issue a numbered notice in the caller's transaction (no commit here).
+
+    Only finance issues notices (Art. 25), in the name of its own department (the
+    scheduler, ``Actor.system()``, in the name of the case's department), to a party in
+    the issuer's jurisdiction of the kind the notice is for. The kinds copied to the
+    addressee's competent department record it as a ``copy`` recipient; ``circulate_to``
+    (a 通报's scope) are ``circulated`` recipients, each in the issuer's jurisdiction.
+
+    Raises Forbidden (not finance, or another department's name), Invalid (unknown
+    kind, wrong addressee, missing or bad context fields, each named).
+    """
+    return prepare_notice(actor, kind=kind, issuer=issuer, addressee=addressee, context=context, case_id=case_id,
+                          warning_id=warning_id, circulate_to=circulate_to, now=now).issue()
 
 
 def _recipients(spec: Kind, addressee: Organisation,

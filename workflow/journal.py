@@ -62,7 +62,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflow.chain import GENESIS, ChainedEntry, append_only, broken_links, canonical_json, chain_hash, located
-from workflow.db import db, dialect_name, json_safe, take_write_lock, utcnow
+from workflow.db import db, dialect_name, insert_now, json_safe, take_write_lock, utcnow
 from workflow.parties import Actor
 
 STREAM_MAX = 64
@@ -164,11 +164,18 @@ def _lock_stream(stream: str) -> None:
         take_write_lock()  # SQLite: before the head is read
 
 
-def record(actor: Actor, stream: str, action: str, payload: dict, now: dt.datetime | None = None) -> JournalEntry:
+def record(actor: Actor, stream: str, action: str, payload: dict, now: dt.datetime | None = None, *,
+           new_stream: bool = False) -> JournalEntry:
     """Append ``action`` by ``actor`` to ``stream``, chained to the stream's last entry.
     Written in the caller's transaction (flushed, never committed), so that the action
     and its entry are kept or rolled back together. ``payload`` is stored as JSON
-    (Decimal as a two-place string, dates ISO)."""
+    (Decimal as a two-place string, dates ISO).
+
+    ``new_stream``: the stream's record was inserted in this transaction (a document just
+    issued), so nobody else can write to the stream before the commit: the entry is its first,
+    written without the stream's lock or reading its head, in two statements and without
+    flushing anything else the session holds (issue 15). The head's primary key refuses a
+    second first entry, should the stream not be new after all."""
     if now is None:
         now = utcnow()
     elif now.tzinfo is None:
@@ -177,23 +184,29 @@ def record(actor: Actor, stream: str, action: str, payload: dict, now: dt.dateti
         raise ValueError(f"a stream is 1..{STREAM_MAX} characters and an action 1..{ACTION_MAX}")
     if action not in STREAM_ACTIONS.get(stream.split(":", 1)[0], ()):
         raise ValueError(f"{action!r} is not an action of {stream} (journal.STREAM_ACTIONS): add it there")
-    _lock_stream(stream)
-    head = db.session.execute(sa.select(JournalHead.seq, JournalHead.hash)
-                              .where(JournalHead.stream == stream)).first()
+    if new_stream:
+        head = None
+    else:
+        _lock_stream(stream)
+        head = db.session.execute(sa.select(JournalHead.seq, JournalHead.hash)
+                                  .where(JournalHead.stream == stream)).first()
     seq, prev = (1, GENESIS) if head is None else (head.seq + 1, head.hash)
     entry = JournalEntry(stream=stream, seq=seq, actor_user_id=actor.user_id, party_org_id=actor.org_id,
                          party_kind=actor.kind, action=action, payload=json_safe(payload or {}), created_at=now,
                          prev_hash=prev)
     entry.hash = chain_hash(prev, entry_content(entry))
-    db.session.add(entry)
-    db.session.flush()
+    if new_stream:
+        insert_now(entry)
+    else:
+        db.session.add(entry)
+        db.session.flush()
     # Core statements: the head is a counter under the stream lock, never an ORM object
     # that another session's identity map could hold stale.
+    heads = JournalHead.__table__  # the table, not the model: a Core statement flushes nothing
     if head is None:
-        db.session.execute(sa.insert(JournalHead).values(stream=stream, seq=seq, hash=entry.hash))
+        db.session.execute(sa.insert(heads).values(stream=stream, seq=seq, hash=entry.hash))
     else:
-        db.session.execute(sa.update(JournalHead).where(JournalHead.stream == stream)
-                           .values(seq=seq, hash=entry.hash))
+        db.session.execute(sa.update(heads).where(heads.c.stream == stream).values(seq=seq, hash=entry.hash))
     return entry
 
 
