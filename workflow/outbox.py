@@ -61,10 +61,6 @@ class OutboxMessage(db.Model):
     )
 
 
-def key_exists(key: str) -> bool:
-    return db.session.execute(sa.select(OutboxMessage.id).where(OutboxMessage.key == key).limit(1)).first() is not None
-
-
 def notify(*, key: str, template: str, context: dict, org_ids: Iterable[int],
            case_id: int | None = None, now: dt.datetime | None = None) -> None:
     """Queue ``template`` for every active user of ``org_ids``: one inbox row each, and one
@@ -83,9 +79,7 @@ def notify_all(messages: Sequence[dict], now: dt.datetime | None = None) -> None
     template and required keys are checked; only those with someone to read them are rendered."""
     queued = []
     for message in messages:
-        key = message["key"]
-        if not key or len(key) > KEY_MAX:
-            raise ValueError(f"an outbox key is 1..{KEY_MAX} characters")
+        _check_key(message["key"])
         check_context(message["template"], message["context"])
         org_ids = sorted({int(org_id) for org_id in message["org_ids"]})
         if org_ids:
@@ -102,38 +96,25 @@ def notify_all(messages: Sequence[dict], now: dt.datetime | None = None) -> None
         if message["key"] not in existing:
             existing.add(message["key"])
             fresh.append((message, org_ids))
-    users_of: dict[int, list[tuple[int, str | None]]] = {}
-    for chunk in chunks(sorted({org_id for _, org_ids in fresh for org_id in org_ids})):
-        for user_id, org_id, email in db.session.execute(
-                sa.select(User.id, User.org_id, User.email)
-                .where(among(User.org_id, chunk), User.active.is_(True)).order_by(User.id)):
-            users_of.setdefault(org_id, []).append((user_id, email))
+    recipients = recipients_of(org_id for _, org_ids in fresh for org_id in org_ids)
     now = now or utcnow()
     rows = []
     for message, org_ids in fresh:
-        users = sorted((user_id, org_id, email) for org_id in org_ids for user_id, email in users_of.get(org_id, ()))
-        if not users:
-            continue
-        case_id = message.get("case_id")
-        subject, body, link = render(message["template"], message["context"], case_id=case_id)
-        common = dict(key=message["key"], template=message["template"], case_id=case_id, subject=subject, body=body,
-                      link=link, status="pending", attempts=0, next_attempt_at=now, created_at=now)
-        for user_id, org_id, email in users:
-            rows.append({**common, "channel": "inbox", "recipient_user_id": user_id,
-                         "recipient_org_id": org_id, "address": None})
-            if email and email.strip():
-                rows.append({**common, "channel": "email", "recipient_user_id": user_id,
-                             "recipient_org_id": org_id, "address": email.strip()})
+        if any(recipients[org_id] for org_id in org_ids):  # rendered only if someone reads it
+            rendered = render(message["template"], message["context"], case_id=message.get("case_id"))
+            rows += _rows(message["key"], message["template"], message.get("case_id"), rendered, org_ids,
+                          recipients, now)
     insert_ignoring_duplicates(OutboxMessage, rows, ["key", "channel", "recipient_user_id"])
 
 
 def recipients_of(org_ids: Iterable[int]) -> dict[int, list[tuple[int, int, str | None]]]:
     """The active users of ``org_ids`` as ``(user id, org id, e-mail)``, by organisation, in
-    user id order: whom :func:`notify_fresh` writes to. One query for all."""
+    user id order: whom :func:`notify_all` and :func:`notify_fresh` write to. One query for all
+    (per thousands of organisations)."""
     wanted = sorted({int(org_id) for org_id in org_ids})
     found: dict[int, list[tuple[int, int, str | None]]] = {org_id: [] for org_id in wanted}
-    if wanted:
-        for user_id, org_id, email in db.session.execute(_RECIPIENTS, {"org_ids": wanted}):
+    for chunk in chunks(wanted):  # a screening batch may tell more units than SQLite binds at once
+        for user_id, org_id, email in db.session.execute(_RECIPIENTS, {"org_ids": chunk}):
             found[org_id].append((user_id, org_id, email))
     return found
 
