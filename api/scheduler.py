@@ -106,7 +106,37 @@ def _deliver(now, keep_going=None):
     return report if report.handled else None
 
 
-def _delivery_job(scheduler: BackgroundScheduler, idle_seconds: float, busy_seconds: float):
+class Scheduler(BackgroundScheduler):
+    """APScheduler's background scheduler, with a way for a running job to move its own next run
+    that cannot deadlock a stop.
+
+    ``shutdown(wait=True)`` holds the job stores' lock while it waits for the running jobs, and
+    ``modify_job`` needs that lock: a job moving its next run just as the stop began waited for
+    the stop, which waited for the job, until the grace ran out (found by the signal test). So
+    the stop first closes a gate of its own; a job moves its next run only through the gate,
+    and not at all once it is closed."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self._moves = threading.Lock()
+        self._stopping = False
+
+    def move_next_run(self, job_id: str, seconds: float) -> None:
+        with self._moves:
+            if self._stopping or not self.running:
+                return
+            try:
+                self.modify_job(job_id, next_run_time=dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds))
+            except JobLookupError:  # removed meanwhile: no next run
+                pass
+
+    def shutdown(self, wait: bool = True) -> None:
+        with self._moves:
+            self._stopping = True
+        super().shutdown(wait)
+
+
+def _delivery_job(scheduler: Scheduler, idle_seconds: float, busy_seconds: float):
     """The outbox-delivery job: deliver until nothing is due, then pick the next run.
 
     Its interval (``FUNDWATCH_DELIVERY_SECONDS``) is the idle poll. A run that delivered
@@ -118,13 +148,7 @@ def _delivery_job(scheduler: BackgroundScheduler, idle_seconds: float, busy_seco
     it with a warning). Once the scheduler shuts down, the run stops after the batch in hand
     (each batch is its own transaction)."""
     def next_run_in(seconds: float) -> None:
-        if not scheduler.running:
-            return
-        try:
-            scheduler.modify_job(JOB_DELIVERY, next_run_time=dt.datetime.now(dt.timezone.utc)
-                                 + dt.timedelta(seconds=seconds))
-        except JobLookupError:  # removed meanwhile (shutting down): no next run
-            pass
+        scheduler.move_next_run(JOB_DELIVERY, seconds)
 
     def deliver(now):
         next_run_in(DELIVERY_RUN_SECONDS + idle_seconds)
@@ -142,7 +166,7 @@ def _digest_if_due(now):
     return scheduling.daily_digest(now) if scheduling.digest_due(now) else None
 
 
-def build_scheduler(app) -> BackgroundScheduler:
+def build_scheduler(app) -> Scheduler:
     """The scheduler with its own in-memory job store and its three jobs (not started)."""
     with app.app_context():
         settings, zone = current(), local_zone()
@@ -154,7 +178,7 @@ def build_scheduler(app) -> BackgroundScheduler:
     # visible on the job before the scheduler starts, and cannot drift apart.
     options = {"coalesce": True, "max_instances": 1, "misfire_grace_time": grace, "replace_existing": True}
     # In a thread of its own: the main thread only waits for the stop signals (see serve).
-    scheduler = BackgroundScheduler(
+    scheduler = Scheduler(
         jobstores={"default": MemoryJobStore()},
         # One thread for the checks and the digest, so that the digest (at start, too) lists
         # what is overdue after the checks have escalated what they could; one for delivery,
