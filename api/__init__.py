@@ -20,6 +20,7 @@ from api import (
     documents,
     errors,
     evidence,
+    exports,
     fields,
     headers,
     health,
@@ -80,6 +81,7 @@ def create_app(config: Mapping | None = None) -> Flask:
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    exports.document(api.spec)
     app.register_blueprint(docs_assets.blp)
     errors.register(app)
     headers.register(app)
