@@ -102,6 +102,8 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/payees/{payee}"): Op(IN_CHARGE | {"unit"}),
     ("PATCH", "/api/v1/payees/{payee}"): Op(IN_CHARGE | {"unit"}, _json(lambda ids: {"title": "副科长"})),
     ("GET", "/api/v1/payees/{payee}/events"): Op(IN_CHARGE | {"unit"}),
+    ("POST", "/api/v1/payees/{payee}/confirm"): Op(IN_CHARGE, why="核实确认 is finance's, never the filing unit's"),
+    ("POST", "/api/v1/payees/{payee}/reject"): Op(IN_CHARGE, _json(lambda ids: {"reason": "账号与身份证姓名不符"})),
     ("GET", "/api/v1/warnings"): Op(EVERYONE, why="a list of what is in reach"),
     ("POST", "/api/v1/warnings"): Op(IN_CHARGE, _json(lambda ids: {
         "unit_code": UNIT, "payment_id": ids["payment"], "level": "warn", "finding": "现场检查发现白条抵库",

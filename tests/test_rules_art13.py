@@ -25,7 +25,7 @@ from workflow.parties import Actor, org_by_code
 
 def _file_person(name="张三"):
     db.session.add(PayeeRegistration(unit_id=org_by_code(UNIT).id, id_number=PERSON_ID, name=name,
-                                     employer="克州政协机关", title="科员", account=PERSON_ACCOUNT))
+                                     employer="克州政协机关", title="科员", account=PERSON_ACCOUNT, status="confirmed"))
     db.session.commit()
 
 

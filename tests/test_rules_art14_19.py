@@ -102,7 +102,7 @@ def test_art10_3_14_payment_from_an_unfrozen_indicator_passes(demo):
 
 def _file(name="张三", account=PERSON_ACCOUNT):
     db.session.add(PayeeRegistration(unit_id=org_by_code(UNIT).id, id_number=PERSON_ID, name=name,
-                                     employer="克州政协机关", title="科员", account=account))
+                                     employer="克州政协机关", title="科员", account=account, status="confirmed"))
     db.session.commit()
 
 

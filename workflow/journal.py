@@ -18,7 +18,7 @@ stream              actions
 ``token:<id>``      issued, revoked
 ``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一))
 ``indicators:<org>`` loaded (one entry per upload by that finance department: ids and a digest)
-``payee:<id>``      filed, changed (individual payees, Art. 16)
+``payee:<id>``      filed, changed, confirmed, rejected (individual payees, Art. 16)
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
 ``joint_investigation:<warning id>`` joint_investigation_requested, response_added (kept apart
                     from the warning's stream: only finance and the body asked read it)
@@ -82,7 +82,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "token": ("issued", "revoked"),
     "account": ("recorded", "changed"),
     "indicators": ("loaded",),
-    "payee": ("filed", "changed"),
+    "payee": ("filed", "changed", "confirmed", "rejected"),
     "outbox": ("retried",),
 }
 ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(a for actions in STREAM_ACTIONS.values() for a in actions))

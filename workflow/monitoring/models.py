@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from workflow.accounts import BankAccount
 from workflow.budget import Indicator
 from workflow.db import AwareDateTime, Money, db, utcnow
+from workflow.machines.payee import LIFECYCLE as PAYEE_LIFECYCLE
 from workflow.machines.payment import LIFECYCLE as PAYMENT_LIFECYCLE
 from workflow.machines.warning import LIFECYCLE as WARNING_LIFECYCLE
 from workflow.parties import Organisation
@@ -44,6 +45,7 @@ MANUAL_WARNING_RULES = ("bank_refusal", "bank_report", "complaint", "manual")
 MANUAL_RULE_TITLES = {"bank_refusal": "代理银行拒付", "bank_report": "代理银行报告疑点", "complaint": "投诉举报线索",
                       "manual": "人工排查发现"}
 WARNING_STATUSES = WARNING_LIFECYCLE.statuses  # open, verifying, confirmed, dismissed (workflow.machines.warning)
+PAYEE_STATUSES = PAYEE_LIFECYCLE.statuses  # pending, confirmed, rejected (workflow.machines.payee)
 
 
 class Payment(db.Model):
@@ -175,7 +177,8 @@ class RuleSet(db.Model):
 
 class PayeeRegistration(db.Model):
     """An individual payee filed with finance (Art. 16): identity number, employer,
-    title and personal bank account, filed by the paying unit."""
+    title and personal bank account, filed by the paying unit. It counts for the Art. 16 rule
+    only once finance has confirmed it (``status``, :mod:`workflow.machines.payee`)."""
 
     __tablename__ = "payee_registrations"
 
@@ -189,10 +192,23 @@ class PayeeRegistration(db.Model):
     filed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(sa.String(12))
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)  # finance's reason for a rejection
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
 
     unit: Mapped[Organisation] = relationship()
 
-    __table_args__ = (sa.UniqueConstraint("unit_id", "id_number", name="uq_payee_registrations_unit_person"),)
+    __table_args__ = (
+        sa.UniqueConstraint("unit_id", "id_number", name="uq_payee_registrations_unit_person"),
+        sa.CheckConstraint(status.in_(PAYEE_STATUSES), name="status"),
+        # finance's list of filings awaiting confirmation, paged by id
+        sa.Index("ix_payee_registrations_status_id", "status", "id"),
+    )
+
+    @validates("status")
+    def _only_the_lifecycle_writes_status(self, _key, value):
+        return checked_status(self, value, PAYEE_LIFECYCLE.initial, "payee")
 
     @property
     def unit_code(self) -> str:

@@ -28,10 +28,12 @@ from workflow.settings import local_zone
 
 
 class Registration(NamedTuple):
-    """An individual payee as filed with finance by a unit (Art. 16)."""
+    """An individual payee as filed with finance by a unit (Art. 16), and whether finance has
+    confirmed the filing (``status``: only a ``confirmed`` one makes a payment legitimate)."""
 
     name: str
     account: str
+    status: str
 
 
 @dataclass
@@ -168,8 +170,8 @@ def _bind_indicators(parsed: list[dict], batch: Batch) -> None:
 def _registrations(parsed: list[dict], batch: Batch) -> None:
     people = {p["payee_id_number"] for p in parsed if p["payee_kind"] == "individual" and p["payee_id_number"]}
     for chunk in chunks(people):
-        for unit_id, number, name, account in db.session.execute(sa.select(
+        for unit_id, number, name, account, status in db.session.execute(sa.select(
                 PayeeRegistration.unit_id, PayeeRegistration.id_number, PayeeRegistration.name,
-                PayeeRegistration.account).where(among(PayeeRegistration.id_number, chunk),
-                                                 PayeeRegistration.unit_id.in_(batch.unit_ids))):
-            batch.registrations[(unit_id, number)] = Registration(name, account)
+                PayeeRegistration.account, PayeeRegistration.status).where(
+                    among(PayeeRegistration.id_number, chunk), PayeeRegistration.unit_id.in_(batch.unit_ids))):
+            batch.registrations[(unit_id, number)] = Registration(name, account, status)

@@ -436,7 +436,9 @@ class OverBudget(Rule):
 
 class IndividualPayeeUnregistered(Rule):
     """A payment to an individual whose identity number, employer, title and account the unit
-    has not filed with finance, or whose name or account differs from the filing (Art. 16)."""
+    has not filed with finance, whose filing finance has not confirmed (备案核实确认: pending or
+    rejected, :mod:`workflow.machines.payee`), or whose name or account differs from the
+    filing (Art. 16)."""
 
     name = "individual_payee_unregistered"
     title = "个人收款人未备案"
@@ -456,6 +458,9 @@ class IndividualPayeeUnregistered(Rule):
         filed = batch.registrations.get((p["unit_id"], number))
         if filed is None:
             return f"收款人{p['payee_name']}（身份证{mask(number)}）未向财政部门备案身份、工作单位、职务职称和银行账号"
+        if filed.status != "confirmed":
+            state = "已被财政部门退回" if filed.status == "rejected" else "尚未经财政部门核实确认"
+            return f"收款人{p['payee_name']}（身份证{mask(number)}）的备案{state}"
         if self.match_name and filed.name != p["payee_name"]:
             return f"收款人姓名“{p['payee_name']}”与备案姓名不一致（身份证{mask(number)}）"
         if self.match_account and filed.account != p["payee_account"]:

@@ -1,0 +1,51 @@
+"""Registers that make payments legitimate (issue 11): payee confirmation (Art. 16)
+
+Individual payee filings get a status (:mod:`workflow.machines.payee`): a unit's filing counts
+for the Art. 16 rule only once finance has confirmed it. Filings already stored become
+``confirmed``: until now every filing counted at once, and payments screened against them were
+accepted on that footing; turning them all ``pending`` would make every payment to people
+already on file warned overnight, for filings nobody asked finance to look at. Finance can
+review them in its list (their journal shows who filed them); only new filings and a unit's
+changes wait for confirmation.
+
+Revision ID: 0022_registers
+Revises: 0016_case_last_hash
+Create Date: 2026-11-29 17:00:00
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+
+# revision identifiers, used by Alembic.
+revision = '0022_registers'
+down_revision = '0016_case_last_hash'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('payee_registrations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('status', sa.String(length=12), nullable=True))
+        batch_op.add_column(sa.Column('status_reason', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('decided_by_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True))
+    op.execute(sa.text("UPDATE payee_registrations SET status = 'confirmed', decided_at = updated_at"))
+    with op.batch_alter_table('payee_registrations', schema=None) as batch_op:
+        batch_op.alter_column('status', existing_type=sa.String(length=12), nullable=False)
+        batch_op.create_foreign_key(batch_op.f('fk_payee_registrations_decided_by_id_users'), 'users',
+                                    ['decided_by_id'], ['id'])
+        batch_op.create_check_constraint(batch_op.f('ck_payee_registrations_status'),
+                                         "status IN ('pending', 'confirmed', 'rejected')")
+        batch_op.create_index('ix_payee_registrations_status_id', ['status', 'id'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('payee_registrations', schema=None) as batch_op:
+        batch_op.drop_index('ix_payee_registrations_status_id')
+        batch_op.drop_constraint(batch_op.f('ck_payee_registrations_status'), type_='check')
+        batch_op.drop_constraint(batch_op.f('fk_payee_registrations_decided_by_id_users'), type_='foreignkey')
+        batch_op.drop_column('decided_at')
+        batch_op.drop_column('decided_by_id')
+        batch_op.drop_column('status_reason')
+        batch_op.drop_column('status')
