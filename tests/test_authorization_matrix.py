@@ -104,6 +104,11 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/payees/{payee}/events"): Op(IN_CHARGE | {"unit"}),
     ("POST", "/api/v1/payees/{payee}/confirm"): Op(IN_CHARGE, why="核实确认 is finance's, never the filing unit's"),
     ("POST", "/api/v1/payees/{payee}/reject"): Op(IN_CHARGE, _json(lambda ids: {"reason": "账号与身份证姓名不符"})),
+    ("GET", "/api/v1/account-changes"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/account-changes"): Op(IN_CHARGE | {"unit"}, _json(lambda ids: {
+        "unit_code": UNIT, "number": "3009000109200012345", "change": "changed", "changed_on": "2021-03-01",
+        "details": "预留印鉴变更"}), refused=NAMED_IN_BODY),
+    ("GET", "/api/v1/account-changes/{account_change}"): Op(SEES_UNIT),
     ("GET", "/api/v1/warnings"): Op(EVERYONE, why="a list of what is in reach"),
     ("POST", "/api/v1/warnings"): Op(IN_CHARGE, _json(lambda ids: {
         "unit_code": UNIT, "payment_id": ids["payment"], "level": "warn", "finding": "现场检查发现白条抵库",
@@ -195,6 +200,9 @@ def _build(parties) -> dict:
                                               "employer": "克州政协机关", "title": "科员",
                                               "account": "6222000011113333"})
     assert filed.status_code == 201
+    account_change = unit.post("/api/v1/account-changes", json={
+        "unit_code": UNIT, "number": "3009000109200012345", "change": "changed", "changed_on": "2021-03-01"})
+    assert account_change.status_code == 201, account_change.get_json()
     receipt = parties[ANONYMOUS].post("/api/v1/complaints", environ_base={"REMOTE_ADDR": "203.0.113.10"}, json={
         "unit_code": UNIT, "description": "现金报销大额差旅费", "reporter_phone": "13800001111"})
     assert receipt.status_code == 201
@@ -213,6 +221,7 @@ def _build(parties) -> dict:
         "complaint": city.get("/api/v1/complaints").get_json()["items"][0]["id"], "case": case_id,
         "trigger": "publish_notice", "evidence": upload.get_json()["id"], "document": documents[0]["id"],
         "machine": "unit-case", "receipt_code": receipt.get_json()["receipt_code"],
+        "account_change": account_change.get_json()["id"],
     }
 
 

@@ -4,11 +4,18 @@ of approved 归垫 (Art. 10(三)10, 13(三)5, 13(四)) and units' internal rules
 (Art. 17)."""
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import sqlalchemy as sa
-from payments_helpers import PERSON_ACCOUNT, PERSON_ID, UNIT, payment, rules_of
+from payments_helpers import PERSON_ACCOUNT, PERSON_ID, UNIT, ZERO_BALANCE, payment, rules_of
 
 from workflow.db import db
+from workflow.deadlines import add_working_days
 from workflow.journal import JournalEntry
+
+BANK = "BANK-ICBC-KZ"
+NEW_ACCOUNT = "3009000109200077777"
 
 PERSON = {"unit_code": UNIT, "id_number": PERSON_ID, "name": "张三", "employer": "克州政协机关", "title": "科员",
           "account": PERSON_ACCOUNT}
@@ -99,3 +106,76 @@ def test_art16_the_filing_lifecycle_is_served_as_a_table(as_unit):
     edges = {(t["trigger"], tuple(t["source"]), t["dest"], tuple(t["roles"])) for t in body["transitions"]}
     assert ("confirm", ("pending",), "confirmed", ("finance",)) in edges
     assert ("file", ("new",), "pending", ("unit",)) in edges
+
+
+# --- Art. 13(一): account changes reported within five working days -------------------------------
+
+def _today():
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def _opened(changed_on, number=NEW_ACCOUNT, **kw):
+    return {"unit_code": UNIT, "number": number, "change": "opened", "changed_on": changed_on.isoformat(),
+            "bank_code": BANK, "kind": "special", **kw}
+
+
+def test_art13_1_a_change_reported_within_five_working_days_raises_nothing(as_unit, as_city_finance):
+    response = as_unit.post("/api/v1/account-changes", json=_opened(_today()))
+    assert response.status_code == 201, response.get_json()
+    report = response.get_json()
+    assert report["late"] is False and report["warning_id"] is None
+    assert as_city_finance.get("/api/v1/warnings?rule=account_change_late").get_json()["items"] == []
+    # the opened account is recorded for the unit, unregistered until finance registers it
+    [account] = [a for a in as_unit.get("/api/v1/accounts").get_json()["items"] if a["number"] == NEW_ACCOUNT]
+    assert account["registered"] is False and report["account_id"] == account["id"]
+
+
+def test_art13_1_a_change_reported_later_than_five_working_days_is_warned(as_unit, as_city_finance, as_competent):
+    changed_on = _today() - dt.timedelta(days=30)
+    report = as_unit.post("/api/v1/account-changes", json=_opened(changed_on)).get_json()
+    assert report["late"] is True and report["warning_id"]
+    due = add_working_days(changed_on, 5).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    assert report["due_at"].startswith(due.isoformat())
+    warning = as_city_finance.get(f"/api/v1/warnings/{report['warning_id']}").get_json()
+    assert (warning["rule"], warning["level"], warning["article"]) == ("account_change_late", "warn", "第十三条（一）")
+    assert changed_on.isoformat() in warning["message"] and warning["payment"] is None
+    assert [r["id"] for r in as_city_finance.get("/api/v1/account-changes?late=true").get_json()["items"]] \
+        == [report["id"]]
+    assert [r["id"] for r in as_competent.get("/api/v1/account-changes").get_json()["items"]] == [report["id"]]
+    assert actions(f"account:{report['account_id']}") == ["recorded", "change_reported"]
+
+
+def test_art13_1_reports_are_the_units_own(as_unit, as_other_unit, as_bank):
+    report = as_unit.post("/api/v1/account-changes", json=_opened(_today())).get_json()
+    assert as_other_unit.get(f"/api/v1/account-changes/{report['id']}").status_code == 404
+    assert as_other_unit.get("/api/v1/account-changes").get_json()["items"] == []
+    assert as_other_unit.post("/api/v1/account-changes", json=_opened(_today())).status_code == 422
+    assert as_bank.post("/api/v1/account-changes", json=_opened(_today())).status_code == 403
+
+
+def test_art13_1_a_change_of_an_account_never_reported_or_in_the_future_is_refused(as_unit):
+    closed = {"unit_code": UNIT, "number": "3009000109200055555", "change": "closed",
+              "changed_on": _today().isoformat()}
+    response = as_unit.post("/api/v1/account-changes", json=closed)
+    assert response.status_code == 422 and "number" in response.get_json()["errors"]
+    future = as_unit.post("/api/v1/account-changes", json=_opened(_today() + dt.timedelta(days=3)))
+    assert future.status_code == 422 and "changed_on" in future.get_json()["errors"]
+    no_bank = as_unit.post("/api/v1/account-changes", json={**_opened(_today()), "bank_code": None})
+    assert no_bank.status_code == 422
+
+
+def test_art13_1_a_payment_from_an_account_reported_closed_at_the_bank_is_warned(as_unit, as_city_finance):
+    closed_on = dt.date(2021, 2, 26)
+    response = as_unit.post("/api/v1/account-changes", json={
+        "unit_code": UNIT, "number": ZERO_BALANCE, "change": "closed", "changed_on": closed_on.isoformat()})
+    assert response.status_code == 201 and response.get_json()["late"] is True
+    before, after = screened(as_city_finance, payment(paid_at="2021-02-25T10:00:00+08:00"),
+                             payment(paid_at="2021-03-01T10:00:00+08:00"))
+    assert "account_not_registered" not in rules_of(before)
+    [warned] = [w for w in after["warnings"] if w["rule"] == "account_not_registered"]
+    assert "2021-02-26" in warned["message"] and warned["article"] == "第十三条（一）"
+
+
+def test_art13_1_a_payment_from_an_account_never_reported_is_warned(as_city_finance):
+    [item] = screened(as_city_finance, payment(payer_account="3009000109200055555"))
+    assert "account_not_registered" in rules_of(item)

@@ -16,7 +16,8 @@ stream              actions
 ``ruleset:<org>``   published (a new rule-set version, by that finance department)
 ``settlement:<id>`` reported (one entry per settlement report of that bank)
 ``token:<id>``      issued, revoked
-``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一))
+``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一)),
+                    change_reported (the unit's report of a change at the bank, on time or late)
 ``indicators:<org>`` loaded (one entry per upload by that finance department: ids and a digest)
 ``payee:<id>``      filed, changed, confirmed, rejected (individual payees, Art. 16)
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
@@ -80,7 +81,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "ruleset": ("published",),
     "settlement": ("reported",),
     "token": ("issued", "revoked"),
-    "account": ("recorded", "changed"),
+    "account": ("recorded", "changed", "change_reported"),
     "indicators": ("loaded",),
     "payee": ("filed", "changed", "confirmed", "rejected"),
     "outbox": ("retried",),

@@ -1,4 +1,4 @@
-"""Registers that make payments legitimate (issue 11): payee confirmation (Art. 16)
+"""Registers that make payments legitimate (issue 11): payee confirmation (Art. 16), account change reports (Art. 13(一))
 
 Individual payee filings get a status (:mod:`workflow.machines.payee`): a unit's filing counts
 for the Art. 16 rule only once finance has confirmed it. Filings already stored become
@@ -7,6 +7,10 @@ accepted on that footing; turning them all ``pending`` would make every payment 
 already on file warned overnight, for filings nobody asked finance to look at. Finance can
 review them in its list (their journal shows who filed them); only new filings and a unit's
 changes wait for confirmation.
+
+Account changes (Art. 13(一)): ``account_change_reports``, one row per report of a change at the
+bank, with its due time and whether it was late; ``bank_accounts.bank_closed_on``, the day a
+unit reported an account closed at the bank (none for accounts already stored).
 
 Revision ID: 0022_registers
 Revises: 0016_case_last_hash
@@ -39,8 +43,35 @@ def upgrade():
                                          "status IN ('pending', 'confirmed', 'rejected')")
         batch_op.create_index('ix_payee_registrations_status_id', ['status', 'id'], unique=False)
 
+    with op.batch_alter_table('bank_accounts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('bank_closed_on', sa.Date(), nullable=True))
+    op.create_table('account_change_reports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('change', sa.String(length=8), nullable=False),
+    sa.Column('changed_on', sa.Date(), nullable=False),
+    sa.Column('details', sa.String(length=500), nullable=False),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('late', sa.Boolean(), nullable=False),
+    sa.Column('warning_id', sa.Integer(), nullable=True),
+    sa.Column('reported_by_id', sa.Integer(), nullable=True),
+    sa.Column('reported_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("change IN ('opened', 'changed', 'closed')", name=op.f('ck_account_change_reports_change')),
+    sa.ForeignKeyConstraint(['account_id'], ['bank_accounts.id'], name=op.f('fk_account_change_reports_account_id_bank_accounts')),
+    sa.ForeignKeyConstraint(['reported_by_id'], ['users.id'], name=op.f('fk_account_change_reports_reported_by_id_users')),
+    sa.ForeignKeyConstraint(['unit_id'], ['organisations.id'], name=op.f('fk_account_change_reports_unit_id_organisations')),
+    sa.ForeignKeyConstraint(['warning_id'], ['warnings.id'], name=op.f('fk_account_change_reports_warning_id_warnings')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_account_change_reports'))
+    )
+    op.create_index('ix_account_change_reports_unit_id_id', 'account_change_reports', ['unit_id', 'id'], unique=False)
+
 
 def downgrade():
+    op.drop_index('ix_account_change_reports_unit_id_id', table_name='account_change_reports')
+    op.drop_table('account_change_reports')
+    with op.batch_alter_table('bank_accounts', schema=None) as batch_op:
+        batch_op.drop_column('bank_closed_on')
     with op.batch_alter_table('payee_registrations', schema=None) as batch_op:
         batch_op.drop_index('ix_payee_registrations_status_id')
         batch_op.drop_constraint(batch_op.f('ck_payee_registrations_status'), type_='check')

@@ -41,9 +41,11 @@ WARNING_LEVEL_LABELS = {"block": "拦截", "warn": "预警", "remind": "提示"}
 # The "rules" of warnings raised by hand (a bank's refusal or report, a complaint, finance's own
 # finding in 人工排查, Art. 12) rather than by a screening rule (workflow.monitoring.rules.WARNING_RULES
 # lists both). Finance raising a warning by hand may also name a screening rule.
-MANUAL_WARNING_RULES = ("bank_refusal", "bank_report", "complaint", "manual")
+# ``account_change_late`` is raised by the account-change register (Art. 13(一)) when a unit
+# reports a change at the bank later than five working days after it.
+MANUAL_WARNING_RULES = ("bank_refusal", "bank_report", "complaint", "manual", "account_change_late")
 MANUAL_RULE_TITLES = {"bank_refusal": "代理银行拒付", "bank_report": "代理银行报告疑点", "complaint": "投诉举报线索",
-                      "manual": "人工排查发现"}
+                      "manual": "人工排查发现", "account_change_late": "账户变更未按时备案"}
 WARNING_STATUSES = WARNING_LIFECYCLE.statuses  # open, verifying, confirmed, dismissed (workflow.machines.warning)
 PAYEE_STATUSES = PAYEE_LIFECYCLE.statuses  # pending, confirmed, rejected (workflow.machines.payee)
 

@@ -90,7 +90,8 @@ def _accounts(parsed: list[dict], batch: Batch) -> None:
     for chunk in chunks(numbers):
         for number, *columns in db.session.execute(sa.select(
                 BankAccount.number, BankAccount.id, BankAccount.unit_id, BankAccount.bank_id, BankAccount.kind,
-                BankAccount.registered, BankAccount.status).where(among(BankAccount.number, chunk))
+                BankAccount.registered, BankAccount.status, BankAccount.bank_closed_on).where(
+                    among(BankAccount.number, chunk))
                 .order_by(BankAccount.registered.desc(), BankAccount.id)):
             info = AccountInfo(*columns)
             batch.accounts.setdefault(number, info)

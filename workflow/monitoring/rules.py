@@ -25,6 +25,7 @@ disbursement suspended, and the running totals *before* this payment.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -36,6 +37,7 @@ from workflow.articles import Cited, art, cite
 from workflow.db import to_money
 from workflow.monitoring.models import EXCEPTIONS, MANUAL_RULE_TITLES, MANUAL_WARNING_RULES, PAYEE_KINDS, WARNING_LEVELS
 from workflow.schemas import Checked, Flag, Money, choice, non_negative, schema_for
+from workflow.settings import local_zone
 
 
 class AccountInfo(NamedTuple):
@@ -45,6 +47,7 @@ class AccountInfo(NamedTuple):
     kind: str
     registered: bool
     status: str
+    closed_on: dt.date | None  # reported closed at the bank on that day (Art. 13(一))
 
 
 class IndicatorInfo(NamedTuple):
@@ -485,8 +488,9 @@ class FrozenBalance(Rule):
 
 
 class AccountNotRegistered(Rule):
-    """The payer account is not recorded, not the paying unit's, not registered with finance,
-    or suspended or closed (Art. 13(一))."""
+    """The payer account is not recorded (neither registered by finance nor reported by the
+    unit), not the paying unit's, not registered with finance, suspended or closed, or reported
+    by the unit as closed at the bank on or before the payment's day (Art. 13(一))."""
 
     name = "account_not_registered"
     title = "付款账户未登记或已停用"
@@ -506,6 +510,8 @@ class AccountNotRegistered(Rule):
             return f"付款账户{number}已被暂停使用"
         if account.status == "closed":
             return f"付款账户{number}已撤销"
+        if account.closed_on is not None and p["paid_at"].astimezone(local_zone()).date() >= account.closed_on:
+            return f"付款账户{number}已由单位报告于{account.closed_on.isoformat()}在开户银行撤销"
         return None
 
 

@@ -1,0 +1,112 @@
+"""Registers that make payments legitimate, or show they are not (issue 11):
+
+- account changes reported by units (账户变更备案, Art. 13(一)): a change at the bank is to be
+  reported within five Asia/Shanghai working days (:func:`report_account_change`); a later
+  report opens a warning (``account_change_late``), and an account reported closed is one a
+  payment may no longer come from (the ``account_not_registered`` rule reads it);
+
+The individual payee filings (Art. 16) are in :mod:`workflow.monitoring.payees`. The tables are
+where screening reads them (:mod:`workflow.accounts`, :mod:`workflow.monitoring.models`); this
+module is what the parties do with them. No commit here: the caller's transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from workflow import budget, journal
+from workflow.accounts import (
+    ACCOUNT_CHANGE_LABELS,
+    REPORT_WORKING_DAYS,
+    AccountChangeReport,
+    BankAccount,
+)
+from workflow.articles import art
+from workflow.db import db, locked, utcnow
+from workflow.deadlines import add_working_days, working_days_between
+from workflow.errors import Invalid, NotFound
+from workflow.monitoring import alerts
+from workflow.parties import Actor, require
+from workflow.scoping import units_of
+from workflow.settings import local_zone
+from workflow.verification import open_manual_warning
+
+ACCOUNT_CHANGE_ARTICLE = art(13, 1)
+
+
+# --- account changes (Art. 13(一)) ---------------------------------------------------------------
+
+def account_changes_for(actor: Actor):
+    """Reports in reach: the unit its own, its competent department its units', finance its region's."""
+    return sa.select(AccountChangeReport).options(selectinload(AccountChangeReport.unit),
+                                                 selectinload(AccountChangeReport.account)).where(
+        units_of(actor, AccountChangeReport.unit_id))
+
+
+def get_account_change(actor: Actor, report_id: int) -> AccountChangeReport:
+    row = db.session.execute(account_changes_for(actor).where(AccountChangeReport.id == report_id)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no account change report {report_id}")
+    return row
+
+
+def report_account_change(actor: Actor, data: dict, now: dt.datetime | None = None) -> AccountChangeReport:
+    """A unit reports what happened to one of its accounts at the bank, and when (``changed_on``,
+    the bank's date); finance may record a report for a unit of its region.
+
+    ``opened``: the account is recorded for the unit if it is not yet (unregistered until finance
+    registers it, as ``POST /accounts``: ``bank_code`` and ``kind`` needed). ``changed`` and
+    ``closed`` name an account recorded for the unit; ``closed`` marks the day it was closed at
+    the bank, from which day screening warns on payments from it. A report later than the end of
+    the fifth working day after ``changed_on`` is late: a warning (``account_change_late``, warn
+    level, 第十三条（一）) is opened on the unit and told as screening tells. Journaled on the
+    account's stream."""
+    require(actor, "unit", "finance", action="report bank account changes")
+    now = now or utcnow()
+    changed_on: dt.date = data["changed_on"]
+    if changed_on > now.astimezone(local_zone()).date():
+        raise Invalid("the change cannot lie in the future", {"changed_on": ["after today"]})
+    unit = budget.unit_in_reach(actor, data["unit_code"])
+    if unit is None:
+        raise Invalid("unknown budget unit", {"unit_code": [f"no budget unit {data['unit_code']!r} you may act for"]})
+    change = data["change"]
+    account = db.session.execute(locked(sa.select(BankAccount).where(
+        BankAccount.unit_id == unit.id, BankAccount.number == data["number"]), of=BankAccount)).scalar_one_or_none()
+    if account is None:
+        if change != "opened":
+            raise Invalid("no such account of the unit", {"number": [
+                "no account of this number is recorded for the unit; report it opened first"]})
+        missing = {key: ["required to record a newly opened account"] for key in ("bank_code", "kind")
+                   if not data.get(key)}
+        if missing:
+            raise Invalid("a newly opened account needs its bank and kind", missing)
+        account = budget.register_account(actor, {"unit_code": unit.code, "bank_code": data["bank_code"],
+                                                  "number": data["number"], "kind": data["kind"]})
+    if change == "closed":
+        account.bank_closed_on = changed_on
+    due_at = add_working_days(changed_on, REPORT_WORKING_DAYS)
+    late = now > due_at
+    report = AccountChangeReport(unit_id=unit.id, account_id=account.id, change=change, changed_on=changed_on,
+                                 details=(data.get("details") or "").strip(), due_at=due_at, late=late,
+                                 reported_by_id=actor.user_id, reported_at=now)
+    db.session.add(report)
+    db.session.flush()
+    if late:
+        overdue = working_days_between(due_at, now)
+        label = ACCOUNT_CHANGE_LABELS[change]
+        warning = open_manual_warning(
+            Actor.system(), unit=unit, payment=None, rule="account_change_late", level="warn",
+            article=ACCOUNT_CHANGE_ARTICLE, now=now, source={"account_change_report_id": report.id},
+            message=(f"账户{account.number}于{changed_on.isoformat()}在开户银行{label}，"
+                     f"{now.astimezone(local_zone()).date().isoformat()}才向财政部门报告，超过变更后"
+                     f"{REPORT_WORKING_DAYS}个工作日的期限（{due_at.astimezone(local_zone()).date().isoformat()}）"
+                     f"{overdue}个工作日"))
+        report.warning_id = warning.id
+        alerts.tell([alerts.Alert(warning.id, unit.id, warning.level, warning.rule, warning.article, warning.message)],
+                    batch=f"warning:{warning.id}", now=now, manual=True)
+    journal.record(actor, journal.stream_of("account", account.id), "change_reported", {
+        "report_id": report.id, "change": change, "changed_on": changed_on, "details": report.details,
+        "due_at": due_at, "late": late, "warning_id": report.warning_id}, now=now)
+    return report
