@@ -12,6 +12,8 @@ from api.pagination import PageQuery, page_schema, paginate
 from workflow import registers
 from workflow.accounts import ACCOUNT_CHANGES, ACCOUNT_KINDS, AccountChangeReport
 from workflow.db import db
+from workflow.monitoring.models import ReimbursementApproval
+from workflow.schemas import Money, positive
 
 blp = Blueprint("registers", __name__, url_prefix="/api/v1",
                 description="Registers: account changes (Art. 13(一)), approved 归垫 (Art. 13(三)5, 13(四)), "
@@ -70,3 +72,55 @@ class AccountChange(MethodView):
     @blp.response(200, AccountChangeReportSchema)
     def get(self, report_id):
         return registers.get_account_change(current_actor(), report_id)
+
+
+# --- approved 归垫 (Art. 10(三)10, 13(三)5, 13(四)) ------------------------------------------------
+
+class DrawSchema(ma.Schema):
+    payment_id = Integer()
+    amount = Money()
+    returned = ma.fields.Boolean(metadata={"description": "the payment was refused and gave the amount back"})
+    created_at = AwareDateTime()
+
+
+class AdvanceSchema(ma.Schema):
+    id = Integer(dump_only=True)
+    unit_code = ma.fields.String(required=True)
+    indicator_id = Integer(required=True, metadata={"description": "the indicator the money goes back from"})
+    amount = Money(required=True, validate=positive)
+    remaining = Money(dump_only=True, metadata={"description": "what payments claiming it may still draw"})
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
+    document_ref = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200), metadata={
+        "description": "the approval document; a payment claims it as exception_ref"})
+    created_at = AwareDateTime(dump_only=True)
+
+
+class AdvanceDetailSchema(AdvanceSchema):
+    draws = ma.fields.List(ma.fields.Nested(DrawSchema), dump_only=True,
+                           metadata={"description": "the payments honoured on it, in order"})
+
+
+@blp.route("/reimbursements")
+class Advances(MethodView):
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, page_schema(AdvanceSchema))
+    def get(self, args):
+        """Approved 归垫 in reach (Art. 13(三)5, 13(四)): each with what is left."""
+        return paginate(registers.advances_for(current_actor()), ReimbursementApproval.id, args)
+
+    @blp.arguments(AdvanceSchema)
+    @blp.response(201, AdvanceSchema)
+    def post(self, data):
+        """Finance enters a 归垫 it approved; a payment claiming exception 5 with ``document_ref`` is
+        honoured only while the entry has money left for it, and draws it down."""
+        row = registers.register_advance(current_actor(), data)
+        db.session.commit()
+        return row
+
+
+@blp.route("/reimbursements/<int:entry_id>")
+class Advance(MethodView):
+    @blp.response(200, AdvanceDetailSchema)
+    def get(self, entry_id):
+        """One entry with the payments that drew on it."""
+        return registers.get_advance(current_actor(), entry_id)

@@ -109,6 +109,11 @@ MATRIX: dict[tuple[str, str], Op] = {
         "unit_code": UNIT, "number": "3009000109200012345", "change": "changed", "changed_on": "2021-03-01",
         "details": "预留印鉴变更"}), refused=NAMED_IN_BODY),
     ("GET", "/api/v1/account-changes/{account_change}"): Op(SEES_UNIT),
+    ("GET", "/api/v1/reimbursements"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/reimbursements"): Op(IN_CHARGE, _json(lambda ids: {
+        "unit_code": UNIT, "indicator_id": ids["indicator"], "amount": "500.00", "reason": "垫付会议费",
+        "document_ref": "克财库〔2021〕30号"}), refused=NAMED_IN_BODY),
+    ("GET", "/api/v1/reimbursements/{reimbursement}"): Op(SEES_UNIT),
     ("GET", "/api/v1/warnings"): Op(EVERYONE, why="a list of what is in reach"),
     ("POST", "/api/v1/warnings"): Op(IN_CHARGE, _json(lambda ids: {
         "unit_code": UNIT, "payment_id": ids["payment"], "level": "warn", "finding": "现场检查发现白条抵库",
@@ -203,6 +208,11 @@ def _build(parties) -> dict:
     account_change = unit.post("/api/v1/account-changes", json={
         "unit_code": UNIT, "number": "3009000109200012345", "change": "changed", "changed_on": "2021-03-01"})
     assert account_change.status_code == 201, account_change.get_json()
+    indicator = city.get(f"/api/v1/indicators?unit_code={UNIT}&economic_code=30201").get_json()["items"][0]["id"]
+    reimbursement = city.post("/api/v1/reimbursements", json={
+        "unit_code": UNIT, "indicator_id": indicator, "amount": "1000.00", "reason": "垫付办公费",
+        "document_ref": "克财库〔2021〕12号"})
+    assert reimbursement.status_code == 201, reimbursement.get_json()
     receipt = parties[ANONYMOUS].post("/api/v1/complaints", environ_base={"REMOTE_ADDR": "203.0.113.10"}, json={
         "unit_code": UNIT, "description": "现金报销大额差旅费", "reporter_phone": "13800001111"})
     assert receipt.status_code == 201
@@ -221,7 +231,8 @@ def _build(parties) -> dict:
         "complaint": city.get("/api/v1/complaints").get_json()["items"][0]["id"], "case": case_id,
         "trigger": "publish_notice", "evidence": upload.get_json()["id"], "document": documents[0]["id"],
         "machine": "unit-case", "receipt_code": receipt.get_json()["receipt_code"],
-        "account_change": account_change.get_json()["id"],
+        "account_change": account_change.get_json()["id"], "indicator": indicator,
+        "reimbursement": reimbursement.get_json()["id"],
     }
 
 

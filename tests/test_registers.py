@@ -8,7 +8,8 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from payments_helpers import PERSON_ACCOUNT, PERSON_ID, UNIT, ZERO_BALANCE, payment, rules_of
+from payments_helpers import PERSON_ACCOUNT, PERSON_ID, REAL_FUND, UNIT, ZERO_BALANCE, payment, rules_of
+from race_support import race
 
 from workflow.db import db
 from workflow.deadlines import add_working_days
@@ -179,3 +180,95 @@ def test_art13_1_a_payment_from_an_account_reported_closed_at_the_bank_is_warned
 def test_art13_1_a_payment_from_an_account_never_reported_is_warned(as_city_finance):
     [item] = screened(as_city_finance, payment(payer_account="3009000109200055555"))
     assert "account_not_registered" in rules_of(item)
+
+
+# --- Art. 13(三)5, 13(四), 10(三)10: the register of approved 归垫 ---------------------------------
+
+APPROVAL = "克财库〔2021〕12号"
+
+
+def _indicator_id(finance, economic_code="30201") -> int:
+    [indicator] = finance.get(f"/api/v1/indicators?unit_code={UNIT}&economic_code={economic_code}").get_json()["items"]
+    return indicator["id"]
+
+
+def _approve(finance, amount="1000.00", **kw) -> dict:
+    response = finance.post("/api/v1/reimbursements", json={
+        "unit_code": UNIT, "indicator_id": _indicator_id(finance), "amount": amount, "reason": "财政资金下达前以实有资金垫付办公费",
+        "document_ref": APPROVAL, **kw})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def reimbursement(amount="600.00", ref=APPROVAL, **kw):
+    """归垫: from the zero-balance account back to the unit's own real-fund account that advanced it."""
+    return payment(**{"amount": amount, "summary": "归垫办公费", "payee_name": "克州政协机关", "payee_account": REAL_FUND,
+                      "payee_kind": "unit", "exception": "approved_reimbursement", "exception_ref": ref, **kw})
+
+
+def _real_fund(item) -> dict | None:
+    return next((w for w in item["warnings"] if w["rule"] == "real_fund_transfer"), None)
+
+
+def test_art13_3_5_a_reimbursement_without_an_entry_in_the_register_is_not_honoured(as_city_finance):
+    [item] = screened(as_city_finance, reimbursement())
+    warning = _real_fund(item)
+    assert item["status"] == "held" and "归垫登记中没有该文号" in warning["message"]
+
+
+def test_art13_3_5_the_exception_is_honoured_on_an_entry_with_money_left_and_draws_it_down(as_city_finance, as_unit):
+    entry = _approve(as_city_finance)
+    assert entry["remaining"] == "1000.00"
+    first, second = screened(as_city_finance, reimbursement("600.00"), reimbursement("600.00"))
+    assert _real_fund(first) is None and first["status"] == "accepted"
+    assert "尚余400.00元，不足本笔600.00元" in _real_fund(second)["message"]  # money left, but not enough
+    [third] = screened(as_city_finance, reimbursement("400.00"))
+    assert _real_fund(third) is None
+    detail = as_unit.get(f"/api/v1/reimbursements/{entry['id']}").get_json()  # the unit reads its own entry
+    assert detail["remaining"] == "0.00"
+    assert [d["payment_id"] for d in detail["draws"]] == [first["id"], third["id"]]
+    [fourth] = screened(as_city_finance, reimbursement("0.01"))
+    assert _real_fund(fourth) is not None  # nothing left
+
+
+def test_art13_3_5_the_entry_must_be_the_units_and_on_the_payments_indicator(as_city_finance):
+    _approve(as_city_finance)
+    [other_code] = screened(as_city_finance, reimbursement(economic_code="30211", summary="归垫邮电费"))
+    assert "不是本笔支付所用的预算指标" in _real_fund(other_code)["message"]
+    [other_ref] = screened(as_city_finance, reimbursement(ref="克财库〔2021〕99号"))
+    assert _real_fund(other_ref) is not None
+
+
+def test_art13_3_5_a_refused_payment_gives_its_draw_back(as_city_finance, as_bank):
+    entry = _approve(as_city_finance)
+    [item] = screened(as_city_finance, reimbursement("600.00"))
+    assert as_city_finance.get(f"/api/v1/reimbursements/{entry['id']}").get_json()["remaining"] == "400.00"
+    refused = as_bank.post("/api/v1/bank-refusals", json={"voucher_no": item["voucher_no"], "reason": "收款账户已冻结"})
+    assert refused.status_code == 201, refused.get_json()
+    detail = as_city_finance.get(f"/api/v1/reimbursements/{entry['id']}").get_json()
+    assert detail["remaining"] == "1000.00" and detail["draws"][0]["returned"] is True
+
+
+def test_art13_3_5_only_finance_enters_approved_reimbursements(as_unit, as_competent, as_city_finance, as_other_unit):
+    body = {"unit_code": UNIT, "indicator_id": _indicator_id(as_city_finance), "amount": "1000.00",
+            "reason": "垫付", "document_ref": APPROVAL}
+    assert as_unit.post("/api/v1/reimbursements", json=body).status_code == 403
+    assert as_competent.post("/api/v1/reimbursements", json=body).status_code == 403
+    entry = _approve(as_city_finance)
+    assert as_city_finance.post("/api/v1/reimbursements", json=body).status_code == 409  # one entry per document
+    assert as_city_finance.post("/api/v1/reimbursements", json={**body, "document_ref": "x", "amount": "0"}
+                                ).status_code == 422
+    assert [e["id"] for e in as_competent.get("/api/v1/reimbursements").get_json()["items"]] == [entry["id"]]
+    assert as_other_unit.get(f"/api/v1/reimbursements/{entry['id']}").status_code == 404
+    assert actions(f"reimbursement:{entry['id']}") == ["approved"]
+
+
+def test_art13_3_5_two_racing_payments_draw_an_entry_down_once(app, as_city_finance):
+    entry = _approve(as_city_finance)
+    answers = race(app, [("post", "/api/v1/payments", as_city_finance.headers, [reimbursement("600.00")]),
+                         ("post", "/api/v1/payments", as_city_finance.headers, [reimbursement("600.00")])])
+    assert [a.status for a in answers] == [201, 201], [a.json for a in answers]
+    honoured = [a for a in answers if _real_fund(a.json["items"][0]) is None]
+    assert len(honoured) == 1
+    detail = as_city_finance.get(f"/api/v1/reimbursements/{entry['id']}").get_json()
+    assert detail["remaining"] == "400.00" and len(detail["draws"]) == 1

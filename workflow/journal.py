@@ -20,6 +20,7 @@ stream              actions
                     change_reported (the unit's report of a change at the bank, on time or late)
 ``indicators:<org>`` loaded (one entry per upload by that finance department: ids and a digest)
 ``payee:<id>``      filed, changed, confirmed, rejected (individual payees, Art. 16)
+``reimbursement:<id>`` approved (an approved 归垫 entered by finance, Art. 13(三)5, 13(四))
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
 ``joint_investigation:<warning id>`` joint_investigation_requested, response_added (kept apart
                     from the warning's stream: only finance and the body asked read it)
@@ -84,6 +85,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "account": ("recorded", "changed", "change_reported"),
     "indicators": ("loaded",),
     "payee": ("filed", "changed", "confirmed", "rejected"),
+    "reimbursement": ("approved",),
     "outbox": ("retried",),
 }
 ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(a for actions in STREAM_ACTIONS.values() for a in actions))

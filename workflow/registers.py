@@ -4,6 +4,9 @@
   reported within five Asia/Shanghai working days (:func:`report_account_change`); a later
   report opens a warning (``account_change_late``), and an account reported closed is one a
   payment may no longer come from (the ``account_not_registered`` rule reads it);
+- the register of approved 归垫 (Art. 10(三)10, 13(三)5, 13(四)) that finance keeps
+  (:func:`register_advance`): a payment claiming exception 5 is honoured only on an entry with
+  money left, and draws it down (:mod:`workflow.monitoring.advances`);
 
 The individual payee filings (Art. 16) are in :mod:`workflow.monitoring.payees`. The tables are
 where screening reads them (:mod:`workflow.accounts`, :mod:`workflow.monitoring.models`); this
@@ -26,8 +29,10 @@ from workflow.accounts import (
 from workflow.articles import art
 from workflow.db import db, locked, utcnow
 from workflow.deadlines import add_working_days, working_days_between
-from workflow.errors import Invalid, NotFound
+from workflow.budget import Indicator
+from workflow.errors import Conflict, Invalid, NotFound
 from workflow.monitoring import alerts
+from workflow.monitoring.models import ReimbursementApproval
 from workflow.parties import Actor, require
 from workflow.scoping import units_of
 from workflow.settings import local_zone
@@ -110,3 +115,63 @@ def report_account_change(actor: Actor, data: dict, now: dt.datetime | None = No
         "report_id": report.id, "change": change, "changed_on": changed_on, "details": report.details,
         "due_at": due_at, "late": late, "warning_id": report.warning_id}, now=now)
     return report
+
+
+# --- approved 归垫 (Art. 10(三)10, 13(三)5, 13(四)) ------------------------------------------------
+
+def advances_for(actor: Actor):
+    """Entries in reach: the unit its own, its competent department its units', finance its region's."""
+    return sa.select(ReimbursementApproval).options(selectinload(ReimbursementApproval.unit)).where(
+        units_of(actor, ReimbursementApproval.unit_id))
+
+
+def get_advance(actor: Actor, entry_id: int) -> ReimbursementApproval:
+    row = db.session.execute(advances_for(actor).where(ReimbursementApproval.id == entry_id)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no approved reimbursement {entry_id}")
+    return row
+
+
+def register_advance(actor: Actor, data: dict, now: dt.datetime | None = None) -> ReimbursementApproval:
+    """Finance enters a 归垫 it approved (报经财政部门审核批准): the unit, the indicator the money
+    goes back from, the amount, the reason and the approval document. A payment claiming Art.
+    13(三) exception 5 with this document is honoured while the entry has money left for it.
+    Journaled (``reimbursement:<id>``)."""
+    require(actor, "finance", action="approve reimbursements of advances (归垫)")
+    now = now or utcnow()
+    unit = budget.unit_in_reach(actor, data["unit_code"])
+    if unit is None:
+        raise Invalid("unknown budget unit", {"unit_code": [f"no budget unit {data['unit_code']!r} in your jurisdiction"]})
+    indicator = db.session.execute(sa.select(Indicator).where(
+        Indicator.id == data["indicator_id"], Indicator.unit_id == unit.id)).scalar_one_or_none()
+    if indicator is None:
+        raise Invalid("not an indicator of the unit", {"indicator_id": ["no budget indicator of this id for the unit"]})
+    document_ref = data["document_ref"].strip()
+    reason = data["reason"].strip()
+    missing = {key: ["required"] for key, value in (("document_ref", document_ref), ("reason", reason)) if not value}
+    if missing:
+        raise Invalid("an approval names its document and reason", missing)
+    _refuse_known_document(unit.id, document_ref)
+    entry = ReimbursementApproval(unit_id=unit.id, indicator_id=indicator.id, amount=data["amount"],
+                                  remaining=data["amount"], reason=reason, document_ref=document_ref,
+                                  approved_by_id=actor.user_id, approved_by_org_id=actor.org_id, created_at=now)
+    db.session.add(entry)
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        db.session.rollback()  # a racing entry of the same document came first: the same 409
+        _refuse_known_document(unit.id, document_ref)
+        raise
+    journal.record(actor, journal.stream_of("reimbursement", entry.id), "approved", {
+        "unit_code": unit.code, "indicator_id": indicator.id, "amount": entry.amount, "reason": reason,
+        "document_ref": document_ref}, now=now)
+    return entry
+
+
+def _refuse_known_document(unit_id: int, document_ref: str) -> None:
+    known = db.session.execute(sa.select(ReimbursementApproval.id).where(
+        ReimbursementApproval.unit_id == unit_id, ReimbursementApproval.document_ref == document_ref)).first()
+    if known is not None:
+        raise Conflict("this approval document is entered for the unit already",
+                       {"document_ref": [f"entered as {known[0]}"]})
+

@@ -1,4 +1,4 @@
-"""Registers that make payments legitimate (issue 11): payee confirmation (Art. 16), account change reports (Art. 13(一))
+"""Registers that make payments legitimate (issue 11): payee confirmation, account changes, approved 归垫
 
 Individual payee filings get a status (:mod:`workflow.machines.payee`): a unit's filing counts
 for the Art. 16 rule only once finance has confirmed it. Filings already stored become
@@ -11,6 +11,10 @@ changes wait for confirmation.
 Account changes (Art. 13(一)): ``account_change_reports``, one row per report of a change at the
 bank, with its due time and whether it was late; ``bank_accounts.bank_closed_on``, the day a
 unit reported an account closed at the bank (none for accounts already stored).
+
+Approved 归垫 (Art. 13(三)5, 13(四)): ``reimbursement_approvals``, finance's register, and
+``reimbursement_draws``, the payments honoured on an entry. Payments stored before claimed
+exception 5 on the document alone; they keep their warnings (none), and the register starts empty.
 
 Revision ID: 0022_registers
 Revises: 0016_case_last_hash
@@ -66,8 +70,48 @@ def upgrade():
     )
     op.create_index('ix_account_change_reports_unit_id_id', 'account_change_reports', ['unit_id', 'id'], unique=False)
 
+    op.create_table('reimbursement_approvals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('indicator_id', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('remaining', sa.BigInteger(), nullable=False),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('document_ref', sa.String(length=200), nullable=False),
+    sa.Column('approved_by_id', sa.Integer(), nullable=True),
+    sa.Column('approved_by_org_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_reimbursement_approvals_amount_positive')),
+    sa.CheckConstraint('remaining >= 0 AND remaining <= amount',
+                       name=op.f('ck_reimbursement_approvals_remaining_within_amount')),
+    sa.ForeignKeyConstraint(['approved_by_id'], ['users.id'], name=op.f('fk_reimbursement_approvals_approved_by_id_users')),
+    sa.ForeignKeyConstraint(['approved_by_org_id'], ['organisations.id'], name=op.f('fk_reimbursement_approvals_approved_by_org_id_organisations')),
+    sa.ForeignKeyConstraint(['indicator_id'], ['indicators.id'], name=op.f('fk_reimbursement_approvals_indicator_id_indicators')),
+    sa.ForeignKeyConstraint(['unit_id'], ['organisations.id'], name=op.f('fk_reimbursement_approvals_unit_id_organisations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reimbursement_approvals')),
+    sa.UniqueConstraint('unit_id', 'document_ref', name='uq_reimbursement_approvals_unit_document')
+    )
+    op.create_index('ix_reimbursement_approvals_unit_id_id', 'reimbursement_approvals', ['unit_id', 'id'], unique=False)
+    op.create_table('reimbursement_draws',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('approval_id', sa.Integer(), nullable=False),
+    sa.Column('payment_id', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('returned', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['approval_id'], ['reimbursement_approvals.id'], name=op.f('fk_reimbursement_draws_approval_id_reimbursement_approvals')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_reimbursement_draws_payment_id_payments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reimbursement_draws')),
+    sa.UniqueConstraint('payment_id', name=op.f('uq_reimbursement_draws_payment_id'))
+    )
+    op.create_index(op.f('ix_reimbursement_draws_approval_id'), 'reimbursement_draws', ['approval_id'], unique=False)
+
 
 def downgrade():
+    op.drop_index(op.f('ix_reimbursement_draws_approval_id'), table_name='reimbursement_draws')
+    op.drop_table('reimbursement_draws')
+    op.drop_index('ix_reimbursement_approvals_unit_id_id', table_name='reimbursement_approvals')
+    op.drop_table('reimbursement_approvals')
     op.drop_index('ix_account_change_reports_unit_id_id', table_name='account_change_reports')
     op.drop_table('account_change_reports')
     with op.batch_alter_table('bank_accounts', schema=None) as batch_op:

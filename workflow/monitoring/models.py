@@ -233,3 +233,53 @@ class SpendingTotal(db.Model):
     updated_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
 
     __table_args__ = (sa.UniqueConstraint("unit_id", "year", "key", name="uq_spending_totals_key"),)
+
+
+class ReimbursementApproval(db.Model):
+    """An approved 归垫 (报经财政部门审核批准的归垫资金, Art. 13(三)5; 垫付和归垫, 13(四), 10(三)10):
+    finance approved that the unit may move ``amount`` from the indicator back to the real-fund
+    account that advanced it, on ``document_ref``. A payment claiming exception 5 with this
+    document is honoured only while ``remaining`` covers it, and draws it down
+    (:class:`ReimbursementDraw`); a refused payment gives its draw back."""
+
+    __tablename__ = "reimbursement_approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
+    indicator_id: Mapped[int] = mapped_column(sa.ForeignKey("indicators.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    remaining: Mapped[Decimal] = mapped_column(Money)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    document_ref: Mapped[str] = mapped_column(sa.String(200))
+    approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    approved_by_org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    unit: Mapped[Organisation] = relationship(foreign_keys=[unit_id])
+    indicator: Mapped[Indicator] = relationship()
+    draws: Mapped[list[ReimbursementDraw]] = relationship(order_by="ReimbursementDraw.id", viewonly=True)
+
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_within_amount"),
+        # the document names the entry a payment draws on
+        sa.UniqueConstraint("unit_id", "document_ref", name="uq_reimbursement_approvals_unit_document"),
+        sa.Index("ix_reimbursement_approvals_unit_id_id", "unit_id", "id"),
+    )
+
+    @property
+    def unit_code(self) -> str:
+        return self.unit.code
+
+
+class ReimbursementDraw(db.Model):
+    """A payment honoured under an approved 归垫 and what it drew from it (one per payment)."""
+
+    __tablename__ = "reimbursement_draws"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    approval_id: Mapped[int] = mapped_column(sa.ForeignKey("reimbursement_approvals.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payments.id"), unique=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    returned: Mapped[bool] = mapped_column(default=False)  # the payment was refused: given back
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)

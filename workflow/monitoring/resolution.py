@@ -19,6 +19,7 @@ from workflow.accounts import BankAccount
 from workflow.budget import Indicator
 from workflow.db import among, chunks, db
 from workflow.errors import Invalid
+from workflow.monitoring.advances import Advances
 from workflow.monitoring.intake import MAX_REPORTED_ERRORS
 from workflow.monitoring.models import PayeeRegistration
 from workflow.monitoring.rules import ZERO, AccountInfo, BoundRules, IndicatorInfo
@@ -52,6 +53,8 @@ class Batch:
     suspended: set[int] = field(default_factory=set)
     parent_of: dict[int, int | None] = field(default_factory=dict)
     totals: dict[tuple, Decimal] = field(default_factory=dict)       # (unit_id, year, key) -> spent
+    # approved 归垫 the batch claims (Art. 13(三)5), locked with the totals; rules draw on them
+    advances: Advances = field(default_factory=Advances)
 
 
 def resolve(actor: Actor, parsed: list[dict], bound: BoundRules) -> Batch:

@@ -348,7 +348,9 @@ class RealFundTransfer(Rule):
     refuses one without), is enabled in ``exceptions``, and covers the payment: its economic
     code is among the exception's codes in ``exception_scope`` (工会经费 30228 under
     ``union_tax_payroll``, not office supplies), or the exception covers any code (归垫资金 and
-    other approved funds, which rest on finance's approval alone). A claim that does not apply
+    other approved funds, which rest on finance's approval alone). 归垫 (5) holds only on an entry
+    of finance's register of approved 归垫 (Art. 13(四)) with the claimed document, the payment's
+    indicator and money left for it, and the payment draws the entry down. A claim that does not apply
     still raises the warning, saying which exception was claimed and why it does not apply.
     A person's own account is not in the account register, so payments to individuals are
     judged by ``individual_payee_unregistered`` (Art. 16) instead."""
@@ -384,8 +386,12 @@ class RealFundTransfer(Rule):
                 any_code, codes = self.exception_scope[claimed]
                 code = p["economic_code"]
                 if any_code or code.startswith(codes):
-                    return None
-                reason = named + f"该情形只涵盖经济分类{'、'.join(codes)}，本笔支付的经济分类为{code}"
+                    problem = self._reimbursement(p, batch) if claimed == "approved_reimbursement" else None
+                    if problem is None:
+                        return None
+                    reason = named + problem
+                else:
+                    reason = named + f"该情形只涵盖经济分类{'、'.join(codes)}，本笔支付的经济分类为{code}"
         if payee.unit_id == p["unit_id"]:
             whose = "本单位"
         elif payee.unit_id == batch.parent_of.get(p["unit_id"]):
@@ -393,6 +399,23 @@ class RealFundTransfer(Rule):
         else:
             whose = "其他单位"
         return f"从零余额账户向{whose}实有资金账户{p['payee_account']}划转资金{p['amount']}元，{reason}"
+
+    @staticmethod
+    def _reimbursement(p, batch) -> str | None:
+        """Exception 5 holds only on finance's register of approved 归垫 (Art. 13(三)5, 13(四)):
+        an entry of the unit with the claimed document, on the payment's indicator, with money
+        left for the whole payment. Honouring it draws the entry down (``batch.advances``, locked
+        for the batch); otherwise why not."""
+        entry = batch.advances.find(p["unit_id"], p["exception_ref"])
+        if entry is None:
+            return "财政部门归垫登记中没有该文号批准的本单位归垫"
+        indicator = p["indicator"]
+        if indicator is None or indicator.id != entry.indicator_id:
+            return "该文号批准的归垫不是本笔支付所用的预算指标"
+        if entry.remaining < p["amount"]:
+            return f"该文号批准的归垫尚余{entry.remaining}元，不足本笔{p['amount']}元"
+        batch.advances.draw(entry, p)
+        return None
 
 
 class NoBudget(Rule):
