@@ -5,6 +5,8 @@ of approved 归垫 (Art. 10(三)10, 13(三)5, 13(四)) and units' internal rules
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -272,3 +274,84 @@ def test_art13_3_5_two_racing_payments_draw_an_entry_down_once(app, as_city_fina
     assert len(honoured) == 1
     detail = as_city_finance.get(f"/api/v1/reimbursements/{entry['id']}").get_json()
     assert detail["remaining"] == "400.00" and len(detail["draws"]) == 1
+
+
+# --- Art. 17: internal rules for special funds, approved by finance --------------------------------
+
+FUND = "群众联建工作经费"
+RULES = {"unit_code": UNIT, "name": "克州政协群众联建工作经费管理办法", "fund_code": FUND,
+         "document_ref": "克政协办发〔2021〕3号"}
+
+
+def from_the_fund(**kw):
+    return payment(**{"functional_code": "2010299", "economic_code": "30299", "summary": "联建活动场地布置",
+                      "project": FUND, **kw})
+
+
+def _missing(item) -> dict | None:
+    return next((w for w in item["warnings"] if w["rule"] == "special_fund_rules_missing"), None)
+
+
+def test_art17_a_payment_from_special_funds_without_approved_rules_is_warned(as_unit, as_city_finance):
+    [item] = screened(as_city_finance, from_the_fund())
+    warning = _missing(item)
+    assert (warning["level"], warning["article"]) == ("warn", "第十七条") and FUND in warning["message"]
+    filing = as_unit.post("/api/v1/special-fund-rules", json=RULES).get_json()
+    assert filing["status"] == "pending"
+    [pending] = screened(as_city_finance, from_the_fund())
+    assert _missing(pending) is not None  # filed is not approved: 审定备案后执行
+    approved = as_city_finance.post(f"/api/v1/special-fund-rules/{filing['id']}/approve")
+    assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
+    [after] = screened(as_city_finance, from_the_fund())
+    assert after["warnings"] == []
+    assert actions(f"special_fund_rules:{filing['id']}") == ["filed", "approved"]
+
+
+def test_art17_basic_expenditure_is_not_special_funds_and_rules_for_another_fund_do_not_count(as_unit, as_city_finance):
+    filing = as_unit.post("/api/v1/special-fund-rules", json={**RULES, "fund_code": "为民办实事好事和第一书记工作经费"})
+    as_city_finance.post(f"/api/v1/special-fund-rules/{filing.get_json()['id']}/approve")
+    basic, project = screened(as_city_finance, payment(), from_the_fund())
+    assert _missing(basic) is None
+    assert _missing(project) is not None
+
+
+def test_art17_a_unit_cannot_approve_its_own_rules_and_finance_rejects_with_a_reason(as_unit, as_competent,
+                                                                                     as_city_finance):
+    filing_id = as_unit.post("/api/v1/special-fund-rules", json=RULES).get_json()["id"]
+    assert as_unit.post(f"/api/v1/special-fund-rules/{filing_id}/approve").status_code == 403
+    assert as_competent.post(f"/api/v1/special-fund-rules/{filing_id}/approve").status_code == 403
+    assert as_city_finance.post("/api/v1/special-fund-rules", json=RULES).status_code == 403  # the unit makes them
+    pending = as_city_finance.get("/api/v1/special-fund-rules?status=pending").get_json()["items"]
+    assert [f["id"] for f in pending] == [filing_id]
+    assert as_city_finance.post(f"/api/v1/special-fund-rules/{filing_id}/reject", json={}).status_code == 422
+    rejected = as_city_finance.post(f"/api/v1/special-fund-rules/{filing_id}/reject",
+                                    json={"reason": "未规定会计核算办法"}).get_json()
+    assert rejected["status"] == "rejected" and rejected["status_reason"] == "未规定会计核算办法"
+    assert as_city_finance.post(f"/api/v1/special-fund-rules/{filing_id}/approve").status_code == 409
+    [item] = screened(as_city_finance, from_the_fund())
+    assert _missing(item) is not None
+
+
+def test_art17_the_rules_text_is_attached_checked_like_evidence_and_seen_by_reach(as_unit, as_other_unit, as_competent,
+                                                                                  as_city_finance):
+    filing_id = as_unit.post("/api/v1/special-fund-rules", json=RULES).get_json()["id"]
+    text = "第一条 为加强群众联建工作经费管理……".encode()
+    attached = as_unit.post(f"/api/v1/special-fund-rules/{filing_id}/file", content_type="multipart/form-data",
+                            data={"file": (io.BytesIO(text), "管理办法.txt", "text/plain")})
+    assert attached.status_code == 200, attached.get_json()
+    assert attached.get_json()["sha256"] == hashlib.sha256(text).hexdigest()
+    exe = as_unit.post(f"/api/v1/special-fund-rules/{filing_id}/file", content_type="multipart/form-data",
+                       data={"file": (io.BytesIO(b"MZ\x90\x00" + b"\x00" * 64), "管理办法.pdf", "application/pdf")})
+    assert exe.status_code == 422 and "file" in exe.get_json()["errors"]
+    download = as_competent.get(f"/api/v1/special-fund-rules/{filing_id}/file")
+    body = download.get_data()
+    download.close()  # the file is streamed: close it as a server would
+    assert download.status_code == 200 and body == text
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert as_other_unit.get(f"/api/v1/special-fund-rules/{filing_id}").status_code == 404
+    assert as_other_unit.get(f"/api/v1/special-fund-rules/{filing_id}/file").status_code == 404
+    as_city_finance.post(f"/api/v1/special-fund-rules/{filing_id}/approve")
+    late = as_unit.post(f"/api/v1/special-fund-rules/{filing_id}/file", content_type="multipart/form-data",
+                        data={"file": (io.BytesIO(text), "管理办法.txt", "text/plain")})
+    assert late.status_code == 409  # approved rules are not swapped afterwards

@@ -21,6 +21,7 @@ stream              actions
 ``indicators:<org>`` loaded (one entry per upload by that finance department: ids and a digest)
 ``payee:<id>``      filed, changed, confirmed, rejected (individual payees, Art. 16)
 ``reimbursement:<id>`` approved (an approved 归垫 entered by finance, Art. 13(三)5, 13(四))
+``special_fund_rules:<id>`` filed, attached, approved, rejected (Art. 17)
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
 ``joint_investigation:<warning id>`` joint_investigation_requested, response_added (kept apart
                     from the warning's stream: only finance and the body asked read it)
@@ -86,6 +87,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "indicators": ("loaded",),
     "payee": ("filed", "changed", "confirmed", "rejected"),
     "reimbursement": ("approved",),
+    "special_fund_rules": ("filed", "attached", "approved", "rejected"),
     "outbox": ("retried",),
 }
 ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(a for actions in STREAM_ACTIONS.values() for a in actions))

@@ -7,6 +7,9 @@
 - the register of approved 归垫 (Art. 10(三)10, 13(三)5, 13(四)) that finance keeps
   (:func:`register_advance`): a payment claiming exception 5 is honoured only on an entry with
   money left, and draws it down (:mod:`workflow.monitoring.advances`);
+- units' internal rules for special funds (专项资金内部管理办法, Art. 17), filed by the unit with
+  their text and approved by finance (:mod:`workflow.machines.special_fund_rules`); a payment
+  from special funds without approved rules is warned (``special_fund_rules_missing``);
 
 The individual payee filings (Art. 16) are in :mod:`workflow.monitoring.payees`. The tables are
 where screening reads them (:mod:`workflow.accounts`, :mod:`workflow.monitoring.models`); this
@@ -32,7 +35,9 @@ from workflow.deadlines import add_working_days, working_days_between
 from workflow.budget import Indicator
 from workflow.errors import Conflict, Invalid, NotFound
 from workflow.monitoring import alerts
-from workflow.monitoring.models import ReimbursementApproval
+from workflow.files import checked_upload, keep, stored_path
+from workflow.machines.special_fund_rules import LIFECYCLE as SPECIAL_FUND_RULES
+from workflow.monitoring.models import ReimbursementApproval, SpecialFundRules
 from workflow.parties import Actor, require
 from workflow.scoping import units_of
 from workflow.settings import local_zone
@@ -175,3 +180,82 @@ def _refuse_known_document(unit_id: int, document_ref: str) -> None:
         raise Conflict("this approval document is entered for the unit already",
                        {"document_ref": [f"entered as {known[0]}"]})
 
+
+
+# --- internal rules for special funds (Art. 17) ----------------------------------------------------
+
+def special_fund_rules_for(actor: Actor):
+    """Filings in reach: the unit its own, its competent department its units', finance its region's."""
+    return sa.select(SpecialFundRules).options(selectinload(SpecialFundRules.unit)).where(
+        units_of(actor, SpecialFundRules.unit_id))
+
+
+def get_special_fund_rules(actor: Actor, filing_id: int, *, lock: bool = False) -> SpecialFundRules:
+    stmt = special_fund_rules_for(actor).where(SpecialFundRules.id == filing_id)
+    row = db.session.execute(locked(stmt, of=SpecialFundRules) if lock else stmt).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no special fund rules {filing_id}")
+    return row
+
+
+def file_special_fund_rules(actor: Actor, data: dict, now: dt.datetime | None = None) -> SpecialFundRules:
+    """A unit files its internal management rules for a special fund (Art. 17: the unit makes
+    them, finance approves them): ``name``, ``fund_code`` (the fund as its indicators name it),
+    ``document_ref``. Pending until finance approves. Journaled (``special_fund_rules:<id>``)."""
+    require(actor, "unit", action="file internal rules for special funds (Art. 17: the unit makes them)")
+    now = now or utcnow()
+    unit = budget.unit_in_reach(actor, data["unit_code"])
+    if unit is None:
+        raise Invalid("unknown budget unit", {"unit_code": [f"no budget unit {data['unit_code']!r} you may act for"]})
+    values = {key: data[key].strip() for key in ("name", "fund_code", "document_ref")}
+    missing = {key: ["required"] for key, value in values.items() if not value}
+    if missing:
+        raise Invalid("a filing names the rules, the fund and the document", missing)
+    row = SpecialFundRules(unit_id=unit.id, status=SPECIAL_FUND_RULES.by_trigger["file"][0].dest,
+                           filed_by_id=actor.user_id, created_at=now, **values)
+    db.session.add(row)
+    db.session.flush()
+    journal.record(actor, journal.stream_of("special_fund_rules", row.id), "filed",
+                   {"unit_code": unit.code, **values}, now=now)
+    return row
+
+
+def attach_special_fund_rules_text(actor: Actor, filing_id: int, *, data: bytes, filename: str | None,
+                                   declared_type: str | None, upload_dir: str, max_bytes: int,
+                                   now: dt.datetime | None = None) -> SpecialFundRules:
+    """The filing unit attaches the rules' text while finance has not decided, checked like
+    evidence (size, type by content, a server-chosen name; :mod:`workflow.files`). A later file
+    replaces the earlier one; the journal keeps each one's SHA-256."""
+    row = get_special_fund_rules(actor, filing_id, lock=True)
+    SPECIAL_FUND_RULES.move(row, "attach", actor=actor)
+    upload = checked_upload(data, filename, declared_type, max_bytes)
+    row.filename, row.stored_name, row.file_type = upload.filename, upload.stored_name, upload.file_type.name
+    row.content_type, row.size, row.sha256 = upload.content_type, upload.size, upload.sha256
+    journal.record(actor, journal.stream_of("special_fund_rules", row.id), "attached", {
+        "filename": upload.filename, "file_type": upload.file_type.name, "size": upload.size, "sha256": upload.sha256},
+        now=now or utcnow())
+    keep(upload, upload_dir)  # last, once everything that can refuse has run; removed again on rollback
+    return row
+
+
+def decide_special_fund_rules(actor: Actor, filing_id: int, trigger: str, reason: str | None = None,
+                              now: dt.datetime | None = None) -> SpecialFundRules:
+    """Finance approves (审定备案) or rejects a pending filing; a rejection says why. 403 for any
+    other party, 409 for a filing already decided."""
+    require(actor, "finance", action="approve internal rules for special funds")
+    reason = (reason or "").strip() or None
+    if trigger == "reject" and reason is None:
+        raise Invalid("a rejection needs its reason", {"reason": ["say why the rules are not approved"]})
+    row = get_special_fund_rules(actor, filing_id, lock=True)
+    SPECIAL_FUND_RULES.move(row, trigger, actor=actor)
+    now = now or utcnow()
+    row.status_reason, row.decided_by_id, row.decided_at = reason, actor.user_id, now
+    journal.record(actor, journal.stream_of("special_fund_rules", row.id),
+                   "approved" if trigger == "approve" else "rejected", {"status": row.status, "reason": reason}, now=now)
+    return row
+
+
+def special_fund_rules_file(row: SpecialFundRules, upload_dir: str) -> str:
+    if row.stored_name is None:
+        raise NotFound(f"special fund rules {row.id} have no file attached")
+    return stored_path(row.stored_name, upload_dir)

@@ -1,4 +1,4 @@
-"""Registers that make payments legitimate (issue 11): payee confirmation, account changes, approved 归垫
+"""Registers that make payments legitimate (issue 11): payees confirmed, account changes, 归垫, special-fund rules
 
 Individual payee filings get a status (:mod:`workflow.machines.payee`): a unit's filing counts
 for the Art. 16 rule only once finance has confirmed it. Filings already stored become
@@ -15,6 +15,9 @@ unit reported an account closed at the bank (none for accounts already stored).
 Approved 归垫 (Art. 13(三)5, 13(四)): ``reimbursement_approvals``, finance's register, and
 ``reimbursement_draws``, the payments honoured on an entry. Payments stored before claimed
 exception 5 on the document alone; they keep their warnings (none), and the register starts empty.
+
+Internal rules for special funds (Art. 17): ``special_fund_rules``, the units' filings with their
+status (:mod:`workflow.machines.special_fund_rules`) and the attached text's facts.
 
 Revision ID: 0022_registers
 Revises: 0016_case_last_hash
@@ -106,8 +109,38 @@ def upgrade():
     )
     op.create_index(op.f('ix_reimbursement_draws_approval_id'), 'reimbursement_draws', ['approval_id'], unique=False)
 
+    op.create_table('special_fund_rules',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('fund_code', sa.String(length=200), nullable=False),
+    sa.Column('document_ref', sa.String(length=200), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('status_reason', sa.Text(), nullable=True),
+    sa.Column('filename', sa.String(length=255), nullable=True),
+    sa.Column('stored_name', sa.String(length=64), nullable=True),
+    sa.Column('file_type', sa.String(length=16), nullable=True),
+    sa.Column('content_type', sa.String(length=100), nullable=True),
+    sa.Column('size', sa.Integer(), nullable=True),
+    sa.Column('sha256', sa.String(length=64), nullable=True),
+    sa.Column('filed_by_id', sa.Integer(), nullable=True),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('pending', 'approved', 'rejected')", name=op.f('ck_special_fund_rules_status')),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_special_fund_rules_decided_by_id_users')),
+    sa.ForeignKeyConstraint(['filed_by_id'], ['users.id'], name=op.f('fk_special_fund_rules_filed_by_id_users')),
+    sa.ForeignKeyConstraint(['unit_id'], ['organisations.id'], name=op.f('fk_special_fund_rules_unit_id_organisations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_special_fund_rules'))
+    )
+    op.create_index('ix_special_fund_rules_status_id', 'special_fund_rules', ['status', 'id'], unique=False)
+    op.create_index('ix_special_fund_rules_unit_id_id', 'special_fund_rules', ['unit_id', 'id'], unique=False)
+
 
 def downgrade():
+    op.drop_index('ix_special_fund_rules_unit_id_id', table_name='special_fund_rules')
+    op.drop_index('ix_special_fund_rules_status_id', table_name='special_fund_rules')
+    op.drop_table('special_fund_rules')
     op.drop_index(op.f('ix_reimbursement_draws_approval_id'), table_name='reimbursement_draws')
     op.drop_table('reimbursement_draws')
     op.drop_index('ix_reimbursement_approvals_unit_id_id', table_name='reimbursement_approvals')

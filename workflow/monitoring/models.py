@@ -18,6 +18,7 @@ from workflow.budget import Indicator
 from workflow.db import AwareDateTime, Money, db, utcnow
 from workflow.machines.payee import LIFECYCLE as PAYEE_LIFECYCLE
 from workflow.machines.payment import LIFECYCLE as PAYMENT_LIFECYCLE
+from workflow.machines.special_fund_rules import LIFECYCLE as SPECIAL_FUND_RULES_LIFECYCLE
 from workflow.machines.warning import LIFECYCLE as WARNING_LIFECYCLE
 from workflow.parties import Organisation
 from workflow.status_writes import checked_status
@@ -48,6 +49,7 @@ MANUAL_RULE_TITLES = {"bank_refusal": "代理银行拒付", "bank_report": "代�
                       "manual": "人工排查发现", "account_change_late": "账户变更未按时备案"}
 WARNING_STATUSES = WARNING_LIFECYCLE.statuses  # open, verifying, confirmed, dismissed (workflow.machines.warning)
 PAYEE_STATUSES = PAYEE_LIFECYCLE.statuses  # pending, confirmed, rejected (workflow.machines.payee)
+SPECIAL_FUND_RULES_STATUSES = SPECIAL_FUND_RULES_LIFECYCLE.statuses  # pending, approved, rejected
 
 
 class Payment(db.Model):
@@ -283,3 +285,46 @@ class ReimbursementDraw(db.Model):
     amount: Mapped[Decimal] = mapped_column(Money)
     returned: Mapped[bool] = mapped_column(default=False)  # the payment was refused: given back
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class SpecialFundRules(db.Model):
+    """A unit's internal management rules for a special fund (专项资金内部财务管理办法和会计核算管理
+    办法, Art. 17), filed with finance and applied once finance approves them (``status``,
+    :mod:`workflow.machines.special_fund_rules`). ``fund_code`` names the fund as its indicators
+    do (their ``project``); the text may be attached as a file, checked like evidence."""
+
+    __tablename__ = "special_fund_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    fund_code: Mapped[str] = mapped_column(sa.String(200))
+    document_ref: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(12))
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    filename: Mapped[str | None] = mapped_column(sa.String(255))
+    stored_name: Mapped[str | None] = mapped_column(sa.String(64))
+    file_type: Mapped[str | None] = mapped_column(sa.String(16))
+    content_type: Mapped[str | None] = mapped_column(sa.String(100))
+    size: Mapped[int | None]
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    filed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    unit: Mapped[Organisation] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint(status.in_(SPECIAL_FUND_RULES_STATUSES), name="status"),
+        sa.Index("ix_special_fund_rules_unit_id_id", "unit_id", "id"),
+        sa.Index("ix_special_fund_rules_status_id", "status", "id"),
+    )
+
+    @validates("status")
+    def _only_the_lifecycle_writes_status(self, _key, value):
+        return checked_status(self, value, SPECIAL_FUND_RULES_LIFECYCLE.initial, "special_fund_rules")
+
+    @property
+    def unit_code(self) -> str:
+        return self.unit.code

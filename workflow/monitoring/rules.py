@@ -34,6 +34,7 @@ import marshmallow as ma
 
 from workflow.accounts import ACCOUNT_KINDS
 from workflow.articles import Cited, art, cite
+from workflow.budget import EXPENDITURE_KINDS
 from workflow.db import to_money
 from workflow.monitoring.models import EXCEPTIONS, MANUAL_RULE_TITLES, MANUAL_WARNING_RULES, PAYEE_KINDS, WARNING_LEVELS
 from workflow.schemas import Checked, Flag, Money, choice, non_negative, schema_for
@@ -629,6 +630,36 @@ class EarmarkedDiverted(Rule):
         return None
 
 
+class SpecialFundRulesMissing(Rule):
+    """A payment from special funds (财政专项资金: an indicator of the expenditure kinds in
+    ``expenditure_kinds``, project funds by default) by a unit with no internal management rules
+    for that fund approved by finance (内部财务管理办法审定备案, Art. 17). With ``match_fund`` the
+    approved rules must name the fund paid from (their ``fund_code`` is the indicator's project);
+    without, any approved rules of the unit will do. The approved filings are read once per batch
+    (``batch.special_fund_rules``: (unit id, fund) pairs, and (unit id, None) for any)."""
+
+    name = "special_fund_rules_missing"
+    title = "专项资金内部管理办法未审定备案"
+    cites = art(17)
+    default_level = "warn"
+    parameters = {
+        "expenditure_kinds": choice_param(["project"], EXPENDITURE_KINDS,
+                                          "indicator expenditure kinds whose money is special funds"),
+        "match_fund": bool_param(True, "the approved rules must name the fund (the indicator's project) paid from"),
+    }
+
+    def check(self, p, batch):
+        indicator = p["indicator"]
+        if indicator is None or indicator.expenditure_kind not in self.expenditure_kinds:
+            return None
+        fund = indicator.project
+        if (p["unit_id"], fund if self.match_fund else None) in batch.special_fund_rules:
+            return None
+        named = f"“{fund}”" if fund else ""
+        return (f"支付专项资金{named}{p['amount']}元，单位的专项资金{named}内部财务管理办法和会计核算管理办法"
+                f"未经财政部门审定备案")
+
+
 class DisbursementSuspended(Rule):
     """The unit's disbursement is suspended by a case (暂停拨款, Art. 21(四)): every payment is held."""
 
@@ -664,6 +695,7 @@ RULES: tuple[type[Rule], ...] = (
     OfficialCardRequired,
     CashOutsideScope,
     IndividualPayeeUnregistered,
+    SpecialFundRulesMissing,
     SangongOverBudget,
     LuxurySpecialties,
 )
