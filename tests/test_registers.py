@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from payments_helpers import PERSON_ACCOUNT, PERSON_ID, REAL_FUND, UNIT, ZERO_BALANCE, payment, rules_of
-from race_support import race
+from race_support import one_winner, race
 
 from workflow.db import db
 from workflow.deadlines import add_working_days
@@ -101,6 +101,15 @@ def test_art16_finance_filing_for_a_unit_is_its_own_check_and_counts_at_once(as_
         == "confirmed"
     [item] = screened(as_city_finance, labour())
     assert item["warnings"] == []
+
+
+def test_art16_two_finance_departments_confirming_at_once_confirm_once(app, as_unit, as_finance, as_city_finance):
+    payee_id = as_unit.post("/api/v1/payees", json=PERSON).get_json()["id"]
+    answers = race(app, [("post", f"/api/v1/payees/{payee_id}/confirm", as_finance.headers, None),
+                         ("post", f"/api/v1/payees/{payee_id}/reject", as_city_finance.headers,
+                          {"reason": "身份证号码与姓名不符"})])
+    winner = one_winner(answers, 200)
+    assert actions(f"payee:{payee_id}") == ["filed", "confirmed" if winner.json["status"] == "confirmed" else "rejected"]
 
 
 def test_art16_the_filing_lifecycle_is_served_as_a_table(as_unit):
