@@ -19,7 +19,7 @@ exception 5 on the document alone; they keep their warnings (none), and the regi
 Internal rules for special funds (Art. 17): ``special_fund_rules``, the units' filings with their
 status (:mod:`workflow.machines.special_fund_rules`) and the attached text's facts.
 
-Revision ID: 0022_registers
+Revision ID: 0017_registers
 Revises: 0016_case_last_hash
 Create Date: 2026-11-29 17:00:00
 
@@ -29,7 +29,7 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0022_registers'
+revision = '0017_registers'
 down_revision = '0016_case_last_hash'
 branch_labels = None
 depends_on = None
