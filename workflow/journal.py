@@ -76,7 +76,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "warning": ("opened", "step_added", "joint_investigation_requested", "response_added", "file_added",
                 "record_made", "confirmed", "dismissed"),
     "joint_investigation": ("joint_investigation_requested", "response_added", "file_added"),
-    "payment": ("released", "refused"),
+    "payment": ("held", "released", "refused"),
     "complaint": ("received", "triaged"),
     "document": ("issued", "acknowledged"),
     "evidence": ("uploaded", "joined"),
