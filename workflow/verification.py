@@ -15,7 +15,9 @@ warning is dismissed and no other blocking warning on it is still undecided.
 
 The unit explains (Art. 27(三)), its competent department adds materials (Art. 26(二)),
 the bank that carries the payment adds materials (Art. 28(二)) and an oversight body that
-was asked records its findings (Art. 11(二)5): :func:`add_response`.
+was asked records its findings (Art. 11(二)5): :func:`add_response`. Each may attach files to
+its answer, and interviews and on-site checks end with a record (:mod:`workflow.verification_files`);
+confirmed, the warning's files join the case file (:func:`workflow.warning_files.join_case_file`).
 
 Who sees a warning (:func:`warnings_for`): finance in its jurisdiction, the unit its own,
 the competent department its units', the bank those on payments it carries, an oversight
