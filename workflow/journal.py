@@ -80,6 +80,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "ruleset": ("published",),
     "settlement": ("reported",),
     "token": ("issued", "revoked"),
+    "user": ("password_set",),
     "account": ("recorded", "changed"),
     "indicators": ("loaded",),
     "payee": ("filed", "changed"),
