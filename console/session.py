@@ -50,6 +50,9 @@ def _safe_next(target: str | None) -> str:
 @bp.before_request
 def _gate():
     """CSRF on every form first (the sign-in form too), then the signed-in user."""
+    # Flask-WTF keeps the signed token on g; where g outlives a request (an app context pushed
+    # around several, as in tests) it would be a token of the session as it was before sign-in.
+    g.pop("csrf_token", None)
     if request.method in UNSAFE:
         csrf.protect()
     g.console_actor = None
