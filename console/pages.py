@@ -51,7 +51,13 @@ def _errors_for(failed: dict | None, form: str) -> tuple[dict, dict]:
 def home():
     actor = current_actor()
     return render_template("console/home.html", todo=worklists.todo(actor), levels=WARNING_LEVELS,
-                           days_left=worklists.working_days_left)
+                           days_left=worklists.working_days_left, next_steps=lambda case: _next_steps(actor, case))
+
+
+def _next_steps(actor, case) -> list[str]:
+    """What the viewer may do on ``case`` now, by the labels of the table's rows."""
+    machine = MACHINES[case.machine]
+    return [machine.by_trigger[trigger][0].label for trigger in cases.allowed_actions(actor, case)]
 
 
 # --- warnings ---------------------------------------------------------------------------------------

@@ -301,3 +301,15 @@ def test_demo_load_writes_the_console_logins(app, runner, tmp_path):
     assert set(written) == set(json.loads(tokens.read_text(encoding="utf-8")))
     assert all(set(entry) == {"email", "password"} for entry in written.values())
     assert oct(logins.stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_units_home_shows_its_case_deadline_and_next_step_art_27(client, demo, as_finance):
+    """Art. 27(四): the unit's open case with its deadline in working days and what it may do next."""
+    warning = raise_warning(as_finance)
+    confirmed = as_finance.post(f"/api/v1/warnings/{warning['id']}/confirm",
+                                json={"rung": "warning", "summary": "虚列会议费支出"}).get_json()
+    sign_in(client, demo, "unit")
+    home = client.get("/").get_data(as_text=True)
+    assert f'/cases/{confirmed["id"]}' in home and "办理中的案件" in home
+    label = MACHINES["unit_case"].by_trigger["submit_rectification"][0].label
+    assert label in home and "待答复的预警" in home

@@ -215,6 +215,7 @@ class Todo:
     due_soon: list
     to_acknowledge: list
     awaiting_return: list
+    open_cases: list  # the caller's open cases, soonest deadline first
 
 
 TODO_ROWS = 10
@@ -237,9 +238,11 @@ def todo(actor: Actor, now: dt.datetime | None = None) -> Todo:
                                  .limit(TODO_ROWS)).scalars().all()
     due_soon = db.session.execute(open_cases.where(Case.deadline >= now, Case.deadline <= due_soon_limit(now))
                                   .order_by(Case.deadline).limit(TODO_ROWS)).scalars().all()
+    open_cases = db.session.execute(_open(case_records.cases_for(actor)).order_by(*CASE_SORTS["deadline"])
+                                    .limit(TODO_ROWS)).scalars().all()
     to_acknowledge = awaiting = []
     if not actor.is_system:
         pending = documents.own_documents(actor, unacknowledged=True).order_by(Document.id.desc()).limit(TODO_ROWS)
         to_acknowledge = db.session.execute(pending.where(Document.addressee_id == actor.org_id)).scalars().all()
         awaiting = db.session.execute(pending.where(Document.issuer_id == actor.org_id)).scalars().all()
-    return Todo(by_level, warnings, overdue, due_soon, to_acknowledge, awaiting)
+    return Todo(by_level, warnings, overdue, due_soon, to_acknowledge, awaiting, open_cases)
