@@ -78,7 +78,7 @@ def _http_error(error: HTTPException):
 
 @bp.after_request
 def _headers(response):
-    if request.endpoint != "console.document_notice":
+    if request.endpoint not in ("console.document_notice", "console.evidence_download"):
         response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     response.headers.setdefault("Referrer-Policy", "same-origin")

@@ -5,23 +5,24 @@ forms are drawn from the tables' rows (:mod:`console.forms`). A refusal (Invalid
 Forbidden) comes back on the form it concerns, beside the field it names."""
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
 from markupsafe import Markup
 
 from console import forms
 from console.blueprint import bp
 from console.session import current_actor
-from workflow import case_records, cases, documents, verification, worklists
+from workflow import case_records, cases, documents, evidence, verification, worklists
 from workflow.case_records import CaseEvent
 from workflow.db import commit_without_expiring, db
 from workflow.documents import KINDS as DOCUMENT_KINDS
-from workflow.errors import DomainError, NotFound
+from workflow.errors import DomainError, Invalid, NotFound
 from workflow.machines import MACHINES
 from workflow.machines.diagram import render_svg
 from workflow.machines.warning import LIFECYCLE as WARNING_LIFECYCLE
 from workflow.monitoring.models import WARNING_LEVELS, WARNING_STATUSES
 from workflow.monitoring.rules import RULE_TITLES
 from workflow.pdf import render_pdf
+from workflow.settings import current
 from workflow.verification import CASE_RUNGS
 from workflow.verification_steps import STEP_KINDS
 
@@ -241,7 +242,10 @@ def _case_page(case_id: int, failed: dict | None = None, status: int = 200):
     timeline = [case_records.event_as_seen_by(actor, e) for e in events]
     labels = {t: rows[0].label for t, rows in machine.by_trigger.items()}
     notices = db.session.execute(documents.case_documents(actor, case.id).order_by(documents.Document.id)).scalars().all()
+    files = db.session.execute(evidence.evidence_of_case(actor, case.id).order_by(case_records.Evidence.id)).scalars().all()
+    may_upload = evidence.may_upload(actor, case) and case.closed_at is None
     return render_template("console/case.html", case=case, machine=machine, timeline=timeline, labels=labels,
+                           files=files, may_upload=may_upload,
                            diagram=Markup(render_svg(machine, case.state)),  # noqa: S704 (built from the table, escaped)
                            action_forms=_action_forms(actor, case, failed), failed=failed, notices=notices,
                            days_left=worklists.working_days_left(case)), status
@@ -271,6 +275,44 @@ def case_action(case_id, trigger):
         return _case_page(case_id, _failure(f"action-{trigger}", error, posted), error.status)
     flash(f"已办理：{MACHINES[seen.machine].by_trigger[trigger][0].label}")
     return redirect(url_for("console.case", case_id=case_id))
+
+
+@bp.route("/cases/<int:case_id>/evidence", methods=["POST"])
+def case_evidence(case_id):
+    """Several files at once (佐证材料, Art. 21(一)), each checked as the API checks one; all or none."""
+    actor = current_actor()
+    uploads = [f for f in request.files.getlist("files") if f and f.filename]
+    note = request.form.get("note", "")
+    settings = current()
+    try:
+        if not uploads:
+            raise Invalid("no file chosen", {"files": ["请选择至少一个文件"]})
+        for upload in uploads:
+            data = upload.stream.read(settings.evidence_max_bytes + 1)  # one byte more tells "too large"
+            evidence.add_evidence(actor, case_id, data=data, filename=upload.filename, declared_type=upload.mimetype,
+                                  note=note, upload_dir=settings.upload_dir, max_bytes=settings.evidence_max_bytes)
+        db.session.commit()
+    except NotFound:
+        raise
+    except DomainError as error:
+        return _case_page(case_id, _failure("evidence", error, {"note": note}), error.status)
+    flash(f"已上传佐证材料 {len(uploads)} 份")
+    return redirect(url_for("console.case", case_id=case_id))
+
+
+# Served bytes are the uploader's: never rendered inline, never sniffed, never scripted.
+DOWNLOAD_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox",
+                    "Cache-Control": "private, no-store"}
+
+
+@bp.route("/evidence/<int:evidence_id>/download")
+def evidence_download(evidence_id):
+    row = evidence.get_evidence(current_actor(), evidence_id)
+    response = send_file(evidence.path_of(row, current().upload_dir), mimetype=row.content_type, as_attachment=True,
+                         download_name=row.filename, max_age=0, etag=row.sha256)
+    response.headers["Content-Type"] = row.content_type  # as stored, with its charset
+    response.headers.update(DOWNLOAD_HEADERS)
+    return response
 
 
 # --- documents ---------------------------------------------------------------------------------------

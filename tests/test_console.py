@@ -5,7 +5,7 @@ generated from the tables' rows (a row added to a table appears as a form withou
 code); a refusal comes back beside the field it names, never as a 500."""
 from __future__ import annotations
 
-import dataclasses
+import io
 import json
 
 import pytest
@@ -313,3 +313,53 @@ def test_the_units_home_shows_its_case_deadline_and_next_step_art_27(client, dem
     assert f'/cases/{confirmed["id"]}' in home and "办理中的案件" in home
     label = MACHINES["unit_case"].by_trigger["submit_rectification"][0].label
     assert label in home and "待答复的预警" in home
+
+
+def test_the_unit_uploads_evidence_and_submits_rectification_finance_rejects_then_accepts_art_21(
+        client, demo, as_finance):
+    """Art. 21(一): the written result comes with supporting evidence (several files at once);
+    finance rejects it with a reason, then accepts the second submission."""
+    warning = raise_warning(as_finance)
+    case = as_finance.post(f"/api/v1/warnings/{warning['id']}/confirm",
+                           json={"rung": "warning", "summary": "虚列会议费支出"}).get_json()
+    url = f"/cases/{case['id']}"
+
+    def version():
+        return str(as_finance.get(f"/api/v1{url}").get_json()["version"])
+
+    sign_in(client, demo, "unit")
+    early = post_form(client, url, f"{url}/actions/submit_rectification", {"version": version(), "report": "已整改"})
+    assert early.status_code == 409 and "未提交佐证材料" in early.get_data(as_text=True)
+    token = csrf_token(client.get(url).get_data(as_text=True))
+    uploaded = client.post(f"{url}/evidence", content_type="multipart/form-data", data={
+        "csrf_token": token, "note": "会议通知及签到表",
+        "files": [(io.BytesIO("会议通知\n".encode()), "notice.txt"),
+                  (io.BytesIO("姓名,签到\n王某,是\n".encode()), "sign-in.csv")]})
+    assert uploaded.status_code == 302
+    page = client.get(url).get_data(as_text=True)
+    assert "notice.txt" in page and "sign-in.csv" in page
+    download = client.get("/evidence/" + page.split('href="/evidence/')[1].split('"')[0])
+    assert download.status_code == 200 and download.headers["Content-Disposition"].startswith("attachment")
+    assert download.get_data() in ("会议通知\n".encode(), "姓名,签到\n王某,是\n".encode())
+    download.close()
+    assert post_form(client, url, f"{url}/actions/submit_rectification",
+                     {"version": version(), "report": "已退回多列支的会议费"}).status_code == 302
+    assert as_finance.get(f"/api/v1{url}").get_json()["state"] == "under_review"
+
+    post_form(client, "/", "/logout", {})
+    sign_in(client, demo, "finance")
+    missing_reason = post_form(client, url, f"{url}/actions/reject_rectification", {"version": version()})
+    assert missing_reason.status_code == 422
+    assert 'id="action-reject_rectification-reason-error"' in missing_reason.get_data(as_text=True)
+    assert post_form(client, url, f"{url}/actions/reject_rectification",
+                     {"version": version(), "reason": "未附退款凭证"}).status_code == 302
+    assert as_finance.get(f"/api/v1{url}").get_json()["state"] == "warning"
+
+    post_form(client, "/", "/logout", {})
+    sign_in(client, demo, "unit")
+    assert post_form(client, url, f"{url}/actions/submit_rectification",
+                     {"version": version(), "report": "补充退款凭证"}).status_code == 302
+    post_form(client, "/", "/logout", {})
+    sign_in(client, demo, "finance")
+    assert post_form(client, url, f"{url}/actions/accept_rectification", {"version": version()}).status_code == 302
+    assert as_finance.get(f"/api/v1{url}").get_json()["state"] == "closed_rectified"
