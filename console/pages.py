@@ -5,6 +5,7 @@ forms are drawn from the tables' rows (:mod:`console.forms`). A refusal (Invalid
 Forbidden) comes back on the form it concerns, beside the field it names."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
 from markupsafe import Markup
 
@@ -25,8 +26,6 @@ from workflow.pdf import render_pdf
 from workflow.settings import current
 from workflow.verification import CASE_RUNGS
 from workflow.verification_steps import STEP_KINDS
-
-import sqlalchemy as sa
 
 
 def _page_number() -> int:
@@ -241,14 +240,16 @@ def _case_page(case_id: int, failed: dict | None = None, status: int = 200):
                                 .order_by(CaseEvent.seq)).scalars().all()
     timeline = [case_records.event_as_seen_by(actor, e) for e in events]
     labels = {t: rows[0].label for t, rows in machine.by_trigger.items()}
+    field_labels = {f.name: f.label for t in machine.transitions for f in t.fields if f.label}
     notices = db.session.execute(documents.case_documents(actor, case.id).order_by(documents.Document.id)).scalars().all()
     files = db.session.execute(evidence.evidence_of_case(actor, case.id).order_by(case_records.Evidence.id)).scalars().all()
     may_upload = evidence.may_upload(actor, case) and case.closed_at is None
     return render_template("console/case.html", case=case, machine=machine, timeline=timeline, labels=labels,
-                           files=files, may_upload=may_upload,
+                           files=files, may_upload=may_upload, field_labels=field_labels,
                            diagram=Markup(render_svg(machine, case.state)),  # noqa: S704 (built from the table, escaped)
                            action_forms=_action_forms(actor, case, failed), failed=failed, notices=notices,
-                           days_left=worklists.working_days_left(case)), status
+                           days_left=worklists.working_days_left(case),
+                           days_overdue=worklists.working_days_overdue(case)), status
 
 
 @bp.route("/cases/<int:case_id>")

@@ -181,11 +181,21 @@ def case_page(actor: Actor, filters: dict, *, sort: str = "deadline", page: int 
 
 
 def working_days_left(case: Case, now: dt.datetime | None = None) -> int | None:
-    """Working days from today to the case's deadline (0: due today; negative: overdue by as
-    many); None when nothing is due."""
-    if case.deadline is None or case.closed_at is not None:
+    """Working days from today to the case's deadline (0: due today); None when nothing is due
+    or the deadline has passed (a list says 已逾期: counting the working days since a deadline
+    long past walks every day in between, for every row)."""
+    now = now or utcnow()
+    if case.deadline is None or case.closed_at is not None or case.deadline < now:
         return None
-    return working_days_between(now or utcnow(), case.deadline)
+    return working_days_between(now, case.deadline)
+
+
+def working_days_overdue(case: Case, now: dt.datetime | None = None) -> int | None:
+    """Working days since an open case's deadline passed (one case's page), else None."""
+    now = now or utcnow()
+    if case.deadline is None or case.closed_at is not None or case.deadline >= now:
+        return None
+    return working_days_between(case.deadline, now)
 
 
 # --- documents ----------------------------------------------------------------------------------
