@@ -132,7 +132,8 @@ def warning_page(actor: Actor, filters: dict, *, sort: str = "-id", page: int = 
 
 CASE_STATES = tuple(sorted({s for m in MACHINES.values() for s in m.states}))
 CASE_SORTS = {
-    "deadline": (Case.deadline.is_(None), Case.deadline, Case.id.desc()),
+    # as ix_cases_deadline_id serves it (PostgreSQL's ascending order puts NULLs last already)
+    "deadline": (Case.deadline.asc().nulls_last(), Case.id),
     "-id": (Case.id.desc(),),
     "id": (Case.id,),
 }
@@ -248,7 +249,8 @@ def todo(actor: Actor, now: dt.datetime | None = None) -> Todo:
                                  .limit(TODO_ROWS)).scalars().all()
     due_soon = db.session.execute(open_cases.where(Case.deadline >= now, Case.deadline <= due_soon_limit(now))
                                   .order_by(Case.deadline).limit(TODO_ROWS)).scalars().all()
-    open_cases = db.session.execute(_open(case_records.cases_for(actor)).order_by(*CASE_SORTS["deadline"])
+    open_cases = db.session.execute(_open(case_records.cases_for(actor)).where(Case.deadline.is_not(None))
+                                    .order_by(*CASE_SORTS["deadline"])
                                     .limit(TODO_ROWS)).scalars().all()
     to_acknowledge = awaiting = []
     if not actor.is_system:
