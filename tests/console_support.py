@@ -35,3 +35,9 @@ def raise_warning(as_finance, *, level: str = "warn", description: str = "凭证
         "description": description})
     assert answer.status_code == 201, answer.get_json()
     return answer.get_json()
+
+
+def same_page(a, b) -> bool:
+    """Two answers are the same page but for the CSRF token of the sign-out form, which is signed
+    with the time (the same page a second later carries another)."""
+    return CSRF.sub("", a.get_data(as_text=True)) == CSRF.sub("", b.get_data(as_text=True))

@@ -11,7 +11,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from tests.console_support import UNIT_CODE, csrf_token, post_form, raise_warning, sign_in
+from tests.console_support import UNIT_CODE, csrf_token, post_form, raise_warning, same_page, sign_in
 from workflow.articles import art
 from workflow.db import db
 from workflow.machines import MACHINES
@@ -133,9 +133,9 @@ def test_another_partys_warning_is_the_same_404_page_as_a_missing_one(client, de
     hidden = client.get(f"/warnings/{warning['id']}")
     missing = client.get("/warnings/999999")
     assert hidden.status_code == missing.status_code == 404
-    assert hidden.get_data() == missing.get_data()
+    assert same_page(hidden, missing)
     posted = post_form(client, "/", f"/warnings/{warning['id']}/responses", {"text": "试图答复"})
-    assert posted.status_code == 404 and posted.get_data() == missing.get_data()
+    assert posted.status_code == 404 and same_page(posted, missing)
     assert f"/warnings/{warning['id']}" not in client.get("/warnings").get_data(as_text=True)
 
 
@@ -242,7 +242,7 @@ def test_another_partys_case_is_the_same_404_page(client, demo, as_finance):
     post_form(client, "/", "/logout", {})
     sign_in(client, demo, "other_unit")
     hidden, missing = client.get(case_url), client.get("/cases/999999")
-    assert hidden.status_code == missing.status_code == 404 and hidden.get_data() == missing.get_data()
+    assert hidden.status_code == missing.status_code == 404 and same_page(hidden, missing)
     assert client.get(f"{case_url}x").status_code == 404
 
 
