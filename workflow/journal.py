@@ -86,6 +86,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "ruleset": ("published",),
     "settlement": ("reported",),
     "token": ("issued", "revoked"),
+    "user": ("password_set",),
     "account": ("recorded", "changed", "change_reported"),
     "indicators": ("loaded",),
     "payee": ("filed", "changed", "confirmed", "rejected"),

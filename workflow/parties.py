@@ -54,6 +54,9 @@ class User(db.Model):
     email: Mapped[str] = mapped_column(sa.String(255), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    # The console's sign-in (workflow.sign_in): a scrypt hash in werkzeug's format, never the
+    # password; None: the user signs in with API tokens only.
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
 
     org: Mapped[Organisation] = relationship()
 

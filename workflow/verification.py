@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from dataclasses import replace
 from types import SimpleNamespace
 
 import marshmallow as ma
@@ -45,6 +46,7 @@ from workflow.documents import Document, issue_document, payment_context
 from workflow.documents import visible as document_visible
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import entries_of, record, stream_of
+from workflow.machines import MACHINES
 from workflow.machines.base import load_fields
 from workflow.machines.warning import LIFECYCLE as WARNING
 from workflow.monitoring import alerts
@@ -271,6 +273,31 @@ class WarningDetail:
 def detail(actor: Actor, warning_id: int) -> WarningDetail:
     warning = get_warning(actor, warning_id)
     return WarningDetail(warning, steps_of(actor, warning), responses_of(actor, warning), document_ids_of(actor, warning))
+
+
+def confirm_fields(rung: str) -> tuple:
+    """The fields a confirmation on ``rung`` takes: the unit case's opening row's
+    (:data:`workflow.machines.MACHINES`), ``summary`` optional (it defaults to the warning's
+    finding, :func:`confirm`)."""
+    opening = MACHINES["unit_case"].openings[rung]
+    return tuple(replace(f, required=False) if f.name == "summary" else f for f in opening.fields)
+
+
+def allowed_on(actor: Actor, warning: MonitoringWarning) -> tuple[str, ...]:
+    """What the caller may do on ``warning`` now, by the same rules :func:`add_step`,
+    :func:`add_response`, :func:`confirm` and :func:`dismiss` enforce (party kind and the
+    warning lifecycle's table): ``step``, ``respond``, ``confirm``, ``dismiss``. Screens offer
+    exactly these; the functions still check on their own."""
+    if actor.is_system:
+        return ()
+    out = []
+    if actor.kind == "finance" and WARNING.allows("verify", warning.status):
+        out.append("step")
+    if actor.kind in RESPONSE_KINDS and warning.status in UNDECIDED:
+        out.append("respond")
+    if actor.kind == "finance":
+        out += [trigger for trigger in ("confirm", "dismiss") if WARNING.allows(trigger, warning.status)]
+    return tuple(out)
 
 
 # --- steps ------------------------------------------------------------------------------------------
