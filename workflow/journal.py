@@ -71,7 +71,8 @@ ACTION_MAX = 48
 # Every action a stream's entry can name, by the stream's kind (the table above): a closed
 # vocabulary, which :func:`record` holds callers to and the API document enumerates.
 STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
-    "warning": ("opened", "step_added", "joint_investigation_requested", "response_added", "confirmed", "dismissed"),
+    "warning": ("opened", "step_added", "joint_investigation_requested", "response_added", "confirmed", "dismissed",
+                "transferred", "transfer_closed"),
     "joint_investigation": ("joint_investigation_requested", "response_added"),
     "payment": ("released", "refused"),
     "complaint": ("received", "triaged"),
