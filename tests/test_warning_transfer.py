@@ -160,6 +160,7 @@ def test_art11_3_the_receiver_sees_the_warning_its_payment_and_its_letter_and_no
     # The unit reads that its warning was handed on, not the letter or its matters.
     mine = as_unit.get(f"/api/v1/warnings/{warning_id}").get_json()
     assert mine["status"] == "transferred" and mine["transfer"] is None
+    assert mine["status_reason"] == "已移交克孜勒苏柯尔克孜自治州市场监督管理局（演示）处理（第十一条（三））"
     assert handed["document_id"] not in mine["document_ids"]
     assert as_unit.get(f"/api/v1/documents/{handed['document_id']}").status_code == 404
 
@@ -203,6 +204,24 @@ def test_art11_3_the_payment_stays_held_until_finance_closes_on_the_receivers_ou
     assert close(as_city_finance, warning_id).status_code == 409
     body = outbox("transfer_closed")[0].body
     assert "已解除暂停" in body and "市场监管局已查处" in body
+
+
+def test_art11_3_the_matters_and_the_outcome_stay_between_finance_and_the_receiver(
+        as_city_finance, as_department, as_unit, as_competent, as_bank):
+    _, warning_id, _ = transferred(as_city_finance)
+    assert answer(as_department, warning_id, "已立案查处收款单位").status_code == 201
+    for party in (as_city_finance, as_department):
+        detail = party.get(f"/api/v1/warnings/{warning_id}").get_json()
+        assert [r["kind"] for r in detail["responses"]] == ["outcome"]
+        journal = str(party.get(f"/api/v1/warnings/{warning_id}/events").get_json())
+        assert "已立案查处收款单位" in journal and "收款单位涉嫌虚开发票" in journal
+    for party in (as_unit, as_competent, as_bank):
+        detail = party.get(f"/api/v1/warnings/{warning_id}").get_json()
+        assert detail["status"] == "transferred" and detail["responses"] == []
+        events = party.get(f"/api/v1/warnings/{warning_id}/events").get_json()["items"]
+        assert [e["action"] for e in events][-1] == "transferred"
+        assert "已立案查处收款单位" not in str(events) and "收款单位涉嫌虚开发票" not in str(events)
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))  # no gap betrays the rest
 
 
 def test_art11_3_finance_may_refuse_the_payment_on_the_receivers_outcome(as_city_finance, as_department):

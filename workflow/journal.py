@@ -8,7 +8,8 @@ as one :class:`JournalEntry` of the record's *stream*:
 stream              actions
 =================== ===================================================================
 ``warning:<id>``    opened (a manual warning: complaint, bank refusal), step_added,
-                    joint_investigation_requested, response_added, confirmed, dismissed
+                    joint_investigation_requested, response_added, confirmed, dismissed,
+                    transferred (to whom, the letter's number), transfer_closed (Art. 11(三))
 ``payment:<id>``    released, refused (by verification or by the agent bank)
 ``complaint:<id>``  received, triaged
 ``document:<id>``   issued, acknowledged
@@ -22,6 +23,8 @@ stream              actions
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
 ``joint_investigation:<warning id>`` joint_investigation_requested, response_added (kept apart
                     from the warning's stream: only finance and the body asked read it)
+``transfer:<warning id>`` transferred (the matters, the basis), response_added (the receiving
+                    department's outcome): only finance and the department read it (Art. 11(三))
 =================== ===================================================================
 
 Screening (payment intake, up to a million rows) is not journaled row by row: the
@@ -74,6 +77,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "warning": ("opened", "step_added", "joint_investigation_requested", "response_added", "confirmed", "dismissed",
                 "transferred", "transfer_closed"),
     "joint_investigation": ("joint_investigation_requested", "response_added"),
+    "transfer": ("transferred", "response_added"),
     "payment": ("released", "refused"),
     "complaint": ("received", "triaged"),
     "document": ("issued", "acknowledged"),

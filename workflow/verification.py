@@ -25,8 +25,10 @@ body only those sent to it for joint investigation, a department (有关部门) 
 on to it (Art. 11(三)). Anything else is not found.
 
 Every action here is journaled (:mod:`workflow.journal`) in the warning's stream
-(``warning:<id>``), and a payment released or refused in the payment's (``payment:<id>``):
-:func:`history` reads a warning's, as the caller may see it.
+(``warning:<id>``), a joint investigation in its own (``joint_investigation:<id>``), what a
+transfer hands on and the receiver's outcome in the transfer's (``transfer:<id>``), and a payment
+released or refused in the payment's (``payment:<id>``): :func:`history` reads a warning's, as
+the caller may see it.
 """
 from __future__ import annotations
 
@@ -260,22 +262,41 @@ def joint_investigation_stream(warning_id: int) -> str:
     return stream_of("joint_investigation", warning_id)
 
 
+def transfer_stream(warning_id: int) -> str:
+    """The transfer's own chain (Art. 11(三)): what was handed on and on what basis, and the
+    receiving department's outcome, between finance and that department; the warning's chain
+    says only that it was handed on, to whom."""
+    return stream_of("transfer", warning_id)
+
+
+def sees_transfer(actor: Actor) -> bool:
+    """Finance and the department a warning was handed on to (the only one that sees it)."""
+    return actor.is_system or actor.kind in ("finance", "department")
+
+
 def history(actor: Actor, warning_id: int) -> sa.Select:
     """The warning's journal as the caller may see it (NotFound if the warning is not
-    visible): finance and the body asked read both chains, interleaved in the order written;
-    the others the warning's own chain alone."""
+    visible): finance reads every chain, interleaved in the order written; the body asked its
+    joint investigation's, the department a warning was handed on to the transfer's, besides
+    the warning's own; the others the warning's own chain alone."""
     warning = get_warning(actor, warning_id)
+    streams = [warning_stream(warning.id)]
     if sees_joint_investigations(actor):
-        return entries_of(warning_stream(warning.id), joint_investigation_stream(warning.id))
-    return entries_of(warning_stream(warning.id))
+        streams.append(joint_investigation_stream(warning.id))
+    if sees_transfer(actor):
+        streams.append(transfer_stream(warning.id))
+    return entries_of(*streams)
 
 
 def responses_of(actor: Actor, warning: MonitoringWarning) -> list[WarningResponse]:
     """Answers the caller may see: an oversight body's findings only where the joint
-    investigation they answer is visible (:func:`sees_joint_investigations`)."""
+    investigation they answer is visible (:func:`sees_joint_investigations`); a department's
+    outcome only by finance and that department (:func:`sees_transfer`)."""
     stmt = sa.select(WarningResponse).where(WarningResponse.warning_id == warning.id)
     if not sees_joint_investigations(actor):
         stmt = stmt.where(WarningResponse.kind != RESPONSE_KINDS["oversight"])
+    if not sees_transfer(actor):
+        stmt = stmt.where(WarningResponse.kind != OUTCOME)
     return list(db.session.execute(stmt.order_by(WarningResponse.id)).scalars())
 
 
@@ -426,11 +447,14 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
                                kind=RESPONSE_KINDS[actor.kind], text=text,
                                evidence_ref=(data.get("evidence_ref") or "").strip() or None, created_at=now)
     db.session.add(response)
-    confidential = response.kind == RESPONSE_KINDS["oversight"]  # answers a joint investigation
-    if not confidential:
+    # A body's findings answer a joint investigation, a department's outcome a transfer: each in its
+    # own chain, moving nothing the parties under verification read.
+    stream = {RESPONSE_KINDS["oversight"]: joint_investigation_stream,
+              OUTCOME: transfer_stream}.get(response.kind, warning_stream)(warning.id)
+    if stream == warning_stream(warning.id):
         _touch(warning)
     db.session.flush()
-    record(actor, joint_investigation_stream(warning.id) if confidential else warning_stream(warning.id),
+    record(actor, stream,
            "response_added",
            {"response_id": response.id, "kind": response.kind, "text": response.text,
             "evidence_ref": response.evidence_ref}, now)
@@ -568,7 +592,8 @@ def transfer(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     values, stored = _load_row_fields(actor, "transfer", data)
     receiver: Organisation = values["receiver_code"]
     WARNING.move(warning, "transfer", actor=actor)
-    warning.status_reason = "；".join(values["matters"])[:2000]
+    # What the unit reads of the decision: to whom it went. The matters stay in the letter.
+    warning.status_reason = f"已移交{receiver.name}处理（{TRANSFER_ARTICLE.chinese}）"
     _touch(warning)
     handed = WarningTransfer(warning_id=warning.id, receiver_id=receiver.id,
                              details={k: v for k, v in stored.items() if k != "receiver_code"},
@@ -586,10 +611,12 @@ def transfer(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     handed.document_id = document.id
     handed.receiver = receiver
     notify_all(message_builders.warning_transferred(warning, handed, document=document, issuer=issuer), now=now)
+    letter = {"id": document.id, "kind": document.kind, "number": document.number}
     record(actor, warning_stream(warning.id), "transferred",
-           {"receiver_code": receiver.code, "article": TRANSFER_ARTICLE.chinese, **handed.details,
-            "document": {"id": document.id, "kind": document.kind, "number": document.number},
+           {"receiver_code": receiver.code, "article": TRANSFER_ARTICLE.chinese, "document": letter,
             "payment": _payment_ref(payment, None)}, now)
+    record(actor, transfer_stream(warning.id), "transferred",
+           {"receiver_code": receiver.code, **handed.details, "document": letter}, now)
     return handed
 
 
