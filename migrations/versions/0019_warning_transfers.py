@@ -4,7 +4,7 @@ the department's answer (outcome)
 A confirmed matter outside finance's remit is handed on to the department that owns it with a
 numbered 移交函 (Art. 11(三): 不属于职责范围内的，按照规定移交有关部门处理): one transfer per
 warning, naming the receiver (a new organisation kind, ``department`` 有关部门), the fields of the
-transfer and the letter. The warning waits ``transferred`` for the receiver's answer (a response of
+transfer and the letter. ``warnings.status`` widens to 16 characters (``transfer_closed``). The warning waits ``transferred`` for the receiver's answer (a response of
 kind ``outcome``) and is closed ``transfer_closed`` by finance.
 
 Revision ID: 0019_warning_transfers
@@ -48,6 +48,9 @@ def _checks(position: int) -> None:
 
 
 def upgrade():
+    with op.batch_alter_table('warnings', schema=None) as batch_op:
+        batch_op.alter_column('status', existing_type=sa.String(length=12), type_=sa.String(length=16),
+                              existing_nullable=False)
     _checks(1)
     op.create_table('warning_transfers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -73,3 +76,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_warning_transfers_receiver_id'))
     op.drop_table('warning_transfers')
     _checks(0)
+    with op.batch_alter_table('warnings', schema=None) as batch_op:
+        batch_op.alter_column('status', existing_type=sa.String(length=16), type_=sa.String(length=12),
+                              existing_nullable=False)
