@@ -11,7 +11,7 @@ import re
 
 import sqlalchemy as sa
 from race_support import one_winner, race
-from verification_support import OVERSIGHT, count, held_payment, outbox, payment_status, warning_row
+from verification_support import OVERSIGHT, UNIT, count, held_payment, outbox, payment_status, warning_row
 
 from workflow.db import db
 from workflow.documents import Document
@@ -268,3 +268,53 @@ def test_art11_3_a_confirmation_and_a_transfer_at_once_one_decides(app, as_city_
     status = warning_row(warning_id).status
     assert status == ("confirmed" if answers[0].status == 201 else "transferred")
     assert count(Document, Document.kind == "transfer_letter") == (1 if status == "transferred" else 0)
+
+
+# --- what "decided" means elsewhere ---------------------------------------------------------------
+
+def test_art11_3_a_transferred_blocking_warning_still_holds_its_payment_when_another_is_dismissed(
+        as_city_finance, as_department):
+    item, warning_id = held_payment(as_city_finance)
+    second = as_city_finance.post("/api/v1/warnings", json={
+        "unit_code": UNIT, "payment_id": item["id"], "level": "block", "finding": "收款单位营业执照已吊销",
+        "article": {"article": 12}, "description": "人工排查发现收款单位无经营资格"})
+    assert second.status_code == 201, second.get_json()
+    assert transfer(as_city_finance, second.get_json()["id"]).status_code == 201
+    assert as_city_finance.post(f"/api/v1/warnings/{warning_id}/dismiss", json={"reason": "已补审批"}).status_code == 200
+    assert payment_status(item["voucher_no"]) == "held"  # the matter handed on still holds it
+    assert answer(as_department, second.get_json()["id"]).status_code == 201
+    assert close(as_city_finance, second.get_json()["id"]).status_code == 200
+    assert payment_status(item["voucher_no"]) == "accepted"
+
+
+def test_art11_2_4_a_focus_letter_recites_the_undecided_warnings_not_those_handed_on(as_city_finance, as_unit):
+    handed_item, _, _ = transferred(as_city_finance)  # its cash-over-limit warning (13(二)1⑦) handed on
+    item, undecided = held_payment(as_city_finance)
+    step = as_city_finance.post(f"/api/v1/warnings/{undecided}/steps", json={"kind": "focus_letter"}).get_json()
+    findings = db.session.get(Document, step["document_id"]).context["findings"]
+    lines = {(voucher, "第十三条（二）1⑦" in line) for line in findings
+             for voucher in (handed_item["voucher_no"], item["voucher_no"]) if voucher in line}
+    # Each payment's official-card warning (13(二)2) is undecided; of the cash-over-limit ones,
+    # only the payment whose warning was not handed on is recited.
+    assert lines == {(handed_item["voucher_no"], False), (item["voucher_no"], False), (item["voucher_no"], True)}
+
+
+def test_art20_a_reported_matter_handed_on_is_concluded_when_finance_closes_it(client, as_city_finance, as_department):
+    receipt = client.post("/api/v1/complaints", json={"unit_code": UNIT, "description": "收款单位无证经营",
+                                                      "reporter_phone": "13800001111"},
+                          environ_base={"REMOTE_ADDR": "203.0.113.77"}).get_json()
+    warning_id = as_city_finance.post(f"/api/v1/complaints/{receipt['id']}/triage",
+                                      json={"into": "warning"}).get_json()["warning_id"]
+    handed = transfer(as_city_finance, warning_id)  # a complaint's warning has no payment to recite
+    assert handed.status_code == 201, handed.get_json()
+    html = as_department.get(f"/api/v1/documents/{handed.get_json()['document_id']}/html").get_data(as_text=True)
+    assert "支付凭证号" not in html and "收款单位无证经营" in html
+
+    def status():
+        return client.post("/api/v1/complaints/status", json={"receipt_code": receipt["receipt_code"]},
+                           environ_base={"REMOTE_ADDR": "203.0.113.77"}).get_json()
+
+    assert status()["status"] == "being_handled"
+    assert answer(as_department, warning_id).status_code == 201
+    assert close(as_city_finance, warning_id).status_code == 200
+    assert status()["status"] == "concluded"
