@@ -78,7 +78,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
                 "transferred", "transfer_closed"),
     "joint_investigation": ("joint_investigation_requested", "response_added"),
     "transfer": ("transferred", "response_added"),
-    "payment": ("released", "refused"),
+    "payment": ("held", "released", "refused"),
     "complaint": ("received", "triaged"),
     "document": ("issued", "acknowledged"),
     "evidence": ("uploaded",),
