@@ -11,6 +11,7 @@ import re
 
 import sqlalchemy as sa
 from race_support import one_winner, race
+from test_statistics import group, stats
 from verification_support import OVERSIGHT, UNIT, count, held_payment, outbox, payment_status, warning_row
 
 from workflow.db import db
@@ -318,3 +319,15 @@ def test_art20_a_reported_matter_handed_on_is_concluded_when_finance_closes_it(c
     assert answer(as_department, warning_id).status_code == 201
     assert close(as_city_finance, warning_id).status_code == 200
     assert status()["status"] == "concluded"
+
+
+def test_art11_4_statistics_count_a_matter_handed_on_as_decided_otherwise(as_city_finance, as_department):
+    _, warning_id, _ = transferred(as_city_finance)
+    warnings = group(stats(as_city_finance, group_by="unit"), UNIT)["warnings"]
+    # the cash-over-limit warning handed on; the payment's official-card warning still undecided
+    assert (warnings["raised"], warnings["pending"], warnings["other"]) == (2, 1, 1)
+    assert (warnings["confirmed"], warnings["dismissed"], warnings["confirmation_rate"]) == (0, 0, None)
+    assert answer(as_department, warning_id).status_code == 201
+    assert close(as_city_finance, warning_id).status_code == 200
+    warnings = group(stats(as_city_finance, group_by="unit"), UNIT)["warnings"]
+    assert warnings["other"] == 1 and warnings["days_to_decision"]["count"] == 1  # decided when closed
