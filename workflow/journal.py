@@ -17,9 +17,12 @@ stream              actions
 ``ruleset:<org>``   published (a new rule-set version, by that finance department)
 ``settlement:<id>`` reported (one entry per settlement report of that bank)
 ``token:<id>``      issued, revoked
-``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一))
+``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一)),
+                    change_reported (the unit's report of a change at the bank, on time or late)
 ``indicators:<org>`` loaded (one entry per upload by that finance department: ids and a digest)
-``payee:<id>``      filed, changed (individual payees, Art. 16)
+``payee:<id>``      filed, changed, confirmed, rejected (individual payees, Art. 16)
+``reimbursement:<id>`` approved (an approved 归垫 entered by finance, Art. 13(三)5, 13(四))
+``special_fund_rules:<id>`` filed, attached, approved, rejected (Art. 17)
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
 ``joint_investigation:<warning id>`` joint_investigation_requested, response_added (kept apart
                     from the warning's stream: only finance and the body asked read it)
@@ -85,9 +88,11 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "ruleset": ("published",),
     "settlement": ("reported",),
     "token": ("issued", "revoked"),
-    "account": ("recorded", "changed"),
+    "account": ("recorded", "changed", "change_reported"),
     "indicators": ("loaded",),
-    "payee": ("filed", "changed"),
+    "payee": ("filed", "changed", "confirmed", "rejected"),
+    "reimbursement": ("approved",),
+    "special_fund_rules": ("filed", "attached", "approved", "rejected"),
     "outbox": ("retried",),
 }
 ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(a for actions in STREAM_ACTIONS.values() for a in actions))

@@ -8,7 +8,7 @@ transfer and the letter. ``warnings.status`` widens to 16 characters (``transfer
 kind ``outcome``) and is closed ``transfer_closed`` by finance.
 
 Revision ID: 0019_warning_transfers
-Revises: 0016_case_last_hash
+Revises: 0017_registers
 Create Date: 2026-11-29 17:00:00
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0019_warning_transfers'
-down_revision = '0016_case_last_hash'
+down_revision = '0017_registers'
 branch_labels = None
 depends_on = None
 
