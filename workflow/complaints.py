@@ -385,7 +385,7 @@ def _matter_closed_at(complaint: Complaint) -> dt.datetime | None:
     case_id = complaint.case_id
     if complaint.warning_id is not None:
         warning = db.session.get(MonitoringWarning, complaint.warning_id)
-        if warning.status == "dismissed":
+        if warning.status in ("dismissed", "transfer_closed"):  # a transfer (Art. 11(三)) ends when finance closes it
             return warning.closed_at
         if warning.status != CONFIRMED:
             return None

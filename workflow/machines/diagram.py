@@ -30,7 +30,7 @@ FONTS = "'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang 
 LABEL_SIZE, LABEL_LINE, LABEL_CHAR_W = 10, 12, 6.0  # edge labels: font size, line height, width of a character
 # Where along an edge (Bezier parameter) and how far off it a label may go, in order of preference.
 LABEL_SPOTS = [(t, off) for off in (0, 14, -14) for t in (0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.2, 0.8)]
-FILL = {"start": "#eeeeee", "rung": "#fff4d6", "review": "#e3f0ff", "appeal": "#f3e5ff", "closed": "#e4f5e4"}
+FILL = {"start": "#eeeeee", "rung": "#fff4d6", "review": "#e3f0ff", "appeal": "#f3e5ff", "closed": "#e4f5e4", "handed_on": "#fde8e0"}
 
 
 def _columns(machine: CaseMachine | Lifecycle) -> list[list[str]]:
