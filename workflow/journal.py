@@ -8,7 +8,9 @@ as one :class:`JournalEntry` of the record's *stream*:
 stream              actions
 =================== ===================================================================
 ``warning:<id>``    opened (a manual warning: complaint, bank refusal), step_added,
-                    joint_investigation_requested, response_added, confirmed, dismissed
+                    joint_investigation_requested, response_added, confirmed, dismissed;
+                    step_reminded, step_overdue (the scheduler: a party asked by a step
+                    reminded of its due date, finance told it passed unanswered)
 ``payment:<id>``    released, refused (by verification or by the agent bank)
 ``complaint:<id>``  received, triaged
 ``document:<id>``   issued, acknowledged
@@ -20,7 +22,8 @@ stream              actions
 ``indicators:<org>`` loaded (one entry per upload by that finance department: ids and a digest)
 ``payee:<id>``      filed, changed (individual payees, Art. 16)
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
-``joint_investigation:<warning id>`` joint_investigation_requested, response_added (kept apart
+``joint_investigation:<warning id>`` joint_investigation_requested, response_added,
+                    step_reminded, step_overdue (kept apart
                     from the warning's stream: only finance and the body asked read it)
 =================== ===================================================================
 
@@ -71,8 +74,9 @@ ACTION_MAX = 48
 # Every action a stream's entry can name, by the stream's kind (the table above): a closed
 # vocabulary, which :func:`record` holds callers to and the API document enumerates.
 STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
-    "warning": ("opened", "step_added", "joint_investigation_requested", "response_added", "confirmed", "dismissed"),
-    "joint_investigation": ("joint_investigation_requested", "response_added"),
+    "warning": ("opened", "step_added", "joint_investigation_requested", "response_added", "confirmed", "dismissed",
+                "step_reminded", "step_overdue"),
+    "joint_investigation": ("joint_investigation_requested", "response_added", "step_reminded", "step_overdue"),
     "payment": ("released", "refused"),
     "complaint": ("received", "triaged"),
     "document": ("issued", "acknowledged"),

@@ -82,6 +82,13 @@ _TABLE = (
     MessageTemplate("warning_dismissed", "budget unit of the warning", art(11, 2),
                     ("unit_name", "reason"),
                     "verification dismissed a warning; whether its held payment was released"),
+    MessageTemplate("step_reminder", "the party a verification step asks: the unit, the carrying bank, the competent "
+                    "department, or (joint investigation) the oversight body alone", art(11, 2),
+                    ("recipient_name", "step_title", "due_at"),
+                    "what a verification step asks is due soon (N working days, or today)"),
+    MessageTemplate("step_overdue", "finance department that issued the verification step", art(11, 2),
+                    ("finance_name", "asked_name", "step_title", "due_at"),
+                    "a party did not answer a verification step by its due date"),
     MessageTemplate("dispute_filed", "finance department in charge", art(24),
                     ("subject_name", "from_rung"), "an agent bank took a dispute to arbitration or court; deadline paused"),
 )

@@ -9,6 +9,7 @@ from workflow import (  # noqa: F401  # noqa: F401
     journal,  # noqa: F401
     parties,
     scheduling,  # noqa: F401
+    step_requests,
     verification,
 )
 from workflow import outbox as notification_models  # noqa: F401
