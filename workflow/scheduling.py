@@ -19,6 +19,13 @@
    that deadline and the finance department in charge is told the proposed next action
    (the row marked ``proposed_on_overdue``, ``CaseMachine.proposals``).
 
+3. **Verification steps' due dates** (Art. 11(二)2-5, :mod:`workflow.step_requests`) — each
+   party a documents request, an interview, a focus letter or a joint investigation asks is
+   reminded at the same offsets before the due day (:func:`remind_step_requests`), and once the
+   due moment has passed unanswered on an undecided warning, the finance department that issued
+   the step is told (:func:`tell_overdue_step_requests`), once per (request, kind); a joint
+   investigation's reminder goes to the oversight body alone, never the unit.
+
 :func:`daily_digest` sends each finance department, once per local day, the list of
 overdue cases in its jurisdiction (subjects whose ``finance_path`` it covers).
 
@@ -61,7 +68,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column
 
 from workflow import cases, deadlines, message_builders, outbox
 from workflow.case_records import Case
@@ -485,11 +492,16 @@ def _lock_request(request_id: int, due: dt.datetime) -> StepRequest | None:
     warning undecided; None if another scheduler holds it (SKIP LOCKED) or it was answered,
     told or decided meanwhile. ``FOR NO KEY UPDATE`` of the request row alone, as for a case
     (:func:`_lock`): the effect row's foreign key takes a key-share lock on it."""
-    stmt = locked(sa.select(StepRequest).join(MonitoringWarning, MonitoringWarning.id == StepRequest.warning_id)
+    # Everything the messages recite comes in the same statement; only the request row is locked.
+    stmt = locked(sa.select(StepRequest).join(StepRequest.warning)
                   .where(StepRequest.id == request_id, StepRequest.chase_at == due,
-                         MonitoringWarning.status.in_(WARNING.undecided)),
+                         MonitoringWarning.status.in_(WARNING.undecided))
+                  .options(contains_eager(StepRequest.warning).joinedload(MonitoringWarning.unit, innerjoin=True),
+                           contains_eager(StepRequest.warning).joinedload(MonitoringWarning.payment),
+                           joinedload(StepRequest.step, innerjoin=True), joinedload(StepRequest.org, innerjoin=True),
+                           joinedload(StepRequest.finance, innerjoin=True)),
                   skip_locked=True, key_share=True, of=StepRequest)
-    return db.session.execute(stmt).scalar_one_or_none()
+    return db.session.execute(stmt).unique().scalar_one_or_none()
 
 
 def _claim_step(request_id: int, kind: str, now: dt.datetime) -> bool:
@@ -543,8 +555,7 @@ def remind_step_requests(now: dt.datetime, result: CheckResult | None = None) ->
             if not _claim_step(request_id, kind, now):
                 return None
             seen.add(request_id)
-            step = db.session.get(VerificationStep, request.step_id)
-            warning = db.session.get(MonitoringWarning, request.warning_id)
+            step, warning = request.step, request.warning
             days_left = max(0, deadlines.working_days_between(now, due))
             outbox.notify(**message_builders.step_reminder(request, step, warning, STEP_KINDS[step.kind],
                                                            key=_step_key(request, kind), days_left=days_left), now=now)
@@ -567,8 +578,7 @@ def tell_overdue_step_requests(now: dt.datetime, result: CheckResult | None = No
         request = _lock_request(request_id, due)
         if request is None or not _claim_step(request_id, OVERDUE, now):
             return None
-        step = db.session.get(VerificationStep, request.step_id)
-        warning = db.session.get(MonitoringWarning, request.warning_id)
+        step, warning = request.step, request.warning
         outbox.notify(**message_builders.step_overdue(request, step, warning, STEP_KINDS[step.kind],
                                                       key=_step_key(request, OVERDUE)), now=now)
         _journal_step(request, step, "step_overdue", {"finance_code": request.finance.code}, now)

@@ -72,6 +72,9 @@ class StepRequest(db.Model):
 
     org: Mapped[Organisation] = relationship(foreign_keys=[org_id])
     finance: Mapped[Organisation] = relationship(foreign_keys=[finance_id])
+    # What the scheduler's messages recite (loaded with the request it locks, not one by one).
+    step = relationship("VerificationStep", viewonly=True)
+    warning = relationship("MonitoringWarning", viewonly=True)
     effects: Mapped[list[StepRequestEffect]] = relationship(order_by="StepRequestEffect.id", viewonly=True)
 
     __table_args__ = (
