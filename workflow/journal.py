@@ -77,7 +77,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "warning": ("opened", "step_added", "joint_investigation_requested", "response_added", "confirmed", "dismissed",
                 "step_reminded", "step_overdue"),
     "joint_investigation": ("joint_investigation_requested", "response_added", "step_reminded", "step_overdue"),
-    "payment": ("released", "refused"),
+    "payment": ("held", "released", "refused"),
     "complaint": ("received", "triaged"),
     "document": ("issued", "acknowledged"),
     "evidence": ("uploaded",),
