@@ -9,6 +9,7 @@ from api.auth import current_actor
 from api.cases import CaseSchema  # the case workflow's own schema: one shape for a case
 from api.fields import AwareDateTime, Integer, Money, non_negative
 from api.pagination import PageQuery, page_schema, paginate
+from api.warning_files import StepRecordSchema, WarningFileSchema
 from workflow import verification
 from workflow.db import db
 from workflow.machines import MACHINES
@@ -94,6 +95,8 @@ class StepSchema(ma.Schema):
     asked = ma.fields.List(ma.fields.Nested(StepRequestSchema), metadata={
         "description": "the parties the step asks (documents: the unit and the carrying bank; interview: the unit; "
                        "focus letter: the unit and its competent department; joint investigation: the oversight body)"})
+    record = ma.fields.Nested(StepRecordSchema, allow_none=True, metadata={
+        "description": "what an interview or an on-site check ended with (Art. 11(二)3), once recorded"})
 
 
 class ResponseSchema(ma.Schema):
@@ -106,6 +109,8 @@ class ResponseSchema(ma.Schema):
     text = ma.fields.String()
     evidence_ref = ma.fields.String(allow_none=True)
     step_id = Integer(allow_none=True, metadata={"description": "the step this answers, if it names one"})
+    files = ma.fields.List(ma.fields.Nested(WarningFileSchema), metadata={
+        "description": "attached by the party that answered (POST .../responses/{id}/files)"})
     created_at = AwareDateTime()
 
 

@@ -12,8 +12,8 @@ answer names.
 Steps recorded before this migration have no rows: they are shown without their parties and
 are not chased.
 
-Revision ID: 0018_step_requests
-Revises: 0016_case_last_hash
+Revision ID: 0019_step_requests
+Revises: 0018_warning_files
 Create Date: 2026-11-29 17:00:00
 
 """
@@ -22,8 +22,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0018_step_requests'
-down_revision = '0016_case_last_hash'
+revision = '0019_step_requests'
+down_revision = '0018_warning_files'
 branch_labels = None
 depends_on = None
 
