@@ -35,7 +35,7 @@ ANONYMOUS = "no token"
 
 EVERYONE = frozenset(PARTIES)
 FINANCE = frozenset({"finance", "city_finance", "county_finance"})  # function-level: any finance department
-PROVINCE = frozenset({"finance"})  # the rule set is the province's alone until rule sets are per region
+CITY_FINANCE = frozenset({"city_finance"})  # the officers of the department whose drafts are asked for
 IN_CHARGE = frozenset({"finance", "city_finance"})  # the province and the city above the unit
 SEES_UNIT = IN_CHARGE | {"competent", "unit"}  # the unit's records (Art. 26(一): its competent department)
 CARRIES = SEES_UNIT | {"bank"}  # records on a payment the bank carries
@@ -88,8 +88,18 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/outbox/dead"): Op(FINANCE, why="dead letters of the caller's region"),
     ("POST", "/api/v1/outbox/{dead_letter}/retry"): Op(IN_CHARGE),
     ("GET", "/api/v1/rules"): Op(FINANCE),
-    ("PUT", "/api/v1/rules"): Op(PROVINCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": True}}})),
-    ("PATCH", "/api/v1/rules"): Op(PROVINCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": False}}})),
+    # each finance department proposes a draft of its own set (a county's loosening is a 422, Art. 5-7)
+    ("PUT", "/api/v1/rules"): Op(FINANCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": True}}})),
+    ("PATCH", "/api/v1/rules"): Op(FINANCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": False}}})),
+    ("GET", "/api/v1/rule-sets/{dept}/drafts"): Op(CITY_FINANCE, why="the department's own officers"),
+    ("POST", "/api/v1/rule-sets/{dept}/drafts"): Op(CITY_FINANCE, _json(lambda ids: {
+        "rules": {"cash_over_limit": {"limit": "700.00"}}, "reason": "州财库〔2021〕3号"})),
+    ("GET", "/api/v1/rule-sets/{dept}/drafts/{rule_draft}"): Op(CITY_FINANCE),
+    ("PATCH", "/api/v1/rule-sets/{dept}/drafts/{rule_draft}"): Op(CITY_FINANCE, _json(lambda ids: {
+        "reason": "州财库〔2021〕4号"}), why="its author alone"),
+    ("POST", "/api/v1/rule-sets/{dept}/drafts/{their_draft}/publish"): Op(
+        CITY_FINANCE, why="a second officer of the department: the draft's author (another user) may not"),
+    ("GET", "/api/v1/rule-sets/{dept}/versions"): Op(FINANCE, why="the department, those above and its region"),
     ("GET", "/api/v1/payments"): Op(EVERYONE, why="a list of what is in reach"),
     ("POST", "/api/v1/payments"): Op(IN_CHARGE | {"bank"}, _json(lambda ids: [clean_transfer()]),
                                            refused=NAMED_IN_BODY),
@@ -178,8 +188,16 @@ def test_issue16_8_the_matrix_lists_every_operation_of_the_openapi_document(clie
     assert listed - documented == set(), "MATRIX entries the API no longer has"
 
 
-def _build(parties) -> dict:
+def _build(parties, demo) -> dict:
     city, unit = parties["city_finance"], parties["unit"]
+    # two drafts of the city's rule set: one by the officer asked, one by the department's second officer
+    own_draft = city.post("/api/v1/rule-sets/653000-CZ/drafts", json={
+        "rules": {"cash_over_limit": {"limit": "800.00"}}, "reason": "州财库〔2021〕1号"})
+    assert own_draft.status_code == 201, own_draft.get_json()
+    their_draft = parties[ANONYMOUS].post("/api/v1/rule-sets/653000-CZ/drafts", json={
+        "rules": {"frozen_balance": {"level": "block"}}, "reason": "州财库〔2021〕2号"},
+        headers={"Authorization": f"Bearer {demo.tokens['city_finance_second']}"})
+    assert their_draft.status_code == 201, their_draft.get_json()
     payment, warning_id = held_payment(city)
     case_id = open_case(city, "order")["id"]
     upload = unit.post(f"/api/v1/cases/{case_id}/evidence", content_type="multipart/form-data",
@@ -211,6 +229,7 @@ def _build(parties) -> dict:
         "complaint": city.get("/api/v1/complaints").get_json()["items"][0]["id"], "case": case_id,
         "trigger": "publish_notice", "evidence": upload.get_json()["id"], "document": documents[0]["id"],
         "machine": "unit-case", "receipt_code": receipt.get_json()["receipt_code"],
+        "dept": "653000-CZ", "rule_draft": own_draft.get_json()["id"], "their_draft": their_draft.get_json()["id"],
     }
 
 
@@ -226,7 +245,7 @@ def _ask(client, method: str, path: str, op: Op, ids: dict, headers: dict | None
 def test_issue16_8_every_party_may_exactly_what_the_matrix_says(request, client, demo):
     parties = {key: request.getfixturevalue(f"as_{key}") for key in PARTIES}
     parties[ANONYMOUS] = client
-    ids = _build(parties)
+    ids = _build(parties, demo)
     wrong = []
     asked = 0
     for (method, path), op in MATRIX.items():

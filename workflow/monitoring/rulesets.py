@@ -413,6 +413,15 @@ def _checked_changes(changes: dict) -> dict:
             "open": None if open_list is None else sorted(set(open_list)), "replace": bool(changes.get("replace"))}
 
 
+def _normalised(changes: dict) -> dict:
+    """``changes`` (already validated) with each value in its stored form ("1200" -> "1200.00")."""
+    rules = {}
+    for name, values in changes["rules"].items():
+        schema = RULES_BY_NAME[name].change_schema()
+        rules[name] = schema.dump(schema.load(values))
+    return {**changes, "rules": rules}
+
+
 def _latest(department: Department) -> RuleSet | None:
     return db.session.execute(sa.select(RuleSet).where(RuleSet.department_id == department.id)
                               .order_by(RuleSet.version.desc()).limit(1)).scalar_one_or_none()
@@ -449,6 +458,7 @@ def create_draft(actor: Actor, code: str, changes: dict, reason: str, now: dt.da
     department = _department_for(actor, code, departments, action="draft rule set changes")
     changes = _checked_changes(changes)
     _proposal(department, departments, changes, now)
+    changes = _normalised(changes)
     draft = RuleSetDraft(department_id=department.id, changes=changes, reason=reason[:500], author_id=actor.user_id,
                          created_at=now, updated_at=now)
     db.session.add(draft)
@@ -501,7 +511,7 @@ def edit_draft(actor: Actor, code: str, draft_id: int, changes: dict | None, rea
     if changes is not None:
         checked = _checked_changes(changes)
         _proposal(department, departments, checked, now)
-        draft.changes = checked
+        draft.changes = _normalised(checked)
     if reason is not None:
         draft.reason = reason[:500]
     draft.updated_at = now
