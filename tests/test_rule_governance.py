@@ -144,6 +144,8 @@ def test_art5_7_art12_a_county_unit_is_screened_with_the_county_set_and_warnings
                                             MonitoringWarning.rule_set_version).order_by(MonitoringWarning.id)).all()
     assert [tuple(r) for r in recorded] == [("cash_over_limit", org_by_code(COUNTY).id, 1),
                                             ("luxury_specialties", org_by_code(PROVINCE).id, 1)]
+    shown = as_county_finance.get(f"/api/v1/warnings/{county_item['warnings'][0]['id']}").json
+    assert (shown["rule_set_department"], shown["rule_set_version"]) == (COUNTY, 1)
 
 
 def test_art12_a_version_effective_in_the_future_serves_only_from_then(

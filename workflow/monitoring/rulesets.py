@@ -437,8 +437,8 @@ def _proposal(department: Department, departments: Departments, changes: dict, a
     own = _apply(department, _own(latest, department), changes)
     open_list = changes["open"] if changes["open"] is not None else list(latest.open if latest else [])
     _check_bounds(department, own, open_list, _above(department, departments, at))
-    if latest is not None and not diff(_own(latest, department), own, latest.open, open_list) \
-            and not changes.get("replace"):
+    if not diff(_own(latest, department), own, latest.open if latest else [], open_list) \
+            and not (changes.get("replace") and latest is not None):
         raise Invalid("nothing to change", {"rules": ["the changes equal the latest version"]})
     return latest, own, open_list
 
@@ -592,13 +592,13 @@ def change_rule_set(actor: Actor, changes: dict, *, replace: bool = False, note:
         raise Forbidden("finance changes the warning rules through a draft a second officer publishes "
                         "(POST /api/v1/rule-sets/{dept}/drafts)")
     now = utcnow()
+    take_write_lock()  # SQLite: before the first read (see publish_draft)
     departments = Departments()
-    tops = [d for d in departments.by_id.values() if d.is_top]
+    tops = sorted((d for d in departments.by_id.values() if d.is_top), key=lambda d: d.id)
     department = departments.by_code(department_code) if department_code else (tops[0] if tops else None)
     if department is None:
         raise NotFound("no such finance department")
     starts = effective_from or now
-    take_write_lock()
     db.session.execute(locked(sa.select(Organisation.id).where(Organisation.id == department.id))).first()
     latest, own, open_list = _proposal(department, departments, _checked_changes({**changes, "replace": replace}),
                                        starts)
