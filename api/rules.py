@@ -173,7 +173,7 @@ class Rules(MethodView):
         return draft
 
 
-@blp.route("/rule-sets/<string:dept>/drafts")
+@blp.route("/rule-sets/<dept>/drafts")
 class Drafts(MethodView):
     @blp.response(200, page_schema(DraftSchema))
     def get(self, dept):
@@ -191,7 +191,7 @@ class Drafts(MethodView):
         return draft
 
 
-@blp.route("/rule-sets/<string:dept>/drafts/<int:draft>")
+@blp.route("/rule-sets/<dept>/drafts/<int:draft>")
 class Draft(MethodView):
     @blp.response(200, DraftSchema)
     def get(self, dept, draft):
@@ -213,7 +213,7 @@ class Draft(MethodView):
         return result
 
 
-@blp.route("/rule-sets/<string:dept>/drafts/<int:draft>/publish")
+@blp.route("/rule-sets/<dept>/drafts/<int:draft>/publish")
 class Publish(MethodView):
     @blp.arguments(PublishSchema)
     @blp.response(201, VersionSchema)
@@ -225,7 +225,7 @@ class Publish(MethodView):
         return version
 
 
-@blp.route("/rule-sets/<string:dept>/versions")
+@blp.route("/rule-sets/<dept>/versions")
 class Versions(MethodView):
     @blp.response(200, page_schema(VersionSchema))
     def get(self, dept):

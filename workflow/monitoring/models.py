@@ -85,8 +85,6 @@ class Payment(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
 
     unit: Mapped[Organisation] = relationship(foreign_keys=[unit_id])
-    # many-to-one by key: the few finance departments come from the session's identity map
-    rule_set_department: Mapped[Organisation | None] = relationship(foreign_keys=[rule_set_department_id])
     bank: Mapped[Organisation | None] = relationship(foreign_keys=[bank_id])
     payer: Mapped[BankAccount | None] = relationship()
     indicator: Mapped[Indicator | None] = relationship()
