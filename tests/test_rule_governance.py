@@ -4,6 +4,7 @@ drafted by one officer and published by a second one of the same department (fou
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import sqlalchemy as sa
 from payments_helpers import payment
@@ -14,8 +15,8 @@ from workflow.db import db, utcnow
 from workflow.journal import JournalEntry
 from workflow.monitoring.models import MonitoringWarning, RuleSet
 from workflow.monitoring.screening import screen_payments
-from workflow.parties import Actor, create_org, org_by_code
-from workflow.tokens import issue_token
+from workflow.parties import Actor, User, create_org, org_by_code
+from workflow.tokens import ApiToken, hash_token, issue_token
 
 PROVINCE, CITY, COUNTY = "650000-CZ", "653000-CZ", "653001-CZ"
 COUNTY_UNIT = "653001-401001"
@@ -184,8 +185,8 @@ def test_art12_the_author_may_not_approve_their_own_draft_with_any_token(
     assert again.status_code == 403
     published = as_city_finance_second.post(url, json={})
     assert published.status_code == 201, published.json
-    assert (published.json["author"], published.json["approver"]) == (demo.users["city_finance"].name,
-                                                                      demo.users["city_finance_second"].name)
+    assert (published.json["author"], published.json["approver"]) == (as_city_finance.user.name,
+                                                                      as_city_finance_second.user.name)
     assert as_city_finance.get(f"/api/v1/rule-sets/{CITY}/drafts/{created['id']}").status_code == 404  # now a version
 
 
@@ -208,7 +209,7 @@ def test_art12_officers_of_another_department_neither_see_nor_publish_a_draft(
 
 
 def test_art12_versions_are_listed_with_author_approver_reason_and_diff_and_journaled(
-        demo, as_city_finance, as_city_finance_second, as_county_finance, as_other_unit):
+        as_city_finance, as_city_finance_second, as_county_finance, as_other_unit):
     publish(as_city_finance, as_city_finance_second, CITY, {"cash_over_limit": {"limit": "800.00"}},
             reason="州财库〔2021〕1号")
     publish(as_city_finance_second, as_city_finance, CITY, {"cash_over_limit": {"limit": "600.00"},
@@ -218,7 +219,7 @@ def test_art12_versions_are_listed_with_author_approver_reason_and_diff_and_jour
     assert [v["version"] for v in versions] == [2, 1]
     latest = versions[0]
     assert (latest["author"], latest["approver"], latest["reason"]) == (
-        demo.users["city_finance_second"].name, demo.users["city_finance"].name, "州财库〔2021〕2号")
+        as_city_finance_second.user.name, as_city_finance.user.name, "州财库〔2021〕2号")
     assert latest["diff"] == [
         {"rule": "cash_over_limit", "setting": "limit", "before": "800.00", "after": "600.00"},
         {"rule": "frozen_balance", "setting": "level", "before": None, "after": "block"}]
@@ -227,17 +228,17 @@ def test_art12_versions_are_listed_with_author_approver_reason_and_diff_and_jour
     entries = db.session.execute(sa.select(JournalEntry).where(
         JournalEntry.stream == f"ruleset:{org_by_code(CITY).id}").order_by(JournalEntry.seq)).scalars().all()
     assert [e.action for e in entries] == ["drafted", "published", "drafted", "published"]
-    assert entries[-1].payload["version"] == 2 and entries[-1].payload["approver_id"] == demo.users["city_finance"].id
+    assert entries[-1].payload["version"] == 2 and entries[-1].payload["approver_id"] == as_city_finance.user.id
 
 
 def test_art12_two_drafts_published_at_once_become_two_versions_never_one_twice(
-        app, demo, as_city_finance):
+        app, as_city_finance, as_city_finance_second):
     first = draft(as_city_finance, CITY, rules={"cash_over_limit": {"limit": "800.00"}}).json
     second = draft(as_city_finance, CITY, rules={"luxury_specialties": {"keywords": [
         *rule(as_city_finance.get("/api/v1/rules").json, "luxury_specialties")["parameters"]["keywords"],
         "天山雪莲"]}}).json
     db.session.remove()
-    headers = {"Authorization": f"Bearer {demo.tokens['city_finance_second']}"}
+    headers = as_city_finance_second.headers
     answers = race(app, [("post", f"/api/v1/rule-sets/{CITY}/drafts/{d['id']}/publish", headers, {})
                          for d in (first, second)])
     assert [a.status for a in answers] == [201, 201], [a.json for a in answers]
@@ -248,3 +249,17 @@ def test_art12_two_drafts_published_at_once_become_two_versions_never_one_twice(
     body = as_city_finance.get("/api/v1/rules").json  # both changes are in the latest version
     assert rule(body, "cash_over_limit")["parameters"]["limit"] == "800.00"
     assert "天山雪莲" in rule(body, "luxury_specialties")["parameters"]["keywords"]
+
+
+def test_art12_the_demo_has_a_second_officer_per_finance_department_with_a_token(runner, tmp_path):
+    tokens_file = tmp_path / "demo-tokens.json"
+    result = runner.invoke(args=["demo", "load", "--tokens-file", str(tokens_file)])
+    assert result.exit_code == 0, result.output
+    tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
+    for first, second in (("finance", "finance_second"), ("city_finance", "city_finance_second"),
+                          ("county_finance", "county_finance_second")):
+        users = [db.session.execute(sa.select(ApiToken.user_id).where(
+            ApiToken.token_hash == hash_token(tokens[key]))).scalar_one() for key in (first, second)]
+        assert users[0] != users[1]
+        orgs = {db.session.get(User, user_id).org.code for user_id in users}
+        assert len(orgs) == 1 and orgs <= {PROVINCE, CITY, COUNTY}
