@@ -9,7 +9,7 @@ defaults from the start). ``rule_set_drafts`` holds proposed changes until a sec
 publishes them. ``warnings.rule_set_department_id`` records whose set raised a warning.
 
 Revision ID: 0023_rule_sets_per_department
-Revises: 0016_case_last_hash
+Revises: 0018_warning_files
 Create Date: 2026-11-29 17:00:00
 
 """
@@ -21,7 +21,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0023_rule_sets_per_department'
-down_revision = '0016_case_last_hash'
+down_revision = '0018_warning_files'
 branch_labels = None
 depends_on = None
 
