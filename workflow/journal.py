@@ -18,7 +18,8 @@ stream              actions
 ``complaint:<id>``  received, triaged
 ``document:<id>``   issued, acknowledged
 ``evidence:<id>``   uploaded, joined (a warning-stage file that became part of the case file)
-``ruleset:<org>``   published (a new rule-set version, by that finance department)
+``ruleset:<org>``   drafted, edited, published (a rule-set draft of that finance department and
+                    the version a second officer published from it, Art. 5-7, 12)
 ``settlement:<id>`` reported (one entry per settlement report of that bank)
 ``token:<id>``      issued, revoked
 ``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一)),
@@ -92,7 +93,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "complaint": ("received", "triaged"),
     "document": ("issued", "acknowledged"),
     "evidence": ("uploaded", "joined"),
-    "ruleset": ("published",),
+    "ruleset": ("drafted", "edited", "published"),
     "settlement": ("reported",),
     "token": ("issued", "revoked"),
     "user": ("password_set",),
