@@ -85,11 +85,11 @@ def revoke(token_id):
 @click.option("--if-empty", is_flag=True, help="Do nothing if the database has data.")
 @click.option("--tokens-file", default=None, help="Where to write demo tokens (default instance/demo-tokens.json).")
 def load(if_empty, tokens_file):
-    """Load the 2021 克州政协 demo budget and write demo tokens."""
+    """Load the 2021 克州政协 demo budget with its monthly payment plans, and write demo tokens."""
     tokens_file = tokens_file or os.path.join(current_app.instance_path, "demo-tokens.json")
     loaded = demo.database_is_empty()
     if loaded:
-        demo.load_demo()
+        demo.load_demo(payment_plans=True)
         click.echo("demo data loaded")
     elif not if_empty:
         raise click.ClickException("the database is not empty; use --if-empty to skip")

@@ -19,6 +19,8 @@ stream              actions
 ``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一))
 ``indicators:<org>`` loaded (one entry per upload by that finance department: ids and a digest)
 ``payee:<id>``      filed, changed (individual payees, Art. 16)
+``payment_plan:<id>`` filed, amended, refiled, revised (by the unit, Art. 10(三)15), approved,
+                    returned (by finance, Art. 10(二)1)
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
 ``joint_investigation:<warning id>`` joint_investigation_requested, response_added (kept apart
                     from the warning's stream: only finance and the body asked read it)
@@ -83,6 +85,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "account": ("recorded", "changed"),
     "indicators": ("loaded",),
     "payee": ("filed", "changed"),
+    "payment_plan": ("filed", "amended", "refiled", "revised", "approved", "returned"),
     "outbox": ("retried",),
 }
 ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(a for actions in STREAM_ACTIONS.values() for a in actions))
