@@ -45,9 +45,9 @@ fields.register_openapi_types(api)  # once: the spec each app builds maps these 
 migrate = Migrate()
 
 # The resources, in the order the API document lists them.
-BLUEPRINTS = (health.blp, orgs.blp, accounts.blp, indicators.blp, payment_plans.blp, notifications_api.blp, documents.blp,
-              evidence.blp, payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp, warnings.blp, bank_intake.blp,
-              complaints.blp, journal.blp)
+BLUEPRINTS = (health.blp, orgs.blp, accounts.blp, indicators.blp, payment_plans.blp, notifications_api.blp,
+              documents.blp, evidence.blp, payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp,
+              warnings.blp, bank_intake.blp, complaints.blp, journal.blp)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 

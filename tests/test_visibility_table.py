@@ -6,7 +6,8 @@ carried by the bank, its warning verified with an interview notice issued by the
 joint investigation the audit bureau answered, the unit acknowledging the notice with its signed copy;
 a unit case on the order rung with the unit's evidence, referred to the audit bureau (Art. 23)
 which recorded findings, and a 通报 on it circulated in the city's region (issue 10); a case against the
-agent bank; a public complaint; an individual payee filed by the unit. Then every party asks for
+agent bank; a public complaint; an individual payee filed by the unit; a monthly payment plan the
+unit filed and the city's finance approved (Art. 10(二)1, 10(三)15). Then every party asks for
 every record kind, and what it gets is compared with :data:`TABLE`.
 
 Marks: ``yes`` reads it; ``no`` gets 404 (or, for a part of a record, does not find it there);
@@ -54,6 +55,7 @@ TABLE = {
     "payment":                                       "yes yes no yes yes no yes no no",
     "bank account of the unit":                      "yes yes no yes yes no yes no no",
     "individual payee filing (Art. 16)":             "yes yes no no yes no no no no",
+    "payment plan (用款计划, 10(二)1)":                 "yes yes no yes yes no no no no",
     "complaint (Art. 20)":                           "yes yes no no no no no no no",
     "complainant's identity":                        "yes yes no no no no no no no",
     "journal: warning (without 协查 unless above)":   "yes yes no yes yes no yes no yes",
@@ -61,6 +63,7 @@ TABLE = {
     "journal: payment":                              "yes yes no yes yes no yes no no",
     "journal: account":                              "yes yes no yes yes no yes no no",
     "journal: payee":                                "yes yes no no yes no no no no",
+    "journal: payment plan":                         "yes yes no yes yes no no no no",
     "journal: complaint":                            "yes yes no no no no no no no",
     "inbox: the interview notice":                   "no no no no yes no no no no",
     "inbox: the joint investigation":                "no no no no no no no no yes",
@@ -127,6 +130,12 @@ def build_scenario(parties) -> dict:
                                               "account": "6222000011113333"})
     assert filed.status_code == 201, filed.get_json()
     ids["payee"] = filed.get_json()["id"]
+    planned = unit.post("/api/v1/payment-plans", json=[{
+        "unit_code": UNIT, "month": "2021-06", "functional_code": "2010201", "economic_code": "30201",
+        "amount": "2500.00"}])
+    assert planned.status_code == 201, planned.get_json()
+    ids["plan"] = planned.get_json()["items"][0]["id"]
+    assert city.post(f"/api/v1/payment-plans/{ids['plan']}/approve").status_code == 200
     report = parties["_anonymous"].post("/api/v1/complaints", json={
         "unit_code": UNIT, "description": "现金报销大额差旅费", "reporter_name": "王举报"},
         environ_base={"REMOTE_ADDR": "203.0.113.9"})
@@ -193,6 +202,10 @@ def observe(client, ids: dict) -> dict[str, str]:
     seen["payment"] = _mark(_ok(client, f"/api/v1/payments/{ids['payment']}"))
     seen["bank account of the unit"] = _mark(_ok(client, f"/api/v1/accounts/{ids['account']}"))
     seen["individual payee filing (Art. 16)"] = _mark(_ok(client, f"/api/v1/payees/{ids['payee']}"))
+    plan = _json(client, f"/api/v1/payment-plans/{ids['plan']}")
+    quota = client.get("/api/v1/payment-plans/quota?month=2021-06").get_json()["items"]
+    assert (plan is not None) == any(q["plan_id"] == ids["plan"] for q in quota)  # the quota view: same reach
+    seen["payment plan (用款计划, 10(二)1)"] = _mark(plan is not None)
     complaint = client.get(f"/api/v1/complaints/{ids['complaint']}")
     assert complaint.status_code in (200, 403, 404)
     seen["complaint (Art. 20)"] = _mark(complaint.status_code == 200)
@@ -208,6 +221,7 @@ def observe(client, ids: dict) -> dict[str, str]:
     seen["journal: payment"] = _mark(_ok(client, f"/api/v1/payments/{ids['payment']}/events"))
     seen["journal: account"] = _mark(_ok(client, f"/api/v1/accounts/{ids['account']}/events"))
     seen["journal: payee"] = _mark(_ok(client, f"/api/v1/payees/{ids['payee']}/events"))
+    seen["journal: payment plan"] = _mark(_ok(client, f"/api/v1/payment-plans/{ids['plan']}/events"))
     seen["journal: complaint"] = _mark(client.get(f"/api/v1/complaints/{ids['complaint']}/events").status_code == 200)
 
     inbox = client.get("/api/v1/notifications?limit=1000").get_json()["items"]
