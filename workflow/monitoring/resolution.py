@@ -5,7 +5,8 @@ rows name, the units' budget indicators (预算指标) and "三公" budgets for 
 the approved monthly payment plans (用款计划, Art. 10(二)1) and the individual payees'
 registrations (个人收款人备案, Art. 16) — a few queries for the batch, none per row. It
 checks that the caller may post every row (finance: units in its jurisdiction; a bank:
-payments from accounts it serves, Art. 28) and gives each row what all rules share (see :mod:`workflow.monitoring.rules`).
+payments from accounts it serves, Art. 28) and gives each row what all rules share (see
+:mod:`workflow.monitoring.rules`).
 """
 from __future__ import annotations
 
