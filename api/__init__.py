@@ -20,6 +20,7 @@ from api import (
     documents,
     errors,
     evidence,
+    exports,
     fields,
     headers,
     health,
@@ -30,6 +31,7 @@ from api import (
     payees,
     payment_plans,
     payments,
+    registers,
     rules,
     statistics,
     warnings,
@@ -48,7 +50,7 @@ migrate = Migrate()
 # The resources, in the order the API document lists them.
 BLUEPRINTS = (health.blp, orgs.blp, accounts.blp, indicators.blp, payment_plans.blp, notifications_api.blp,
               documents.blp, evidence.blp, payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp,
-              warnings.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp)
+              warnings.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp, registers.blp)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
@@ -82,6 +84,7 @@ def create_app(config: Mapping | None = None) -> Flask:
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    exports.document(api.spec)
     app.register_blueprint(docs_assets.blp)
     errors.register(app)
     headers.register(app)

@@ -16,9 +16,12 @@ stream              actions
 ``ruleset:<org>``   published (a new rule-set version, by that finance department)
 ``settlement:<id>`` reported (one entry per settlement report of that bank)
 ``token:<id>``      issued, revoked
-``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一))
+``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一)),
+                    change_reported (the unit's report of a change at the bank, on time or late)
 ``indicators:<org>`` loaded (one entry per upload by that finance department: ids and a digest)
-``payee:<id>``      filed, changed (individual payees, Art. 16)
+``payee:<id>``      filed, changed, confirmed, rejected (individual payees, Art. 16)
+``reimbursement:<id>`` approved (an approved 归垫 entered by finance, Art. 13(三)5, 13(四))
+``special_fund_rules:<id>`` filed, attached, approved, rejected (Art. 17)
 ``payment_plan:<id>`` filed, amended, refiled, revised (by the unit, Art. 10(三)15), approved,
                     returned (by finance, Art. 10(二)1)
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
@@ -82,9 +85,11 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "ruleset": ("published",),
     "settlement": ("reported",),
     "token": ("issued", "revoked"),
-    "account": ("recorded", "changed"),
+    "account": ("recorded", "changed", "change_reported"),
     "indicators": ("loaded",),
-    "payee": ("filed", "changed"),
+    "payee": ("filed", "changed", "confirmed", "rejected"),
+    "reimbursement": ("approved",),
+    "special_fund_rules": ("filed", "attached", "approved", "rejected"),
     "payment_plan": ("filed", "amended", "refiled", "revised", "approved", "returned"),
     "outbox": ("retried",),
 }

@@ -8,6 +8,7 @@ from workflow import (  # noqa: F401  # noqa: F401
     evidence,  # noqa: F401
     journal,  # noqa: F401
     parties,
+    registers,  # noqa: F401
     scheduling,  # noqa: F401
     verification,
 )

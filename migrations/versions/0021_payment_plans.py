@@ -10,7 +10,7 @@ The payments stored before this migration are counted into those totals here, by
 screening counts them: counted payments (accepted and held) with an indicator.
 
 Revision ID: 0021_payment_plans
-Revises: 0016_case_last_hash
+Revises: 0017_registers
 Create Date: 2026-11-29 17:00:00
 
 """
@@ -24,7 +24,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0021_payment_plans'
-down_revision = '0016_case_last_hash'
+down_revision = '0017_registers'
 branch_labels = None
 depends_on = None
 
