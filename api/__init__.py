@@ -34,6 +34,7 @@ from api import (
     registers,
     rules,
     statistics,
+    warning_files,
     warnings,
     workflow_docs,
 )
@@ -50,7 +51,8 @@ migrate = Migrate()
 # The resources, in the order the API document lists them.
 BLUEPRINTS = (health.blp, orgs.blp, accounts.blp, indicators.blp, payment_plans.blp, notifications_api.blp,
               documents.blp, evidence.blp, payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp,
-              warnings.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp, registers.blp)
+              warnings.blp, warning_files.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp,
+              registers.blp)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
@@ -81,6 +83,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     rules.register_schemas(api.spec)
     payment_plans.register_schemas(api.spec)
     warnings.register_schemas(api.spec)
+    warning_files.register_schemas(api.spec)
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)

@@ -64,6 +64,11 @@ def _file(ids):
             "data": {"file": (io.BytesIO("整改说明".encode()), "整改.txt", "text/plain")}}
 
 
+def _record(ids):
+    return {"json": {"held_at": "2021-06-10T10:00:00+08:00", "participants": [{"name": "王科长", "side": "finance"}],
+                     "minutes": "约谈情况", "kept_by": "张记录"}}
+
+
 def _action(ids):
     return {"json": {"version": version_of(ids["case"]), "scope": "competent"}}
 
@@ -144,6 +149,11 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", W + "/events"): Op(CARRIES),
     ("POST", W + "/steps"): Op(IN_CHARGE, _json(lambda ids: {"kind": "phone", "summary": "电话核实"})),
     ("POST", W + "/responses"): Op(frozenset({"competent", "unit", "bank"}), _json(lambda ids: {"text": "情况说明"})),
+    ("POST", W + "/responses/{response}/files"): Op(frozenset({"unit"}), _file,
+                                                    why="the unit's own answer: the others who see it get 403"),
+    ("GET", W + "/files"): Op(CARRIES),
+    ("GET", "/api/v1/warning-files/{warning_file}/download"): Op(CARRIES, why="a file of the unit's answer"),
+    ("POST", W + "/steps/{step}/record"): Op(IN_CHARGE, _record),
     ("POST", W + "/confirm"): Op(IN_CHARGE, _json(lambda ids: {"rung": "warning"})),
     ("POST", W + "/dismiss"): Op(IN_CHARGE, _json(lambda ids: {"reason": "核实无误"})),
     ("GET", "/api/v1/focus-list"): Op(FINANCE),
@@ -215,6 +225,12 @@ def test_issue16_8_the_matrix_lists_every_operation_of_the_openapi_document(clie
 def _build(parties) -> dict:
     city, unit = parties["city_finance"], parties["unit"]
     payment, warning_id = held_payment(city)
+    step = city.post(f"/api/v1/warnings/{warning_id}/steps", json={
+        "kind": "interview", "interview_at": "2021-06-10T10:00:00+08:00", "room": "302"}).get_json()["id"]
+    response = unit.post(f"/api/v1/warnings/{warning_id}/responses", json={"text": "情况说明见附件"}).get_json()["id"]
+    attached = unit.post(f"/api/v1/warnings/{warning_id}/responses/{response}/files", content_type="multipart/form-data",
+                         data={"file": (io.BytesIO("情况说明".encode()), "情况说明.txt", "text/plain")})
+    assert attached.status_code == 201, attached.get_json()
     case_id = open_case(city, "order")["id"]
     upload = unit.post(f"/api/v1/cases/{case_id}/evidence", content_type="multipart/form-data",
                        data={"file": (io.BytesIO("整改说明".encode()), "整改.txt", "text/plain")})
@@ -267,6 +283,7 @@ def _build(parties) -> dict:
         "plan": planned.get_json()["items"][0]["id"],
         "account_change": account_change.get_json()["id"], "indicator": indicator,
         "reimbursement": reimbursement.get_json()["id"], "special_fund_rules": special_fund_rules.get_json()["id"],
+        "step": step, "response": response, "warning_file": attached.get_json()["id"],
     }
 
 

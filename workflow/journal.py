@@ -8,11 +8,13 @@ as one :class:`JournalEntry` of the record's *stream*:
 stream              actions
 =================== ===================================================================
 ``warning:<id>``    opened (a manual warning: complaint, bank refusal), step_added,
-                    joint_investigation_requested, response_added, confirmed, dismissed
+                    joint_investigation_requested, response_added, file_added (to an
+                    answer, with its SHA-256), record_made (a step's record, with each
+                    attachment's SHA-256), confirmed, dismissed
 ``payment:<id>``    released, refused (by verification or by the agent bank)
 ``complaint:<id>``  received, triaged
 ``document:<id>``   issued, acknowledged
-``evidence:<id>``   uploaded
+``evidence:<id>``   uploaded, joined (a warning-stage file that became part of the case file)
 ``ruleset:<org>``   published (a new rule-set version, by that finance department)
 ``settlement:<id>`` reported (one entry per settlement report of that bank)
 ``token:<id>``      issued, revoked
@@ -25,7 +27,7 @@ stream              actions
 ``payment_plan:<id>`` filed, amended, refiled, revised (by the unit, Art. 10(三)15), approved,
                     returned (by finance, Art. 10(二)1)
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
-``joint_investigation:<warning id>`` joint_investigation_requested, response_added (kept apart
+``joint_investigation:<warning id>`` joint_investigation_requested, response_added, file_added (kept apart
                     from the warning's stream: only finance and the body asked read it)
 =================== ===================================================================
 
@@ -76,12 +78,13 @@ ACTION_MAX = 48
 # Every action a stream's entry can name, by the stream's kind (the table above): a closed
 # vocabulary, which :func:`record` holds callers to and the API document enumerates.
 STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
-    "warning": ("opened", "step_added", "joint_investigation_requested", "response_added", "confirmed", "dismissed"),
-    "joint_investigation": ("joint_investigation_requested", "response_added"),
+    "warning": ("opened", "step_added", "joint_investigation_requested", "response_added", "file_added",
+                "record_made", "confirmed", "dismissed"),
+    "joint_investigation": ("joint_investigation_requested", "response_added", "file_added"),
     "payment": ("held", "released", "refused"),
     "complaint": ("received", "triaged"),
     "document": ("issued", "acknowledged"),
-    "evidence": ("uploaded",),
+    "evidence": ("uploaded", "joined"),
     "ruleset": ("published",),
     "settlement": ("reported",),
     "token": ("issued", "revoked"),

@@ -10,7 +10,7 @@ The payments stored before this migration are counted into those totals here, by
 screening counts them: counted payments (accepted and held) with an indicator.
 
 Revision ID: 0021_payment_plans
-Revises: 0017_registers
+Revises: 0018_warning_files
 Create Date: 2026-11-29 17:00:00
 
 """
@@ -24,7 +24,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0021_payment_plans'
-down_revision = '0017_registers'
+down_revision = '0018_warning_files'
 branch_labels = None
 depends_on = None
 
