@@ -89,6 +89,16 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("POST", "/api/v1/indicators"): Op(IN_CHARGE, _json(lambda ids: [{
         "unit_code": UNIT, "year": 2022, "functional_code": "2010201", "economic_code": "30211",
         "fund_source": "general_budget", "expenditure_kind": "basic", "amount": "1000.00"}]), refused=NAMED_IN_BODY),
+    ("GET", "/api/v1/payment-plans"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/payment-plans"): Op(frozenset({"unit"}), _json(lambda ids: [{
+        "unit_code": UNIT, "month": "2021-07", "functional_code": "2010201", "economic_code": "30201",
+        "amount": "2500.00"}]), refused=NAMED_IN_BODY, why="a unit files its own plans"),
+    ("POST", "/api/v1/payment-plans/approve"): Op(IN_CHARGE, _json(lambda ids: {"plan_ids": [ids["plan"]]})),
+    ("GET", "/api/v1/payment-plans/quota"): Op(EVERYONE, why="a list of what is in reach"),
+    ("GET", "/api/v1/payment-plans/{plan}"): Op(SEES_UNIT),
+    ("POST", "/api/v1/payment-plans/{plan}/approve"): Op(IN_CHARGE),
+    ("POST", "/api/v1/payment-plans/{plan}/return"): Op(IN_CHARGE, _json(lambda ids: {"reason": "请按均衡原则压减"})),
+    ("GET", "/api/v1/payment-plans/{plan}/events"): Op(SEES_UNIT),
     ("GET", "/api/v1/notifications"): Op(EVERYONE, why="the caller's own inbox"),
     ("GET", "/api/v1/notifications/unread-count"): Op(EVERYONE, why="the caller's own inbox"),
     ("POST", "/api/v1/notifications/{notification}/read"): Op(frozenset({"unit"})),
@@ -262,6 +272,10 @@ def _build(parties, second) -> dict:
     handed = city.post(f"/api/v1/warnings/{transferred}/transfer", json={
         "receiver_code": DEPARTMENT, "matters": ["收款单位涉嫌虚开发票"], "basis": "《中华人民共和国发票管理办法》"})
     assert handed.status_code == 201, handed.get_json()
+    planned = unit.post("/api/v1/payment-plans", json=[{
+        "unit_code": UNIT, "month": "2021-06", "functional_code": "2010201", "economic_code": "30201",
+        "amount": "2500.00"}])
+    assert planned.status_code == 201, planned.get_json()
     account_change = unit.post("/api/v1/account-changes", json={
         "unit_code": UNIT, "number": "3009000109200012345", "change": "changed", "changed_on": "2021-03-01"})
     assert account_change.status_code == 201, account_change.get_json()
@@ -295,6 +309,7 @@ def _build(parties, second) -> dict:
         "complaint": city.get("/api/v1/complaints").get_json()["items"][0]["id"], "case": case_id,
         "trigger": "publish_notice", "evidence": upload.get_json()["id"], "document": documents[0]["id"],
         "machine": "unit-case", "receipt_code": receipt.get_json()["receipt_code"],
+        "plan": planned.get_json()["items"][0]["id"],
         "account_change": account_change.get_json()["id"], "indicator": indicator,
         "reimbursement": reimbursement.get_json()["id"], "special_fund_rules": special_fund_rules.get_json()["id"],
         "step": step, "response": response, "warning_file": attached.get_json()["id"],

@@ -28,6 +28,8 @@ stream              actions
 ``payee:<id>``      filed, changed, confirmed, rejected (individual payees, Art. 16)
 ``reimbursement:<id>`` approved (an approved 归垫 entered by finance, Art. 13(三)5, 13(四))
 ``special_fund_rules:<id>`` filed, attached, approved, rejected (Art. 17)
+``payment_plan:<id>`` filed, amended, refiled, revised (by the unit, Art. 10(三)15), approved,
+                    returned (by finance, Art. 10(二)1)
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
 ``joint_investigation:<warning id>`` joint_investigation_requested, response_added, file_added,
                     step_reminded, step_overdue (kept apart
@@ -102,6 +104,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "payee": ("filed", "changed", "confirmed", "rejected"),
     "reimbursement": ("approved",),
     "special_fund_rules": ("filed", "attached", "approved", "rejected"),
+    "payment_plan": ("filed", "amended", "refiled", "revised", "approved", "returned"),
     "outbox": ("retried",),
 }
 ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(a for actions in STREAM_ACTIONS.values() for a in actions))

@@ -256,8 +256,9 @@ class PayeeRegistration(db.Model):
 
 class SpendingTotal(db.Model):
     """A running total of what counted payments have spent, per unit and budget year:
-    ``key`` is ``indicator:<id>`` (Art. 14-15, over budget) or ``sangong:<category>``
-    (Art. 19, "三公" spending). Screening locks the rows it needs (``FOR UPDATE`` on
+    ``key`` is ``indicator:<id>`` (Art. 14-15, over budget), ``month:<id>:<MM>`` (the indicator
+    in one month, against its payment plan, Art. 10(二)1) or ``sangong:<category>`` (Art. 19,
+    "三公" spending). Screening locks the rows it needs (``FOR UPDATE`` on
     PostgreSQL; SQLite has a single writer) so that racing requests add up correctly."""
 
     __tablename__ = "spending_totals"

@@ -11,16 +11,18 @@ and then asked ``check(payment, batch)`` for every payment, in payment-time orde
 answers the warning's Chinese message, or ``None``. ``payment`` is the screening engine's
 dict of the payment's validated fields plus what the engine resolved once for all rules:
 
-- ``unit_id``, ``year`` (Asia/Shanghai calendar year of ``paid_at``);
+- ``unit_id``, ``year`` and ``month`` (Asia/Shanghai calendar year and month of ``paid_at``);
 - ``account``: the payer account as recorded (:class:`AccountInfo`) or ``None``;
 - ``indicator``: the budget indicator matched on unit, year, functional and economic code
   and project (:class:`IndicatorInfo`), or ``None``;
 - ``category``: the payment's "三公" category (``abroad``/``vehicle``/``reception``) or ``None``,
-  and ``category_key``, its running total's key in ``batch.totals``.
+  and ``category_key``, its running total's key in ``batch.totals``;
+- ``month_key``: the running total of its indicator in its month (``None`` without an
+  indicator), the key of the month's approved payment plan in ``batch.plans`` too.
 
 ``batch`` (:class:`workflow.monitoring.resolution.Batch`) holds what was loaded once for the
-whole batch: accounts by number, indicators, payee registrations, "三公" budgets, units with
-disbursement suspended, and the running totals *before* this payment.
+whole batch: accounts by number, indicators, payee registrations, "三公" budgets, the approved
+monthly payment plans, units with disbursement suspended, and the running totals *before* this payment.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ from workflow.articles import Cited, art, cite
 from workflow.budget import EXPENDITURE_KINDS
 from workflow.db import to_money
 from workflow.monitoring.models import EXCEPTIONS, MANUAL_RULE_TITLES, MANUAL_WARNING_RULES, PAYEE_KINDS, WARNING_LEVELS
-from workflow.schemas import Checked, Flag, Money, choice, non_negative, schema_for
+from workflow.schemas import Checked, Flag, Money, Whole, choice, non_negative, schema_for
 from workflow.settings import local_zone
 
 
@@ -201,6 +203,15 @@ def choice_param(default: list[str], allowed, description: str, *, stricter: str
 
 def bool_param(default: bool, description: str, *, stricter: str) -> Param:
     return Param(default, Flag(), bool, description, stricter)
+
+
+def one_of_param(default: str, allowed, description: str, *, stricter: str) -> Param:
+    return Param(default, choice(allowed), str, description, stricter)
+
+
+def percent_param(default: int, description: str, *, stricter: str) -> Param:
+    return Param(default, Whole(minimum=1, maximum=100, message="a whole percentage, 1 to 100"), int, description,
+                 stricter)
 
 
 # ---------------------------------------------------------------- rules
@@ -660,6 +671,56 @@ class EarmarkedDiverted(Rule):
         return None
 
 
+REQUIRE_PLAN = ("ignore", "warn")
+
+
+class OverPaymentPlan(Rule):
+    """Payments on an indicator in one month beyond the payment plan finance approved for that
+    month (超用款计划支付: the month's authorised quota, 分月用款授权额度, Art. 10(二)1, drawn on the
+    plan the unit applied for, 10(三)15). Cumulative in payment-time order, like ``over_budget``:
+    the month's counted payments on the indicator so far (accepted and held), plus this one,
+    against the approved amount in force. A plan being revised keeps the amount approved before
+    until finance approves the revision; a plan filed or returned and never approved is no quota.
+
+    ``require_plan`` decides a payment in a month with no approved plan for its indicator:
+    ``ignore`` (the default: plans come into use unit by unit, and until a unit files them a
+    warning on each of its payments would bury the others) or ``warn``.
+    ``uneven_percent`` is read when a plan is filed, not in screening: a basic-expenditure plan
+    that puts more than this share of the indicator's annual amount into one month is flagged
+    as uneven (年度均衡性原则, Art. 10(三)15) in the filing's answer and in finance's list."""
+
+    name = "over_payment_plan"
+    title = "超用款计划支付"
+    cites = cite(art(10, 2, 1), art(10, 3, 15))
+    default_level = "warn"
+    parameters = {
+        "require_plan": one_of_param("ignore", REQUIRE_PLAN,
+                                     "a payment in a month without an approved plan for its indicator: "
+                                     "ignore, or warn", stricter="fixed"),
+        "uneven_percent": percent_param(30, "a basic-expenditure plan putting more than this percentage of the "
+                                            "indicator's annual amount into one month is flagged as uneven "
+                                            "when filed", stricter="lower"),
+    }
+
+    def check(self, p, batch):
+        key = p["month_key"]
+        if key is None:  # no indicator: no_budget's business
+            return None
+        approved = batch.plans.get(key)
+        amount = p["amount"]
+        if approved is None:
+            if self.require_plan == "warn":
+                return (f"{p['year']}年{p['month']}月无财政部门批复的用款计划（功能分类{p['functional_code']}、"
+                        f"经济分类{p['economic_code']}），支付{amount}元")
+            return None
+        spent = batch.totals.get(key, ZERO)
+        if spent + amount > approved:
+            return (f"{p['year']}年{p['month']}月用款计划（经济分类{p['economic_code']}）批复{approved}元，"
+                    f"本月已支付{spent}元，本笔{amount}元后累计{spent + amount}元，"
+                    f"超出用款计划{spent + amount - approved}元")
+        return None
+
+
 class SpecialFundRulesMissing(Rule):
     """A payment from special funds (财政专项资金: an indicator of the expenditure kinds in
     ``expenditure_kinds``, project funds by default) by a unit with no internal management rules
@@ -720,6 +781,7 @@ RULES: tuple[type[Rule], ...] = (
     DisbursementSuspended,
     NoBudget,
     OverBudget,
+    OverPaymentPlan,
     FrozenBalance,
     EarmarkedDiverted,
     RealFundTransfer,
