@@ -76,6 +76,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     cases.register_schemas(api.spec)
     rules.register_schemas(api.spec)
     warnings.register_schemas(api.spec)
+    indicators.register_schemas(api.spec)
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)

@@ -18,6 +18,7 @@ stream              actions
 ``token:<id>``      issued, revoked
 ``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一))
 ``indicators:<org>`` loaded (one entry per upload by that finance department: ids and a digest)
+``indicator:<id>``  adjusted, transferred, frozen, unfrozen, recovered (Art. 10(三)14, 14)
 ``payee:<id>``      filed, changed (individual payees, Art. 16)
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
 ``joint_investigation:<warning id>`` joint_investigation_requested, response_added (kept apart
@@ -82,6 +83,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "token": ("issued", "revoked"),
     "account": ("recorded", "changed"),
     "indicators": ("loaded",),
+    "indicator": ("adjusted", "transferred", "frozen", "unfrozen", "recovered"),
     "payee": ("filed", "changed"),
     "outbox": ("retried",),
 }

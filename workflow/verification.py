@@ -284,6 +284,17 @@ def _load_fields(actor: Actor, spec: StepKind, data: dict) -> tuple[dict, dict]:
     return values, stored
 
 
+def _may_verify(actor: Actor, warning: MonitoringWarning) -> None:
+    """A warning on a finance department's own issuance of indicators (Art. 10(一)) is verified
+    by a department above it, never by the department it concerns; the province, with none
+    above it here, verifies its own."""
+    subject = warning.unit
+    if (subject.kind == "finance" and not actor.is_system and actor.org_id == subject.id
+            and subject.parent_id is not None):
+        raise Forbidden("a finance department does not verify a warning on its own issuance of indicators: "
+                        "the finance department above it does (Art. 10(一))")
+
+
 def _touch(warning: MonitoringWarning) -> None:
     warning.version = (warning.version or 0) + 1
 
@@ -300,6 +311,7 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     require(actor, "finance", action="verify warnings")
     now = now or utcnow()
     warning = get_warning(actor, warning_id, lock=True)
+    _may_verify(actor, warning)
     spec = STEP_KINDS.get(data.get("kind"))
     if spec is None:
         raise Invalid("unknown step kind", {"kind": [f"one of {', '.join(STEP_KINDS)}"]})
@@ -400,7 +412,13 @@ def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
     require(actor, "finance", action="confirm warnings")
     now = now or utcnow()
     warning = get_warning(actor, warning_id, lock=True)
+    _may_verify(actor, warning)
     _undecided(warning, "confirm", "confirmed")
+    if warning.unit.kind != "unit":
+        # the case ladder (Art. 21) is for budget units; a finance department's issuance is
+        # corrected by the department above it, and the warning closed with the outcome
+        raise Conflict("a warning on a finance department's issuance does not open a unit case: dismiss it "
+                       "with the outcome of the verification", {"rung": ["no unit case for a finance department"]})
     rung = data.get("rung")
     if rung not in CASE_RUNGS:
         raise Invalid("unknown rung", {"rung": [f"one of {', '.join(CASE_RUNGS)}"]})
@@ -446,6 +464,7 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
     now = now or utcnow()
     reason = (data.get("reason") or "").strip()
     warning = get_warning(actor, warning_id, lock=True)
+    _may_verify(actor, warning)
     if not reason:
         raise Invalid("a dismissal needs a reason", {"reason": ["required"]})
     _undecided(warning, "dismiss", "dismissed")

@@ -50,6 +50,7 @@ class Batch:
     suspended: set[int] = field(default_factory=set)
     parent_of: dict[int, int | None] = field(default_factory=dict)
     totals: dict[tuple, Decimal] = field(default_factory=dict)       # (unit_id, year, key) -> spent
+    years: set[int] = field(default_factory=set)                     # the budget years paid in
 
 
 def resolve(actor: Actor, parsed: list[dict], bound: BoundRules) -> Batch:
@@ -60,11 +61,19 @@ def resolve(actor: Actor, parsed: list[dict], bound: BoundRules) -> Batch:
     batch = Batch()
     units = _units(actor, parsed, batch)
     _accounts(parsed, batch)
-    years = _bind_units(actor, parsed, units, batch, bound)
-    _indicators(batch, years, bound)
-    _bind_indicators(parsed, batch)
+    batch.years = _bind_units(actor, parsed, units, batch, bound)
     _registrations(parsed, batch)
     return batch
+
+
+def resolve_indicators(parsed: list[dict], batch: Batch, bound: BoundRules) -> None:
+    """Give each row its indicator and "三公" key, reading the units' indicators as they stand.
+    Called once the batch's units are locked (``workflow.monitoring.vouchers.serialise_units``,
+    SQLite's write lock): an adjustment, freeze or recovery takes the same unit lock
+    (``workflow.execution``), so it lands wholly before this read or waits for the batch to
+    commit, and no payment is screened against an amount changed under it."""
+    _indicators(batch, batch.years, bound)
+    _bind_indicators(parsed, batch)
 
 
 def _units(actor: Actor, parsed: list[dict], batch: Batch) -> dict[str, int]:
@@ -135,11 +144,12 @@ def _indicators(batch: Batch, years: set[int], bound: BoundRules) -> None:
     for chunk in chunks(batch.unit_ids):
         for row in db.session.execute(sa.select(
                 Indicator.unit_id, Indicator.year, Indicator.functional_code, Indicator.economic_code,
-                Indicator.project, Indicator.id, Indicator.amount, Indicator.frozen, Indicator.expenditure_kind
+                Indicator.project, Indicator.id, Indicator.amount, Indicator.frozen, Indicator.expenditure_kind,
+                Indicator.recovered
         ).where(among(Indicator.unit_id, chunk), Indicator.year.in_(years))):
-            unit_id, year, functional, economic, project, ind_id, amount, frozen, kind = row
+            unit_id, year, functional, economic, project, ind_id, amount, frozen, kind, recovered = row
             batch.indicators[(unit_id, year, functional, economic, project)] = IndicatorInfo(
-                ind_id, amount, frozen, kind, project, (unit_id, year, f"indicator:{ind_id}"))
+                ind_id, amount, frozen, kind, project, (unit_id, year, f"indicator:{ind_id}"), recovered)
             if project:
                 batch.projects.add((unit_id, year, project))
             category = bound.sangong_codes.get(economic)
