@@ -82,6 +82,11 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("POST", "/api/v1/indicators"): Op(IN_CHARGE, _json(lambda ids: [{
         "unit_code": UNIT, "year": 2022, "functional_code": "2010201", "economic_code": "30211",
         "fund_source": "general_budget", "expenditure_kind": "basic", "amount": "1000.00"}]), refused=NAMED_IN_BODY),
+    ("GET", "/api/v1/indicators/{indicator}"): Op(SEES_UNIT),
+    ("GET", "/api/v1/indicators/{indicator}/adjustments"): Op(SEES_UNIT),
+    ("POST", "/api/v1/indicators/{indicator}/adjustments"): Op(IN_CHARGE, _json(lambda ids: {
+        "kind": "adjust", "amount": "1.00", "reason": "追加预算", "document_ref": "克财预〔2021〕1号"})),
+    ("GET", "/api/v1/indicators/{indicator}/events"): Op(SEES_UNIT),
     ("GET", "/api/v1/notifications"): Op(EVERYONE, why="the caller's own inbox"),
     ("GET", "/api/v1/notifications/unread-count"): Op(EVERYONE, why="the caller's own inbox"),
     ("POST", "/api/v1/notifications/{notification}/read"): Op(frozenset({"unit"})),
@@ -211,6 +216,7 @@ def _build(parties) -> dict:
         "complaint": city.get("/api/v1/complaints").get_json()["items"][0]["id"], "case": case_id,
         "trigger": "publish_notice", "evidence": upload.get_json()["id"], "document": documents[0]["id"],
         "machine": "unit-case", "receipt_code": receipt.get_json()["receipt_code"],
+        "indicator": unit.get(f"/api/v1/indicators?unit_code={UNIT}&economic_code=30201").get_json()["items"][0]["id"],
     }
 
 
