@@ -32,6 +32,7 @@ from functools import cached_property
 
 import marshmallow as ma
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from workflow import journal, message_builders
 from workflow.articles import Cited, art, cite
@@ -319,7 +320,8 @@ def _figures():
 # nothing is available, so that such indicators sort first ascending and last descending.
 def rate_key():
     total, held, available = _figures()
-    return sa.case((available > 0, (total - held) * 10000 / available), else_=-1)
+    # ``//``: integer division in SQL on both databases (``/`` would be true division, a float)
+    return sa.case((available > 0, (total - held) * 10000 // available), else_=-1)
 
 
 def execution_select(actor: Actor, filters: dict) -> sa.Select:
@@ -328,7 +330,8 @@ def execution_select(actor: Actor, filters: dict) -> sa.Select:
     ``expenditure_kind``, ``frozen``, ``rate_below``/``rate_above`` (percentages, compared
     exactly: spent × 100 against rate × available)."""
     total, held, available = _figures()
-    stmt = indicators_for(actor).add_columns(total.label("total_fen"), held.label("held_fen"))
+    stmt = (indicators_for(actor).options(selectinload(Indicator.unit))
+            .add_columns(total.label("total_fen"), held.label("held_fen")))
     if filters.get("unit_code"):
         stmt = stmt.where(Indicator.unit_id.in_(sa.select(Organisation.id).where(
             Organisation.code == filters["unit_code"])))

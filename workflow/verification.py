@@ -365,13 +365,16 @@ def _issue_notice(notice: Notice, ctx: StepContext) -> Document:
 
 def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None) -> WarningResponse:
     """The unit explains, its competent department or the bank supplies materials, the
-    oversight body asked records findings. Finance does not answer its own warning.
-    Conflict once the warning is decided."""
-    require(actor, *RESPONSE_KINDS, action="answer warnings")
+    oversight body asked records findings. Finance does not answer its own warning, except
+    the finance department a warning on its issuance of indicators concerns (Art. 10(一)),
+    which explains as a unit would. Conflict once the warning is decided."""
+    require(actor, *RESPONSE_KINDS, "finance", action="answer warnings")
     now = now or utcnow()
     warning = get_warning(actor, warning_id, lock=True)
     if actor.is_system:
         raise Forbidden("the scheduler does not answer warnings")
+    if actor.kind == "finance" and warning.unit_id != actor.org_id:
+        raise Forbidden("finance verifies warnings; it answers only one on its own issuance of indicators")
     if warning.status not in UNDECIDED:
         raise Conflict(f"warning {warning.id} is {warning.status}; it takes no more answers",
                        {"status": [warning.status]})
@@ -379,7 +382,7 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
     if not text:
         raise Invalid("an answer needs its text", {"text": ["required"]})
     response = WarningResponse(warning_id=warning.id, org_id=actor.org_id, author_id=actor.user_id,
-                               kind=RESPONSE_KINDS[actor.kind], text=text,
+                               kind=RESPONSE_KINDS.get(actor.kind, "explanation"), text=text,
                                evidence_ref=(data.get("evidence_ref") or "").strip() or None, created_at=now)
     db.session.add(response)
     confidential = response.kind == RESPONSE_KINDS["oversight"]  # answers a joint investigation
