@@ -64,7 +64,8 @@ def test_art11_2_the_warning_table_reads_open_verifying_confirmed_or_dismissed()
 
 def test_art28_3_the_payment_table_reads_accepted_or_held_then_released_or_refused():
     edges = {(t.trigger, s, t.dest) for t in PAYMENT.transitions for s in t.source}
-    assert edges == {("accept", NEW, "accepted"), ("hold", NEW, "held"), ("release", "held", "accepted"),
+    assert edges == {("accept", NEW, "accepted"), ("hold", NEW, "held"), ("hold", "accepted", "held"),
+                     ("release", "held", "accepted"),
                      ("refuse", "held", "refused"), ("refuse", "accepted", "refused")}
     assert PAYMENT.by_trigger["refuse"][0].article.chinese == "第十一条（三）；第二十八条（三）"
 

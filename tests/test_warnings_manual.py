@@ -127,3 +127,22 @@ def test_art12_one_finding_per_payment_the_second_is_a_conflict(as_city_finance)
 def test_art12_a_reminder_tells_nobody(as_city_finance):
     assert as_city_finance.post(URL, json=finding(level="remind")).status_code == 201
     assert told() == {}
+
+
+def test_art12_a_block_raised_by_hand_holds_the_accepted_payment_until_verification_decides(as_city_finance):
+    payment = paid(as_city_finance)
+    assert payment["status"] == "accepted"
+    warning = as_city_finance.post(URL, json={"unit_code": UNIT, "payment_id": payment["id"], "level": "block",
+                                              "rule": "luxury_specialties", "description": "机票实为购买土特产"}).get_json()
+    held = as_city_finance.get(f"/api/v1/payments/{payment['id']}").get_json()
+    assert held["status"] == "held", "Art. 11(二): held while the hand-raised block is verified"
+    dismissed = as_city_finance.post(f"{URL}/{warning['id']}/dismiss", json={"reason": "确为差旅机票"})
+    assert dismissed.status_code == 200
+    assert as_city_finance.get(f"/api/v1/payments/{payment['id']}").get_json()["status"] == "accepted"
+
+
+def test_art12_a_warn_or_remind_raised_by_hand_leaves_the_payment_as_it_was(as_city_finance):
+    payment = paid(as_city_finance)
+    as_city_finance.post(URL, json={"unit_code": UNIT, "payment_id": payment["id"], "level": "warn",
+                                    "rule": "luxury_specialties", "description": "疑似购买土特产"})
+    assert as_city_finance.get(f"/api/v1/payments/{payment['id']}").get_json()["status"] == "accepted"

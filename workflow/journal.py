@@ -74,7 +74,7 @@ ACTION_MAX = 48
 STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "warning": ("opened", "step_added", "joint_investigation_requested", "response_added", "confirmed", "dismissed"),
     "joint_investigation": ("joint_investigation_requested", "response_added"),
-    "payment": ("released", "refused"),
+    "payment": ("held", "released", "refused"),
     "complaint": ("received", "triaged"),
     "document": ("issued", "acknowledged"),
     "evidence": ("uploaded",),

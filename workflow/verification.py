@@ -502,6 +502,12 @@ def refuse_payment(actor: Actor, payment: Payment, now: dt.datetime | None = Non
     _change_payment(actor, payment, "refuse", "refused", now, why)
 
 
+def hold_payment(actor: Actor, payment: Payment, now: dt.datetime | None = None, **why) -> None:
+    """Hold an accepted payment under a blocking warning finance raised by hand (Art. 12): it
+    waits for verification as a payment screening blocked does; journaled like the others."""
+    _change_payment(actor, payment, "hold", "held", now, why)
+
+
 def release_payment(actor: Actor, payment: Payment, now: dt.datetime | None = None, **why) -> None:
     """Release a held payment; journaled like :func:`refuse_payment`."""
     _change_payment(actor, payment, "release", "released", now, why)
@@ -607,6 +613,10 @@ def raise_warning(actor: Actor, data: dict, now: dt.datetime | None = None) -> M
     warning = open_manual_warning(actor, unit=unit, payment=payment, rule=stored_rule, level=data.get("level"),
                                   article=article, message=message, now=now,
                                   source={"basis": MANUAL_REVIEW.chinese, "finding": finding or None})
+    if payment is not None and warning.level == "block":
+        lock_payment(payment)  # a bank may be refusing it, or finance deciding another warning on it
+        if payment.status == "accepted":
+            hold_payment(actor, payment, now, warning_id=warning.id, decision="raised")
     alerts.tell([alerts.Alert(warning.id, unit.id, warning.level, warning.rule, warning.article, warning.message,
                               *((payment.voucher_no, payment.payee_name, payment.amount, payment.bank_id)
                                 if payment is not None else ()))],

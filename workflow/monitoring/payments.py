@@ -64,7 +64,7 @@ def lock_payment(payment: Payment) -> Payment:
 
 def change_payment_status(payment: Payment, trigger: str, now: dt.datetime | None = None, *,
                           actor: Actor | None = None) -> Payment:
-    """Fire ``release`` or ``refuse`` of the payment's lifecycle on the locked row (Conflict
+    """Fire ``hold``, ``release`` or ``refuse`` of the payment's lifecycle on the locked row (Conflict
     when its table has no such row from the payment's status). Refusing takes the payment's
     amount back out of the running totals it was counted in, once: a refused payment is no
     longer counted."""
