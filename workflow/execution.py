@@ -199,8 +199,10 @@ def _lock_indicators(actor: Actor, ids: list[int]) -> dict[int, Indicator]:
     unit_ids = set(db.session.execute(sa.select(Indicator.unit_id).where(
         Indicator.id.in_(ids), units_of(actor, Indicator.unit_id))).scalars())
     serialise_units(unit_ids)
+    # FOR NO KEY UPDATE: the key is not changed, so rows referencing the indicator (a payment)
+    # may still be inserted meanwhile
     rows = db.session.execute(locked(indicators_for(actor).where(Indicator.id.in_(ids)).order_by(Indicator.id),
-                                     of=Indicator)).scalars()
+                                     of=Indicator, key_share=True)).scalars()
     return {row.id: row for row in rows}
 
 
