@@ -99,6 +99,11 @@ def test_art14_an_adjustment_below_what_is_spent_and_held_is_409_naming_the_figu
     assert ledger_rows(office_id) == 0
     # down to exactly what is spent is allowed: nothing is left, nothing is overdrawn
     assert adjusting(as_city_finance, office_id, kind="adjust", amount="-10000.00").status_code == 201
+    # an indicator overspent already (an over-budget payment is counted too) may still be raised
+    overspent = post_payments(as_city_finance, [office("5000.00")])[0]
+    assert "over_budget" in rules(overspent)
+    raised = adjusting(as_city_finance, office_id, kind="adjust", amount="1000.00")
+    assert raised.status_code == 201 and raised.json["indicator"]["remaining"] == "-4000.00"
 
 
 def test_art14_a_transfer_moves_the_amount_between_two_codes_atomically(as_city_finance):

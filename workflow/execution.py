@@ -180,9 +180,13 @@ def committed(indicator: Indicator) -> tuple[Decimal, Decimal]:
 
 
 def _keep_committed(indicator: Indicator, amount: Decimal, recovered: Decimal, field: str) -> None:
-    """Refuse (409, naming the figures) a change that leaves less available than is counted."""
-    spent, held = committed(indicator)
+    """Refuse (409, naming the figures) a change that leaves less available than is counted. A
+    change that does not lower what is available passes, even on an indicator overspent already
+    (an over-budget payment is counted too): raising its budget only narrows the gap."""
     available = amount - recovered
+    if available >= indicator.available:
+        return
+    spent, held = committed(indicator)
     if available < spent + held:
         raise Conflict(
             f"indicator {indicator.id} would have {available} available, below the {spent + held} "
