@@ -30,6 +30,7 @@ from api import (
     payees,
     payments,
     rules,
+    statistics,
     warnings,
     workflow_docs,
 )
@@ -46,7 +47,7 @@ migrate = Migrate()
 # The resources, in the order the API document lists them.
 BLUEPRINTS = (health.blp, orgs.blp, accounts.blp, indicators.blp, notifications_api.blp, documents.blp, evidence.blp,
               payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp, warnings.blp, bank_intake.blp,
-              complaints.blp, journal.blp)
+              complaints.blp, journal.blp, statistics.blp)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 

@@ -93,6 +93,8 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/outbox/dead"): Op(FINANCE, why="dead letters of the caller's region"),
     ("POST", "/api/v1/outbox/{dead_letter}/retry"): Op(IN_CHARGE),
     ("GET", "/api/v1/rules"): Op(FINANCE),
+    ("GET", "/api/v1/statistics"): Op(FINANCE | {"competent", "other_competent", "unit", "other_unit"},
+                                      why="figures of the caller's own reach (Art. 11(四))"),
     ("PUT", "/api/v1/rules"): Op(PROVINCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": True}}})),
     ("PATCH", "/api/v1/rules"): Op(PROVINCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": False}}})),
     ("GET", "/api/v1/payments"): Op(EVERYONE, why="a list of what is in reach"),
