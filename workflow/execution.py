@@ -316,7 +316,8 @@ def _figures():
     total = sa.func.coalesce(sa.select(_fen(SpendingTotal.spent)).where(
         SpendingTotal.unit_id == Indicator.unit_id, SpendingTotal.year == Indicator.year,
         SpendingTotal.key == key).scalar_subquery(), 0)
-    held = sa.func.coalesce(sa.select(sa.func.sum(_fen(Payment.amount))).where(
+    # CAST: PostgreSQL's sum of BIGINT is NUMERIC, and the rate's division must stay integer
+    held = sa.func.coalesce(sa.select(sa.cast(sa.func.sum(_fen(Payment.amount)), sa.BigInteger)).where(
         Payment.status == "held", Payment.indicator_id == Indicator.id).scalar_subquery(), 0)
     available = _fen(Indicator.amount) - _fen(Indicator.recovered)
     return total, held, available
