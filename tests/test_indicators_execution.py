@@ -220,7 +220,8 @@ def test_art9_the_list_filters_and_sorts_by_rate_page_by_page(as_city_finance):
     # basis points) and the id, and each indicator comes once
     seen, cursor = [], None
     for _ in range(4):
-        page = as_city_finance.get(base + "&rate_above=0&sort=rate&limit=1" + (f"&cursor={cursor}" if cursor else "")).json
+        after = f"&cursor={cursor}" if cursor else ""
+        page = as_city_finance.get(base + "&rate_above=0&sort=rate&limit=1" + after).json
         seen += [i["economic_code"] for i in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -283,7 +284,8 @@ def test_bad_adjustments_are_422_naming_the_field_and_nothing_is_written(as_city
 def test_bad_list_queries_are_422_naming_the_parameter(as_city_finance):
     for query, field in (("rate_below=abc", "rate_below"), ("rate_above=-1", "rate_above"),
                          ("rate_below=10.123", "rate_below"), ("sort=amount", "sort"),
-                         ("sort=rate&cursor=bm90LWEtY3Vyc29y", "cursor"), ("expenditure_kind=other", "expenditure_kind")):
+                         ("sort=rate&cursor=bm90LWEtY3Vyc29y", "cursor"),
+                         ("expenditure_kind=other", "expenditure_kind")):
         response = as_city_finance.get(f"/api/v1/indicators?{query}")
         assert response.status_code == 422, (query, response.json)
         assert field in response.json["errors"], (query, response.json)
@@ -319,7 +321,8 @@ def test_art10_1_indicators_issued_late_warn_the_issuing_finance_department_and_
     assert as_unit.get(f"/api/v1/warnings/{warning['id']}").status_code == 404
     assert as_competent.get(f"/api/v1/warnings/{warning['id']}").status_code == 404
     # both departments are told
-    told = db.session.execute(sa.select(OutboxMessage.recipient_org_id).where(OutboxMessage.template == "issuance_warned")).scalars()
+    told = db.session.execute(sa.select(OutboxMessage.recipient_org_id).where(
+        OutboxMessage.template == "issuance_warned")).scalars()
     assert set(told) == {org_by_code(CITY_FINANCE).id, org_by_code("650000-CZ").id}
     # the department concerned does not judge its own warning; the one above does
     assert as_city_finance.post(f"/api/v1/warnings/{warning['id']}/dismiss",
@@ -411,7 +414,8 @@ def test_art14_a_cut_racing_an_uncommitted_payment_counts_it_and_is_refused(app,
         try:
             with app.app_context():
                 answers.append(app.test_client().post(
-                    f"/api/v1/indicators/{travel_id}/adjustments", json={"kind": "adjust", "amount": "-108000.00", **BASIS},
+                    f"/api/v1/indicators/{travel_id}/adjustments",
+                    json={"kind": "adjust", "amount": "-108000.00", **BASIS},
                     headers={"Authorization": f"Bearer {demo.tokens['city_finance']}"}))
                 db.session.remove()
         except Exception as exc:  # surfaced below

@@ -54,7 +54,8 @@ ZERO = Decimal("0.00")
 
 def _nonzero(value):
     if value == 0:
-        raise ma.ValidationError("must not be zero: give the amount the indicator goes up (positive) or down (negative)")
+        raise ma.ValidationError("must not be zero: give the amount the indicator goes up (positive) "
+                                 "or down (negative)")
 
 
 def _reason():
@@ -139,7 +140,8 @@ def _apply_recover(change: Change, values: dict) -> None:
     recovered = indicator.recovered + amount
     if recovered > indicator.amount:
         raise Invalid("more than the indicator holds",
-                      {"amount": [f"the indicator is {indicator.amount}, {indicator.recovered} of it recovered already"]})
+                      {"amount": [f"the indicator is {indicator.amount}, "
+                                  f"{indicator.recovered} of it recovered already"]})
     _keep_committed(indicator, indicator.amount, recovered, "amount")
     indicator.recovered = recovered
     change.amount = amount
