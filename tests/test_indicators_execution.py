@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import io
 import threading
 
 import sqlalchemy as sa
@@ -359,6 +360,20 @@ def test_art10_1_2_project_funds_not_detailed_to_a_project_warn_the_issuer(as_ci
     assert [(w["unit_code"], w["article"]) for w in warnings] == [(CITY_FINANCE, "第十条（一）2")]
     assert "50000.00元）为项目支出，未细化到具体项目" in warnings[0]["message"]
     assert as_city_finance.get("/api/v1/warnings?rule=late_issuance").json["items"] == []
+
+
+def test_art10_1_a_csv_upload_carries_the_dates_and_an_empty_cell_is_no_date(as_city_finance):
+    text = ("unit_code,year,functional_code,economic_code,fund_source,expenditure_kind,project,amount,"
+            "approved_on,issued_on\n"
+            f"{UNIT},2022,2010201,30211,general_budget,basic,,158000.00,2022-01-10,2022-02-20\n"
+            f"{UNIT},2022,2010201,30201,general_budget,basic,,30000.00,,\n")
+    response = as_city_finance.post("/api/v1/indicators", content_type="multipart/form-data",
+                                    data={"file": (io.BytesIO(text.encode("gbk")), "指标.csv")})
+    assert response.status_code == 201, response.json
+    assert [(i["approved_on"], i["issued_on"]) for i in response.json["items"]] == [
+        ("2022-01-10", "2022-02-20"), (None, None)]
+    late = as_city_finance.get("/api/v1/warnings?rule=late_issuance").json["items"]
+    assert len(late) == 1 and "历时41日" in late[0]["message"]
 
 
 def test_art10_1_an_indicator_issued_before_its_approval_is_422(as_city_finance):
