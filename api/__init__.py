@@ -20,6 +20,7 @@ from api import (
     documents,
     errors,
     evidence,
+    exports,
     fields,
     headers,
     health,
@@ -29,8 +30,10 @@ from api import (
     orgs,
     payees,
     payments,
+    registers,
     rules,
     statistics,
+    warning_files,
     warnings,
     workflow_docs,
 )
@@ -46,8 +49,8 @@ migrate = Migrate()
 
 # The resources, in the order the API document lists them.
 BLUEPRINTS = (health.blp, orgs.blp, accounts.blp, indicators.blp, notifications_api.blp, documents.blp, evidence.blp,
-              payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp, warnings.blp, bank_intake.blp,
-              complaints.blp, journal.blp, statistics.blp)
+              payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp, warnings.blp,
+              warning_files.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp, registers.blp)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
@@ -78,9 +81,11 @@ def create_app(config: Mapping | None = None) -> Flask:
     rules.register_schemas(api.spec)
     warnings.register_schemas(api.spec)
     indicators.register_schemas(api.spec)
+    warning_files.register_schemas(api.spec)
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    exports.document(api.spec)
     app.register_blueprint(docs_assets.blp)
     errors.register(app)
     headers.register(app)

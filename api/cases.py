@@ -195,6 +195,5 @@ class CaseEvents(MethodView):
         case = case_records.get_case(current_actor(), case_id)
         stmt = (sa.select(CaseEvent).where(CaseEvent.case_id == case.id)
                 .options(sa.orm.joinedload(CaseEvent.actor), sa.orm.joinedload(CaseEvent.party)))
-        page = paginate(stmt, CaseEvent.id, args)
-        page["items"] = [case_records.event_as_seen_by(current_actor(), event) for event in page["items"]]
-        return page
+        actor = current_actor()
+        return paginate(stmt, CaseEvent.id, args, shown=lambda event: case_records.event_as_seen_by(actor, event))

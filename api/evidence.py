@@ -34,6 +34,11 @@ class EvidenceSchema(ma.Schema):
     sha256 = ma.fields.String()
     note = ma.fields.String(allow_none=True)
     uploader_org = ma.fields.Function(lambda e: e.uploader_org.code if e.uploader_org else None, metadata={"type": "string", "nullable": True})
+    origin = ma.fields.Dict(allow_none=True, metadata={
+        "description": "null for a file uploaded to the case; for one given at the warning stage and joined to "
+                       "the case file when the warning was confirmed: stage (warning), warning_id, "
+                       "warning_file_id, response_id (the answer it came with) or step_id and step_kind (the "
+                       "step record it came with), confidential"})
     created_at = AwareDateTime()
 
 

@@ -11,6 +11,7 @@ Two checks that no schema can make, because they concern the request as a whole:
 """
 from __future__ import annotations
 
+import json
 import re
 
 from flask import request
@@ -18,6 +19,7 @@ from werkzeug.routing import IntegerConverter
 
 from api.errors import error_body
 from api.fields import INT_MAX
+from workflow.errors import Invalid
 
 MAX_DEPTH = 32  # the deepest any schema goes is 4; 32 leaves room and stays far from recursion limits
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
@@ -85,6 +87,23 @@ def _depth_and_problems(body, *, check_text: bool = True) -> tuple[int, dict[str
             elif check_text and isinstance(item, str):
                 text(item, child)
     return max(deepest, 1), problems
+
+
+def json_field(raw: str, field: str):
+    """A form field holding JSON (the structured part of a multipart body), parsed and checked
+    as a JSON body is: not JSON, nested too deeply, or holding unstorable text is a 422 naming
+    ``field`` (and the member within it)."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise Invalid(f"{field} is not JSON", {field: ["not JSON text"]}) from None
+    depth, problems = _depth_and_problems(value)
+    if depth > MAX_DEPTH:
+        raise Invalid(f"{field} is nested too deeply", {field: [f"at most {MAX_DEPTH} levels of arrays and objects"]})
+    if problems:
+        raise Invalid("invalid input", {f"{field}.{name}" if name != "_" else field: reasons
+                                        for name, reasons in problems.items()})
+    return value
 
 
 # What a JSON text must contain for a string in it to hold a NUL or a lone surrogate: the escape

@@ -9,6 +9,7 @@ from api.auth import current_actor
 from api.cases import CaseSchema  # the case workflow's own schema: one shape for a case
 from api.fields import AwareDateTime, Integer, Money, non_negative
 from api.pagination import PageQuery, page_schema, paginate
+from api.warning_files import StepRecordSchema, WarningFileSchema
 from workflow import verification
 from workflow.db import db
 from workflow.machines import MACHINES
@@ -73,6 +74,8 @@ class StepSchema(ma.Schema):
     document_id = Integer(allow_none=True)
     created_by_id = Integer(allow_none=True)
     created_at = AwareDateTime()
+    record = ma.fields.Nested(StepRecordSchema, allow_none=True, metadata={
+        "description": "what an interview or an on-site check ended with (Art. 11(二)3), once recorded"})
 
 
 class ResponseSchema(ma.Schema):
@@ -84,6 +87,8 @@ class ResponseSchema(ma.Schema):
     org_kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))
     text = ma.fields.String()
     evidence_ref = ma.fields.String(allow_none=True)
+    files = ma.fields.List(ma.fields.Nested(WarningFileSchema), metadata={
+        "description": "attached by the party that answered (POST .../responses/{id}/files)"})
     created_at = AwareDateTime()
 
 

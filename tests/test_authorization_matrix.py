@@ -64,6 +64,11 @@ def _file(ids):
             "data": {"file": (io.BytesIO("整改说明".encode()), "整改.txt", "text/plain")}}
 
 
+def _record(ids):
+    return {"json": {"held_at": "2021-06-10T10:00:00+08:00", "participants": [{"name": "王科长", "side": "finance"}],
+                     "minutes": "约谈情况", "kept_by": "张记录"}}
+
+
 def _action(ids):
     return {"json": {"version": version_of(ids["case"]), "scope": "competent"}}
 
@@ -109,6 +114,28 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/payees/{payee}"): Op(IN_CHARGE | {"unit"}),
     ("PATCH", "/api/v1/payees/{payee}"): Op(IN_CHARGE | {"unit"}, _json(lambda ids: {"title": "副科长"})),
     ("GET", "/api/v1/payees/{payee}/events"): Op(IN_CHARGE | {"unit"}),
+    ("POST", "/api/v1/payees/{payee}/confirm"): Op(IN_CHARGE, why="核实确认 is finance's, never the filing unit's"),
+    ("POST", "/api/v1/payees/{payee}/reject"): Op(IN_CHARGE, _json(lambda ids: {"reason": "账号与身份证姓名不符"})),
+    ("GET", "/api/v1/account-changes"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/account-changes"): Op(IN_CHARGE | {"unit"}, _json(lambda ids: {
+        "unit_code": UNIT, "number": "3009000109200012345", "change": "changed", "changed_on": "2021-03-01",
+        "details": "预留印鉴变更"}), refused=NAMED_IN_BODY),
+    ("GET", "/api/v1/account-changes/{account_change}"): Op(SEES_UNIT),
+    ("GET", "/api/v1/reimbursements"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/reimbursements"): Op(IN_CHARGE, _json(lambda ids: {
+        "unit_code": UNIT, "indicator_id": ids["indicator"], "amount": "500.00", "reason": "垫付会议费",
+        "document_ref": "克财库〔2021〕30号"}), refused=NAMED_IN_BODY),
+    ("GET", "/api/v1/reimbursements/{reimbursement}"): Op(SEES_UNIT),
+    ("GET", "/api/v1/special-fund-rules"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/special-fund-rules"): Op(frozenset({"unit"}), _json(lambda ids: {
+        "unit_code": UNIT, "name": "为民办实事好事和第一书记工作经费管理办法", "fund_code": "为民办实事好事和第一书记工作经费",
+        "document_ref": "克政协办发〔2021〕4号"}), refused=NAMED_IN_BODY, why="Art. 17: the unit makes its rules"),
+    ("GET", "/api/v1/special-fund-rules/{special_fund_rules}"): Op(SEES_UNIT),
+    ("GET", "/api/v1/special-fund-rules/{special_fund_rules}/file"): Op(SEES_UNIT),
+    ("POST", "/api/v1/special-fund-rules/{special_fund_rules}/file"): Op(frozenset({"unit"}), _file),
+    ("POST", "/api/v1/special-fund-rules/{special_fund_rules}/approve"): Op(IN_CHARGE),
+    ("POST", "/api/v1/special-fund-rules/{special_fund_rules}/reject"): Op(IN_CHARGE, _json(lambda ids: {
+        "reason": "未规定会计核算办法"})),
     ("GET", "/api/v1/warnings"): Op(EVERYONE, why="a list of what is in reach"),
     ("POST", "/api/v1/warnings"): Op(IN_CHARGE, _json(lambda ids: {
         "unit_code": UNIT, "payment_id": ids["payment"], "level": "warn", "finding": "现场检查发现白条抵库",
@@ -117,6 +144,11 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", W + "/events"): Op(CARRIES),
     ("POST", W + "/steps"): Op(IN_CHARGE, _json(lambda ids: {"kind": "phone", "summary": "电话核实"})),
     ("POST", W + "/responses"): Op(frozenset({"competent", "unit", "bank"}), _json(lambda ids: {"text": "情况说明"})),
+    ("POST", W + "/responses/{response}/files"): Op(frozenset({"unit"}), _file,
+                                                    why="the unit's own answer: the others who see it get 403"),
+    ("GET", W + "/files"): Op(CARRIES),
+    ("GET", "/api/v1/warning-files/{warning_file}/download"): Op(CARRIES, why="a file of the unit's answer"),
+    ("POST", W + "/steps/{step}/record"): Op(IN_CHARGE, _record),
     ("POST", W + "/confirm"): Op(IN_CHARGE, _json(lambda ids: {"rung": "warning"})),
     ("POST", W + "/dismiss"): Op(IN_CHARGE, _json(lambda ids: {"reason": "核实无误"})),
     ("GET", "/api/v1/focus-list"): Op(FINANCE),
@@ -188,6 +220,12 @@ def test_issue16_8_the_matrix_lists_every_operation_of_the_openapi_document(clie
 def _build(parties) -> dict:
     city, unit = parties["city_finance"], parties["unit"]
     payment, warning_id = held_payment(city)
+    step = city.post(f"/api/v1/warnings/{warning_id}/steps", json={
+        "kind": "interview", "interview_at": "2021-06-10T10:00:00+08:00", "room": "302"}).get_json()["id"]
+    response = unit.post(f"/api/v1/warnings/{warning_id}/responses", json={"text": "情况说明见附件"}).get_json()["id"]
+    attached = unit.post(f"/api/v1/warnings/{warning_id}/responses/{response}/files", content_type="multipart/form-data",
+                         data={"file": (io.BytesIO("情况说明".encode()), "情况说明.txt", "text/plain")})
+    assert attached.status_code == 201, attached.get_json()
     case_id = open_case(city, "order")["id"]
     upload = unit.post(f"/api/v1/cases/{case_id}/evidence", content_type="multipart/form-data",
                        data={"file": (io.BytesIO("整改说明".encode()), "整改.txt", "text/plain")})
@@ -200,6 +238,21 @@ def _build(parties) -> dict:
                                               "employer": "克州政协机关", "title": "科员",
                                               "account": "6222000011113333"})
     assert filed.status_code == 201
+    account_change = unit.post("/api/v1/account-changes", json={
+        "unit_code": UNIT, "number": "3009000109200012345", "change": "changed", "changed_on": "2021-03-01"})
+    assert account_change.status_code == 201, account_change.get_json()
+    indicator = city.get(f"/api/v1/indicators?unit_code={UNIT}&economic_code=30201").get_json()["items"][0]["id"]
+    reimbursement = city.post("/api/v1/reimbursements", json={
+        "unit_code": UNIT, "indicator_id": indicator, "amount": "1000.00", "reason": "垫付办公费",
+        "document_ref": "克财库〔2021〕12号"})
+    assert reimbursement.status_code == 201, reimbursement.get_json()
+    special_fund_rules = unit.post("/api/v1/special-fund-rules", json={
+        "unit_code": UNIT, "name": "群众联建工作经费管理办法", "fund_code": "群众联建工作经费", "document_ref": "克政协办发〔2021〕3号"})
+    assert special_fund_rules.status_code == 201, special_fund_rules.get_json()
+    attached = unit.post(f"/api/v1/special-fund-rules/{special_fund_rules.get_json()['id']}/file",
+                         content_type="multipart/form-data",
+                         data={"file": (io.BytesIO("管理办法".encode()), "管理办法.txt", "text/plain")})
+    assert attached.status_code == 200, attached.get_json()
     receipt = parties[ANONYMOUS].post("/api/v1/complaints", environ_base={"REMOTE_ADDR": "203.0.113.10"}, json={
         "unit_code": UNIT, "description": "现金报销大额差旅费", "reporter_phone": "13800001111"})
     assert receipt.status_code == 201
@@ -218,7 +271,9 @@ def _build(parties) -> dict:
         "complaint": city.get("/api/v1/complaints").get_json()["items"][0]["id"], "case": case_id,
         "trigger": "publish_notice", "evidence": upload.get_json()["id"], "document": documents[0]["id"],
         "machine": "unit-case", "receipt_code": receipt.get_json()["receipt_code"],
-        "indicator": unit.get(f"/api/v1/indicators?unit_code={UNIT}&economic_code=30201").get_json()["items"][0]["id"],
+        "account_change": account_change.get_json()["id"], "indicator": indicator,
+        "reimbursement": reimbursement.get_json()["id"], "special_fund_rules": special_fund_rules.get_json()["id"],
+        "step": step, "response": response, "warning_file": attached.get_json()["id"],
     }
 
 

@@ -12,10 +12,12 @@ def labour():
                    payee_id_number=PERSON_ID, payee_account=PERSON_ACCOUNT)
 
 
-def test_art16_unit_files_a_payee_and_payments_to_them_pass(as_unit, as_city_finance):
+def test_art16_unit_files_a_payee_and_payments_to_them_pass_once_finance_confirms(as_unit, as_city_finance):
     response = as_unit.post("/api/v1/payees", json=PERSON)
     assert response.status_code == 201, response.json
     assert response.json["id_number"] == PERSON_ID  # normalised: upper-case X
+    assert response.json["status"] == "pending"  # 备案核实确认: the unit's filing waits for finance
+    assert as_city_finance.post(f"/api/v1/payees/{response.json['id']}/confirm").json["status"] == "confirmed"
     items = as_city_finance.post("/api/v1/payments", json=[labour()]).json["items"]
     assert items[0]["warnings"] == []
 
@@ -39,9 +41,12 @@ def test_art16_filing_the_same_person_twice_is_a_conflict(as_unit, as_city_finan
 
 def test_art16_a_changed_account_is_filed_and_checked_against(as_unit, as_city_finance):
     payee_id = as_unit.post("/api/v1/payees", json=PERSON).json["id"]
+    as_city_finance.post(f"/api/v1/payees/{payee_id}/confirm")
     assert as_unit.patch(f"/api/v1/payees/{payee_id}", json={"account": "6217000000000009999"}).status_code == 200
+    as_city_finance.post(f"/api/v1/payees/{payee_id}/confirm")
     items = as_city_finance.post("/api/v1/payments", json=[labour()]).json["items"]
     assert rules_of(items[0]) == {"individual_payee_unregistered"}
+    assert "不一致" in items[0]["warnings"][0]["message"]
 
 
 def test_art16_filings_are_seen_by_the_unit_and_finance_only(as_unit, as_other_unit, as_city_finance, as_bank):

@@ -2,6 +2,8 @@
 real-fund accounts (三). Each rule has a firing and a not-firing test."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 import sqlalchemy as sa
 from payments_helpers import (
@@ -17,15 +19,16 @@ from payments_helpers import (
 
 from workflow import budget
 from workflow.accounts import BankAccount
+from workflow.budget import Indicator
 from workflow.db import db
-from workflow.monitoring.models import PayeeRegistration
+from workflow.monitoring.models import PayeeRegistration, ReimbursementApproval
 from workflow.monitoring.rules import EXCEPTION_ITEMS
 from workflow.parties import Actor, org_by_code
 
 
 def _file_person(name="张三"):
     db.session.add(PayeeRegistration(unit_id=org_by_code(UNIT).id, id_number=PERSON_ID, name=name,
-                                     employer="克州政协机关", title="科员", account=PERSON_ACCOUNT))
+                                     employer="克州政协机关", title="科员", account=PERSON_ACCOUNT, status="confirmed"))
     db.session.commit()
 
 
@@ -266,7 +269,16 @@ def test_art13_3_social_insurance_contributions_are_not_covered_by_the_student_a
 @pytest.mark.parametrize("exception", ["approved_reimbursement", "other_approved"])
 def test_art13_3_finance_approved_exceptions_cover_any_code_on_their_approval(demo, exception):
     """5. 报经财政部门审核批准的归垫资金 and 6. other funds approved by the finance department
-    rest on the approval (the document reference), not on what was bought."""
+    rest on the approval (the document reference), not on what was bought. 归垫 rests on an
+    entry of finance's register of approved 归垫 (Art. 13(四); tests/test_registers.py)."""
+    if exception == "approved_reimbursement":
+        unit_id = org_by_code(UNIT).id
+        indicator = db.session.execute(sa.select(Indicator).where(
+            Indicator.unit_id == unit_id, Indicator.economic_code == "30201")).scalars().first()
+        db.session.add(ReimbursementApproval(unit_id=unit_id, indicator_id=indicator.id, amount=Decimal("5000.00"),
+                                             remaining=Decimal("5000.00"), reason="垫付办公费",
+                                             document_ref="克财库〔2021〕8号"))
+        db.session.commit()
     item = _to_real_fund(exception, economic_code="30201", summary="归垫办公费")
     assert "real_fund_transfer" not in rules_of(item)
 

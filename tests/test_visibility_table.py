@@ -3,7 +3,8 @@ against the README.
 
 The demo scenario is built once per test through the API: a held cash payment of the unit
 carried by the bank, its warning verified with an interview notice issued by the province and a
-joint investigation the audit bureau answered, the unit acknowledging the notice with its signed copy;
+joint investigation the audit bureau answered, the unit acknowledging the notice with its signed copy,
+the unit and the bureau attaching a file to their answers, the interview recorded with an attachment;
 a unit case on the order rung with the unit's evidence, referred to the audit bureau (Art. 23)
 which recorded findings, and a 通报 on it circulated in the city's region (issue 10); a case against the
 agent bank; a public complaint; an individual payee filed by the unit. Then every party asks for
@@ -15,6 +16,7 @@ Marks: ``yes`` reads it; ``no`` gets 404 (or, for a part of a record, does not f
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -51,6 +53,9 @@ TABLE = {
     "verification step: joint investigation":        "yes yes no no no no no no yes",
     "answer: the unit's explanation":                "yes yes no yes yes no yes no yes",
     "answer: the oversight body's findings":         "yes yes no no no no no no yes",
+    "file of the unit's explanation (list, download)": "yes yes no yes yes no yes no yes",
+    "file of the oversight body's findings":          "yes yes no no no no no no yes",
+    "interview record (约谈记录) and its attachment":   "yes yes no yes yes no yes no yes",
     "payment":                                       "yes yes no yes yes no yes no no",
     "bank account of the unit":                      "yes yes no yes yes no yes no no",
     "individual payee filing (Art. 16)":             "yes yes no no yes no no no no",
@@ -102,8 +107,21 @@ def build_scenario(parties) -> dict:
                        data={"file": (io.BytesIO("已签收".encode()), "约谈通知书回执.txt", "text/plain")})
     assert signed.status_code == 200, signed.get_json()
     assert city.post(steps, json={"kind": "joint_investigation", "oversight_code": OVERSIGHT}).status_code == 201
-    for party, text in ((oversight, "审计局协查意见"), (unit, "单位情况说明")):
-        assert party.post(f"/api/v1/warnings/{warning_id}/responses", json={"text": text}).status_code == 201
+    for party, text, key in ((oversight, "审计局协查意见", "findings_file"), (unit, "单位情况说明", "explanation_file")):
+        answer = party.post(f"/api/v1/warnings/{warning_id}/responses", json={"text": text})
+        assert answer.status_code == 201
+        attached = party.post(f"/api/v1/warnings/{warning_id}/responses/{answer.get_json()['id']}/files",
+                              content_type="multipart/form-data",
+                              data={"file": (io.BytesIO(text.encode()), f"{text}.txt", "text/plain")})
+        assert attached.status_code == 201, attached.get_json()
+        ids[key] = attached.get_json()["id"]
+    interview = next(s for s in city.get(f"/api/v1/warnings/{warning_id}").get_json()["steps"] if s["kind"] == "interview")
+    record = {"held_at": "2021-06-10T10:00:00+08:00", "participants": [{"name": "王科长", "side": "finance"}],
+              "minutes": "约谈情况", "kept_by": "张记录"}
+    recorded = city.post(f"/api/v1/warnings/{warning_id}/steps/{interview['id']}/record", content_type="multipart/form-data",
+                         data={"record": json.dumps(record), "file": (io.BytesIO("签字".encode()), "约谈记录.txt", "text/plain")})
+    assert recorded.status_code == 201, recorded.get_json()
+    ids["record_file"] = recorded.get_json()["files"][0]["id"]
 
     case_id = ids["case"] = open_case(city, "order")["id"]
     upload = unit.post(f"/api/v1/cases/{case_id}/evidence", content_type="multipart/form-data",
@@ -186,6 +204,17 @@ def observe(client, ids: dict) -> dict[str, str]:
     seen["verification step: joint investigation"] = _mark("joint_investigation" in steps)
     seen["answer: the unit's explanation"] = _mark("explanation" in answers)
     seen["answer: the oversight body's findings"] = _mark("findings" in answers)
+    files = _json(client, f"/api/v1/warnings/{ids['warning']}/files")
+    listed_files = {f["id"] for f in files["items"]} if files else set()
+    for row, key in (("file of the unit's explanation (list, download)", "explanation_file"),
+                     ("file of the oversight body's findings", "findings_file")):
+        download = _ok(client, f"/api/v1/warning-files/{ids[key]}/download")
+        assert download == (ids[key] in listed_files)
+        seen[row] = _mark(download)
+    records = [s["record"] for s in warning["steps"] if s["kind"] == "interview" and s["record"]] if warning else []
+    record_file = _ok(client, f"/api/v1/warning-files/{ids['record_file']}/download")
+    assert record_file == bool(records) == (ids["record_file"] in listed_files)
+    seen["interview record (约谈记录) and its attachment"] = _mark(record_file)
     if warning is not None:
         assert (ids["interview_notice"] in warning["document_ids"]) == (
             seen["interview notice by the province (11(二)3)"] == "yes")

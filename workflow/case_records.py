@@ -170,7 +170,13 @@ class AccountClosure(db.Model):
 # --- the case file ---------------------------------------------------------------------
 
 class Evidence(db.Model):
-    """One uploaded file on a case; the bytes live in the upload folder under ``stored_name``."""
+    """One uploaded file on a case; the bytes live in the upload folder under ``stored_name``.
+
+    A file given at the warning stage joins the case file when its warning is confirmed
+    (:func:`workflow.warning_files.join_case_file`): a row that names the warning file it comes
+    from (``warning_file_id``, ``origin``: the warning, the answer or the step's record) and
+    the same stored bytes, not a copy. ``confidential``: it answered a joint investigation
+    (Art. 11(二)5), and only finance and the body that gave it read it in the case file."""
 
     __tablename__ = "evidence"
 
@@ -186,6 +192,10 @@ class Evidence(db.Model):
     sha256: Mapped[str] = mapped_column(sa.String(64))
     note: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    # Where a file joined from the warning stage came from (NULL: uploaded to the case).
+    warning_file_id: Mapped[int | None] = mapped_column(sa.ForeignKey("warning_files.id"), unique=True)
+    origin: Mapped[dict | None] = mapped_column(sa.JSON)
+    confidential: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     uploader: Mapped[User | None] = relationship()
     uploader_org: Mapped[Organisation | None] = relationship()

@@ -15,6 +15,11 @@ stored, and a file whose transaction rolls back is removed again.
 
 An upload is recorded twice: in the case's history (``evidence_added``) and in the
 journal's ``evidence:<id>`` stream (``uploaded``), each with the content's SHA-256.
+
+The case file also holds what was given at the warning stage, joined when the warning was
+confirmed (:func:`workflow.warning_files.join_case_file`, ``origin`` says from where). What
+answered a joint investigation (Art. 11(二)5) stays confidential there: only finance and the
+body that gave it read it (:func:`readable`); to the others it is not in the list and not found.
 """
 from __future__ import annotations
 
@@ -87,15 +92,24 @@ def add_evidence(actor: Actor, case_id: int, *, data: bytes, filename: str | Non
     return evidence
 
 
+def readable(actor: Actor) -> sa.ColumnElement[bool]:
+    """Of a case's evidence, what the caller reads: all of it, but a confidential file (an answer
+    to a joint investigation, joined from the warning) only for finance and the body that gave it
+    (as at the warning stage: :func:`workflow.verification.sees_joint_investigations`)."""
+    if actor.is_system or actor.kind == "finance":
+        return sa.true()
+    return sa.or_(Evidence.confidential.is_(False), Evidence.uploader_org_id == actor.org_id)
+
+
 def evidence_of_case(actor: Actor, case_id: int):
     """The case's evidence, for whoever may see the case (NotFound otherwise)."""
     case = _case_for(actor, case_id)
-    return sa.select(Evidence).where(Evidence.case_id == case.id)
+    return sa.select(Evidence).where(Evidence.case_id == case.id, readable(actor))
 
 
 def get_evidence(actor: Actor, evidence_id: int) -> Evidence:
-    """One evidence row whose case the caller may see; NotFound otherwise."""
-    evidence = db.session.get(Evidence, evidence_id)
+    """One evidence row whose case the caller may see, and which it may read; NotFound otherwise."""
+    evidence = db.session.execute(sa.select(Evidence).where(Evidence.id == evidence_id, readable(actor))).scalar_one_or_none()
     if evidence is None:
         raise NotFound(f"no evidence {evidence_id}")
     try:

@@ -8,20 +8,25 @@ as one :class:`JournalEntry` of the record's *stream*:
 stream              actions
 =================== ===================================================================
 ``warning:<id>``    opened (a manual warning: complaint, bank refusal), step_added,
-                    joint_investigation_requested, response_added, confirmed, dismissed
+                    joint_investigation_requested, response_added, file_added (to an
+                    answer, with its SHA-256), record_made (a step's record, with each
+                    attachment's SHA-256), confirmed, dismissed
 ``payment:<id>``    released, refused (by verification or by the agent bank)
 ``complaint:<id>``  received, triaged
 ``document:<id>``   issued, acknowledged
-``evidence:<id>``   uploaded
+``evidence:<id>``   uploaded, joined (a warning-stage file that became part of the case file)
 ``ruleset:<org>``   published (a new rule-set version, by that finance department)
 ``settlement:<id>`` reported (one entry per settlement report of that bank)
 ``token:<id>``      issued, revoked
-``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一))
+``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一)),
+                    change_reported (the unit's report of a change at the bank, on time or late)
 ``indicators:<org>`` loaded (one entry per upload by that finance department: ids and a digest)
 ``indicator:<id>``  adjusted, transferred, frozen, unfrozen, recovered (Art. 10(三)14, 14)
-``payee:<id>``      filed, changed (individual payees, Art. 16)
+``payee:<id>``      filed, changed, confirmed, rejected (individual payees, Art. 16)
+``reimbursement:<id>`` approved (an approved 归垫 entered by finance, Art. 13(三)5, 13(四))
+``special_fund_rules:<id>`` filed, attached, approved, rejected (Art. 17)
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
-``joint_investigation:<warning id>`` joint_investigation_requested, response_added (kept apart
+``joint_investigation:<warning id>`` joint_investigation_requested, response_added, file_added (kept apart
                     from the warning's stream: only finance and the body asked read it)
 =================== ===================================================================
 
@@ -72,19 +77,22 @@ ACTION_MAX = 48
 # Every action a stream's entry can name, by the stream's kind (the table above): a closed
 # vocabulary, which :func:`record` holds callers to and the API document enumerates.
 STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
-    "warning": ("opened", "step_added", "joint_investigation_requested", "response_added", "confirmed", "dismissed"),
-    "joint_investigation": ("joint_investigation_requested", "response_added"),
+    "warning": ("opened", "step_added", "joint_investigation_requested", "response_added", "file_added",
+                "record_made", "confirmed", "dismissed"),
+    "joint_investigation": ("joint_investigation_requested", "response_added", "file_added"),
     "payment": ("held", "released", "refused"),
     "complaint": ("received", "triaged"),
     "document": ("issued", "acknowledged"),
-    "evidence": ("uploaded",),
+    "evidence": ("uploaded", "joined"),
     "ruleset": ("published",),
     "settlement": ("reported",),
     "token": ("issued", "revoked"),
-    "account": ("recorded", "changed"),
+    "account": ("recorded", "changed", "change_reported"),
     "indicators": ("loaded",),
     "indicator": ("adjusted", "transferred", "frozen", "unfrozen", "recovered"),
-    "payee": ("filed", "changed"),
+    "payee": ("filed", "changed", "confirmed", "rejected"),
+    "reimbursement": ("approved",),
+    "special_fund_rules": ("filed", "attached", "approved", "rejected"),
     "outbox": ("retried",),
 }
 ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(a for actions in STREAM_ACTIONS.values() for a in actions))

@@ -8,8 +8,10 @@ from workflow import (  # noqa: F401  # noqa: F401
     evidence,  # noqa: F401
     journal,  # noqa: F401
     parties,
+    registers,  # noqa: F401
     scheduling,  # noqa: F401
     verification,
+    warning_files,  # noqa: F401
 )
 from workflow import outbox as notification_models  # noqa: F401
 from workflow.monitoring import models as monitoring_models  # noqa: F401

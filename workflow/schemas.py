@@ -16,6 +16,7 @@ may reach, the accounts of the case's unit) live with the machines and read
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -222,6 +223,36 @@ class Moment(ma.fields.AwareDateTime):
         if not in_date_range(moment):
             raise ma.ValidationError(f"must be {DATE_RANGE_TEXT}")
         return moment
+
+
+@functools.cache
+def _person_schema(sides: tuple[str, ...], name_max_length: int) -> type[ma.Schema]:
+    """One schema per kind of person (one component in the document, however many fields use it)."""
+    return schema_for({"name": Text(max_length=name_max_length, required=True), "side": choice(sides, required=True)},
+                      name="Participant", description="a person present, and the side they were there for")
+
+
+class People(ma.fields.List):
+    """A non-empty list of people, each ``{"name": ..., "side": ...}`` with ``side`` one of
+    ``sides`` (who attended an interview or an on-site check, and for whom); at most
+    ``max_items`` people and ``name_max_length`` characters a name. Loads a list of dicts,
+    names stripped."""
+
+    def __init__(self, sides, *, max_items: int | None = None, name_max_length: int = 50, **kwargs):
+        self.sides, self.max_items, self.name_max_length = tuple(sides), max_items, name_max_length
+        person = _person_schema(self.sides, name_max_length)
+        metadata = kwargs.setdefault("metadata", {})
+        metadata.setdefault("minItems", 1)
+        if max_items is not None:
+            metadata.setdefault("maxItems", max_items)
+        super().__init__(ma.fields.Nested(person), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list) or not value:
+            raise ma.ValidationError('a non-empty list of {"name": ..., "side": ...}')
+        if self.max_items is not None and len(value) > self.max_items:
+            raise ma.ValidationError(f"at most {self.max_items} people")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class Flag(ma.fields.Boolean):

@@ -15,7 +15,9 @@ warning is dismissed and no other blocking warning on it is still undecided.
 
 The unit explains (Art. 27(三)), its competent department adds materials (Art. 26(二)),
 the bank that carries the payment adds materials (Art. 28(二)) and an oversight body that
-was asked records its findings (Art. 11(二)5): :func:`add_response`.
+was asked records its findings (Art. 11(二)5): :func:`add_response`. Each may attach files to
+its answer, and interviews and on-site checks end with a record (:mod:`workflow.verification_files`);
+confirmed, the warning's files join the case file (:func:`workflow.warning_files.join_case_file`).
 
 Who sees a warning (:func:`warnings_for`): finance in its jurisdiction, the unit its own,
 the competent department its units', the bank those on payments it carries, an oversight
@@ -54,6 +56,7 @@ from workflow.parties import Actor, Organisation, require
 from workflow.schemas import errors_of
 from workflow.scoping import Reach, reach_of_units, units_of
 from workflow.verification_steps import CONFIDENTIAL_STEPS, STEP_KINDS, Notice, StepContext, StepKind, focus_settings
+from workflow.warning_files import StepRecord, WarningFile, join_case_file
 
 MANUAL_REVIEW = art(12)  # 人工排查: finance's own review, on which it raises warnings by hand
 UNDECIDED = WARNING.undecided  # open, verifying (workflow.machines.warning)
@@ -90,6 +93,8 @@ class VerificationStep(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
 
     addressee: Mapped[Organisation | None] = relationship()
+    # What an interview or an on-site check ended with (workflow.verification_files.make_record).
+    record: Mapped[StepRecord | None] = relationship(viewonly=True)
 
     __table_args__ = (sa.CheckConstraint(kind.in_(tuple(STEP_KINDS)), name="kind"),)
 
@@ -104,8 +109,9 @@ class VerificationStep(db.Model):
 
 class WarningResponse(db.Model):
     """An answer on a warning: the unit's explanation, materials from its competent
-    department or the bank, an oversight body's findings. Text, and optionally a
-    reference to evidence held elsewhere (an evidence id, a voucher, a file number)."""
+    department or the bank, an oversight body's findings. Text, optionally a reference to
+    evidence held elsewhere (an evidence id, a voucher, a file number), and the files its
+    author attaches (:func:`workflow.verification_files.add_response_file`)."""
 
     __tablename__ = "warning_responses"
 
@@ -119,6 +125,7 @@ class WarningResponse(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
 
     org: Mapped[Organisation] = relationship()
+    files: Mapped[list[WarningFile]] = relationship(viewonly=True, order_by=WarningFile.id)
 
     __table_args__ = (sa.CheckConstraint(kind.in_(("explanation", "materials", "findings")), name="kind"),)
 
@@ -203,7 +210,8 @@ def sees_joint_investigations(actor: Actor) -> bool:
 
 def steps_of(actor: Actor, warning: MonitoringWarning) -> list[VerificationStep]:
     """Steps the caller may see (:func:`sees_joint_investigations`)."""
-    stmt = sa.select(VerificationStep).where(VerificationStep.warning_id == warning.id).order_by(VerificationStep.id)
+    stmt = sa.select(VerificationStep).where(VerificationStep.warning_id == warning.id).order_by(VerificationStep.id) \
+        .options(selectinload(VerificationStep.record).selectinload(StepRecord.files))
     if not sees_joint_investigations(actor):
         stmt = stmt.where(VerificationStep.kind.not_in(CONFIDENTIAL_STEPS))
     return list(db.session.execute(stmt).scalars())
@@ -234,7 +242,8 @@ def history(actor: Actor, warning_id: int) -> sa.Select:
 def responses_of(actor: Actor, warning: MonitoringWarning) -> list[WarningResponse]:
     """Answers the caller may see: an oversight body's findings only where the joint
     investigation they answer is visible (:func:`sees_joint_investigations`)."""
-    stmt = sa.select(WarningResponse).where(WarningResponse.warning_id == warning.id)
+    stmt = sa.select(WarningResponse).where(WarningResponse.warning_id == warning.id) \
+        .options(selectinload(WarningResponse.files))
     if not sees_joint_investigations(actor):
         stmt = stmt.where(WarningResponse.kind != RESPONSE_KINDS["oversight"])
     return list(db.session.execute(stmt.order_by(WarningResponse.id)).scalars())
@@ -407,8 +416,9 @@ def _undecided(warning: MonitoringWarning, trigger: str, verb: str) -> None:
 def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None):
     """Confirm a warning as a violation (核实确认, Art. 11(三)): open a unit case on the
     chosen rung (Art. 21(一)-(三)) with the fields that rung needs (the case workflow fills
-    in defaults such as the order's deadline), link it, and refuse a held payment unless
-    ``release_payment``. Returns the case. No commit here.
+    in defaults such as the order's deadline), link it, make the files given on the warning
+    part of the case file (:func:`workflow.warning_files.join_case_file`), and refuse a held
+    payment unless ``release_payment``. Returns the case. No commit here.
 
     Raises NotFound, Forbidden, Conflict (already decided), Invalid (bad rung or fields).
     """
@@ -429,6 +439,7 @@ def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
     fields.setdefault("summary", f"{warning.message}（{warning.article}）"[:500])
     case = open_case(actor, machine="unit_case", subject=warning.unit, rung=rung, fields=fields,
                      source={"warning_id": warning.id, "rule": warning.rule, "article": warning.article}, now=now)
+    join_case_file(actor, warning.id, case, now)  # the warning is locked: no file is added meanwhile
     payment = warning.payment
     payment_outcome = None
     if payment is not None:

@@ -9,15 +9,21 @@ kind                 中文             article    takes / issues / tells
 phone                电话核实         11(二)1    summary (the record), contact
 documents            调阅材料         11(二)2    documents (list), due_date → the unit and the
                                                  bank carrying the payment are asked for them
-interview            约谈             11(二)3    interview_at, room → 约谈通知书 (annex 1)
-onsite               实地核证         11(二)3    team (names), team_size, agency → 实地核证通知书 (annex 2)
+interview            约谈             11(二)3    interview_at, room → 约谈通知书 (annex 1); ends with a
+                                                 约谈记录 (record)
+onsite               实地核证         11(二)3    team (names), team_size, agency → 实地核证通知书 (annex 2);
+                                                 ends with a 实地核证记录 (record)
 focus_letter         重点关注         11(二)4    findings (defaults to the unit's warnings) → 关注函,
                                                  to the unit and its competent department
 joint_investigation  部门协查         11(二)5    oversight_code: that body sees the warning and is
                                                  asked; confidential, the warning does not move
 ==================== ================ ========== ==============================================
 
-Every kind also takes ``notes``. The fields are :class:`~workflow.machines.base.Field` rows,
+Every kind also takes ``notes``. Interviews and on-site checks end with a record (Art. 11(二)3:
+书面和电子记录, archived): :attr:`StepKind.record`, a :class:`RecordKind` whose fields (when,
+where, who was there and for which side, the minutes, who kept them) are ``Field`` rows too,
+made once per step with its attachments by :func:`workflow.verification_files.make_record`
+and documented as ``StepRecord.<kind>``. The fields are :class:`~workflow.machines.base.Field` rows,
 like a case action's, with their bounds; each row's :attr:`StepKind.schema` is generated from
 them (:func:`workflow.machines.base.fields_schema`): :func:`workflow.verification.add_step` loads
 the step with it, and the API documents it as the component ``VerificationStep.<kind>``.
@@ -73,6 +79,28 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class RecordKind:
+    """The record a step ends with (约谈记录, 实地核证记录; Art. 11(二)3 "形成书面和电子记录并存档"):
+    its title, its fields, and how many files (the signed record, photos) may come with it."""
+
+    title: str
+    fields: tuple[Field, ...]
+    attachments_max: int = 20
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.required)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def describe(self) -> dict:
+        return {"title": self.title, "fields": [f.describe() for f in self.fields],
+                "attachments_max": self.attachments_max}
+
+
+@dataclass(frozen=True)
 class StepKind:
     """One row: the kind, its title and article, its fields; its notice; whom it tells
     (callables over :class:`StepContext`); the addressee it resolves (a joint investigation's
@@ -90,6 +118,12 @@ class StepKind:
     # as they were (a change with no visible step would give it away), and is journaled apart.
     confidential: bool = False
     checks: tuple[Callable[[dict], None], ...] = ()
+    record: RecordKind | None = None  # what the step ends with, made once (None: it takes no record)
+
+    def __post_init__(self):
+        # A record is read by whoever sees the warning (workflow.verification_files): a step
+        # hidden from the parties under verification cannot have one.
+        assert not (self.record and self.confidential), self.name
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -112,6 +146,15 @@ class StepKind:
                              extra={"kind": choice((self.name,), required=True)},
                              unknown_message=f"not a field of a {self.name} step", checks=self.checks)
 
+    @cached_property
+    def record_schema(self) -> type[ma.Schema] | None:
+        """The body of the step's record, generated from :attr:`record` (None: no record)."""
+        if self.record is None:
+            return None
+        return fields_schema(f"StepRecord.{self.name}", self.record.fields,
+                             f"{self.record.title} ({self.article.chinese})",
+                             unknown_message=f"not a field of a {self.name} record")
+
     @property
     def moves_warning(self) -> str | None:
         """The warning lifecycle's trigger this step fires, or None (confidential)."""
@@ -121,10 +164,26 @@ class StepKind:
         return {"kind": self.name, "title": self.title, "article": self.article.chinese,
                 "fields": [f.describe() for f in self.fields],
                 "document": self.notice.kind if self.notice else None,
-                "notifies": [t.__name__ for t in self.tells], "moves_warning": self.moves_warning}
+                "notifies": [t.__name__ for t in self.tells], "moves_warning": self.moves_warning,
+                "record": self.record.describe() if self.record else None}
 
 
 NOTES = opt("notes", "text", "核实记录", max_length=4000)
+
+# Who was present at an interview or an on-site check, and for whom.
+PARTICIPANT_SIDES = (("finance", "财政部门"), ("unit", "被核实单位"),
+                     ("other", "其他（主管部门、代理银行、会计中介机构等）"))
+
+
+def _record_fields(what: str) -> tuple[Field, ...]:
+    """A record's fields (Art. 11(二)3): when and where it was held, who was there, the minutes
+    and who kept them (记录人)."""
+    return (req("held_at", "datetime", f"{what}时间（含时区，不晚于记录时）"),
+            opt("place", "text", f"{what}地点", max_length=200),
+            req("participants", "people", "参加人员（姓名及所属方）", choices=PARTICIPANT_SIDES, max_items=50,
+                item_max_length=50),
+            req("minutes", "text", f"{what}记录正文", max_length=20000),
+            req("kept_by", "text", "记录人", max_length=50))
 
 
 # --- what the steps issue and whom they tell ---------------------------------------------------
@@ -196,13 +255,14 @@ STEP_KINDS: dict[str, StepKind] = {k.name: k for k in (
     StepKind("interview", "约谈", art(11, 2, 3),
              (req("interview_at", "datetime", "约谈时间（含时区）"), req("room", "text", "约谈地点", max_length=50),
               opt("attendees", "count", "约谈人数", maximum=20)),
-             notice=Notice("interview_notice", interview_notice, recites_payment=True)),
+             notice=Notice("interview_notice", interview_notice, recites_payment=True),
+             record=RecordKind("约谈记录", _record_fields("约谈"))),
     StepKind("onsite", "实地核证", art(11, 2, 3),
              (req("team", "lines", "核证人员", max_length=1500, max_items=30, item_max_length=50),
               opt("team_size", "count", "核证组人数", maximum=100),
               opt("agency", "text", "委托会计中介机构", max_length=200), opt("onsite_date", "date", "核证日期")),
              notice=Notice("onsite_notice", onsite_notice, recites_payment=True),
-             checks=(team_size_covers_the_names,)),
+             checks=(team_size_covers_the_names,), record=RecordKind("实地核证记录", _record_fields("核证"))),
     StepKind("focus_letter", "重点关注（关注函）", art(11, 2, 4),
              (opt("findings", "lines", "关注事项（不填为该单位近期未决疑点）", max_length=25000, max_items=50,
                   item_max_length=500),

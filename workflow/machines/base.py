@@ -28,8 +28,8 @@ from workflow import case_records
 from workflow.articles import Article, Citation, art, cite  # noqa: F401 - the tables cite through base
 from workflow.case_records import Case
 from workflow.parties import Actor
-from workflow.schemas import (Choices, Day, Lines, Moment, Money, Text, Whole, choice, days, non_negative,
-                              schema_for)
+from workflow.schemas import (Choices, Day, Lines, Moment, Money, People, Text, Whole, choice, days,
+                              non_negative, schema_for)
 
 NEW = "new"  # the pseudo-state a case is opened from (立案); no case rests in it
 
@@ -58,7 +58,8 @@ class State:
 # --- fields --------------------------------------------------------------------------
 
 FIELD_TYPES = ("text", "lines", "choice", "choices", "money", "days", "date", "org", "accounts",
-               "datetime", "count")  # the last two: verification steps (workflow.verification_steps)
+               "datetime", "count", "people")  # the last three: verification steps and their records
+                                               # (workflow.verification_steps)
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,12 @@ class Field:
     money: yuan as a decimal string (never a float); days: working days 1..366; date: ISO
     date; org: the code of an organisation of kind ``org_kind`` the caller can reach;
     accounts: a list of the subject's bank account numbers; datetime: ISO 8601 with an offset;
-    count: a whole number from 1.
+    count: a whole number from 1; people: a non-empty list of ``{"name", "side"}``, ``side`` one
+    of ``choices``.
 
     Bounds: ``max_length`` (text: characters; lines: characters in all), ``max_items`` and
-    ``item_max_length`` (lines), ``maximum`` (count); ``None``: no bound.
+    ``item_max_length`` (lines; people: people and characters a name), ``maximum`` (count);
+    ``None``: no bound.
     """
 
     name: str
@@ -89,7 +92,7 @@ class Field:
 
     def __post_init__(self):
         assert self.type in FIELD_TYPES, self.type
-        assert not (self.type in ("choice", "choices") and not self.choices), self.name
+        assert not (self.type in ("choice", "choices", "people") and not self.choices), self.name
 
     @property
     def choice_values(self) -> tuple[str, ...]:
@@ -122,6 +125,9 @@ class Field:
             return Moment(**kw)
         if self.type == "count":
             return Whole(minimum=1, maximum=self.maximum, **kw)
+        if self.type == "people":
+            return People(self.choice_values, max_items=self.max_items, name_max_length=self.item_max_length or 50,
+                          **kw)
         return AccountsField(**kw)
 
     def describe(self) -> dict:

@@ -43,9 +43,12 @@ def scope_has_recipients(ctx: Context) -> bool:
 
 @guard("no evidence is attached to the case by its subject (未提交佐证材料)", pure=False)
 def evidence_attached(ctx: Context) -> bool:
-    """Art. 21(一): the written result comes "with supporting evidence" (相关佐证材料)."""
+    """Art. 21(一): the written result comes "with supporting evidence" (相关佐证材料). What the
+    unit gave at the warning stage (its explanation, joined to the case file) is not evidence of
+    a rectification made after the case was opened."""
     return db.session.execute(sa.select(Evidence.id).where(
-        Evidence.case_id == ctx.case.id, Evidence.uploader_org_id == ctx.case.subject_id).limit(1)).first() is not None
+        Evidence.case_id == ctx.case.id, Evidence.uploader_org_id == ctx.case.subject_id,
+        Evidence.warning_file_id.is_(None)).limit(1)).first() is not None
 
 
 @guard("the unit has no open bank account to close (无可撤销的银行账户)", pure=False)

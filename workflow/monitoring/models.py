@@ -16,7 +16,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from workflow.accounts import BankAccount
 from workflow.budget import Indicator
 from workflow.db import AwareDateTime, Money, db, utcnow
+from workflow.machines.payee import LIFECYCLE as PAYEE_LIFECYCLE
 from workflow.machines.payment import LIFECYCLE as PAYMENT_LIFECYCLE
+from workflow.machines.special_fund_rules import LIFECYCLE as SPECIAL_FUND_RULES_LIFECYCLE
 from workflow.machines.warning import LIFECYCLE as WARNING_LIFECYCLE
 from workflow.parties import Organisation
 from workflow.status_writes import checked_status
@@ -40,14 +42,18 @@ WARNING_LEVEL_LABELS = {"block": "拦截", "warn": "预警", "remind": "提示"}
 # The "rules" of warnings raised by hand (a bank's refusal or report, a complaint, finance's own
 # finding in 人工排查, Art. 12) rather than by a screening rule (workflow.monitoring.rules.WARNING_RULES
 # lists both). Finance raising a warning by hand may also name a screening rule.
-MANUAL_WARNING_RULES = ("bank_refusal", "bank_report", "complaint", "manual")
+# ``account_change_late`` is raised by the account-change register (Art. 13(一)) when a unit
+# reports a change at the bank later than five working days after it.
+MANUAL_WARNING_RULES = ("bank_refusal", "bank_report", "complaint", "manual", "account_change_late")
 MANUAL_RULE_TITLES = {"bank_refusal": "代理银行拒付", "bank_report": "代理银行报告疑点", "complaint": "投诉举报线索",
-                      "manual": "人工排查发现"}
+                      "manual": "人工排查发现", "account_change_late": "账户变更未按时备案"}
 # The findings on finance's own issuance of indicators (Art. 10(一), ``workflow.execution``): warnings
 # whose subject (``unit_id``) is the issuing finance department, without a payment.
 ISSUANCE_RULE_TITLES = {"late_issuance": "预算指标下达不及时", "project_not_detailed": "项目资金未细化到具体项目"}
 ISSUANCE_WARNING_RULES = tuple(ISSUANCE_RULE_TITLES)
 WARNING_STATUSES = WARNING_LIFECYCLE.statuses  # open, verifying, confirmed, dismissed (workflow.machines.warning)
+PAYEE_STATUSES = PAYEE_LIFECYCLE.statuses  # pending, confirmed, rejected (workflow.machines.payee)
+SPECIAL_FUND_RULES_STATUSES = SPECIAL_FUND_RULES_LIFECYCLE.statuses  # pending, approved, rejected
 
 
 class Payment(db.Model):
@@ -179,7 +185,8 @@ class RuleSet(db.Model):
 
 class PayeeRegistration(db.Model):
     """An individual payee filed with finance (Art. 16): identity number, employer,
-    title and personal bank account, filed by the paying unit."""
+    title and personal bank account, filed by the paying unit. It counts for the Art. 16 rule
+    only once finance has confirmed it (``status``, :mod:`workflow.machines.payee`)."""
 
     __tablename__ = "payee_registrations"
 
@@ -193,10 +200,23 @@ class PayeeRegistration(db.Model):
     filed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(sa.String(12))
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)  # finance's reason for a rejection
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
 
     unit: Mapped[Organisation] = relationship()
 
-    __table_args__ = (sa.UniqueConstraint("unit_id", "id_number", name="uq_payee_registrations_unit_person"),)
+    __table_args__ = (
+        sa.UniqueConstraint("unit_id", "id_number", name="uq_payee_registrations_unit_person"),
+        sa.CheckConstraint(status.in_(PAYEE_STATUSES), name="status"),
+        # finance's list of filings awaiting confirmation, paged by id
+        sa.Index("ix_payee_registrations_status_id", "status", "id"),
+    )
+
+    @validates("status")
+    def _only_the_lifecycle_writes_status(self, _key, value):
+        return checked_status(self, value, PAYEE_LIFECYCLE.initial, "payee")
 
     @property
     def unit_code(self) -> str:
@@ -219,3 +239,96 @@ class SpendingTotal(db.Model):
     updated_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
 
     __table_args__ = (sa.UniqueConstraint("unit_id", "year", "key", name="uq_spending_totals_key"),)
+
+
+class ReimbursementApproval(db.Model):
+    """An approved 归垫 (报经财政部门审核批准的归垫资金, Art. 13(三)5; 垫付和归垫, 13(四), 10(三)10):
+    finance approved that the unit may move ``amount`` from the indicator back to the real-fund
+    account that advanced it, on ``document_ref``. A payment claiming exception 5 with this
+    document is honoured only while ``remaining`` covers it, and draws it down
+    (:class:`ReimbursementDraw`); a refused payment gives its draw back."""
+
+    __tablename__ = "reimbursement_approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
+    indicator_id: Mapped[int] = mapped_column(sa.ForeignKey("indicators.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    remaining: Mapped[Decimal] = mapped_column(Money)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    document_ref: Mapped[str] = mapped_column(sa.String(200))
+    approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    approved_by_org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    unit: Mapped[Organisation] = relationship(foreign_keys=[unit_id])
+    indicator: Mapped[Indicator] = relationship()
+    draws: Mapped[list[ReimbursementDraw]] = relationship(order_by="ReimbursementDraw.id", viewonly=True)
+
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_within_amount"),
+        # the document names the entry a payment draws on
+        sa.UniqueConstraint("unit_id", "document_ref", name="uq_reimbursement_approvals_unit_document"),
+        sa.Index("ix_reimbursement_approvals_unit_id_id", "unit_id", "id"),
+    )
+
+    @property
+    def unit_code(self) -> str:
+        return self.unit.code
+
+
+class ReimbursementDraw(db.Model):
+    """A payment honoured under an approved 归垫 and what it drew from it (one per payment)."""
+
+    __tablename__ = "reimbursement_draws"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    approval_id: Mapped[int] = mapped_column(sa.ForeignKey("reimbursement_approvals.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payments.id"), unique=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    returned: Mapped[bool] = mapped_column(default=False)  # the payment was refused: given back
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class SpecialFundRules(db.Model):
+    """A unit's internal management rules for a special fund (专项资金内部财务管理办法和会计核算管理
+    办法, Art. 17), filed with finance and applied once finance approves them (``status``,
+    :mod:`workflow.machines.special_fund_rules`). ``fund_code`` names the fund as its indicators
+    do (their ``project``); the text may be attached as a file, checked like evidence."""
+
+    __tablename__ = "special_fund_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    fund_code: Mapped[str] = mapped_column(sa.String(200))
+    document_ref: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(12))
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    filename: Mapped[str | None] = mapped_column(sa.String(255))
+    stored_name: Mapped[str | None] = mapped_column(sa.String(64))
+    file_type: Mapped[str | None] = mapped_column(sa.String(16))
+    content_type: Mapped[str | None] = mapped_column(sa.String(100))
+    size: Mapped[int | None]
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    filed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    unit: Mapped[Organisation] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint(status.in_(SPECIAL_FUND_RULES_STATUSES), name="status"),
+        sa.Index("ix_special_fund_rules_unit_id_id", "unit_id", "id"),
+        sa.Index("ix_special_fund_rules_status_id", "status", "id"),
+    )
+
+    @validates("status")
+    def _only_the_lifecycle_writes_status(self, _key, value):
+        return checked_status(self, value, SPECIAL_FUND_RULES_LIFECYCLE.initial, "special_fund_rules")
+
+    @property
+    def unit_code(self) -> str:
+        return self.unit.code

@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from workflow.db import db, locked, utcnow
 from workflow.errors import NotFound
 from workflow.machines.payment import LIFECYCLE
+from workflow.monitoring.advances import give_back
 from workflow.monitoring.models import Payment, SpendingTotal
 from workflow.parties import Actor
 from workflow.scoping import Reach, reach_of_units, units_of
@@ -67,11 +68,12 @@ def change_payment_status(payment: Payment, trigger: str, now: dt.datetime | Non
     """Fire ``hold``, ``release`` or ``refuse`` of the payment's lifecycle on the locked row (Conflict
     when its table has no such row from the payment's status). Refusing takes the payment's
     amount back out of the running totals it was counted in, once: a refused payment is no
-    longer counted."""
+    longer counted, and an approved 归垫 it drew on gets the amount back."""
     lock_payment(payment)
     row = LIFECYCLE.move(payment, trigger, actor=actor)
     if row.dest == "refused" and payment.counted:
         _uncount(payment, now or utcnow())
+        give_back(payment.id)  # what it drew from an approved 归垫 is left for other payments again
         payment.counted = False
     return payment
 

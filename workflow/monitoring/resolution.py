@@ -19,8 +19,9 @@ from workflow.accounts import BankAccount
 from workflow.budget import Indicator
 from workflow.db import among, chunks, db
 from workflow.errors import Invalid
+from workflow.monitoring.advances import Advances
 from workflow.monitoring.intake import MAX_REPORTED_ERRORS
-from workflow.monitoring.models import PayeeRegistration
+from workflow.monitoring.models import PayeeRegistration, SpecialFundRules
 from workflow.monitoring.rules import ZERO, AccountInfo, BoundRules, IndicatorInfo
 from workflow.parties import Actor, Organisation
 from workflow.scoping import units_of
@@ -28,10 +29,12 @@ from workflow.settings import local_zone
 
 
 class Registration(NamedTuple):
-    """An individual payee as filed with finance by a unit (Art. 16)."""
+    """An individual payee as filed with finance by a unit (Art. 16), and whether finance has
+    confirmed the filing (``status``: only a ``confirmed`` one makes a payment legitimate)."""
 
     name: str
     account: str
+    status: str
 
 
 @dataclass
@@ -51,6 +54,10 @@ class Batch:
     parent_of: dict[int, int | None] = field(default_factory=dict)
     totals: dict[tuple, Decimal] = field(default_factory=dict)       # (unit_id, year, key) -> spent
     years: set[int] = field(default_factory=set)                     # the budget years paid in
+    # approved internal rules for special funds (Art. 17): (unit_id, fund) and (unit_id, None)
+    special_fund_rules: set[tuple] = field(default_factory=set)
+    # approved 归垫 the batch claims (Art. 13(三)5), locked with the totals; rules draw on them
+    advances: Advances = field(default_factory=Advances)
 
 
 def resolve(actor: Actor, parsed: list[dict], bound: BoundRules) -> Batch:
@@ -63,6 +70,8 @@ def resolve(actor: Actor, parsed: list[dict], bound: BoundRules) -> Batch:
     _accounts(parsed, batch)
     batch.years = _bind_units(actor, parsed, units, batch, bound)
     _registrations(parsed, batch)
+    if any(rule.name == "special_fund_rules_missing" for rule in bound.rules):
+        _special_fund_rules(batch)
     return batch
 
 
@@ -97,7 +106,8 @@ def _accounts(parsed: list[dict], batch: Batch) -> None:
     for chunk in chunks(numbers):
         for number, *columns in db.session.execute(sa.select(
                 BankAccount.number, BankAccount.id, BankAccount.unit_id, BankAccount.bank_id, BankAccount.kind,
-                BankAccount.registered, BankAccount.status).where(among(BankAccount.number, chunk))
+                BankAccount.registered, BankAccount.status, BankAccount.bank_closed_on).where(
+                    among(BankAccount.number, chunk))
                 .order_by(BankAccount.registered.desc(), BankAccount.id)):
             info = AccountInfo(*columns)
             batch.accounts.setdefault(number, info)
@@ -178,8 +188,17 @@ def _bind_indicators(parsed: list[dict], batch: Batch) -> None:
 def _registrations(parsed: list[dict], batch: Batch) -> None:
     people = {p["payee_id_number"] for p in parsed if p["payee_kind"] == "individual" and p["payee_id_number"]}
     for chunk in chunks(people):
-        for unit_id, number, name, account in db.session.execute(sa.select(
+        for unit_id, number, name, account, status in db.session.execute(sa.select(
                 PayeeRegistration.unit_id, PayeeRegistration.id_number, PayeeRegistration.name,
-                PayeeRegistration.account).where(among(PayeeRegistration.id_number, chunk),
-                                                 PayeeRegistration.unit_id.in_(batch.unit_ids))):
-            batch.registrations[(unit_id, number)] = Registration(name, account)
+                PayeeRegistration.account, PayeeRegistration.status).where(
+                    among(PayeeRegistration.id_number, chunk), PayeeRegistration.unit_id.in_(batch.unit_ids))):
+            batch.registrations[(unit_id, number)] = Registration(name, account, status)
+
+
+def _special_fund_rules(batch: Batch) -> None:
+    """The batch's units' internal rules for special funds that finance approved (Art. 17)."""
+    for chunk in chunks(batch.unit_ids):
+        for unit_id, fund in db.session.execute(sa.select(SpecialFundRules.unit_id, SpecialFundRules.fund_code).where(
+                among(SpecialFundRules.unit_id, chunk), SpecialFundRules.status == "approved")):
+            batch.special_fund_rules.add((unit_id, fund))
+            batch.special_fund_rules.add((unit_id, None))

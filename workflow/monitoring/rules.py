@@ -25,6 +25,7 @@ disbursement suspended, and the running totals *before* this payment.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -33,6 +34,7 @@ import marshmallow as ma
 
 from workflow.accounts import ACCOUNT_KINDS
 from workflow.articles import Cited, art, cite
+from workflow.budget import EXPENDITURE_KINDS
 from workflow.db import to_money
 from workflow.monitoring.models import (
     EXCEPTIONS,
@@ -44,6 +46,7 @@ from workflow.monitoring.models import (
     WARNING_LEVELS,
 )
 from workflow.schemas import Checked, Flag, Money, choice, non_negative, schema_for
+from workflow.settings import local_zone
 
 
 class AccountInfo(NamedTuple):
@@ -53,6 +56,7 @@ class AccountInfo(NamedTuple):
     kind: str
     registered: bool
     status: str
+    closed_on: dt.date | None  # reported closed at the bank on that day (Art. 13(一))
 
 
 class IndicatorInfo(NamedTuple):
@@ -354,7 +358,9 @@ class RealFundTransfer(Rule):
     refuses one without), is enabled in ``exceptions``, and covers the payment: its economic
     code is among the exception's codes in ``exception_scope`` (工会经费 30228 under
     ``union_tax_payroll``, not office supplies), or the exception covers any code (归垫资金 and
-    other approved funds, which rest on finance's approval alone). A claim that does not apply
+    other approved funds, which rest on finance's approval alone). 归垫 (5) holds only on an entry
+    of finance's register of approved 归垫 (Art. 13(四)) with the claimed document, the payment's
+    indicator and money left for it, and the payment draws the entry down. A claim that does not apply
     still raises the warning, saying which exception was claimed and why it does not apply.
     A person's own account is not in the account register, so payments to individuals are
     judged by ``individual_payee_unregistered`` (Art. 16) instead."""
@@ -390,8 +396,12 @@ class RealFundTransfer(Rule):
                 any_code, codes = self.exception_scope[claimed]
                 code = p["economic_code"]
                 if any_code or code.startswith(codes):
-                    return None
-                reason = named + f"该情形只涵盖经济分类{'、'.join(codes)}，本笔支付的经济分类为{code}"
+                    problem = self._reimbursement(p, batch) if claimed == "approved_reimbursement" else None
+                    if problem is None:
+                        return None
+                    reason = named + problem
+                else:
+                    reason = named + f"该情形只涵盖经济分类{'、'.join(codes)}，本笔支付的经济分类为{code}"
         if payee.unit_id == p["unit_id"]:
             whose = "本单位"
         elif payee.unit_id == batch.parent_of.get(p["unit_id"]):
@@ -399,6 +409,23 @@ class RealFundTransfer(Rule):
         else:
             whose = "其他单位"
         return f"从零余额账户向{whose}实有资金账户{p['payee_account']}划转资金{p['amount']}元，{reason}"
+
+    @staticmethod
+    def _reimbursement(p, batch) -> str | None:
+        """Exception 5 holds only on finance's register of approved 归垫 (Art. 13(三)5, 13(四)):
+        an entry of the unit with the claimed document, on the payment's indicator, with money
+        left for the whole payment. Honouring it draws the entry down (``batch.advances``, locked
+        for the batch); otherwise why not."""
+        entry = batch.advances.find(p["unit_id"], p["exception_ref"])
+        if entry is None:
+            return "财政部门归垫登记中没有该文号批准的本单位归垫"
+        indicator = p["indicator"]
+        if indicator is None or indicator.id != entry.indicator_id:
+            return "该文号批准的归垫不是本笔支付所用的预算指标"
+        if entry.remaining < p["amount"]:
+            return f"该文号批准的归垫尚余{entry.remaining}元，不足本笔{p['amount']}元"
+        batch.advances.draw(entry, p)
+        return None
 
 
 class NoBudget(Rule):
@@ -445,7 +472,9 @@ class OverBudget(Rule):
 
 class IndividualPayeeUnregistered(Rule):
     """A payment to an individual whose identity number, employer, title and account the unit
-    has not filed with finance, or whose name or account differs from the filing (Art. 16)."""
+    has not filed with finance, whose filing finance has not confirmed (备案核实确认: pending or
+    rejected, :mod:`workflow.machines.payee`), or whose name or account differs from the
+    filing (Art. 16)."""
 
     name = "individual_payee_unregistered"
     title = "个人收款人未备案"
@@ -465,6 +494,9 @@ class IndividualPayeeUnregistered(Rule):
         filed = batch.registrations.get((p["unit_id"], number))
         if filed is None:
             return f"收款人{p['payee_name']}（身份证{mask(number)}）未向财政部门备案身份、工作单位、职务职称和银行账号"
+        if filed.status != "confirmed":
+            state = "已被财政部门退回" if filed.status == "rejected" else "尚未经财政部门核实确认"
+            return f"收款人{p['payee_name']}（身份证{mask(number)}）的备案{state}"
         if self.match_name and filed.name != p["payee_name"]:
             return f"收款人姓名“{p['payee_name']}”与备案姓名不一致（身份证{mask(number)}）"
         if self.match_account and filed.account != p["payee_account"]:
@@ -501,8 +533,9 @@ class FrozenBalance(Rule):
 
 
 class AccountNotRegistered(Rule):
-    """The payer account is not recorded, not the paying unit's, not registered with finance,
-    or suspended or closed (Art. 13(一))."""
+    """The payer account is not recorded (neither registered by finance nor reported by the
+    unit), not the paying unit's, not registered with finance, suspended or closed, or reported
+    by the unit as closed at the bank on or before the payment's day (Art. 13(一))."""
 
     name = "account_not_registered"
     title = "付款账户未登记或已停用"
@@ -522,6 +555,8 @@ class AccountNotRegistered(Rule):
             return f"付款账户{number}已被暂停使用"
         if account.status == "closed":
             return f"付款账户{number}已撤销"
+        if account.closed_on is not None and p["paid_at"].astimezone(local_zone()).date() >= account.closed_on:
+            return f"付款账户{number}已由单位报告于{account.closed_on.isoformat()}在开户银行撤销"
         return None
 
 
@@ -616,6 +651,36 @@ class EarmarkedDiverted(Rule):
         return None
 
 
+class SpecialFundRulesMissing(Rule):
+    """A payment from special funds (财政专项资金: an indicator of the expenditure kinds in
+    ``expenditure_kinds``, project funds by default) by a unit with no internal management rules
+    for that fund approved by finance (内部财务管理办法审定备案, Art. 17). With ``match_fund`` the
+    approved rules must name the fund paid from (their ``fund_code`` is the indicator's project);
+    without, any approved rules of the unit will do. The approved filings are read once per batch
+    (``batch.special_fund_rules``: (unit id, fund) pairs, and (unit id, None) for any)."""
+
+    name = "special_fund_rules_missing"
+    title = "专项资金内部管理办法未审定备案"
+    cites = art(17)
+    default_level = "warn"
+    parameters = {
+        "expenditure_kinds": choice_param(["project"], EXPENDITURE_KINDS,
+                                          "indicator expenditure kinds whose money is special funds"),
+        "match_fund": bool_param(True, "the approved rules must name the fund (the indicator's project) paid from"),
+    }
+
+    def check(self, p, batch):
+        indicator = p["indicator"]
+        if indicator is None or indicator.expenditure_kind not in self.expenditure_kinds:
+            return None
+        fund = indicator.project
+        if (p["unit_id"], fund if self.match_fund else None) in batch.special_fund_rules:
+            return None
+        named = f"“{fund}”" if fund else ""
+        return (f"支付专项资金{named}{p['amount']}元，单位的专项资金{named}内部财务管理办法和会计核算管理办法"
+                f"未经财政部门审定备案")
+
+
 class DisbursementSuspended(Rule):
     """The unit's disbursement is suspended by a case (暂停拨款, Art. 21(四)): every payment is held."""
 
@@ -651,6 +716,7 @@ RULES: tuple[type[Rule], ...] = (
     OfficialCardRequired,
     CashOutsideScope,
     IndividualPayeeUnregistered,
+    SpecialFundRulesMissing,
     SangongOverBudget,
     LuxurySpecialties,
 )

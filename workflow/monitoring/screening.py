@@ -45,6 +45,7 @@ from workflow.case_records import Case, suspension_in_force
 from workflow.db import among, chunks, db, take_write_lock, utcnow
 from workflow.errors import Forbidden
 from workflow.monitoring import alerts, bulk
+from workflow.monitoring.advances import Advances
 from workflow.monitoring.intake import MAX_ROWS, validate_rows
 from workflow.monitoring.models import MonitoringWarning, Payment
 from workflow.monitoring.resolution import resolve, resolve_indicators
@@ -159,6 +160,7 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
     keys = total_keys(parsed)
     totals = RunningTotals.lock(keys, now)
     batch.totals = totals.spent
+    batch.advances = Advances.lock(parsed)  # under the same lock: racing batches draw in turn
     stored = stored_payments(parsed)
     refused = voucher_clashes(actor, parsed, stored, refuse=not skip_changed)
     to_store, first_of = new_rows(parsed, stored)
@@ -192,6 +194,7 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
     bulk.insert_rows(Payment.__table__, PAYMENT_COLUMNS, payments)
     bulk.insert_rows(MonitoringWarning.__table__, WARNING_COLUMNS, warnings)
     totals.store(now)
+    batch.advances.store(now)
     alerts.tell_screened(warnings, lambda: (parsed[index] for index in to_store), now)
 
     result = ScreeningResult(items=[], created=len(payments), warnings=len(warnings),
