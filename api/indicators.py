@@ -147,9 +147,8 @@ class Indicators(MethodView):
         """List budget indicators the caller may see, with their execution (支出进度, Art. 9)."""
         stmt = execution.execution_select(current_actor(), args)
         sort = args.get("sort", "id")
-        page = paginate_rows(stmt, Indicator.id, args, sort_key=None if sort == "id" else execution.rate_key(),
-                             descending=sort == "-rate")
-        return {"items": execution.with_execution(page["items"]), "next_cursor": page["next_cursor"]}
+        return paginate_rows(stmt, Indicator.id, args, sort_key=None if sort == "id" else execution.rate_key(),
+                             descending=sort == "-rate", shown=execution.with_execution)
 
     @blp.doc(**UPLOAD_DOC)
     @blp.response(201, IndicatorListSchema)

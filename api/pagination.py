@@ -133,24 +133,42 @@ def _decode_pair(cursor: str) -> tuple[int, int]:
         raise Invalid("bad cursor", {"cursor": ["not a cursor this API issued for this order"]}) from exc
 
 
-def paginate_rows(stmt, id_column, args: dict, *, sort_key=None, descending: bool = False) -> dict:
-    """As :func:`paginate` for a select of several columns (the rows are answered whole), and
-    optionally ordered by ``sort_key`` (an integer expression), then by id: the cursor then
-    carries the last row's key with its id, and the next page starts after that pair."""
-    limit = args["limit"]
+def paginate_rows(stmt, id_column, args: dict, *, sort_key=None, descending: bool = False, shown=None) -> dict:
+    """As :func:`paginate` for a select of several columns, optionally ordered by ``sort_key``
+    (an integer expression), then by id: the cursor then carries the last row's key with its
+    id, and the next page starts after that pair. ``shown`` makes a page's rows into the items
+    (for a page and for a file alike); asked for CSV or XLSX, every row from the cursor on."""
+    shown = shown or (lambda rows: rows)
+    fmt = exports.requested_format(args)
+    if fmt is not None:
+        def batches():
+            cursor = args.get("cursor")
+            while True:
+                rows, cursor = _rows_page(stmt, id_column, cursor, EXPORT_BATCH, sort_key, descending)
+                if rows:
+                    yield shown(rows)
+                if cursor is None:
+                    return
+        return exports.export(batches(), fmt)
+    rows, cursor = _rows_page(stmt, id_column, args.get("cursor"), args["limit"], sort_key, descending)
+    return {"items": shown(rows), "next_cursor": cursor}
+
+
+def _rows_page(stmt, id_column, cursor: str | None, limit: int, sort_key, descending: bool):
+    """One page of rows after ``cursor`` and the cursor of the next (None at the end)."""
     if sort_key is None:
-        if args.get("cursor"):
-            stmt = stmt.where(id_column > decode_cursor(args["cursor"]))
+        if cursor:
+            stmt = stmt.where(id_column > decode_cursor(cursor))
         rows = db.session.execute(stmt.add_columns(id_column).order_by(id_column).limit(limit + 1)).all()
         more = len(rows) > limit
         rows = rows[:limit]
-        return {"items": rows, "next_cursor": encode_cursor(rows[-1][-1]) if more else None}
-    if args.get("cursor"):
-        key, after = _decode_pair(args["cursor"])
+        return rows, encode_cursor(rows[-1][-1]) if more else None
+    if cursor:
+        key, after = _decode_pair(cursor)
         beyond = sort_key < key if descending else sort_key > key
         stmt = stmt.where(sa.or_(beyond, sa.and_(sort_key == key, id_column > after)))
     order = sort_key.desc() if descending else sort_key.asc()
     rows = db.session.execute(stmt.add_columns(sort_key, id_column).order_by(order, id_column).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"items": rows, "next_cursor": _encode_pair(int(rows[-1][-2]), rows[-1][-1]) if more else None}
+    return rows, _encode_pair(int(rows[-1][-2]), rows[-1][-1]) if more else None

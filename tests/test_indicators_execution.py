@@ -12,12 +12,14 @@
 """
 from __future__ import annotations
 
+import csv
 import io
 import threading
 
 import sqlalchemy as sa
 from verification_support import OTHER_UNIT, UNIT, clean_transfer, post_payments
 
+from api import pagination
 from workflow.budget import Indicator, IndicatorAdjustment
 from workflow.db import db
 from workflow.execution import adjust
@@ -230,6 +232,18 @@ def test_art9_the_list_filters_and_sorts_by_rate_page_by_page(as_city_finance):
     assert seen == ["30211", "30202", "30201"] and cursor is None
     everything = as_city_finance.get(base + "&sort=-rate&limit=1000").json["items"]
     assert everything[0]["economic_code"] == "30201" and everything[-1]["execution_rate"] == "0.00"
+
+
+def test_art9_the_list_exports_as_csv_in_rate_order_with_its_figures(as_city_finance, monkeypatch):
+    monkeypatch.setattr(pagination, "EXPORT_BATCH", 2)  # several keyset batches, by rate then id
+    post_payments(as_city_finance, [office("15000.00"), clean_transfer(amount="5000.00")])
+    response = as_city_finance.get(f"/api/v1/indicators?unit_code={UNIT}&sort=-rate&format=csv&limit=1")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(rows) == len(as_city_finance.get(f"/api/v1/indicators?unit_code={UNIT}&limit=1000").json["items"])
+    assert [(r["economic_code"], r["execution_rate"], r["spent"]) for r in rows[:2]] == [
+        ("30201", "50.00", "15000.00"), ("30211", "3.16", "5000.00")]
+    assert len({r["id"] for r in rows}) == len(rows)
 
 
 def test_art9_a_unit_sees_its_own_indicators_and_another_units_are_404(as_unit, as_other_unit, as_competent,
