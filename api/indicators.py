@@ -40,9 +40,9 @@ class IndicatorSchema(ma.Schema):
     amount = Money(required=True, validate=non_negative, metadata={
         "description": "the budget in force: as loaded, then as adjusted and transferred"})
     frozen = ma.fields.Boolean(load_default=False)
-    approved_on = Date(metadata={"description": "when the people's congress approved the budget (for funds from "
+    approved_on = Date(allow_none=True, metadata={"description": "when the people's congress approved the budget (for funds from "
                                                 "above: when they were received); with issued_on, Art. 10(一)1"})
-    issued_on = Date(metadata={"description": "when finance issued the indicator (预算指标下达)"})
+    issued_on = Date(allow_none=True, metadata={"description": "when finance issued the indicator (预算指标下达)"})
     recovered = Money(dump_only=True, metadata={"description": "marked for recovery (应收回), not to be spent"})
     available = Money(dump_only=True, metadata={"description": "amount less recovered"})
     spent = Money(dump_only=True, attribute="execution.spent", metadata={
@@ -51,8 +51,8 @@ class IndicatorSchema(ma.Schema):
     remaining = Money(dump_only=True, attribute="execution.remaining", metadata={
         "description": "available less spent and held"})
     execution_rate = ma.fields.Function(
-        lambda i: None if i.execution.rate is None else f"{i.execution.rate:.2f}", dump_only=True,
-        metadata={"type": "string", "nullable": True, "pattern": r"^[0-9]+\.[0-9]{2}$",
+        lambda i: None if i.execution.rate is None else f"{i.execution.rate:.2f}", dump_only=True, allow_none=True,
+        metadata={"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$",
                   "description": "支出进度: spent over available, a percentage to two places (null when nothing "
                                  "is available)"})
 
