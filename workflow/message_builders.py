@@ -237,6 +237,40 @@ def warning_dismissed(warning, *, finance_name: str, reason: str) -> dict:
                 org_ids=[unit.id])
 
 
+def warning_transferred(warning, transfer, *, document, issuer) -> list[dict]:
+    """Art. 11(三): the department a matter is handed on to receives the 移交函 and the warning to
+    answer; the unit learns that its matter was handed on to that department (not the letter)."""
+    receiver, unit, payment = transfer.receiver, warning.unit, warning.payment
+    common = {"unit_name": unit.name, "receiver_name": receiver.name, "issuer_name": issuer.name,
+              "article": "第十一条（三）", "message": warning.message,
+              "voucher_number": payment.voucher_no if payment is not None else None,
+              "amount": payment.amount if payment is not None else None,
+              "payment_status": payment.status if payment is not None else None}
+    return [
+        dict(key=f"warning:{warning.id}:transferred:receiver", template="warning_transferred",
+             context={**common, "to_receiver": True, "recipient_name": receiver.name,
+                      "document_name": KINDS[document.kind].short_name, "document_number": document.number,
+                      "reply_by": transfer.details.get("reply_by"), "path": f"/api/v1/warnings/{warning.id}"},
+             org_ids=[receiver.id]),
+        dict(key=f"warning:{warning.id}:transferred:unit", template="warning_transferred",
+             context={**common, "to_receiver": False, "recipient_name": unit.name,
+                      "path": f"/api/v1/warnings/{warning.id}"},
+             org_ids=[unit.id]),
+    ]
+
+
+def transfer_closed(warning, *, finance_name: str, summary: str) -> dict:
+    """Art. 11(三): the unit learns the matter handed on was closed, and what became of its payment."""
+    unit, payment = warning.unit, warning.payment
+    return dict(key=f"warning:{warning.id}:transfer_closed", template="transfer_closed",
+                context={"unit_name": unit.name, "summary": summary, "finance_name": finance_name,
+                         "message": warning.message,
+                         "voucher_number": payment.voucher_no if payment is not None else None,
+                         "payment_status": payment.status if payment is not None else None,
+                         "path": f"/api/v1/warnings/{warning.id}"},
+                org_ids=[unit.id])
+
+
 # --- banks and the public (workflow.bank_intake, workflow.complaints) ----------------------
 
 def bank_refusal(refusal, *, bank, unit, payment, warning, finance) -> list[dict]:

@@ -86,6 +86,11 @@ _TABLE = (
     MessageTemplate("warning_dismissed", "budget unit of the warning", art(11, 2),
                     ("unit_name", "reason"),
                     "verification dismissed a warning; whether its held payment was released"),
+    MessageTemplate("warning_transferred", "the department a matter is handed on to; the budget unit",
+                    art(11, 3), ("unit_name", "receiver_name", "recipient_name"),
+                    "a confirmed matter outside finance's remit was handed on to a department with a 移交函"),
+    MessageTemplate("transfer_closed", "budget unit of the warning", art(11, 3), ("unit_name", "summary"),
+                    "the department answered and finance closed the matter handed on; what became of the payment"),
     MessageTemplate("dispute_filed", "finance department in charge", art(24),
                     ("subject_name", "from_rung"), "an agent bank took a dispute to arbitration or court; deadline paused"),
 )

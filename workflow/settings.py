@@ -69,6 +69,19 @@ class Settings:
     proxy_hops: int = var("FUNDWATCH_PROXY_HOPS", 0,
                           "trusted reverse proxies in front of the service (the complaint rate limit reads "
                           "the client's address from X-Forwarded-For behind them)", int)
+    secret_key: str | None = var("FUNDWATCH_SECRET_KEY", None,
+                                 "signs the console's session cookie and CSRF tokens; unset: a random key is made "
+                                 "once and kept in `instance/secret_key` (readable by the service only)",
+                                 shown="instance/secret_key")
+    session_secure: bool = var("FUNDWATCH_SESSION_SECURE", False,
+                               "send the console's session cookie over HTTPS only (`Secure`): turn on when "
+                               "served over HTTPS", _flag)
+    session_hours: int = var("FUNDWATCH_SESSION_HOURS", 8, "hours a console sign-in lasts", int)
+    sign_ins_per_window: int = var("FUNDWATCH_SIGN_INS_PER_WINDOW", 10,
+                                   "console sign-in attempts accepted per address, and per e-mail address, "
+                                   "and window", int)
+    sign_in_window_seconds: int = var("FUNDWATCH_SIGN_IN_WINDOW_SECONDS", 900,
+                                      "length of the sign-in rate-limit window", int)
     swagger_ui_url: str = var("OPENAPI_SWAGGER_UI_URL", "/api/v1/docs/assets/",
                               "where the API page loads Swagger UI's scripts from (served by the app itself)")
     # --- e-mail and the outbox ------------------------------------------------------------
