@@ -139,7 +139,7 @@ def paginate_rows(stmt, id_column, args: dict, *, sort_key=None, descending: boo
     id, and the next page starts after that pair. ``shown`` makes a page's rows into the items
     (for a page and for a file alike); asked for CSV or XLSX, every row from the cursor on."""
     shown = shown or (lambda rows: rows)
-    fmt = exports.requested_format(args)
+    fmt = requested_format(args)
     if fmt is not None:
         def batches():
             cursor = args.get("cursor")
@@ -149,7 +149,7 @@ def paginate_rows(stmt, id_column, args: dict, *, sort_key=None, descending: boo
                     yield shown(rows)
                 if cursor is None:
                     return
-        return exports.export(batches(), fmt)
+        return export(batches(), fmt)
     rows, cursor = _rows_page(stmt, id_column, args.get("cursor"), args["limit"], sort_key, descending)
     return {"items": shown(rows), "next_cursor": cursor}
 
