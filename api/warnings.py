@@ -60,10 +60,29 @@ class WarningSchema(ma.Schema):
     unit_name = ma.fields.Function(lambda w: w.unit.name, metadata={"type": "string"})
     payment = ma.fields.Nested(WarningPaymentSchema, allow_none=True)
     rule_set_version = Integer(allow_none=True)
+    rule_set_department = ma.fields.Function(
+        lambda w: w.rule_set_department.code if w.rule_set_department_id is not None else None, metadata={
+            "type": "string", "nullable": True,
+            "description": "the finance department whose rule set (at rule_set_version) raised it (Art. 5-7)"})
     case_id = Integer(allow_none=True)
     version = Integer()
     created_at = AwareDateTime()
     closed_at = AwareDateTime(allow_none=True)
+
+
+class StepRequestSchema(ma.Schema):
+    """A party the step asks (Art. 11(二)2-5), until when, and what came of it."""
+
+    org_code = ma.fields.String()
+    org_kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))
+    due_date = ma.fields.Date(allow_none=True, metadata={
+        "description": "local date; due at the end of that working day (a day off: of the next working day)"})
+    due_at = AwareDateTime(allow_none=True, metadata={"description": "the moment it is due (23:59:59 local)"})
+    answered_at = AwareDateTime(allow_none=True, metadata={"description": "when the party answered (None: not yet)"})
+    response_id = Integer(allow_none=True, metadata={"description": "the answer that answered it"})
+    reminded_at = AwareDateTime(allow_none=True, metadata={"description": "when the party was last reminded"})
+    overdue_at = AwareDateTime(allow_none=True, metadata={
+        "description": "when finance was told it went unanswered past its due date"})
 
 
 class StepSchema(ma.Schema):
@@ -76,6 +95,12 @@ class StepSchema(ma.Schema):
     document_id = Integer(allow_none=True)
     created_by_id = Integer(allow_none=True)
     created_at = AwareDateTime()
+    due_date = ma.fields.Date(allow_none=True, metadata={
+        "description": "what the step asks is due at the end of this local working day (None: no date)"})
+    due_at = AwareDateTime(allow_none=True)
+    asked = ma.fields.List(ma.fields.Nested(StepRequestSchema), metadata={
+        "description": "the parties the step asks (documents: the unit and the carrying bank; interview: the unit; "
+                       "focus letter: the unit and its competent department; joint investigation: the oversight body)"})
     record = ma.fields.Nested(StepRecordSchema, allow_none=True, metadata={
         "description": "what an interview or an on-site check ended with (Art. 11(二)3), once recorded"})
 
@@ -90,6 +115,7 @@ class ResponseSchema(ma.Schema):
     org_kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))
     text = ma.fields.String()
     evidence_ref = ma.fields.String(allow_none=True)
+    step_id = Integer(allow_none=True, metadata={"description": "the step this answers, if it names one"})
     files = ma.fields.List(ma.fields.Nested(WarningFileSchema), metadata={
         "description": "attached by the party that answered (POST .../responses/{id}/files)"})
     created_at = AwareDateTime()
@@ -209,6 +235,9 @@ class ResponseCreateSchema(ma.Schema):
     text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=10000))
     evidence_ref = ma.fields.String(validate=ma.validate.Length(max=200),
                                     metadata={"description": "an evidence id, voucher or file number held elsewhere"})
+    step_id = Integer(validate=ma.validate.Range(min=1), metadata={
+        "description": "the step answered: one of this warning's that asked the caller (422 otherwise); "
+                       "left out, the answer answers each of the caller's open requests on the warning"})
 
 
 class ConfirmSchema(ma.Schema):

@@ -25,8 +25,10 @@ def database_is_empty() -> bool:
     return db.session.execute(sa.select(Organisation.id).limit(1)).first() is None
 
 
-def load_demo(path: Path = DEMO_FILE) -> dict[str, User]:
-    """Create the demo parties, accounts and indicators; returns users by their key."""
+def load_demo(path: Path = DEMO_FILE, *, second_officers: bool = True) -> dict[str, User]:
+    """Create the demo parties, accounts and indicators; returns users by their key.
+    ``second_officers``: also a second officer of each finance department (see
+    :func:`add_second_officers`)."""
     data = read_demo(path)
     for spec in data["organisations"]:
         create_org(code=spec["code"], name=spec["name"], kind=spec["kind"],
@@ -43,6 +45,8 @@ def load_demo(path: Path = DEMO_FILE) -> dict[str, User]:
         budget.register_account(system, spec)
     budget.import_indicators(system, [{k: row[k] for k in INDICATOR_FIELDS} for row in data["indicators"]])
     db.session.flush()
+    if second_officers:
+        users.update(add_second_officers(path))
     _adjust(data.get("adjustments", ()), users)
     return users
 
@@ -61,23 +65,41 @@ def _adjust(adjustments, users: dict[str, User]) -> None:
         execution.adjust(Actor.of(users[spec["by"]]), indicator_id(spec["unit_code"], spec["economic_code"]), body)
 
 
-def issue_demo_tokens(days: int = 365) -> dict[str, str]:
-    """A fresh token for every demo user, keyed like the fixture (finance, unit, ...)."""
+def add_second_officers(path: Path = DEMO_FILE) -> dict[str, User]:
+    """A second officer of each finance department (``finance_second``, ``city_finance_second``,
+    ``county_finance_second``): rule-set changes are published by an officer other than their
+    author (four eyes, Art. 12), so the demo can show it at once. Each is another recipient of
+    the department's messages. Adds those not there yet; returns all three by key."""
+    officers = {}
+    for spec in read_demo(path)["second_officers"]:
+        user = db.session.execute(sa.select(User).where(User.email == spec["email"])).scalar_one_or_none()
+        if user is None:
+            user = User(org=org_by_code(spec["org"]), name=spec["name"], email=spec["email"])
+            db.session.add(user)
+        officers[spec["key"]] = user
+    db.session.flush()
+    return officers
+
+
+def issue_demo_tokens(days: int = 365, *, second_officers: bool = True) -> dict[str, str]:
+    """A fresh token for every demo user, keyed like the fixture (finance, unit, ...), and for
+    the second officers of the finance departments (``finance_second``, ...)."""
     data = read_demo()
     tokens = {}
-    for spec in data["users"]:
+    for spec in data["users"] + (data["second_officers"] if second_officers else []):
         user = db.session.execute(sa.select(User).where(User.email == spec["email"])).scalar_one()
         _, plain = issue_token(user, days=days, label="demo")
         tokens[spec["key"]] = plain
     return tokens
 
 
-def set_demo_passwords() -> dict[str, dict[str, str]]:
+def set_demo_passwords(*, second_officers: bool = True) -> dict[str, dict[str, str]]:
     """A fresh random password for every demo user, for the console: ``{key: {"email",
     "password"}}``, keyed like the tokens. Only the hashes are stored; the passwords are in
     the answer alone (``demo load`` writes them to ``instance/demo-logins.json``)."""
     logins = {}
-    for spec in read_demo()["users"]:
+    data = read_demo()
+    for spec in data["users"] + (data["second_officers"] if second_officers else []):
         user = db.session.execute(sa.select(User).where(User.email == spec["email"])).scalar_one()
         password = new_password()
         set_password(user, password)

@@ -182,6 +182,32 @@ def joint_investigation(warning, step, *, unit, body, matters: str, deadline) ->
                 org_ids=[body.id])
 
 
+def _step_facts(request, step, warning, kind) -> dict:
+    """What a step's reminder and overdue notice both say: the step (its kind's row ``kind``,
+    :data:`workflow.verification_steps.STEP_KINDS`), what it asks, of whom, by when."""
+    payment = warning.payment
+    return {"step_id": step.id, "step_title": kind.title, "article": kind.article.chinese, "what": kind.asks.what,
+            "unit_name": warning.unit.name, "voucher_number": payment.voucher_no if payment is not None else None,
+            "due_at": request.due_at, "appointment_at": request.appointment_at, "step_at": step.created_at,
+            "finance_name": request.finance.name, "asked_name": request.org.name,
+            "path": f"/api/v1/warnings/{warning.id}"}
+
+
+def step_reminder(request, step, warning, kind, *, key: str, days_left: int) -> dict:
+    """Art. 11(二)2-5: the party a verification step asks is reminded of its due date (N working
+    days left, or today); for a joint investigation that is the oversight body alone."""
+    return dict(key=key, template="step_reminder", org_ids=[request.org_id],
+                context={**_step_facts(request, step, warning, kind), "days_left": days_left,
+                         "recipient_name": request.org.name})
+
+
+def step_overdue(request, step, warning, kind, *, key: str) -> dict:
+    """Art. 11(二): the finance department that issued the step learns that the party asked did
+    not answer by the due date."""
+    return dict(key=key, template="step_overdue", org_ids=[request.finance_id],
+                context={**_step_facts(request, step, warning, kind), "recipient_name": request.finance.name})
+
+
 def warning_raised(unit, items: Sequence[dict], *, batch: str, finance, competent, banks: Iterable,
                    manual: bool = False) -> list[dict]:
     """Art. 11(一), 12: the unit learns which of its payments screening held or warned on in

@@ -108,7 +108,8 @@ class Settings:
                                 shown="warning=5, decision=10, order=15, suspended=10, closure=10, "
                                       "bank_rectify=5, bank_criticism=10")
     reminder_offsets: Any = var("FUNDWATCH_REMINDER_OFFSETS", None,
-                                "working days before a deadline when its addressee is reminded", _as_is,
+                                "working days before a deadline when its addressee is reminded (a case's subject; the party a "
+                                "verification step asks, before its due date)", _as_is,
                                 shown="2,0 (2 days before and on the day)")
     reminder_hour: int = var("FUNDWATCH_REMINDER_HOUR", 9, "local hour of the reminders", int)
     # --- the scheduler --------------------------------------------------------------------
@@ -118,7 +119,7 @@ class Settings:
                                "marked overdue and finance is told the proposed next step, the row marked "
                                "`proposed_on_overdue` (Art. 21(四) says finance *may*)", _as_is,
                                shown="on for `unit_case.warning`, `unit_case.decision`")
-    check_batch: int = var("FUNDWATCH_CHECK_BATCH", 100, "cases read per batch by a deadline check", int)
+    check_batch: int = var("FUNDWATCH_CHECK_BATCH", 100, "cases (and verification steps' requests) read per batch by a deadline check", int)
     check_seconds: float = var("FUNDWATCH_CHECK_SECONDS", 60.0, "seconds between deadline checks", float)
     delivery_seconds: float = var("FUNDWATCH_DELIVERY_SECONDS", 2.0,
                                   "seconds between outbox deliveries while the last one found nothing to deliver",

@@ -63,6 +63,7 @@ from workflow.outbox import notify, notify_all
 from workflow.parties import Actor, Organisation, require
 from workflow.schemas import errors_of
 from workflow.scoping import Reach, reach_of_units, units_of
+from workflow.step_requests import StepRequest, asked_in, mark_answered, record_requests, stop_chasing
 from workflow.verification_steps import CONFIDENTIAL_STEPS, STEP_KINDS, Notice, StepContext, StepKind, focus_settings
 from workflow.warning_files import StepRecord, WarningFile, join_case_file
 
@@ -102,10 +103,21 @@ class VerificationStep(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
 
     addressee: Mapped[Organisation | None] = relationship()
+    # The parties the step asks, until when, answered, reminded, overdue (workflow.step_requests).
+    asked: Mapped[list[StepRequest]] = relationship(order_by=StepRequest.id, viewonly=True)
     # What an interview or an on-site check ended with (workflow.verification_files.make_record).
     record: Mapped[StepRecord | None] = relationship(viewonly=True)
 
     __table_args__ = (sa.CheckConstraint(kind.in_(tuple(STEP_KINDS)), name="kind"),)
+
+    @property
+    def due_at(self) -> dt.datetime | None:
+        """When what the step asks is due (the same for every party it asks)."""
+        return next((r.due_at for r in self.asked if r.due_at is not None), None)
+
+    @property
+    def due_date(self) -> dt.date | None:
+        return next((r.due_date for r in self.asked if r.due_at is not None), None)
 
     @property
     def article(self) -> str:
@@ -131,6 +143,8 @@ class WarningResponse(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(16))
     text: Mapped[str] = mapped_column(sa.Text)
     evidence_ref: Mapped[str | None] = mapped_column(sa.String(200))
+    # The step this answers, when the answer names it (one that asked the answering party).
+    step_id: Mapped[int | None] = mapped_column(sa.ForeignKey("verification_steps.id"))
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
 
     org: Mapped[Organisation] = relationship()
@@ -253,8 +267,10 @@ def sees_joint_investigations(actor: Actor) -> bool:
 
 def steps_of(actor: Actor, warning: MonitoringWarning) -> list[VerificationStep]:
     """Steps the caller may see (:func:`sees_joint_investigations`)."""
-    stmt = sa.select(VerificationStep).where(VerificationStep.warning_id == warning.id).order_by(VerificationStep.id) \
-        .options(selectinload(VerificationStep.record).selectinload(StepRecord.files))
+    stmt = (sa.select(VerificationStep).where(VerificationStep.warning_id == warning.id).order_by(VerificationStep.id)
+            .options(selectinload(VerificationStep.record).selectinload(StepRecord.files),
+                     selectinload(VerificationStep.asked).selectinload(StepRequest.effects),
+                     selectinload(VerificationStep.asked).selectinload(StepRequest.org)))
     if not sees_joint_investigations(actor):
         stmt = stmt.where(VerificationStep.kind.not_in(CONFIDENTIAL_STEPS))
     return list(db.session.execute(stmt).scalars())
@@ -443,6 +459,9 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     document = _issue_notice(spec.notice, ctx) if spec.notice else None
     for tell in spec.tells:
         tell(ctx)
+    if spec.asks:
+        record_requests(spec.asks, spec.asks.parties(ctx), step=step, warning=warning, finance_id=ctx.issuer.id,
+                        fields=fields, now=now)
     if spec.moves_warning:
         WARNING.move(warning, spec.moves_warning, actor=actor)  # open → verifying; verifying stays
         _touch(warning)
@@ -477,9 +496,14 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
     oversight body asked records findings, while finance verifies; the department a warning
     was handed on to answers with its outcome (处理结果, Art. 11(三)) while it is transferred.
     Finance does not answer its own warning, except the finance department a warning on its
-    issuance of indicators concerns (Art. 10(一)), which explains as a unit would. Conflict once
-    the warning is decided (for the receiver: before it was handed on, or once finance closed
-    the transfer)."""
+    issuance of indicators concerns (Art. 10(一)), which explains as a unit would. Conflict once the warning is decided (for the
+    receiver: before it was handed on, or once finance closed the transfer).
+
+    ``step_id`` (optional) names the step answered: a step of this warning that asked the
+    caller's party (else 422 on ``step_id``, worded the same for a step that does not exist, is
+    another warning's, is hidden from the caller or did not ask it). The answer answers that
+    step's request of the party, or, naming none, each of the party's open requests on the
+    warning (:func:`workflow.step_requests.mark_answered`): they are no longer chased."""
     require(actor, *RESPONSE_KINDS, "finance", action="answer warnings")
     now = now or utcnow()
     warning = get_warning(actor, warning_id, lock=True)
@@ -495,8 +519,12 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
     text = (data.get("text") or "").strip()
     if not text:
         raise Invalid("an answer needs its text", {"text": ["required"]})
+    step_id = data.get("step_id")
+    if step_id is not None and not asked_in(step_id, warning.id, actor.org_id):
+        raise Invalid("the answer names a step that did not ask you",
+                      {"step_id": [f"not a step of warning {warning.id} that asked your organisation"]})
     response = WarningResponse(warning_id=warning.id, org_id=actor.org_id, author_id=actor.user_id,
-                               kind=RESPONSE_KINDS.get(actor.kind, "explanation"), text=text,
+                               kind=RESPONSE_KINDS.get(actor.kind, "explanation"), text=text, step_id=step_id,
                                evidence_ref=(data.get("evidence_ref") or "").strip() or None, created_at=now)
     db.session.add(response)
     # A body's findings answer a joint investigation, a department's outcome a transfer: each in its
@@ -506,10 +534,13 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
     if stream == warning_stream(warning.id):
         _touch(warning)
     db.session.flush()
+    # Before the journal's lock on the stream: the scheduler holds a request's row while it
+    # waits for that lock, so the answer must not hold the lock while it waits for the row.
+    mark_answered(warning_id=warning.id, org_id=actor.org_id, response_id=response.id, now=now, step_id=step_id)
     record(actor, stream,
            "response_added",
            {"response_id": response.id, "kind": response.kind, "text": response.text,
-            "evidence_ref": response.evidence_ref}, now)
+            "evidence_ref": response.evidence_ref, **({"step_id": step_id} if step_id is not None else {})}, now)
     return response
 
 
@@ -560,6 +591,7 @@ def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
             refuse_payment(actor, payment, now, **why)
         payment_outcome = payment.status
     WARNING.move(warning, "confirm", actor=actor)
+    stop_chasing(warning.id)  # before the journal's lock on the stream, as in add_response
     warning.case_id = case.id
     warning.status_reason = fields["summary"] if isinstance(fields["summary"], str) else None
     warning.closed_at = now
@@ -591,6 +623,7 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
         raise Invalid("a dismissal needs a reason", {"reason": ["required"]})
     _undecided(warning, "dismiss", "dismissed")
     WARNING.move(warning, "dismiss", actor=actor)
+    stop_chasing(warning.id)  # before the journal's lock on the stream, as in add_response
     warning.status_reason = reason
     warning.closed_at = now
     _touch(warning)
@@ -653,6 +686,7 @@ def transfer(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     values, stored = _load_row_fields(actor, "transfer", data)
     receiver: Organisation = values["receiver_code"]
     WARNING.move(warning, "transfer", actor=actor)
+    stop_chasing(warning.id)  # handed on: its steps' requests are no longer finance's to chase
     # What the unit reads of the decision: to whom it went. The matters stay in the letter.
     warning.status_reason = f"已移交{receiver.name}处理（{TRANSFER_ARTICLE.chinese}）"
     _touch(warning)

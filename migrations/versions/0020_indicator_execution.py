@@ -6,7 +6,7 @@ recovery (应收回); ``approved_on`` and ``issued_on`` let finance's own issuan
 (Art. 10(一)). Existing indicators have nothing recovered and no dates.
 
 Revision ID: 0020_indicator_execution
-Revises: 0020_warning_transfers
+Revises: 0022_rule_sets_per_department
 Create Date: 2026-11-29 17:00:00
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0020_indicator_execution'
-down_revision = '0020_warning_transfers'
+down_revision = '0022_rule_sets_per_department'
 branch_labels = None
 depends_on = None
 

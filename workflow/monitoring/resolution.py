@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import sqlalchemy as sa
 
@@ -52,6 +52,9 @@ class Batch:
     registrations: dict[tuple, Registration] = field(default_factory=dict)  # (unit_id, id_number)
     suspended: set[int] = field(default_factory=set)
     parent_of: dict[int, int | None] = field(default_factory=dict)
+    # each unit's finance path (its finance department's jurisdiction) and the rules in force for it
+    path_of: dict[int, str] = field(default_factory=dict)
+    bound_of: dict[int, BoundRules] = field(default_factory=dict)
     totals: dict[tuple, Decimal] = field(default_factory=dict)       # (unit_id, year, key) -> spent
     years: set[int] = field(default_factory=set)                     # the budget years paid in
     # approved internal rules for special funds (Art. 17): (unit_id, fund) and (unit_id, None)
@@ -60,28 +63,33 @@ class Batch:
     advances: Advances = field(default_factory=Advances)
 
 
-def resolve(actor: Actor, parsed: list[dict], bound: BoundRules) -> Batch:
+def resolve(actor: Actor, parsed: list[dict], bind: Callable[[set[str]], dict[str, BoundRules]]) -> Batch:
     """Load the batch's units, accounts, indicators and registrations once, check the
     caller may post every row (else :class:`Invalid` naming ``row N.field``), and give each
     row its ``unit_id``, ``year``, ``account``, ``bank_id``, ``category``, ``indicator`` and
-    ``category_key``. The caller adds the suspended units and the running totals."""
+    ``category_key``. ``bind`` gives the rules in force for each of the batch's finance paths
+    (called once: the rule sets are per finance department, Art. 5-7); each unit gets its
+    department's (``batch.bound_of``). The caller adds the suspended units and the running totals."""
     batch = Batch()
     units = _units(actor, parsed, batch)
+    by_path = bind(set(batch.path_of.values()))
+    batch.bound_of = {unit_id: by_path[path] for unit_id, path in batch.path_of.items()}
     _accounts(parsed, batch)
-    batch.years = _bind_units(actor, parsed, units, batch, bound)
+    batch.years = _bind_units(actor, parsed, units, batch)
     _registrations(parsed, batch)
-    if any(rule.name == "special_fund_rules_missing" for rule in bound.rules):
+    # only when some unit's set has the rule enabled (each department's set may differ)
+    if any(rule.name == "special_fund_rules_missing" for bound in by_path.values() for rule in bound.rules):
         _special_fund_rules(batch)
     return batch
 
 
-def resolve_indicators(parsed: list[dict], batch: Batch, bound: BoundRules) -> None:
+def resolve_indicators(parsed: list[dict], batch: Batch) -> None:
     """Give each row its indicator and "三公" key, reading the units' indicators as they stand.
     Called once the batch's units are locked (``workflow.monitoring.vouchers.serialise_units``,
     SQLite's write lock): an adjustment, freeze or recovery takes the same unit lock
     (``workflow.execution``), so it lands wholly before this read or waits for the batch to
     commit, and no payment is screened against an amount changed under it."""
-    _indicators(batch, batch.years, bound)
+    _indicators(batch, batch.years)
     _bind_indicators(parsed, batch)
 
 
@@ -91,12 +99,13 @@ def _units(actor: Actor, parsed: list[dict], batch: Batch) -> dict[str, int]:
     codes = {p["unit_code"] for p in parsed}
     units: dict[str, int] = {}
     for chunk in chunks(codes):
-        for unit_id, code, parent_id in db.session.execute(
-                sa.select(Organisation.id, Organisation.code, Organisation.parent_id).where(
+        for unit_id, code, parent_id, path in db.session.execute(
+                sa.select(Organisation.id, Organisation.code, Organisation.parent_id, Organisation.finance_path).where(
                     among(Organisation.code, chunk), Organisation.kind == "unit",
                     units_of(actor, Organisation.id) if actor.kind != "bank" else sa.true())):
             units[code] = unit_id
             batch.parent_of[unit_id] = parent_id
+            batch.path_of[unit_id] = path
     batch.unit_ids = set(units.values())
     return units
 
@@ -114,14 +123,15 @@ def _accounts(parsed: list[dict], batch: Batch) -> None:
             batch.unit_accounts[(info.unit_id, number)] = info
 
 
-def _bind_units(actor: Actor, parsed: list[dict], units: dict[str, int], batch: Batch,
-                bound: BoundRules) -> set[int]:
+def _bind_units(actor: Actor, parsed: list[dict], units: dict[str, int], batch: Batch) -> set[int]:
     """Check the caller may post every row and give each its unit, budget year, payer
     account, bank and "三公" category; answer the budget years paid in."""
     errors: dict[str, list[str]] = {}
     years: set[int] = set()
     is_bank = actor.kind == "bank"
-    unit_of, category_of = units.get, bound.sangong_codes.get
+    unit_of = units.get
+    # the "三公" catalogue is a rule-set parameter: each unit's from its department's set
+    categories_of = {unit_id: bound.sangong_codes for unit_id, bound in batch.bound_of.items()}
     unit_account_of, account_of = batch.unit_accounts.get, batch.accounts.get
     default_bank = actor.org_id if is_bank else None
     zone = local_zone()  # the budget year is the calendar year where the budget is kept
@@ -142,14 +152,14 @@ def _bind_units(actor: Actor, parsed: list[dict], units: dict[str, int], batch: 
         p["year"] = year = p["paid_at"].astimezone(zone).year
         p["account"] = account
         p["bank_id"] = account.bank_id if account is not None else default_bank
-        p["category"] = category_of(p["economic_code"])
+        p["category"] = categories_of[unit_id].get(p["economic_code"])
         years.add(year)
     if errors:
         raise Invalid("the payments were rejected; nothing was written", errors)
     return years
 
 
-def _indicators(batch: Batch, years: set[int], bound: BoundRules) -> None:
+def _indicators(batch: Batch, years: set[int]) -> None:
     """The units' indicators of those years, their projects and their "三公" budgets."""
     for chunk in chunks(batch.unit_ids):
         for row in db.session.execute(sa.select(
@@ -162,7 +172,7 @@ def _indicators(batch: Batch, years: set[int], bound: BoundRules) -> None:
                 ind_id, amount, frozen, kind, project, (unit_id, year, f"indicator:{ind_id}"), recovered)
             if project:
                 batch.projects.add((unit_id, year, project))
-            category = bound.sangong_codes.get(economic)
+            category = batch.bound_of[unit_id].sangong_codes.get(economic)
             if category is not None:
                 key = (unit_id, year, category)
                 batch.sangong_budget[key] = batch.sangong_budget.get(key, ZERO) + amount
