@@ -84,6 +84,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     rules.register_schemas(api.spec)
     payment_plans.register_schemas(api.spec)
     warnings.register_schemas(api.spec)
+    indicators.register_schemas(api.spec)
     warning_files.register_schemas(api.spec)
 
     for blueprint in BLUEPRINTS:

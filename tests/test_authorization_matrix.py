@@ -99,6 +99,11 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("POST", "/api/v1/payment-plans/{plan}/approve"): Op(IN_CHARGE),
     ("POST", "/api/v1/payment-plans/{plan}/return"): Op(IN_CHARGE, _json(lambda ids: {"reason": "请按均衡原则压减"})),
     ("GET", "/api/v1/payment-plans/{plan}/events"): Op(SEES_UNIT),
+    ("GET", "/api/v1/indicators/{indicator}"): Op(SEES_UNIT),
+    ("GET", "/api/v1/indicators/{indicator}/adjustments"): Op(SEES_UNIT),
+    ("POST", "/api/v1/indicators/{indicator}/adjustments"): Op(IN_CHARGE, _json(lambda ids: {
+        "kind": "adjust", "amount": "1.00", "reason": "追加预算", "document_ref": "克财预〔2021〕1号"})),
+    ("GET", "/api/v1/indicators/{indicator}/events"): Op(SEES_UNIT),
     ("GET", "/api/v1/notifications"): Op(EVERYONE, why="the caller's own inbox"),
     ("GET", "/api/v1/notifications/unread-count"): Op(EVERYONE, why="the caller's own inbox"),
     ("POST", "/api/v1/notifications/{notification}/read"): Op(frozenset({"unit"})),

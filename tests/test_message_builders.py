@@ -15,7 +15,7 @@ NOW = dt.datetime(2026, 10, 9, 2, 0, tzinfo=dt.timezone.utc)
 DEADLINE = dt.datetime(2026, 10, 13, 15, 59, 59, tzinfo=dt.timezone.utc)
 UNIT = O(id=11, code="653000-301001", name="克州政协机关", kind="unit", parent=None)
 BANK = O(id=12, name="中国工商银行克州分行", kind="bank")
-FINANCE = O(id=13, name="克州财政局", kind="finance")
+FINANCE = O(id=13, code="653000", name="克州财政局", kind="finance")
 BODY = O(id=14, name="克州审计局", kind="oversight")
 COMPETENT = O(id=15, name="克州政协", kind="competent")
 DEPARTMENT = O(id=16, name="克州市场监管局", kind="department")
@@ -73,6 +73,9 @@ def _built() -> list[dict]:
         *mb.warning_raised(UNIT, [ITEM, {**ITEM, "warning_id": 82, "level": "warn", "rule": "official_card_required",
                                          "article": "第十三条（二）2"}],
                            batch="screening:81", finance=FINANCE, competent=COMPETENT, banks=[BANK]),
+        *mb.issuance_warned(FINANCE, O(id=16, name="新疆维吾尔自治区财政厅", kind="finance"),
+                            [O(id=83, rule="late_issuance", article="第十条（一）1", message="下达不及时")],
+                            titles={"late_issuance": "预算指标下达不及时"}),
     ]
     return messages
 

@@ -35,8 +35,16 @@ class Indicator(db.Model):
     fund_source: Mapped[str] = mapped_column(sa.String(24))
     expenditure_kind: Mapped[str] = mapped_column(sa.String(8))
     project: Mapped[str] = mapped_column(sa.String(200), default="")
+    # The budget in force: the amount loaded, as adjusted and transferred since (调整/调剂,
+    # Art. 14: 年度预算及调整预算); every change is a row of ``indicator_adjustments``.
     amount: Mapped[Decimal] = mapped_column(Money)
     frozen: Mapped[bool] = mapped_column(default=False)
+    # 应收回: the part of ``amount`` finance marked for recovery; it may not be spent (Art. 10(三)14).
+    recovered: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    # Art. 10(一)1: when the people's congress approved the budget, and when finance issued the
+    # indicator (预算指标下达); both optional, given at upload.
+    approved_on: Mapped[dt.date | None] = mapped_column(sa.Date)
+    issued_on: Mapped[dt.date | None] = mapped_column(sa.Date)
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
 
     unit: Mapped[Organisation] = relationship()
@@ -48,11 +56,56 @@ class Indicator(db.Model):
         sa.CheckConstraint(expenditure_kind.in_(EXPENDITURE_KINDS), name="expenditure_kind"),
         sa.CheckConstraint(fund_source.in_(FUND_SOURCES), name="fund_source"),
         sa.CheckConstraint("amount >= 0", name="amount_not_negative"),
+        sa.CheckConstraint("recovered >= 0 AND recovered <= amount", name="recovered_within_amount"),
     )
 
     @property
     def unit_code(self) -> str:
         return self.unit.code
+
+    @property
+    def available(self) -> Decimal:
+        """What may be spent: the budget in force less what is marked for recovery."""
+        return self.amount - self.recovered
+
+
+ADJUSTMENT_KINDS = ("adjust", "transfer", "freeze", "unfreeze", "recover")
+
+
+class IndicatorAdjustment(db.Model):
+    """One change finance made to an indicator (预算调整/调剂, 冻结, 收回; Art. 10(三)14, 14):
+    the ledger of who changed what, when, why and on which document. A transfer writes one row
+    on each of its two indicators, each naming the other (``counterpart_id``). ``change`` is
+    signed: what ``amount`` moved by (adjust, transfer), or what ``recovered`` grew by
+    (recover); none for a freeze. The figures after the change are kept with it."""
+
+    __tablename__ = "indicator_adjustments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(sa.ForeignKey("indicators.id"))
+    kind: Mapped[str] = mapped_column(sa.String(12))
+    change: Mapped[Decimal | None] = mapped_column(Money)
+    counterpart_id: Mapped[int | None] = mapped_column(sa.ForeignKey("indicators.id"))
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    document_ref: Mapped[str] = mapped_column(sa.String(200))  # 文号
+    amount_after: Mapped[Decimal] = mapped_column(Money)
+    recovered_after: Mapped[Decimal] = mapped_column(Money)
+    frozen_after: Mapped[bool]
+    org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))  # the finance department
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    org: Mapped[Organisation | None] = relationship()
+    counterpart: Mapped[Indicator | None] = relationship(foreign_keys=[counterpart_id])
+
+    __table_args__ = (
+        sa.CheckConstraint(kind.in_(ADJUSTMENT_KINDS), name="kind"),
+        sa.Index("ix_indicator_adjustments_indicator_id_id", "indicator_id", "id"),
+    )
+
+    @property
+    def org_code(self) -> str | None:
+        return self.org.code if self.org is not None else None
 
 
 def unit_in_reach(actor: Actor, code: str) -> Organisation | None:
@@ -84,6 +137,11 @@ def import_indicators(actor: Actor, rows: list[dict]) -> list[Indicator]:
         if unit is None:
             errors[f"row {index}.unit_code"] = [f"no budget unit {code!r} in your jurisdiction"]
             continue
+        approved, issued = row.get("approved_on"), row.get("issued_on")
+        if approved is not None and issued is not None and issued < approved:
+            errors[f"row {index}.issued_on"] = [f"before approved_on ({approved.isoformat()}): an indicator "
+                                                f"is issued after its budget is approved"]
+            continue
         key = (unit.id, row["year"], row["functional_code"], row["economic_code"],
                row["fund_source"], row.get("project") or "")
         if key in seen:
@@ -97,7 +155,8 @@ def import_indicators(actor: Actor, rows: list[dict]) -> list[Indicator]:
     created = [Indicator(unit=unit, year=row["year"], functional_code=row["functional_code"],
                          economic_code=row["economic_code"], fund_source=row["fund_source"],
                          expenditure_kind=row["expenditure_kind"], project=row.get("project") or "",
-                         amount=row["amount"], frozen=row.get("frozen", False))
+                         amount=row["amount"], frozen=row.get("frozen", False),
+                         approved_on=row.get("approved_on"), issued_on=row.get("issued_on"))
                for _, _, unit, row in prepared]
     db.session.add_all(created)
     try:
@@ -134,7 +193,10 @@ def _indicator_content(indicator: Indicator) -> dict:
     return {"unit_id": indicator.unit_id, "year": indicator.year, "functional_code": indicator.functional_code,
             "economic_code": indicator.economic_code, "fund_source": indicator.fund_source,
             "expenditure_kind": indicator.expenditure_kind, "project": indicator.project,
-            "amount": indicator.amount, "frozen": indicator.frozen}
+            "amount": indicator.amount, "frozen": indicator.frozen,
+            # dates only when given, so that an upload without them digests as it always did
+            **{name: getattr(indicator, name) for name in ("approved_on", "issued_on")
+               if getattr(indicator, name) is not None}}
 
 
 def _existing_indicator_keys(unit_ids: set[int]) -> set[tuple]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from workflow import budget
+from workflow import budget, execution
 from workflow.db import db
 from workflow.monitoring import plans
 from workflow.parties import Actor, Organisation, User, create_org, org_by_code
@@ -53,9 +53,24 @@ def load_demo(path: Path = DEMO_FILE, *, second_officers: bool = True,
     db.session.flush()
     if second_officers:
         users.update(add_second_officers(path))
+    _adjust(data.get("adjustments", ()), users)
     if payment_plans:
         load_demo_plans(path)
     return users
+
+
+def _adjust(adjustments, users: dict[str, User]) -> None:
+    """The demo's adjustments (a transfer, a freeze), made by the finance department in charge,
+    so that the ledger and the frozen-balance rule can be tried at once (Art. 14, 10(三)14)."""
+    def indicator_id(unit_code: str, economic_code: str) -> int:
+        return db.session.execute(sa.select(budget.Indicator.id).join(Organisation).where(
+            Organisation.code == unit_code, budget.Indicator.economic_code == economic_code)).scalar_one()
+
+    for spec in adjustments:
+        body = {k: v for k, v in spec.items() if k not in ("by", "unit_code", "economic_code", "to_economic_code")}
+        if "to_economic_code" in spec:
+            body["to_indicator_id"] = indicator_id(spec["unit_code"], spec["to_economic_code"])
+        execution.adjust(Actor.of(users[spec["by"]]), indicator_id(spec["unit_code"], spec["economic_code"]), body)
 
 
 def add_second_officers(path: Path = DEMO_FILE) -> dict[str, User]:

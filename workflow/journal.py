@@ -25,6 +25,7 @@ stream              actions
 ``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一)),
                     change_reported (the unit's report of a change at the bank, on time or late)
 ``indicators:<org>`` loaded (one entry per upload by that finance department: ids and a digest)
+``indicator:<id>``  adjusted, transferred, frozen, unfrozen, recovered (Art. 10(三)14, 14)
 ``payee:<id>``      filed, changed, confirmed, rejected (individual payees, Art. 16)
 ``reimbursement:<id>`` approved (an approved 归垫 entered by finance, Art. 13(三)5, 13(四))
 ``special_fund_rules:<id>`` filed, attached, approved, rejected (Art. 17)
@@ -101,6 +102,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "user": ("password_set",),
     "account": ("recorded", "changed", "change_reported"),
     "indicators": ("loaded",),
+    "indicator": ("adjusted", "transferred", "frozen", "unfrozen", "recovered"),
     "payee": ("filed", "changed", "confirmed", "rejected"),
     "reimbursement": ("approved",),
     "special_fund_rules": ("filed", "attached", "approved", "rejected"),

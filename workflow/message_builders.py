@@ -314,6 +314,21 @@ def bank_refusal(refusal, *, bank, unit, payment, warning, finance) -> list[dict
     return messages
 
 
+def issuance_warned(issuer, above, warnings: Sequence, *, titles: dict[str, str]) -> list[dict]:
+    """Art. 10(一): the finance department whose upload of indicators was issued late, or left
+    project funds undetailed, learns the findings (warnings on itself); so does the department
+    above it, which verifies them. One message each, keyed by the first warning."""
+    items = [{"warning_id": w.id, "rule_title": titles.get(w.rule, w.rule), "article": w.article,
+              "message": w.message} for w in warnings]
+    path = (f"/api/v1/warnings/{items[0]['warning_id']}" if len(items) == 1
+            else f"/api/v1/warnings?unit_code={issuer.code}&status=open")
+    return [dict(key=f"issuance:{items[0]['warning_id']}:to={recipient.id}", template="issuance_warned",
+                 context={"issuer_name": issuer.name, "recipient_name": recipient.name, "recipient_kind": kind,
+                          "items": items, "path": path},
+                 org_ids=[recipient.id])
+            for recipient, kind in ((issuer, "issuer"), (above, "above")) if recipient is not None]
+
+
 def bank_report(report, *, bank, unit, payment, warning, finance) -> dict:
     """Art. 10(四)6: finance in charge learns that a bank reported a suspected violation on a
     payment it carries, without refusing it; the bank's finding, the warning to verify."""

@@ -61,6 +61,10 @@ _TABLE = (
                     ("unit_name",), "finance asks for materials (documents, due_date) to verify a warning"),
     MessageTemplate("bank_refusal", "finance department in charge", art(28, 3),
                     ("bank_name", "unit_name", "reason"), "an agent bank refused a payment it judged illegal"),
+    MessageTemplate("issuance_warned", "the finance department that issued the indicators; the one above it",
+                    art(10, 1), ("issuer_name", "recipient_name", "recipient_kind", "items"),
+                    "an upload of indicators was issued late after the budget's approval, or left project funds "
+                    "undetailed: the findings, each a warning on the issuing department"),
     MessageTemplate("bank_report", "finance department in charge", art(10, 4, 6),
                     ("bank_name", "unit_name", "finding"),
                     "an agent bank reported a suspected violation on a payment it carries, without refusing it"),

@@ -134,6 +134,15 @@ class Settings:
                                      "how late a missed scheduler run may still start", int)
     stop_grace_seconds: float = var("FUNDWATCH_STOP_GRACE_SECONDS", 20.0,
                                     "how long the scheduler lets running jobs finish after SIGTERM/SIGINT", float)
+    # --- budget execution -----------------------------------------------------------------
+    issuance_days: int = var("FUNDWATCH_ISSUANCE_DAYS", 20,
+                             "calendar days after the budget's approval within which finance issues a unit's "
+                             "indicators (Art. 10(一)1; Budget Law Art. 52: departments' budgets within 20 days of "
+                             "the people's congress's approval); a later `issued_on` raises `late_issuance`", int)
+    transfer_issuance_days: int = var("FUNDWATCH_TRANSFER_ISSUANCE_DAYS", 30,
+                                      "the same for funds from above (`fund_source` `higher_special`), counted from "
+                                      "their receipt, given as `approved_on` (Budget Law Art. 52: transfers passed "
+                                      "on within 30 days)", int)
     # --- complaints and the focus list ----------------------------------------------------
     complaints_per_window: int = var("FUNDWATCH_COMPLAINTS_PER_WINDOW", 5,
                                      "public complaints accepted per address and window", int)

@@ -409,6 +409,17 @@ def _load_fields(actor: Actor, spec: StepKind, data: dict) -> tuple[dict, dict]:
     return values, stored
 
 
+def _may_verify(actor: Actor, warning: MonitoringWarning) -> None:
+    """A warning on a finance department's own issuance of indicators (Art. 10(一)) is verified
+    by a department above it, never by the department it concerns; the province, with none
+    above it here, verifies its own."""
+    subject = warning.unit
+    if (subject.kind == "finance" and not actor.is_system and actor.org_id == subject.id
+            and subject.parent_id is not None):
+        raise Forbidden("a finance department does not verify a warning on its own issuance of indicators: "
+                        "the finance department above it does (Art. 10(一))")
+
+
 def _touch(warning: MonitoringWarning) -> None:
     warning.version = (warning.version or 0) + 1
 
@@ -425,6 +436,7 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     require(actor, "finance", action="verify warnings")
     now = now or utcnow()
     warning = get_warning(actor, warning_id, lock=True)
+    _may_verify(actor, warning)
     spec = STEP_KINDS.get(data.get("kind"))
     if spec is None:
         raise Invalid("unknown step kind", {"kind": [f"one of {', '.join(STEP_KINDS)}"]})
@@ -483,7 +495,8 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
     """The unit explains, its competent department or the bank supplies materials, the
     oversight body asked records findings, while finance verifies; the department a warning
     was handed on to answers with its outcome (处理结果, Art. 11(三)) while it is transferred.
-    Finance does not answer its own warning. Conflict once the warning is decided (for the
+    Finance does not answer its own warning, except the finance department a warning on its
+    issuance of indicators concerns (Art. 10(一)), which explains as a unit would. Conflict once the warning is decided (for the
     receiver: before it was handed on, or once finance closed the transfer).
 
     ``step_id`` (optional) names the step answered: a step of this warning that asked the
@@ -491,11 +504,13 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
     another warning's, is hidden from the caller or did not ask it). The answer answers that
     step's request of the party, or, naming none, each of the party's open requests on the
     warning (:func:`workflow.step_requests.mark_answered`): they are no longer chased."""
-    require(actor, *RESPONSE_KINDS, action="answer warnings")
+    require(actor, *RESPONSE_KINDS, "finance", action="answer warnings")
     now = now or utcnow()
     warning = get_warning(actor, warning_id, lock=True)
     if actor.is_system:
         raise Forbidden("the scheduler does not answer warnings")
+    if actor.kind == "finance" and warning.unit_id != actor.org_id:
+        raise Forbidden("finance verifies warnings; it answers only one on its own issuance of indicators")
     answerable = (TRANSFERRED,) if actor.kind == "department" else UNDECIDED
     if warning.status not in answerable:
         raise Conflict(f"warning {warning.id} is {warning.status}; it takes no "
@@ -509,7 +524,7 @@ def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | N
         raise Invalid("the answer names a step that did not ask you",
                       {"step_id": [f"not a step of warning {warning.id} that asked your organisation"]})
     response = WarningResponse(warning_id=warning.id, org_id=actor.org_id, author_id=actor.user_id,
-                               kind=RESPONSE_KINDS[actor.kind], text=text, step_id=step_id,
+                               kind=RESPONSE_KINDS.get(actor.kind, "explanation"), text=text, step_id=step_id,
                                evidence_ref=(data.get("evidence_ref") or "").strip() or None, created_at=now)
     db.session.add(response)
     # A body's findings answer a joint investigation, a department's outcome a transfer: each in its
@@ -549,7 +564,13 @@ def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
     require(actor, "finance", action="confirm warnings")
     now = now or utcnow()
     warning = get_warning(actor, warning_id, lock=True)
+    _may_verify(actor, warning)
     _undecided(warning, "confirm", "confirmed")
+    if warning.unit.kind != "unit":
+        # the case ladder (Art. 21) is for budget units; a finance department's issuance is
+        # corrected by the department above it, and the warning closed with the outcome
+        raise Conflict("a warning on a finance department's issuance does not open a unit case: dismiss it "
+                       "with the outcome of the verification", {"rung": ["no unit case for a finance department"]})
     rung = data.get("rung")
     if rung not in CASE_RUNGS:
         raise Invalid("unknown rung", {"rung": [f"one of {', '.join(CASE_RUNGS)}"]})
@@ -597,6 +618,7 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
     now = now or utcnow()
     reason = (data.get("reason") or "").strip()
     warning = get_warning(actor, warning_id, lock=True)
+    _may_verify(actor, warning)
     if not reason:
         raise Invalid("a dismissal needs a reason", {"reason": ["required"]})
     _undecided(warning, "dismiss", "dismissed")

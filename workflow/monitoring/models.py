@@ -47,6 +47,10 @@ WARNING_LEVEL_LABELS = {"block": "拦截", "warn": "预警", "remind": "提示"}
 MANUAL_WARNING_RULES = ("bank_refusal", "bank_report", "complaint", "manual", "account_change_late")
 MANUAL_RULE_TITLES = {"bank_refusal": "代理银行拒付", "bank_report": "代理银行报告疑点", "complaint": "投诉举报线索",
                       "manual": "人工排查发现", "account_change_late": "账户变更未按时备案"}
+# The findings on finance's own issuance of indicators (Art. 10(一), ``workflow.execution``): warnings
+# whose subject (``unit_id``) is the issuing finance department, without a payment.
+ISSUANCE_RULE_TITLES = {"late_issuance": "预算指标下达不及时", "project_not_detailed": "项目资金未细化到具体项目"}
+ISSUANCE_WARNING_RULES = tuple(ISSUANCE_RULE_TITLES)
 WARNING_STATUSES = WARNING_LIFECYCLE.statuses  # open, verifying, confirmed, dismissed (workflow.machines.warning)
 PAYEE_STATUSES = PAYEE_LIFECYCLE.statuses  # pending, confirmed, rejected (workflow.machines.payee)
 SPECIAL_FUND_RULES_STATUSES = SPECIAL_FUND_RULES_LIFECYCLE.statuses  # pending, approved, rejected

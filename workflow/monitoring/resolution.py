@@ -62,6 +62,7 @@ class Batch:
     path_of: dict[int, str] = field(default_factory=dict)
     bound_of: dict[int, BoundRules] = field(default_factory=dict)
     totals: dict[tuple, Decimal] = field(default_factory=dict)       # (unit_id, year, key) -> spent
+    years: set[int] = field(default_factory=set)                     # the budget years paid in
     # approved internal rules for special funds (Art. 17): (unit_id, fund) and (unit_id, None)
     special_fund_rules: set[tuple] = field(default_factory=set)
     # approved 归垫 the batch claims (Art. 13(三)5), locked with the totals; rules draw on them
@@ -80,15 +81,23 @@ def resolve(actor: Actor, parsed: list[dict], bind: Callable[[set[str]], dict[st
     by_path = bind(set(batch.path_of.values()))
     batch.bound_of = {unit_id: by_path[path] for unit_id, path in batch.path_of.items()}
     _accounts(parsed, batch)
-    years = _bind_units(actor, parsed, units, batch)
-    _indicators(batch, years)
-    _plans(batch, years)
-    _bind_indicators(parsed, batch)
+    batch.years = _bind_units(actor, parsed, units, batch)
+    _plans(batch, batch.years)
     _registrations(parsed, batch)
     # only when some unit's set has the rule enabled (each department's set may differ)
     if any(rule.name == "special_fund_rules_missing" for bound in by_path.values() for rule in bound.rules):
         _special_fund_rules(batch)
     return batch
+
+
+def resolve_indicators(parsed: list[dict], batch: Batch) -> None:
+    """Give each row its indicator and "三公" key, reading the units' indicators as they stand.
+    Called once the batch's units are locked (``workflow.monitoring.vouchers.serialise_units``,
+    SQLite's write lock): an adjustment, freeze or recovery takes the same unit lock
+    (``workflow.execution``), so it lands wholly before this read or waits for the batch to
+    commit, and no payment is screened against an amount changed under it."""
+    _indicators(batch, batch.years)
+    _bind_indicators(parsed, batch)
 
 
 def _units(actor: Actor, parsed: list[dict], batch: Batch) -> dict[str, int]:
@@ -164,11 +173,12 @@ def _indicators(batch: Batch, years: set[int]) -> None:
     for chunk in chunks(batch.unit_ids):
         for row in db.session.execute(sa.select(
                 Indicator.unit_id, Indicator.year, Indicator.functional_code, Indicator.economic_code,
-                Indicator.project, Indicator.id, Indicator.amount, Indicator.frozen, Indicator.expenditure_kind
+                Indicator.project, Indicator.id, Indicator.amount, Indicator.frozen, Indicator.expenditure_kind,
+                Indicator.recovered
         ).where(among(Indicator.unit_id, chunk), Indicator.year.in_(years))):
-            unit_id, year, functional, economic, project, ind_id, amount, frozen, kind = row
+            unit_id, year, functional, economic, project, ind_id, amount, frozen, kind, recovered = row
             batch.indicators[(unit_id, year, functional, economic, project)] = IndicatorInfo(
-                ind_id, amount, frozen, kind, project, (unit_id, year, f"indicator:{ind_id}"))
+                ind_id, amount, frozen, kind, project, (unit_id, year, f"indicator:{ind_id}"), recovered)
             if project:
                 batch.projects.add((unit_id, year, project))
             category = batch.bound_of[unit_id].sangong_codes.get(economic)

@@ -38,7 +38,15 @@ from workflow.accounts import ACCOUNT_KINDS
 from workflow.articles import Cited, art, cite
 from workflow.budget import EXPENDITURE_KINDS
 from workflow.db import to_money
-from workflow.monitoring.models import EXCEPTIONS, MANUAL_RULE_TITLES, MANUAL_WARNING_RULES, PAYEE_KINDS, WARNING_LEVELS
+from workflow.monitoring.models import (
+    EXCEPTIONS,
+    ISSUANCE_RULE_TITLES,
+    ISSUANCE_WARNING_RULES,
+    MANUAL_RULE_TITLES,
+    MANUAL_WARNING_RULES,
+    PAYEE_KINDS,
+    WARNING_LEVELS,
+)
 from workflow.schemas import Checked, Flag, Money, Whole, choice, non_negative, schema_for
 from workflow.settings import local_zone
 
@@ -60,6 +68,7 @@ class IndicatorInfo(NamedTuple):
     expenditure_kind: str
     project: str
     total_key: tuple  # its running total in ``batch.totals``: (unit_id, year, "indicator:<id>")
+    recovered: Decimal = Decimal("0.00")  # 应收回: the part of ``amount`` marked for recovery
 
 
 # ---------------------------------------------------------------- parameters
@@ -535,8 +544,9 @@ class IndividualPayeeUnregistered(Rule):
 
 
 class FrozenBalance(Rule):
-    """A payment from an indicator finance has frozen or is recovering (已冻结、应收回的结转
-    结余资金, Art. 10(三)14)."""
+    """A payment from an indicator finance has frozen, or one that would reach into the part
+    of it marked for recovery (已冻结、应收回的结转结余资金, Art. 10(三)14): finance freezes,
+    unfreezes and recovers through ``POST /api/v1/indicators/{id}/adjustments``."""
 
     name = "frozen_balance"
     title = "支付已冻结资金"
@@ -545,8 +555,19 @@ class FrozenBalance(Rule):
 
     def check(self, p, batch):
         indicator = p["indicator"]
-        if indicator is not None and indicator.frozen:
+        if indicator is None:
+            return None
+        if indicator.frozen:
             return f"预算指标（经济分类{p['economic_code']}）已被财政部门冻结，不得支付{p['amount']}元"
+        recovered = indicator.recovered
+        if recovered:
+            # what is marked for recovery is the top of the indicator: a payment reaching into it
+            # pays out money finance is taking back
+            available = indicator.amount - recovered
+            spent = batch.totals.get(indicator.total_key, ZERO)
+            if spent + p["amount"] > available:
+                return (f"预算指标{indicator.amount}元中{recovered}元已由财政部门收回，可用{available}元，"
+                        f"已支付{spent}元，本笔{p['amount']}元将动用应收回资金")
         return None
 
 
@@ -794,10 +815,12 @@ RULES: tuple[type[Rule], ...] = (
     LuxurySpecialties,
 )
 RULES_BY_NAME: dict[str, type[Rule]] = {rule.name: rule for rule in RULES}
-# Every rule a warning may name: the screening rules above and the hand-raised kinds.
-WARNING_RULES = (*RULES_BY_NAME, *MANUAL_WARNING_RULES)
+# Every rule a warning may name: the screening rules above, the hand-raised kinds, and the
+# findings on finance's own issuance of indicators (Art. 10(一)).
+WARNING_RULES = (*RULES_BY_NAME, *MANUAL_WARNING_RULES, *ISSUANCE_WARNING_RULES)
 # Each warning rule's Chinese name, as messages show it.
-RULE_TITLES: dict[str, str] = {**{name: rule.title for name, rule in RULES_BY_NAME.items()}, **MANUAL_RULE_TITLES}
+RULE_TITLES: dict[str, str] = {**{name: rule.title for name, rule in RULES_BY_NAME.items()}, **MANUAL_RULE_TITLES,
+                               **ISSUANCE_RULE_TITLES}
 
 
 @dataclass

@@ -10,7 +10,8 @@ and, inside the caller's transaction:
    for payments from accounts it serves (Art. 28);
 3. loads once for the batch what the rules need (accounts, indicators, registrations, the
    active rule set, suspended units) — no query per row (2 and 3:
-   :mod:`~workflow.monitoring.resolution`);
+   :mod:`~workflow.monitoring.resolution`); the indicators are read once the batch's units are
+   locked, so that an adjustment, freeze or recovery (:mod:`workflow.execution`) is never half seen;
 4. locks the running totals the batch touches (``SELECT ... FOR UPDATE`` on PostgreSQL,
    the single writer lock on SQLite), so two racing requests add up in turn
    (:mod:`~workflow.monitoring.totals`);
@@ -47,7 +48,7 @@ from workflow.monitoring import alerts, bulk
 from workflow.monitoring.advances import Advances
 from workflow.monitoring.intake import MAX_ROWS, validate_rows
 from workflow.monitoring.models import MonitoringWarning, Payment
-from workflow.monitoring.resolution import resolve
+from workflow.monitoring.resolution import resolve, resolve_indicators
 from workflow.monitoring.rules import BoundRules, Rule
 from workflow.monitoring.rulesets import effective_sets
 from workflow.monitoring.totals import RunningTotals, total_keys
@@ -152,9 +153,11 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
     batch = resolve(actor, parsed, lambda paths: bound_rules(paths, now))
     batch.suspended = suspended_units(batch.unit_ids)
 
-    keys = total_keys(parsed)
     take_write_lock()  # SQLite: screenings queue here instead of failing later with a stale snapshot
     serialise_units(batch.unit_ids)
+    # after the units' lock: an indicator adjusted, frozen or recovered meanwhile is read as changed
+    resolve_indicators(parsed, batch)
+    keys = total_keys(parsed)
     totals = RunningTotals.lock(keys, now)
     batch.totals = totals.spent
     batch.advances = Advances.lock(parsed)  # under the same lock: racing batches draw in turn
