@@ -109,6 +109,7 @@ def test_art11_4_a_unit_sees_itself_and_the_county_sees_nothing_of_the_city(as_u
     assert [g["key"] for g in stats(as_unit)["groups"]] == [UNIT]
     county = stats(as_county_finance)
     assert county["groups"] == [] and county["total"]["payments"]["screened"] == 0
+    assert county["total"]["payments"]["intercepted_amount"] == "0.00", "an empty reach answers every figure"
     assert county["total"]["warnings"]["confirmation_rate"] is None
 
 

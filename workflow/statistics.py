@@ -360,7 +360,8 @@ def _finance_paths(actor: Actor, orgs) -> set[str]:
 
 
 def _empty(section: str) -> dict:
-    blank = {"payments": {"screened": 0, "amount": Decimal("0.00"), "held": 0, "refused": 0,
+    blank = {"payments": {"screened": 0, "amount": Decimal("0.00"), "intercepted": 0,
+                          "intercepted_amount": Decimal("0.00"), "held": 0, "refused": 0,
                           "refused_amount": Decimal("0.00")},
              "warnings": {"raised": 0, "amount": Decimal("0.00"), "pending": 0, "confirmed": 0, "dismissed": 0,
                           "other": 0, "confirmed_amount": Decimal("0.00"), "block": 0},
