@@ -14,6 +14,7 @@ from api import (
     auth,
     bank_intake,
     cases,
+    circulars,
     cli,
     complaints,
     docs_assets,
@@ -35,6 +36,7 @@ from api import (
     statistics,
     warning_files,
     warnings,
+    work_reports,
     workflow_docs,
 )
 from api import notifications as notifications_api
@@ -50,7 +52,8 @@ migrate = Migrate()
 # The resources, in the order the API document lists them.
 BLUEPRINTS = (health.blp, orgs.blp, accounts.blp, indicators.blp, notifications_api.blp, documents.blp, evidence.blp,
               payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp, warnings.blp,
-              warning_files.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp, registers.blp)
+              warning_files.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp, registers.blp,
+              circulars.blp, work_reports.blp)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 

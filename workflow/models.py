@@ -3,6 +3,7 @@ from workflow import (  # noqa: F401  # noqa: F401
     bank_intake,
     budget,
     cases,  # noqa: F401
+    circulars,  # noqa: F401
     complaints,
     documents,  # noqa: F401
     evidence,  # noqa: F401
@@ -12,6 +13,7 @@ from workflow import (  # noqa: F401  # noqa: F401
     scheduling,  # noqa: F401
     verification,
     warning_files,  # noqa: F401
+    work_reports,  # noqa: F401
 )
 from workflow import outbox as notification_models  # noqa: F401
 from workflow.monitoring import models as monitoring_models  # noqa: F401

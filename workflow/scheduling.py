@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from workflow import cases, deadlines, message_builders, outbox
+from workflow import cases, circulars, deadlines, message_builders, outbox
 from workflow.case_records import Case
 from workflow.db import AwareDateTime, db, insert_if_absent, locked, utcnow
 from workflow.errors import DomainError
@@ -180,13 +180,19 @@ class CheckResult:
     escalated: list[int] = field(default_factory=list)
     overdue: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    # circulars of common problems (workflow.circulars): (circular, recipient) reminded, and the
+    # circulars whose issuer was told who has not answered by the due date
+    circular_reminders: list[tuple[int, int]] = field(default_factory=list)
+    circulars_overdue: list[int] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.reminded or self.escalated or self.overdue or self.failed)
+        return bool(self.reminded or self.escalated or self.overdue or self.failed or self.circular_reminders
+                    or self.circulars_overdue)
 
     def __str__(self) -> str:
         return (f"{len(self.reminded)} reminded, {len(self.escalated)} escalated, "
-                f"{len(self.overdue)} marked overdue, {len(self.failed)} failed")
+                f"{len(self.overdue)} marked overdue, {len(self.failed)} failed, "
+                f"{len(self.circular_reminders)} circular reminders, {len(self.circulars_overdue)} circulars overdue")
 
 
 # --- the building blocks ---------------------------------------------------------------------
@@ -416,6 +422,9 @@ def run_deadline_checks(now: dt.datetime | None = None) -> CheckResult:
     result = CheckResult()
     send_reminders(now, result)
     escalate_overdue(now, result)
+    reminded, overdue = circulars.run_circular_checks(now)
+    result.circular_reminders += reminded
+    result.circulars_overdue += overdue
     return result
 
 
