@@ -257,7 +257,7 @@ def _figure_line(label: str, figures: dict) -> str:
     parts = []
     payments, warnings, cases = figures.get("payments"), figures.get("warnings"), figures.get("cases")
     if payments:
-        parts.append(f"监控支付{payments['screened']}笔、金额{payments['amount']}元，拦截{payments['intercepted']}笔")
+        parts.append(f"监控支付{payments['screened']}笔、金额{payments['amount']}元，拦截{payments.get('intercepted', 0)}笔")
     if warnings:
         rate = f"，确认率{warnings['confirmation_rate']}%" if warnings.get("confirmation_rate") else ""
         parts.append(f"发出预警{warnings['raised']}条，其中确认违规{warnings['confirmed']}条、"
