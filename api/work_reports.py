@@ -1,5 +1,7 @@
 """Reports up the levels (Art. 11(五), 25(三)): a city or county finance department's periodic work
 report to the finance department above, and major problems reported at once."""
+import json
+
 import marshmallow as ma
 from flask import request, send_file
 from flask.views import MethodView
@@ -161,7 +163,7 @@ def _problem_input() -> tuple[dict, list]:
     if request.mimetype == "multipart/form-data":
         text = request.form.get("problem")
         try:
-            body = ma.utils.json.loads(text) if text is not None else None
+            body = json.loads(text) if text is not None else None
         except ValueError:
             raise Invalid("the problem part is not JSON", {"problem": ["not JSON"]}) from None
         limit = current().evidence_max_bytes
