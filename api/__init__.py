@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import Migrate
 
+import console
 import workflow.models  # noqa: F401  (registers every domain table)
 from api import (
     accounts,
@@ -89,6 +90,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         api.register_blueprint(blueprint)
     exports.document(api.spec)
     app.register_blueprint(docs_assets.blp)
+    console.register(app)  # the web console at /, signed in by session (console/)
     errors.register(app)
     headers.register(app)
     app.before_request(auth.load_actor)

@@ -52,23 +52,25 @@ def _pg_url(base: str, schema: str) -> str:
 
 def _app_config(url: str, folder: Path) -> dict:
     return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "FUNDWATCH_UPLOAD_DIR": str(folder / "uploads"),
-            "SMTP_URL": None}
+            "SMTP_URL": None, "FUNDWATCH_SECRET_KEY": "test-" + uuid.uuid4().hex}
 
 
 class DemoState:
     """What the demo load left that is not in the database: the users' ids and plain tokens."""
 
-    def __init__(self, user_ids: dict[str, int], tokens: dict[str, str]):
+    def __init__(self, user_ids: dict[str, int], tokens: dict[str, str], logins: dict[str, dict]):
         self.user_ids = user_ids
         self.tokens = tokens
+        self.logins = logins  # the console's: {key: {"email", "password"}}
         self.data = demo_data.read_demo()
 
 
 def _load_demo() -> DemoState:
     users = demo_data.load_demo()
     tokens = demo_data.issue_demo_tokens()
+    logins = demo_data.set_demo_passwords()
     db.session.commit()
-    return DemoState({key: user.id for key, user in users.items()}, tokens)
+    return DemoState({key: user.id for key, user in users.items()}, tokens, logins)
 
 
 class SessionDatabase:
@@ -324,6 +326,7 @@ def demo(app, database):
     d = Demo()
     d.users = {key: by_id[user_id] for key, user_id in state.user_ids.items()}
     d.tokens = dict(state.tokens)
+    d.logins = copy.deepcopy(state.logins)
     d.data = copy.deepcopy(state.data)
     return d
 
@@ -346,3 +349,5 @@ as_other_unit = _party("other_unit")
 as_bank = _party("bank")
 as_other_bank = _party("other_bank")
 as_oversight = _party("oversight")
+as_department = _party("department")
+as_province_department = _party("province_department")

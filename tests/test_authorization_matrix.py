@@ -32,7 +32,8 @@ from workflow.parties import org_by_code
 from workflow.statistics import local_today
 
 PARTIES = ("finance", "city_finance", "county_finance", "competent", "other_competent", "unit", "other_unit",
-           "bank", "other_bank", "oversight")
+           "bank", "other_bank", "oversight", "department")
+DEPARTMENT = "653000-SCJG"  # the prefecture's market regulation bureau: receives what is not finance's (Art. 11(三))
 ANONYMOUS = "no token"
 
 EVERYONE = frozenset(PARTIES)
@@ -77,6 +78,7 @@ def _action(ids):
 
 
 W = "/api/v1/warnings/{warning}"
+HANDED_ON = "/api/v1/warnings/{transferred}"  # a warning of the unit handed on to the department in _build
 MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/health"): Op(EVERYONE, public=True),
     ("GET", "/api/v1/orgs"): Op(EVERYONE, why="a list of what is in reach"),
@@ -149,6 +151,11 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("POST", W + "/steps/{step}/record"): Op(IN_CHARGE, _record),
     ("POST", W + "/confirm"): Op(IN_CHARGE, _json(lambda ids: {"rung": "warning"})),
     ("POST", W + "/dismiss"): Op(IN_CHARGE, _json(lambda ids: {"reason": "核实无误"})),
+    ("POST", W + "/transfer"): Op(IN_CHARGE, _json(lambda ids: {
+        "receiver_code": DEPARTMENT, "matters": ["收款单位无证经营"], "basis": "《无证无照经营查处办法》"}),
+                                   why="finance of the unit's jurisdiction (Art. 11(三)); 409 once decided"),
+    ("POST", HANDED_ON + "/close-transfer"): Op(IN_CHARGE, _json(lambda ids: {"summary": "有关部门已处理"}),
+                                                why="409 until the department answered"),
     ("GET", "/api/v1/focus-list"): Op(FINANCE),
     ("GET", "/api/v1/bank-refusals"): Op(EVERYONE, why="a list of what is in reach"),
     ("POST", "/api/v1/bank-refusals"): Op(frozenset({"bank"}), _json(lambda ids: {
@@ -261,6 +268,10 @@ def _build(parties) -> dict:
                                               "employer": "克州政协机关", "title": "科员",
                                               "account": "6222000011113333"})
     assert filed.status_code == 201
+    _, transferred = held_payment(city)
+    handed = city.post(f"/api/v1/warnings/{transferred}/transfer", json={
+        "receiver_code": DEPARTMENT, "matters": ["收款单位涉嫌虚开发票"], "basis": "《中华人民共和国发票管理办法》"})
+    assert handed.status_code == 201, handed.get_json()
     account_change = unit.post("/api/v1/account-changes", json={
         "unit_code": UNIT, "number": "3009000109200012345", "change": "changed", "changed_on": "2021-03-01"})
     assert account_change.status_code == 201, account_change.get_json()
@@ -303,7 +314,7 @@ def _build(parties) -> dict:
     return {
         "account": next(a["id"] for a in unit.get("/api/v1/accounts").get_json()["items"]),
         "notification": notification, "dead_letter": dead.id, "payment": payment["id"],
-        "voucher": payment["voucher_no"], "payee": filed.get_json()["id"], "warning": warning_id,
+        "voucher": payment["voucher_no"], "payee": filed.get_json()["id"], "warning": warning_id, "transferred": transferred,
         "complaint": city.get("/api/v1/complaints").get_json()["items"][0]["id"], "case": case_id,
         "trigger": "publish_notice", "evidence": upload.get_json()["id"], "document": documents[0]["id"],
         "machine": "unit-case", "receipt_code": receipt.get_json()["receipt_code"],

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from workflow import budget
 from workflow.db import db
 from workflow.parties import Actor, Organisation, User, create_org, org_by_code
+from workflow.sign_in import new_password, set_password
 from workflow.tokens import issue_token
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "data" / "demo_kizilsu_2021.json"
@@ -54,3 +55,16 @@ def issue_demo_tokens(days: int = 365) -> dict[str, str]:
         _, plain = issue_token(user, days=days, label="demo")
         tokens[spec["key"]] = plain
     return tokens
+
+
+def set_demo_passwords() -> dict[str, dict[str, str]]:
+    """A fresh random password for every demo user, for the console: ``{key: {"email",
+    "password"}}``, keyed like the tokens. Only the hashes are stored; the passwords are in
+    the answer alone (``demo load`` writes them to ``instance/demo-logins.json``)."""
+    logins = {}
+    for spec in read_demo()["users"]:
+        user = db.session.execute(sa.select(User).where(User.email == spec["email"])).scalar_one()
+        password = new_password()
+        set_password(user, password)
+        logins[spec["key"]] = {"email": user.email, "password": password}
+    return logins

@@ -11,6 +11,7 @@ from workflow import (  # noqa: F401  # noqa: F401
     parties,
     registers,  # noqa: F401
     scheduling,  # noqa: F401
+    step_requests,
     verification,
     warning_files,  # noqa: F401
     work_reports,  # noqa: F401

@@ -137,7 +137,7 @@ class MonitoringWarning(db.Model):
     article: Mapped[str] = mapped_column(sa.String(40))
     message: Mapped[str] = mapped_column(sa.String(500))
     rule_set_version: Mapped[int | None]
-    status: Mapped[str] = mapped_column(sa.String(12), default="open")
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")  # transfer_closed: 15
     status_reason: Mapped[str | None] = mapped_column(sa.Text)
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))  # the case it became
     version: Mapped[int] = mapped_column(default=1)
