@@ -24,6 +24,7 @@ department or a unit the circulars it received. Journal stream ``circular:<id>``
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
@@ -38,6 +39,8 @@ from workflow.machines.circular import CIRCULAR, CIRCULAR_ANSWER, PENDING
 from workflow.parties import Actor, Organisation, require
 from workflow.settings import local_zone
 from workflow.status_writes import checked_status
+
+log = logging.getLogger(__name__)
 
 REMIND = "remind"  # effect kinds remind_N (N working days left), and overdue
 OVERDUE = "overdue"
@@ -469,7 +472,7 @@ def run_circular_checks(now: dt.datetime) -> tuple[list[tuple[int, int]], list[i
                                 issuer=circular.issuer, recipient=answer.org, days_left=offset), now=now)
                             reminded.append((circular.id, answer.org_id))
             db.session.commit()
-        except Exception:
+        except Exception:  # one circular's failure must not stop the others (nor the case checks' result)
             db.session.rollback()
-            raise
+            log.exception("circular %s: reminders or overdue notice failed; retried on the next run", circular_id)
     return reminded, overdue
