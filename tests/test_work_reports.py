@@ -118,7 +118,8 @@ def test_art11_5_a_major_problem_is_told_to_the_level_above_at_once(as_city_fina
     assert as_county_finance.get(f"/api/v1/major-problems/{problem['id']}").status_code == 404
     county = as_county_finance.post("/api/v1/major-problems", json={"title": "县级重大问题", "description": "情况"})
     assert county.status_code == 201
-    assert (f"major_problem:{county.get_json()['id']}:reported", org_by_code(CITY).id) in _told("major_problem_reported")
+    told = _told("major_problem_reported")
+    assert (f"major_problem:{county.get_json()['id']}:reported", org_by_code(CITY).id) in told
 
 
 def test_art11_5_bad_input_is_422_naming_the_field(as_city_finance):

@@ -279,7 +279,8 @@ def report_problem(actor: Actor, data: dict, *, uploads: list[tuple[bytes, str |
             units_of(actor, Organisation.id))).scalars())
         unknown = [c for c in codes if c not in known]
         if unknown:
-            raise Invalid("a unit is not in your region", {"unit_codes": [f"no unit {', '.join(unknown)} in your region"]})
+            raise Invalid("a unit is not in your region",
+                          {"unit_codes": [f"no unit {', '.join(unknown)} in your region"]})
     checked = [checked_upload(d, f, t, max_bytes) for d, f, t in uploads]
     now = now or utcnow()
     problem = MajorProblem(org_id=actor.org_id, upper_id=upper.id, upper=upper, title=title, description=description,
@@ -293,7 +294,8 @@ def report_problem(actor: Actor, data: dict, *, uploads: list[tuple[bytes, str |
     db.session.flush()
     record(actor, stream_of("major_problem", problem.id), "reported", {
         "title": title, "description": description, "amount": problem.amount, "unit_codes": codes,
-        "upper_code": upper.code, "files": [{"file_id": r.id, "filename": r.filename, "sha256": r.sha256} for r in rows]},
+        "upper_code": upper.code,
+        "files": [{"file_id": r.id, "filename": r.filename, "sha256": r.sha256} for r in rows]},
         now, new_stream=True)
     outbox.notify(**message_builders.major_problem_reported(problem, reporter=problem.org, upper=upper), now=now)
     for c in checked:
