@@ -31,6 +31,7 @@ from api import (
     journal,
     orgs,
     payees,
+    payment_plans,
     payments,
     registers,
     rules,
@@ -51,10 +52,10 @@ fields.register_openapi_types(api)  # once: the spec each app builds maps these 
 migrate = Migrate()
 
 # The resources, in the order the API document lists them.
-BLUEPRINTS = (health.blp, orgs.blp, accounts.blp, indicators.blp, notifications_api.blp, documents.blp, evidence.blp,
-              payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp, warnings.blp,
-              warning_files.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp, registers.blp,
-              circulars.blp, work_reports.blp)
+BLUEPRINTS = (health.blp, orgs.blp, accounts.blp, indicators.blp, payment_plans.blp, notifications_api.blp,
+              documents.blp, evidence.blp, payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp,
+              warnings.blp, warning_files.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp,
+              registers.blp, circulars.blp, work_reports.blp)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
@@ -83,6 +84,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     cases.register_schemas(api.spec)
     rules.register_schemas(api.spec)
+    payment_plans.register_schemas(api.spec)
     warnings.register_schemas(api.spec)
     warning_files.register_schemas(api.spec)
 

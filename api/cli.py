@@ -111,12 +111,13 @@ def revoke(token_id):
 @click.option("--logins-file", default=None,
               help="Where to write the demo users' console logins (default instance/demo-logins.json).")
 def load(if_empty, tokens_file, logins_file):
-    """Load the 2021 克州政协 demo budget and write demo tokens and console logins."""
+    """Load the 2021 克州政协 demo budget with its monthly payment plans, and write demo tokens and
+    console logins."""
     tokens_file = tokens_file or os.path.join(current_app.instance_path, "demo-tokens.json")
     logins_file = logins_file or os.path.join(current_app.instance_path, "demo-logins.json")
     loaded = demo.database_is_empty()
     if loaded:
-        demo.load_demo()
+        demo.load_demo(payment_plans=True)
         click.echo("demo data loaded")
     elif not if_empty:
         raise click.ClickException("the database is not empty; use --if-empty to skip")

@@ -60,6 +60,10 @@ class WarningSchema(ma.Schema):
     unit_name = ma.fields.Function(lambda w: w.unit.name, metadata={"type": "string"})
     payment = ma.fields.Nested(WarningPaymentSchema, allow_none=True)
     rule_set_version = Integer(allow_none=True)
+    rule_set_department = ma.fields.Function(
+        lambda w: w.rule_set_department.code if w.rule_set_department_id is not None else None, metadata={
+            "type": "string", "nullable": True,
+            "description": "the finance department whose rule set (at rule_set_version) raised it (Art. 5-7)"})
     case_id = Integer(allow_none=True)
     version = Integer()
     created_at = AwareDateTime()

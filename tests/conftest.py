@@ -35,6 +35,7 @@ from api import create_app
 from workflow import demo as demo_data
 from workflow.db import db
 from workflow.parties import User
+from workflow.tokens import issue_token
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
@@ -66,9 +67,12 @@ class DemoState:
 
 
 def _load_demo() -> DemoState:
-    users = demo_data.load_demo()
-    tokens = demo_data.issue_demo_tokens()
-    logins = demo_data.set_demo_passwords()
+    # Without the finance departments' second officers (issue 12): each is another recipient of
+    # its department's messages, which the tests count per department. The tests of four eyes
+    # add them (``as_finance_second``, ...).
+    users = demo_data.load_demo(second_officers=False)
+    tokens = demo_data.issue_demo_tokens(second_officers=False)
+    logins = demo_data.set_demo_passwords(second_officers=False)
     db.session.commit()
     return DemoState({key: user.id for key, user in users.items()}, tokens, logins)
 
@@ -342,6 +346,23 @@ def _party(key):
 as_finance = _party("finance")
 as_city_finance = _party("city_finance")
 as_county_finance = _party("county_finance")
+
+
+def _second_officer(key):
+    """The demo's second officer of a finance department (four eyes, issue 12), added to this
+    test's database as ``flask demo load`` adds it, with a token of its own."""
+    @pytest.fixture(name=f"as_{key}")
+    def fixture(client, demo):
+        user = demo_data.add_second_officers()[key]
+        _, token = issue_token(user, days=30, label="demo")
+        db.session.commit()
+        return PartyClient(client, token, user, user.org)
+    return fixture
+
+
+as_finance_second = _second_officer("finance_second")
+as_city_finance_second = _second_officer("city_finance_second")
+as_county_finance_second = _second_officer("county_finance_second")
 as_competent = _party("competent")
 as_other_competent = _party("other_competent")
 as_unit = _party("unit")

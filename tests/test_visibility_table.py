@@ -81,6 +81,8 @@ TABLE = {
     "journal: the transfer (matters, outcome)":      "yes yes no no no no no no no yes",
     "inbox: the transfer":                           "no no no no yes no no no no yes",
     "own list (GET /documents): the transfer letter": "no yes no no no no no no no yes",
+    "payment plan (用款计划, 10(二)1)":                 "yes yes no yes yes no no no no no",
+    "journal: payment plan":                         "yes yes no yes yes no no no no no",
 }
 
 
@@ -154,6 +156,12 @@ def build_scenario(parties) -> dict:
                                               "account": "6222000011113333"})
     assert filed.status_code == 201, filed.get_json()
     ids["payee"] = filed.get_json()["id"]
+    planned = unit.post("/api/v1/payment-plans", json=[{
+        "unit_code": UNIT, "month": "2021-06", "functional_code": "2010201", "economic_code": "30201",
+        "amount": "2500.00"}])
+    assert planned.status_code == 201, planned.get_json()
+    ids["plan"] = planned.get_json()["items"][0]["id"]
+    assert city.post(f"/api/v1/payment-plans/{ids['plan']}/approve").status_code == 200
     report = parties["_anonymous"].post("/api/v1/complaints", json={
         "unit_code": UNIT, "description": "现金报销大额差旅费", "reporter_name": "王举报"},
         environ_base={"REMOTE_ADDR": "203.0.113.9"})
@@ -240,6 +248,10 @@ def observe(client, ids: dict) -> dict[str, str]:
     seen["payment"] = _mark(_ok(client, f"/api/v1/payments/{ids['payment']}"))
     seen["bank account of the unit"] = _mark(_ok(client, f"/api/v1/accounts/{ids['account']}"))
     seen["individual payee filing (Art. 16)"] = _mark(_ok(client, f"/api/v1/payees/{ids['payee']}"))
+    plan = _json(client, f"/api/v1/payment-plans/{ids['plan']}")
+    quota = client.get("/api/v1/payment-plans/quota?month=2021-06").get_json()["items"]
+    assert (plan is not None) == any(q["plan_id"] == ids["plan"] for q in quota)  # the quota view: same reach
+    seen["payment plan (用款计划, 10(二)1)"] = _mark(plan is not None)
     complaint = client.get(f"/api/v1/complaints/{ids['complaint']}")
     assert complaint.status_code in (200, 403, 404)
     seen["complaint (Art. 20)"] = _mark(complaint.status_code == 200)
@@ -255,6 +267,7 @@ def observe(client, ids: dict) -> dict[str, str]:
     seen["journal: payment"] = _mark(_ok(client, f"/api/v1/payments/{ids['payment']}/events"))
     seen["journal: account"] = _mark(_ok(client, f"/api/v1/accounts/{ids['account']}/events"))
     seen["journal: payee"] = _mark(_ok(client, f"/api/v1/payees/{ids['payee']}/events"))
+    seen["journal: payment plan"] = _mark(_ok(client, f"/api/v1/payment-plans/{ids['plan']}/events"))
     seen["journal: complaint"] = _mark(client.get(f"/api/v1/complaints/{ids['complaint']}/events").status_code == 200)
 
     handed_on = _json(client, f"/api/v1/warnings/{ids['transferred']}")

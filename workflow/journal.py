@@ -18,7 +18,8 @@ stream              actions
 ``complaint:<id>``  received, triaged
 ``document:<id>``   issued, acknowledged
 ``evidence:<id>``   uploaded, joined (a warning-stage file that became part of the case file)
-``ruleset:<org>``   published (a new rule-set version, by that finance department)
+``ruleset:<org>``   drafted, edited, published (a rule-set draft of that finance department and
+                    the version a second officer published from it, Art. 5-7, 12)
 ``settlement:<id>`` reported (one entry per settlement report of that bank)
 ``token:<id>``      issued, revoked
 ``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一)),
@@ -27,6 +28,8 @@ stream              actions
 ``payee:<id>``      filed, changed, confirmed, rejected (individual payees, Art. 16)
 ``reimbursement:<id>`` approved (an approved 归垫 entered by finance, Art. 13(三)5, 13(四))
 ``special_fund_rules:<id>`` filed, attached, approved, rejected (Art. 17)
+``payment_plan:<id>`` filed, amended, refiled, revised (by the unit, Art. 10(三)15), approved,
+                    returned (by finance, Art. 10(二)1)
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
 ``joint_investigation:<warning id>`` joint_investigation_requested, response_added, file_added,
                     step_reminded, step_overdue (kept apart
@@ -92,7 +95,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "complaint": ("received", "triaged"),
     "document": ("issued", "acknowledged"),
     "evidence": ("uploaded", "joined"),
-    "ruleset": ("published",),
+    "ruleset": ("drafted", "edited", "published"),
     "settlement": ("reported",),
     "token": ("issued", "revoked"),
     "user": ("password_set",),
@@ -101,6 +104,7 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "payee": ("filed", "changed", "confirmed", "rejected"),
     "reimbursement": ("approved",),
     "special_fund_rules": ("filed", "attached", "approved", "rejected"),
+    "payment_plan": ("filed", "amended", "refiled", "revised", "approved", "returned"),
     "outbox": ("retried",),
     "circular": ("issued", "answered", "closed"),
     "work_report": ("drafted", "edited", "submitted"),

@@ -18,3 +18,4 @@ from workflow import (  # noqa: F401  # noqa: F401
 )
 from workflow import outbox as notification_models  # noqa: F401
 from workflow.monitoring import models as monitoring_models  # noqa: F401
+from workflow.monitoring import plans as payment_plans  # noqa: F401

@@ -8,7 +8,7 @@ organisation and kind: each once across schedulers); work_reports (one per finan
 and period, with the figures of the period), major_problems and major_problem_files.
 
 Revision ID: 0031_results_use
-Revises: 0021_step_requests
+Revises: 0023_payment_plans
 Create Date: 2026-11-29 17:58:42.213721
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0031_results_use'
-down_revision = '0021_step_requests'
+down_revision = '0023_payment_plans'
 branch_labels = None
 depends_on = None
 
