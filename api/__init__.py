@@ -15,6 +15,7 @@ from api import (
     auth,
     bank_intake,
     cases,
+    circulars,
     cli,
     complaints,
     docs_assets,
@@ -37,6 +38,7 @@ from api import (
     statistics,
     warning_files,
     warnings,
+    work_reports,
     workflow_docs,
 )
 from api import notifications as notifications_api
@@ -53,7 +55,7 @@ migrate = Migrate()
 BLUEPRINTS = (health.blp, orgs.blp, accounts.blp, indicators.blp, payment_plans.blp, notifications_api.blp,
               documents.blp, evidence.blp, payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp,
               warnings.blp, warning_files.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp,
-              registers.blp)
+              registers.blp, circulars.blp, work_reports.blp)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 

@@ -14,6 +14,7 @@ so that what the others then do cannot hide a leak.
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from notifications.inbox import InboxNotification
 from workflow.db import db
 from workflow.outbox import OutboxMessage
 from workflow.parties import org_by_code
+from workflow.statistics import local_today
 
 PARTIES = ("finance", "city_finance", "county_finance", "competent", "other_competent", "unit", "other_unit",
            "bank", "other_bank", "oversight", "department")
@@ -54,6 +56,7 @@ class Op:
 
 
 NAMED_IN_BODY = (403, 404, 422)
+_FUTURE = local_today() + dt.timedelta(days=30)  # a circular's self-check is due after today
 
 
 def _json(build):
@@ -220,6 +223,31 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/documents/{document}/signed-copy"): Op(SEES_UNIT, why="the unit returned it in _build"),
     ("GET", "/api/v1/documents/{document}/events"): Op(SEES_UNIT),
     ("POST", "/api/v1/documents/{document}/acknowledge"): Op(frozenset({"unit"})),
+    ("GET", "/api/v1/circulars"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/circulars"): Op(FINANCE, _json(lambda ids: {
+        "from": "2021-01-01", "to": "2021-12-31", "due_on": _FUTURE.isoformat()}),
+        why="a finance department with no competent department at its level gets 422"),
+    ("GET", "/api/v1/circulars/{circular}"): Op(SEES_UNIT, why="sent to the competent department and its units"),
+    ("POST", "/api/v1/circulars/{circular}/close"): Op(frozenset({"city_finance"}), why="its issuer"),
+    ("GET", "/api/v1/circulars/{circular}/answers"): Op(SEES_UNIT),
+    ("POST", "/api/v1/circulars/{circular}/answers"): Op(frozenset({"competent", "unit"}), _json(lambda ids: {
+        "result": "已自查"})),
+    ("GET", "/api/v1/circular-files/{circular_file}/download"): Op(IN_CHARGE | {"unit"},
+                                                                   why="the unit's answer: not its department's"),
+    ("GET", "/api/v1/work-reports"): Op(FINANCE, why="the reports of the caller's region"),
+    ("POST", "/api/v1/work-reports"): Op(frozenset({"city_finance", "county_finance"}), _json(lambda ids: {
+        "from": "2021-01-01", "to": "2021-12-31"}), why="the province reports to no level above"),
+    ("GET", "/api/v1/work-reports/overview"): Op(FINANCE, lambda ids: {"query_string": {
+        "from": "2021-01-01", "to": "2021-12-31"}}),
+    ("GET", "/api/v1/work-reports/{work_report}"): Op(IN_CHARGE, why="the city's report: itself and the province"),
+    ("PATCH", "/api/v1/work-reports/{work_report}"): Op(frozenset({"city_finance"}), _json(lambda ids: {
+        "narrative": "工作情况"})),
+    ("POST", "/api/v1/work-reports/{work_report}/submit"): Op(frozenset({"city_finance"})),
+    ("GET", "/api/v1/major-problems"): Op(FINANCE, why="the problems reported in the caller's region"),
+    ("POST", "/api/v1/major-problems"): Op(frozenset({"city_finance", "county_finance"}), _json(lambda ids: {
+        "title": "重大问题", "description": "情况"}), why="the province reports to no level above"),
+    ("GET", "/api/v1/major-problems/{major_problem}"): Op(IN_CHARGE),
+    ("GET", "/api/v1/major-problem-files/{major_problem_file}/download"): Op(IN_CHARGE),
     ("GET", "/api/v1/workflow/{machine}"): Op(EVERYONE),
     ("GET", "/api/v1/workflow/warning/steps"): Op(EVERYONE),
     ("GET", "/api/v1/workflow/{machine}.svg"): Op(EVERYONE),
@@ -296,6 +324,19 @@ def _build(parties, second) -> dict:
                          content_type="multipart/form-data",
                          data={"file": (io.BytesIO("管理办法".encode()), "管理办法.txt", "text/plain")})
     assert attached.status_code == 200, attached.get_json()
+    circular = city.post("/api/v1/circulars", json={
+        "from": "2021-01-01", "to": "2021-12-31", "recipients": ["653000-301"], "include_units": True,
+        "case_ids": [case_id], "due_on": _FUTURE.isoformat()})
+    assert circular.status_code == 201, circular.get_json()
+    answer = unit.post(f"/api/v1/circulars/{circular.get_json()['id']}/answers", content_type="multipart/form-data",
+                       data={"result": "已自查", "file": (io.BytesIO("自查报告".encode()), "自查报告.txt", "text/plain")})
+    assert answer.status_code == 201, answer.get_json()
+    work_report = city.post("/api/v1/work-reports", json={"from": "2021-01-01", "to": "2021-06-30"})
+    assert work_report.status_code == 201, work_report.get_json()
+    problem = city.post("/api/v1/major-problems", content_type="multipart/form-data", data={
+        "problem": '{"title": "重大问题", "description": "情况"}',
+        "file": (io.BytesIO("情况报告".encode()), "情况报告.txt", "text/plain")})
+    assert problem.status_code == 201, problem.get_json()
     receipt = parties[ANONYMOUS].post("/api/v1/complaints", environ_base={"REMOTE_ADDR": "203.0.113.10"}, json={
         "unit_code": UNIT, "description": "现金报销大额差旅费", "reporter_phone": "13800001111"})
     assert receipt.status_code == 201
@@ -319,6 +360,9 @@ def _build(parties, second) -> dict:
         "reimbursement": reimbursement.get_json()["id"], "special_fund_rules": special_fund_rules.get_json()["id"],
         "step": step, "response": response, "warning_file": attached.get_json()["id"],
         "dept": "653000-CZ", "rule_draft": own_draft.get_json()["id"], "their_draft": their_draft.get_json()["id"],
+        "circular": circular.get_json()["id"], "circular_file": answer.get_json()["files"][0]["id"],
+        "work_report": work_report.get_json()["id"], "major_problem": problem.get_json()["id"],
+        "major_problem_file": problem.get_json()["files"][0]["id"],
     }
 
 

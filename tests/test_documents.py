@@ -53,6 +53,12 @@ SAMPLES = {
         ['<p class="addressee"><span class="fill">克州财政局管辖范围内各部门、各单位</span>：',
          "多次以现金支付公务接待费", "责令整改", "克州财政局管辖范围内各部门、各单位", "本地区各部门、各单位",
          "第二十一条第（五）项"]),
+    "problem_circular": (
+        {"period": "2026年1月1日至2026年2月28日", "circulated_to": "中国人民政治协商会议克孜勒苏柯尔克孜自治州委员会及所属预算单位",
+         "findings": ["单位1：发出预警3条，其中确认违规2条", "合计：发出预警3条"], "cases": ["案例1：某单位，现金支付超限"],
+         "due_on": "2026-03-20"},
+        ["2026年1月1日至2026年2月28日", "单位1：发出预警3条", "案例1：某单位，现金支付超限", "2026年3月20日",
+         "第十一条第（四）项", "自查自纠"]),
     "referral_letter": (
         {"subject_name": "克州政协机关", "violation": "拒不执行处理决定", "materials": ["违规问题处理单"]},
         ["克州政协机关", "拒不执行处理决定", "违规问题处理单", "第二十三条", "重点监督检查对象"]),
@@ -74,7 +80,8 @@ SAMPLES = {
         {"violation": "虚报整改情况", "effective_date": "2026-04-01"},
         ["虚报整改情况", "2026年4月1日", "终止", "申请仲裁或提起民事诉讼"]),
 }
-ADDRESSEES = {"referral_letter": "653000-SJ", "transfer_letter": "653000-SCJG", "bank_rectification_notice": "BANK-ICBC-KZ",
+ADDRESSEES = {"referral_letter": "653000-SJ", "transfer_letter": "653000-SCJG", "problem_circular": "653000-301",
+              "bank_rectification_notice": "BANK-ICBC-KZ",
               "bank_criticism_notice": "BANK-ICBC-KZ", "agreement_termination_notice": "BANK-ICBC-KZ"}
 
 

@@ -23,6 +23,7 @@ PAYMENT = O(voucher_no="V-1", amount=Decimal("1500.00"), status="accepted", bank
 WARNING = O(id=21, unit=UNIT, payment=PAYMENT, article="第十三条（二）1", message="现金支付超限")
 STEP = O(id=31, created_at=NOW)
 REQUEST = O(org_id=BANK.id, org=BANK, finance_id=FINANCE.id, finance=FINANCE, due_at=DEADLINE, appointment_at=None)
+CIRCULAR = O(id=91, number="2026年第3号", due_on=dt.date(2026, 10, 20))
 ITEM = {"warning_id": 81, "voucher_number": "V-1", "payee_name": "克州迎宾馆", "amount": Decimal("1500.00"),
         "level": "block", "level_label": "拦截", "rule": "cash_over_limit", "rule_title": "现金支付超限额",
         "article": "第十三条（二）1⑦", "message": "现金支付超限",
@@ -70,6 +71,15 @@ def _built() -> list[dict]:
                        finance=FINANCE),
         mb.complaint_received(O(id=71, subject_text="某单位", channel="phone", recorded_by_name="李科员"), finance=FINANCE, unit=None, summary="公务接待超标",
                               now=NOW),
+        mb.circular_issued(CIRCULAR, document=O(id=53, kind="problem_circular", number="2026年第3号",
+                                                title="关于预算执行动态监控发现共性问题的通报"),
+                           issuer=FINANCE, recipient=COMPETENT),
+        mb.circular_reminder(CIRCULAR, key="k", issuer=FINANCE, recipient=COMPETENT, days_left=0),
+        mb.circular_overdue(CIRCULAR, key="k", issuer=FINANCE, missing=[COMPETENT, UNIT]),
+        mb.work_report_submitted(O(id=92, period_first=dt.date(2026, 1, 1), period_last=dt.date(2026, 3, 31)),
+                                 reporter=FINANCE, upper=O(id=16, name="新疆维吾尔自治区财政厅", kind="finance")),
+        mb.major_problem_reported(O(id=93, title="套取专项资金", description="虚列支出", amount=Decimal("1250000.00")),
+                                  reporter=FINANCE, upper=O(id=16, name="新疆维吾尔自治区财政厅", kind="finance")),
         *mb.warning_raised(UNIT, [ITEM, {**ITEM, "warning_id": 82, "level": "warn", "rule": "official_card_required",
                                          "article": "第十三条（二）2"}],
                            batch="screening:81", finance=FINANCE, competent=COMPETENT, banks=[BANK]),

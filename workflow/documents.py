@@ -5,7 +5,7 @@ fields it needs, the party kind it is addressed to and the article it rests on.
 
 - 约谈通知书 and 实地核证通知书 follow annexes 1 and 2 of the regulation (Art. 11(二)3);
 - 关注函 (Art. 11(二)4), 处理决定 (Art. 21(二)), 书面责令整改意见 (Art. 21(三)),
-  通报 (Art. 21(五)), 移送函 (Art. 23);
+  通报 (Art. 21(五)), 移送函 (Art. 23), 问题通报 of common problems (Art. 11(四));
 - to the department that owns a matter outside finance's remit: 移交函 (Art. 11(三));
 - to agent banks: 整改通知 (Art. 22(一)(二)), 通报批评及扣减服务费 and 终止代理协议 (Art. 22(三)).
 
@@ -179,6 +179,12 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     # the scope the action chose (``circulated_to``: how the notice names them, its salutation).
     Kind("public_notice", "关于预算执行动态监控违规问题的通报", "通报", art(21, 5), ("unit", "competent", "finance"),
          (req("subject_name"), req("violation"), req("handling", "lines"), req("circulated_to"), opt("scope"))),
+    # Art. 11(四): common problems, typical cases and risks circulated to the same-level competent
+    # departments (and, as finance chooses, their units), who check themselves by ``due_on``
+    # (workflow.circulars). Addressed to the first department, circulated to the others.
+    Kind("problem_circular", "关于预算执行动态监控发现共性问题的通报", "问题通报", art(11, 4), ("competent",),
+         (req("period"), req("circulated_to"), req("findings", "lines"), opt("cases", "lines"),
+          opt("requirements", "lines"), req("due_on", "date"))),
     Kind("referral_letter", "预算执行动态监控违规问题移送函", "移送函", art(23), ("oversight",),
          (req("subject_name"), req("violation"), opt("handling", "lines"), opt("materials", "lines")),
          within_finance=True),

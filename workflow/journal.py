@@ -108,6 +108,9 @@ STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "special_fund_rules": ("filed", "attached", "approved", "rejected"),
     "payment_plan": ("filed", "amended", "refiled", "revised", "approved", "returned"),
     "outbox": ("retried",),
+    "circular": ("issued", "answered", "closed"),
+    "work_report": ("drafted", "edited", "submitted"),
+    "major_problem": ("reported",),
 }
 ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(a for actions in STREAM_ACTIONS.values() for a in actions))
 

@@ -350,3 +350,47 @@ def complaint_received(complaint, *, finance, unit, summary: str, now: dt.dateti
                          "by_phone": complaint.channel == "phone", "recorded_by": complaint.recorded_by_name,
                          "path": f"/api/v1/complaints/{complaint.id}"},
                 org_ids=[finance.id])
+
+
+# --- use of the results (workflow.circulars, workflow.work_reports) ------------------------
+
+def circular_issued(circular, *, document, issuer, recipient) -> dict:
+    """Art. 11(四): a recipient receives a circular of common problems, to check itself by its due date."""
+    return dict(key=f"circular:{circular.id}:issued:{recipient.id}", template="circular_issued",
+                org_ids=[recipient.id],
+                context={"issuer_name": issuer.name, "recipient_name": recipient.name,
+                         "document_number": document.number, "document_title": document.title,
+                         "due_on": circular.due_on.isoformat(), "path": f"/api/v1/circulars/{circular.id}"})
+
+
+def circular_reminder(circular, *, key: str, issuer, recipient, days_left: int) -> dict:
+    """Art. 11(四): a recipient that has not answered is reminded of the due date."""
+    return dict(key=key, template="circular_reminder", org_ids=[recipient.id],
+                context={"issuer_name": issuer.name, "recipient_name": recipient.name,
+                         "document_number": circular.number, "due_on": circular.due_on.isoformat(),
+                         "days_left": days_left, "path": f"/api/v1/circulars/{circular.id}"})
+
+
+def circular_overdue(circular, *, key: str, issuer, missing: Sequence) -> dict:
+    """Art. 11(四): the issuing finance department learns who has not answered by the due date."""
+    return dict(key=key, template="circular_overdue", org_ids=[issuer.id],
+                context={"recipient_name": issuer.name, "document_number": circular.number,
+                         "due_on": circular.due_on.isoformat(), "missing": [o.name for o in missing],
+                         "path": f"/api/v1/circulars/{circular.id}/answers"})
+
+
+def work_report_submitted(report, *, reporter, upper) -> dict:
+    """Art. 11(五): the finance department above receives a work report of the level below."""
+    return dict(key=f"work_report:{report.id}:submitted", template="work_report_submitted", org_ids=[upper.id],
+                context={"reporter_name": reporter.name, "recipient_name": upper.name,
+                         "period": f"{report.period_first.isoformat()}—{report.period_last.isoformat()}",
+                         "path": f"/api/v1/work-reports/{report.id}"})
+
+
+def major_problem_reported(problem, *, reporter, upper) -> dict:
+    """Art. 11(五): a major problem is reported to the finance department above at once."""
+    return dict(key=f"major_problem:{problem.id}:reported", template="major_problem_reported", org_ids=[upper.id],
+                context={"reporter_name": reporter.name, "recipient_name": upper.name, "title": problem.title,
+                         "description": problem.description,
+                         "amount": str(problem.amount) if problem.amount is not None else None,
+                         "path": f"/api/v1/major-problems/{problem.id}"})

@@ -3,6 +3,7 @@ from workflow import (  # noqa: F401  # noqa: F401
     bank_intake,
     budget,
     cases,  # noqa: F401
+    circulars,  # noqa: F401
     complaints,
     documents,  # noqa: F401
     evidence,  # noqa: F401
@@ -13,6 +14,7 @@ from workflow import (  # noqa: F401  # noqa: F401
     step_requests,
     verification,
     warning_files,  # noqa: F401
+    work_reports,  # noqa: F401
 )
 from workflow import outbox as notification_models  # noqa: F401
 from workflow.monitoring import models as monitoring_models  # noqa: F401

@@ -70,7 +70,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column
 
-from workflow import cases, deadlines, message_builders, outbox
+from workflow import cases, circulars, deadlines, message_builders, outbox
 from workflow.case_records import Case
 from workflow.db import AwareDateTime, db, insert_if_absent, locked, utcnow
 from workflow.errors import DomainError
@@ -197,16 +197,22 @@ class CheckResult:
     step_reminded: list[int] = field(default_factory=list)
     step_overdue: list[int] = field(default_factory=list)
     step_failed: list[int] = field(default_factory=list)
+    # circulars of common problems (workflow.circulars): (circular, recipient) reminded, and the
+    # circulars whose issuer was told who has not answered by the due date
+    circular_reminders: list[tuple[int, int]] = field(default_factory=list)
+    circulars_overdue: list[int] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.reminded or self.escalated or self.overdue or self.failed
-                    or self.step_reminded or self.step_overdue or self.step_failed)
+                    or self.step_reminded or self.step_overdue or self.step_failed
+                    or self.circular_reminders or self.circulars_overdue)
 
     def __str__(self) -> str:
         return (f"{len(self.reminded)} reminded, {len(self.escalated)} escalated, "
                 f"{len(self.overdue)} marked overdue, {len(self.failed)} failed; verification steps: "
                 f"{len(self.step_reminded)} reminded, {len(self.step_overdue)} overdue told to finance, "
-                f"{len(self.step_failed)} failed")
+                f"{len(self.step_failed)} failed; circulars: {len(self.circular_reminders)} reminders, "
+                f"{len(self.circulars_overdue)} overdue told to finance")
 
 
 # --- the building blocks ---------------------------------------------------------------------
@@ -440,6 +446,9 @@ def run_deadline_checks(now: dt.datetime | None = None) -> CheckResult:
     escalate_overdue(now, result)
     remind_step_requests(now, result)
     tell_overdue_step_requests(now, result)
+    reminded, overdue = circulars.run_circular_checks(now)
+    result.circular_reminders += reminded
+    result.circulars_overdue += overdue
     return result
 
 

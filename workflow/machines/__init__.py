@@ -9,11 +9,14 @@ and the lifecycles of the records verification decides on (:mod:`.lifecycle`):
 - :mod:`.payment` — a payment's status (Art. 11, 28(三));
 - :mod:`.payee` — an individual payee filing's confirmation (Art. 16);
 - :mod:`.special_fund_rules` — a unit's internal rules for a special fund, approved by finance (Art. 17);
-- :mod:`.payment_plan` — a monthly payment plan's status (Art. 10(二)1, 10(三)15).
+- :mod:`.payment_plan` — a monthly payment plan's status (Art. 10(二)1, 10(三)15);
+- :mod:`.circular` — a circular of common problems, its recipients' self-check answers, a work report
+  sent up a level (Art. 11(四)(五)).
 """
 from __future__ import annotations
 
 from workflow.machines.bank_case import MACHINE as BANK_CASE
+from workflow.machines.circular import CIRCULAR, CIRCULAR_ANSWER, WORK_REPORT
 from workflow.machines.base import NEW, CaseMachine
 from workflow.machines.lifecycle import Lifecycle
 from workflow.machines.payee import LIFECYCLE as PAYEE
@@ -25,7 +28,8 @@ from workflow.machines.warning import LIFECYCLE as WARNING
 
 MACHINES: dict[str, CaseMachine] = {m.name: m for m in (UNIT_CASE, BANK_CASE)}
 SUBJECT_KINDS = {"unit_case": "unit", "bank_case": "bank"}
-LIFECYCLES: dict[str, Lifecycle] = {m.name: m for m in (WARNING, PAYMENT, PAYEE, SPECIAL_FUND_RULES, PAYMENT_PLAN)}
+LIFECYCLES: dict[str, Lifecycle] = {m.name: m for m in (WARNING, PAYMENT, PAYEE, SPECIAL_FUND_RULES, PAYMENT_PLAN,
+                                                         CIRCULAR, CIRCULAR_ANSWER, WORK_REPORT)}
 
 __all__ = ["BANK_CASE", "LIFECYCLES", "MACHINES", "NEW", "PAYEE", "PAYMENT", "PAYMENT_PLAN", "SPECIAL_FUND_RULES",
            "SUBJECT_KINDS", "UNIT_CASE", "WARNING", "CaseMachine", "Lifecycle"]
