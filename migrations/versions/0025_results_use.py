@@ -7,8 +7,8 @@ answer), circular_effects (the scheduler's reminders and overdue reports, unique
 organisation and kind: each once across schedulers); work_reports (one per finance department
 and period, with the figures of the period), major_problems and major_problem_files.
 
-Revision ID: 0031_results_use
-Revises: 0023_payment_plans
+Revision ID: 0025_results_use
+Revises: 0024_indicator_execution
 Create Date: 2026-11-29 17:58:42.213721
 
 """
@@ -17,8 +17,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0031_results_use'
-down_revision = '0023_payment_plans'
+revision = '0025_results_use'
+down_revision = '0024_indicator_execution'
 branch_labels = None
 depends_on = None
 
