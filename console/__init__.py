@@ -22,6 +22,10 @@ from workflow.db import db
 from workflow.errors import DomainError
 from workflow.settings import Settings
 
+# Once, at import: a blueprint takes no more setup after its first app, and every app built
+# (each test's, each worker's) registers it again.
+presentation.register(bp)
+
 # The console's pages are framed by nothing, load nothing from elsewhere, and run no script
 # but the app's own files.
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -102,6 +106,5 @@ def register(app: Flask) -> None:
         WTF_CSRF_CHECK_DEFAULT=False,  # checked by the console's gate; the API takes tokens, not cookies
         WTF_CSRF_TIME_LIMIT=settings.session_hours * 3600,
     )
-    presentation.register(bp)
     csrf.init_app(app)
     app.register_blueprint(bp)
