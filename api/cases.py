@@ -196,4 +196,5 @@ class CaseEvents(MethodView):
         stmt = (sa.select(CaseEvent).where(CaseEvent.case_id == case.id)
                 .options(sa.orm.joinedload(CaseEvent.actor), sa.orm.joinedload(CaseEvent.party)))
         actor = current_actor()
-        return paginate(stmt, CaseEvent.id, args, shown=lambda event: case_records.event_as_seen_by(actor, event))
+        return paginate(stmt, CaseEvent.id, args,
+                        shown=lambda events: [case_records.event_as_seen_by(actor, e) for e in events])

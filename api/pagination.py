@@ -55,16 +55,16 @@ def paginate(stmt, id_column, args: dict, reach: Reach | None = None, shown=None
     predicate gives at most a page of ids in id order (its index), the pages are merged and the
     first ``limit + 1`` ids kept; a ``walk`` predicate is tested along the primary key.
 
-    ``shown``: what of each row the caller is shown (e.g. a withheld event), applied to a page's
-    rows and to a file's alike."""
+    ``shown``: what the caller is shown of a list of rows (e.g. withheld events, or figures read
+    for the rows together), applied to each page's rows and to each of a file's batches alike."""
     after = decode_cursor(args["cursor"]) if args.get("cursor") else None
     fmt = requested_format(args)
     if fmt is not None:
         batches = _batches(stmt, id_column, reach, after)
-        return export(([shown(row) for row in batch] for batch in batches) if shown else batches, fmt)
+        return export((shown(batch) for batch in batches) if shown else batches, fmt)
     rows, more = _page(stmt, id_column, reach, after, args["limit"])
     cursor = encode_cursor(sa.inspect(rows[-1]).identity[0]) if more else None
-    return {"items": [shown(row) for row in rows] if shown else rows, "next_cursor": cursor}
+    return {"items": shown(rows) if shown else rows, "next_cursor": cursor}
 
 
 EXPORT_BATCH = 1000

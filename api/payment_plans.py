@@ -230,20 +230,24 @@ class Quota(MethodView):
         reach: the approved amount in force, the counted payments on its indicator in its month, what
         remains, and whether it is over (filters `month`, `year`, `unit_code`, `economic_code`)."""
         actor = current_actor()
-        page = paginate(_filtered(plans.plans_for(actor, visibility=False), args), PaymentPlan.id, args,
-                        plans.reach(actor))
-        paid = plans.paid_by_plan(page["items"])
-        items = []
-        for plan in page["items"]:
-            approved, spent = plan.approved_amount, paid[plan.id]
-            items.append({
-                "plan_id": plan.id, "unit_code": plan.unit_code, "indicator_id": plan.indicator_id,
-                "month": plan.month_text, "functional_code": plan.indicator.functional_code,
-                "economic_code": plan.indicator.economic_code, "project": plan.indicator.project,
-                "status": plan.status, "approved": approved, "paid": spent,
-                "remaining": None if approved is None else approved - spent,
-                "over": spent > (approved if approved is not None else 0)})
-        return {"items": items, "next_cursor": page["next_cursor"]}
+        return paginate(_filtered(plans.plans_for(actor, visibility=False), args), PaymentPlan.id, args,
+                        plans.reach(actor), shown=_quota_items)
+
+
+def _quota_items(rows: list[PaymentPlan]) -> list[dict]:
+    """Each plan against what was paid on its indicator in its month (one query for the rows)."""
+    paid = plans.paid_by_plan(rows)
+    items = []
+    for plan in rows:
+        approved, spent = plan.approved_amount, paid[plan.id]
+        items.append({
+            "plan_id": plan.id, "unit_code": plan.unit_code, "indicator_id": plan.indicator_id,
+            "month": plan.month_text, "functional_code": plan.indicator.functional_code,
+            "economic_code": plan.indicator.economic_code, "project": plan.indicator.project,
+            "status": plan.status, "approved": approved, "paid": spent,
+            "remaining": None if approved is None else approved - spent,
+            "over": spent > (approved if approved is not None else 0)})
+    return items
 
 
 @blp.route("/payment-plans/<int:plan_id>")
