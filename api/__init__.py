@@ -31,6 +31,7 @@ from api import (
     payees,
     payments,
     registers,
+    reports,
     rules,
     statistics,
     warning_files,
@@ -50,7 +51,8 @@ migrate = Migrate()
 # The resources, in the order the API document lists them.
 BLUEPRINTS = (health.blp, orgs.blp, accounts.blp, indicators.blp, notifications_api.blp, documents.blp, evidence.blp,
               payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp, warnings.blp,
-              warning_files.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp, registers.blp)
+              warning_files.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp, reports.blp,
+              registers.blp)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
