@@ -468,7 +468,8 @@ def prepare_notice(actor: Actor, *, kind: str, issuer: Organisation, addressee: 
 
 def issue_document(actor: Actor, *, kind: str, issuer: Organisation, addressee: Organisation,
                    context: dict, case_id: int | None = None, warning_id: int | None = None,
-                   circulate_to: Sequence[Organisation] = (), now: dt.datetime | None = None) -> Document:
+                   circulate_to: Sequence[Organisation] = (), now: dt.datetime | None = None,
+                   extra: dict | None = None) -> Document:
     """Issue a numbered notice in the caller's transaction (no commit here).
 
     Only finance issues notices (Art. 25), in the name of its own department (the
@@ -481,7 +482,7 @@ def issue_document(actor: Actor, *, kind: str, issuer: Organisation, addressee: 
     kind, wrong addressee, missing or bad context fields, each named).
     """
     return prepare_notice(actor, kind=kind, issuer=issuer, addressee=addressee, context=context, case_id=case_id,
-                          warning_id=warning_id, circulate_to=circulate_to, now=now).issue()
+                          warning_id=warning_id, circulate_to=circulate_to, now=now, extra=extra).issue()
 
 
 def _recipients(spec: Kind, addressee: Organisation,
