@@ -29,7 +29,7 @@ migrate: install
 
 run: migrate
 	$(FLASK) demo load --if-empty
-	@echo "Demo tokens: instance/demo-tokens.json. API: http://127.0.0.1:$(PORT)/api/v1/docs"
+	@echo "Console: http://127.0.0.1:$(PORT)/ (logins: instance/demo-logins.json). API tokens: instance/demo-tokens.json, http://127.0.0.1:$(PORT)/api/v1/docs"
 	@# The scheduler (deadline checks, outbox delivery, digest) runs beside gunicorn and
 	@# is stopped with it: when either exits (a second scheduler on the same SQLite file
 	@# refuses to start), or make is interrupted (Ctrl-C) or terminated. The scheduler

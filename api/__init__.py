@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import Migrate
 
+import console
 import workflow.models  # noqa: F401  (registers every domain table)
 from api import (
     accounts,
@@ -29,6 +30,7 @@ from api import (
     journal,
     orgs,
     payees,
+    payment_plans,
     payments,
     registers,
     reports,
@@ -49,10 +51,10 @@ fields.register_openapi_types(api)  # once: the spec each app builds maps these 
 migrate = Migrate()
 
 # The resources, in the order the API document lists them.
-BLUEPRINTS = (health.blp, orgs.blp, accounts.blp, indicators.blp, notifications_api.blp, documents.blp, evidence.blp,
-              payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp, warnings.blp,
-              warning_files.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp, reports.blp,
-              registers.blp)
+BLUEPRINTS = (health.blp, orgs.blp, accounts.blp, indicators.blp, payment_plans.blp, notifications_api.blp,
+              documents.blp, evidence.blp, payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp,
+              warnings.blp, warning_files.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp,
+              reports.blp, registers.blp)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
@@ -81,6 +83,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     cases.register_schemas(api.spec)
     rules.register_schemas(api.spec)
+    payment_plans.register_schemas(api.spec)
     warnings.register_schemas(api.spec)
     warning_files.register_schemas(api.spec)
 
@@ -88,6 +91,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         api.register_blueprint(blueprint)
     exports.document(api.spec)
     app.register_blueprint(docs_assets.blp)
+    console.register(app)  # the web console at /, signed in by session (console/)
     errors.register(app)
     headers.register(app)
     app.before_request(auth.load_actor)

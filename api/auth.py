@@ -7,6 +7,10 @@ from workflow.parties import Actor
 from workflow.tokens import authenticate
 
 PUBLIC_BLUEPRINTS = {"api-docs", "swagger-ui-assets"}
+# Blueprints that sign their users in on their own (the console, by session cookie, its forms
+# CSRF-protected). The API reads bearer tokens only and never the session, so a cookie a
+# browser sends along cannot act on the API (no CSRF there).
+SESSION_BLUEPRINTS = {"console"}
 
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
@@ -38,7 +42,7 @@ def _is_public(endpoint: str | None) -> bool:
 
 def load_actor() -> None:
     """``before_request`` hook: resolve the token once, or refuse with 401."""
-    if request.method == "OPTIONS" or _is_public(request.endpoint):
+    if request.method == "OPTIONS" or request.blueprint in SESSION_BLUEPRINTS or _is_public(request.endpoint):
         return
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

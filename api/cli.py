@@ -13,7 +13,7 @@ from api.audit import audit_cli
 from api.payments_cli import payments_cli
 from api.scheduler import deadlines_cli, scheduler_command
 from notifications.cli import outbox_cli
-from workflow import demo
+from workflow import demo, sign_in
 from workflow.db import analyse, db
 from workflow.errors import DomainError
 from workflow.parties import User, org_by_code
@@ -45,6 +45,30 @@ def create_user(org_code, name, email):
     db.session.add(user)
     db.session.commit()
     click.echo(f"user {user.id} created in {org.code} ({org.kind})")
+
+
+@users_cli.command("set-password")
+@click.option("--email", required=True, help="The user's e-mail.")
+@click.option("--random", "random_", is_flag=True, help="Make a random password and print it once.")
+@click.option("--password", default=None,
+              help="The password; asked for (not echoed, twice) when neither this nor --random is given.")
+def set_password(email, random_, password):
+    """Set a user's console password (stored as a scrypt hash; sessions opened before end)."""
+    user = db.session.execute(sa.select(User).where(User.email == email)).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"no user {email}")
+    if random_:
+        password = sign_in.new_password()
+    elif not password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        sign_in.set_password(user, password)
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"password set for {email}")
+    if random_:
+        click.echo(password)
 
 
 @tokens_cli.command("issue")
@@ -84,12 +108,16 @@ def revoke(token_id):
 @demo_cli.command("load")
 @click.option("--if-empty", is_flag=True, help="Do nothing if the database has data.")
 @click.option("--tokens-file", default=None, help="Where to write demo tokens (default instance/demo-tokens.json).")
-def load(if_empty, tokens_file):
-    """Load the 2021 克州政协 demo budget and write demo tokens."""
+@click.option("--logins-file", default=None,
+              help="Where to write the demo users' console logins (default instance/demo-logins.json).")
+def load(if_empty, tokens_file, logins_file):
+    """Load the 2021 克州政协 demo budget with its monthly payment plans, and write demo tokens and
+    console logins."""
     tokens_file = tokens_file or os.path.join(current_app.instance_path, "demo-tokens.json")
+    logins_file = logins_file or os.path.join(current_app.instance_path, "demo-logins.json")
     loaded = demo.database_is_empty()
     if loaded:
-        demo.load_demo()
+        demo.load_demo(payment_plans=True)
         click.echo("demo data loaded")
     elif not if_empty:
         raise click.ClickException("the database is not empty; use --if-empty to skip")
@@ -98,6 +126,10 @@ def load(if_empty, tokens_file):
     if loaded or not os.path.exists(tokens_file):
         _write_tokens(tokens_file, demo.issue_demo_tokens())
         click.echo(f"demo tokens written to {tokens_file}")
+    if loaded or not os.path.exists(logins_file):
+        # new random passwords each time the file is written: none is ever kept in the repository
+        _write_tokens(logins_file, demo.set_demo_passwords())
+        click.echo(f"demo console logins written to {logins_file}")
     db.session.commit()
     if loaded:  # plans costed on the loaded tables, not on the empty ones (PostgreSQL)
         analyse(*db.metadata.tables)

@@ -10,7 +10,7 @@ from api.evidence import DOWNLOAD_HEADERS
 from api.fields import AwareDateTime, Integer
 from api.orgs import OrgRefSchema
 from api.pagination import PageQuery, page_schema, paginate
-from api.pdf import render_pdf
+from workflow.pdf import render_pdf
 from workflow import documents
 from workflow.db import db
 from workflow.documents import KINDS, Document

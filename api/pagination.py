@@ -7,7 +7,7 @@ import base64
 import marshmallow as ma
 import sqlalchemy as sa
 
-from api import exports
+from api.exports import FORMATS, export, requested_format
 from api.fields import INT_MAX, Integer
 from workflow.db import db
 from workflow.errors import Invalid
@@ -17,7 +17,7 @@ from workflow.scoping import Reach
 class PageQuery(ma.Schema):
     limit = Integer(load_default=50, validate=ma.validate.Range(min=1, max=1000))
     cursor = ma.fields.String(load_default=None)
-    format = ma.fields.String(load_default=None, validate=ma.validate.OneOf(("json", *exports.FORMATS)),
+    format = ma.fields.String(load_default=None, validate=ma.validate.OneOf(("json", *FORMATS)),
                               metadata={"description": "json (a page, the default), or csv / xlsx: every row "
                                                        "from the cursor on, as a file (also by Accept)"})
 
@@ -58,10 +58,10 @@ def paginate(stmt, id_column, args: dict, reach: Reach | None = None, shown=None
     ``shown``: what of each row the caller is shown (e.g. a withheld event), applied to a page's
     rows and to a file's alike."""
     after = decode_cursor(args["cursor"]) if args.get("cursor") else None
-    fmt = exports.requested_format(args)
+    fmt = requested_format(args)
     if fmt is not None:
         batches = _batches(stmt, id_column, reach, after)
-        return exports.export(([shown(row) for row in batch] for batch in batches) if shown else batches, fmt)
+        return export(([shown(row) for row in batch] for batch in batches) if shown else batches, fmt)
     rows, more = _page(stmt, id_column, reach, after, args["limit"])
     cursor = encode_cursor(sa.inspect(rows[-1]).identity[0]) if more else None
     return {"items": [shown(row) for row in rows] if shown else rows, "next_cursor": cursor}

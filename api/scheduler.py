@@ -40,8 +40,8 @@ Why it is built this way (APScheduler 3.x pitfalls, from its FAQ and issue track
   in a signal handler: the signals are taken with ``sigwait`` (issue 16, see :func:`serve`).
 
 ``flask --app wsgi deadlines run [--now 2026-12-01T09:00+08:00]`` runs the same checks once, at
-the given time (default: now): reminders and escalation, the digest if its time of day has
-passed, then outbox delivery.
+the given time (default: now): reminders and escalation of cases, reminders and overdue notices
+of verification steps, the digest if its time of day has passed, then outbox delivery.
 """
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import io
 
+from flask import request
+
 from api.inputs import text_problem
 from workflow.errors import Invalid
 
@@ -34,4 +36,22 @@ def read_csv(raw: bytes, field: str = "file") -> list[dict]:
         cleaned = {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip() != ""}
         if cleaned:
             rows.append(cleaned)
+    return rows
+
+
+def incoming_rows(noun: str) -> list:
+    """The rows of a bulk upload as sent: a multipart CSV in field ``file``, or a JSON array
+    (or ``{"items": [...]}``); at least one row."""
+    if request.files:
+        upload = request.files.get("file")
+        if upload is None:
+            raise Invalid("no file uploaded", {"file": ["missing"]})
+        rows = read_csv(upload.read())
+    else:
+        body = request.get_json(silent=True)
+        rows = body.get("items") if isinstance(body, dict) else body
+        if not isinstance(rows, list):
+            raise Invalid(f"expected a JSON array of {noun}", {"_": ["expected a JSON array or {\"items\": [...]}"]})
+    if not rows:
+        raise Invalid(f"no {noun} to load", {"_": ["no rows"]})
     return rows

@@ -1,4 +1,5 @@
-"""Warnings and their verification (疑点核实, Art. 11(二)); the focus list (Art. 11(二)4)."""
+"""Warnings and their verification (疑点核实, Art. 11(二)); handing on what is not finance's
+(移交, Art. 11(三)); the focus list (Art. 11(二)4)."""
 from dataclasses import replace
 
 import marshmallow as ma
@@ -12,7 +13,7 @@ from api.pagination import PageQuery, page_schema, paginate
 from api.warning_files import StepRecordSchema, WarningFileSchema
 from workflow import verification
 from workflow.db import db
-from workflow.machines import MACHINES
+from workflow.machines import MACHINES, WARNING
 from workflow.machines.base import fields_schema
 from workflow.monitoring.models import (
     PAYMENT_STATUSES,
@@ -31,7 +32,8 @@ UNIT_CASE = MACHINES["unit_case"]
 
 blp = Blueprint("warnings", __name__, url_prefix="/api/v1",
                 description="Warnings (预警/疑点): verification steps, answers, confirmation into cases, "
-                            "dismissal (Art. 11(二)-(三)); the focus list (Art. 11(二)4)")
+                            "dismissal, transfer to the department that owns a matter outside finance's remit "
+                            "(Art. 11(二)-(三)); the focus list (Art. 11(二)4)")
 
 
 class WarningPaymentSchema(ma.Schema):
@@ -58,10 +60,29 @@ class WarningSchema(ma.Schema):
     unit_name = ma.fields.Function(lambda w: w.unit.name, metadata={"type": "string"})
     payment = ma.fields.Nested(WarningPaymentSchema, allow_none=True)
     rule_set_version = Integer(allow_none=True)
+    rule_set_department = ma.fields.Function(
+        lambda w: w.rule_set_department.code if w.rule_set_department_id is not None else None, metadata={
+            "type": "string", "nullable": True,
+            "description": "the finance department whose rule set (at rule_set_version) raised it (Art. 5-7)"})
     case_id = Integer(allow_none=True)
     version = Integer()
     created_at = AwareDateTime()
     closed_at = AwareDateTime(allow_none=True)
+
+
+class StepRequestSchema(ma.Schema):
+    """A party the step asks (Art. 11(二)2-5), until when, and what came of it."""
+
+    org_code = ma.fields.String()
+    org_kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))
+    due_date = ma.fields.Date(allow_none=True, metadata={
+        "description": "local date; due at the end of that working day (a day off: of the next working day)"})
+    due_at = AwareDateTime(allow_none=True, metadata={"description": "the moment it is due (23:59:59 local)"})
+    answered_at = AwareDateTime(allow_none=True, metadata={"description": "when the party answered (None: not yet)"})
+    response_id = Integer(allow_none=True, metadata={"description": "the answer that answered it"})
+    reminded_at = AwareDateTime(allow_none=True, metadata={"description": "when the party was last reminded"})
+    overdue_at = AwareDateTime(allow_none=True, metadata={
+        "description": "when finance was told it went unanswered past its due date"})
 
 
 class StepSchema(ma.Schema):
@@ -74,6 +95,12 @@ class StepSchema(ma.Schema):
     document_id = Integer(allow_none=True)
     created_by_id = Integer(allow_none=True)
     created_at = AwareDateTime()
+    due_date = ma.fields.Date(allow_none=True, metadata={
+        "description": "what the step asks is due at the end of this local working day (None: no date)"})
+    due_at = AwareDateTime(allow_none=True)
+    asked = ma.fields.List(ma.fields.Nested(StepRequestSchema), metadata={
+        "description": "the parties the step asks (documents: the unit and the carrying bank; interview: the unit; "
+                       "focus letter: the unit and its competent department; joint investigation: the oversight body)"})
     record = ma.fields.Nested(StepRecordSchema, allow_none=True, metadata={
         "description": "what an interview or an on-site check ended with (Art. 11(二)3), once recorded"})
 
@@ -82,13 +109,28 @@ class ResponseSchema(ma.Schema):
     id = Integer()
     warning_id = Integer()
     kind = ma.fields.String(validate=ma.validate.OneOf(tuple(dict.fromkeys(RESPONSE_KINDS.values()))), metadata={
-        "description": "explanation (unit), materials (competent, bank), findings (oversight)"})
+        "description": "explanation (unit), materials (competent, bank), findings (oversight), "
+                       "outcome (the department a warning was handed on to, Art. 11(三))"})
     org_code = ma.fields.String()
     org_kind = ma.fields.String(validate=ma.validate.OneOf(ORG_KINDS))
     text = ma.fields.String()
     evidence_ref = ma.fields.String(allow_none=True)
+    step_id = Integer(allow_none=True, metadata={"description": "the step this answers, if it names one"})
     files = ma.fields.List(ma.fields.Nested(WarningFileSchema), metadata={
         "description": "attached by the party that answered (POST .../responses/{id}/files)"})
+    created_at = AwareDateTime()
+
+
+class TransferSchema(ma.Schema):
+    """A warning handed on to the department that owns the matter (移交, Art. 11(三))."""
+
+    id = Integer()
+    warning_id = Integer()
+    receiver_code = ma.fields.String()
+    receiver_name = ma.fields.String()
+    details = ma.fields.Dict(metadata={"description": "the transfer's fields: matters, basis, reply_by, materials"})
+    document_id = Integer(allow_none=True, metadata={"description": "the numbered 移交函"})
+    created_by_id = Integer(allow_none=True)
     created_at = AwareDateTime()
 
 
@@ -96,6 +138,8 @@ class WarningDetailSchema(WarningSchema):
     steps = ma.fields.List(ma.fields.Nested(StepSchema))
     responses = ma.fields.List(ma.fields.Nested(ResponseSchema))
     document_ids = ma.fields.List(Integer())
+    transfer = ma.fields.Nested(TransferSchema, allow_none=True, metadata={
+        "description": "finance and the receiver only (Art. 11(三)); null otherwise"})
 
 
 class WarningQuery(PageQuery):
@@ -172,11 +216,14 @@ def _confirm_body(rung: str) -> type[ma.Schema]:
 
 
 CONFIRM_BODIES = {f"WarningConfirm.{rung}": _confirm_body(rung) for rung in CASE_RUNGS}
+# The bodies of the warning table's rows that take input (transfer, close_transfer), as the
+# warning lifecycle generates them from the rows' fields: what the domain loads them with.
+ROW_BODIES = dict(WARNING.schemas)
 
 
 def register_schemas(spec) -> None:
-    """Each step kind's and each confirmation rung's body as a component (called once per app)."""
-    for name, schema in {**STEP_BODIES, **CONFIRM_BODIES}.items():
+    """Each step kind's, confirmation rung's and warning row's body as a component (called once per app)."""
+    for name, schema in {**STEP_BODIES, **CONFIRM_BODIES, **{f"warning.{t}": s for t, s in ROW_BODIES.items()}}.items():
         spec.components.schema(name, {"description": schema.__doc__} if schema.__doc__ else None, schema=schema)
 
 
@@ -188,6 +235,9 @@ class ResponseCreateSchema(ma.Schema):
     text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=10000))
     evidence_ref = ma.fields.String(validate=ma.validate.Length(max=200),
                                     metadata={"description": "an evidence id, voucher or file number held elsewhere"})
+    step_id = Integer(validate=ma.validate.Range(min=1), metadata={
+        "description": "the step answered: one of this warning's that asked the caller (422 otherwise); "
+                       "left out, the answer answers each of the caller's open requests on the warning"})
 
 
 class ConfirmSchema(ma.Schema):
@@ -200,6 +250,14 @@ class ConfirmSchema(ma.Schema):
 
     rung = ma.fields.String(required=True, validate=ma.validate.OneOf(CASE_RUNGS))
     release_payment = _release_payment(load_default=False)
+
+
+class RowBodySchema(ma.Schema):
+    """A warning row's fields, loaded by the domain with the row's schema (a field the row does
+    not take is named and refused); documented as the component ``warning.<trigger>``."""
+
+    class Meta:
+        unknown = ma.INCLUDE
 
 
 class DismissSchema(ma.Schema):
@@ -287,7 +345,8 @@ class WarningResponses(MethodView):
     @blp.arguments(ResponseCreateSchema)
     @blp.response(201, ResponseSchema)
     def post(self, data, warning_id):
-        """The unit explains; its competent department, the bank or the oversight body asked add theirs."""
+        """The unit explains; its competent department, the bank or the oversight body asked add
+        theirs; the department a warning was handed on to answers with its outcome (Art. 11(三))."""
         response = verification.add_response(current_actor(), warning_id, data)
         db.session.commit()
         return response
@@ -316,6 +375,36 @@ class WarningDismiss(MethodView):
     def post(self, data, warning_id):
         """Dismiss with a reason; a held payment is released. 409 if decided already."""
         warning = verification.dismiss(current_actor(), warning_id, data)
+        db.session.commit()
+        return warning
+
+
+@blp.route("/warnings/<int:warning_id>/transfer")
+class WarningTransferView(MethodView):
+    @blp.doc(requestBody={"content": {"application/json": {"schema": _ref("warning.transfer")}}})
+    @blp.arguments(RowBodySchema)
+    @blp.response(201, TransferSchema)
+    def post(self, data, warning_id):
+        """Hand an open or verifying warning on to the department that owns the matter, outside
+        finance's remit (移交, Art. 11(三)), with a numbered 移交函 to it; the receiver and the unit
+        are told. A held payment stays held until the transfer is closed. Finance of the unit's
+        jurisdiction only; 409 if decided already, 422 naming the field (a receiver that is not a
+        department in reach: ``receiver_code``)."""
+        handed = verification.transfer(current_actor(), warning_id, data)
+        db.session.commit()
+        return handed
+
+
+@blp.route("/warnings/<int:warning_id>/close-transfer")
+class WarningCloseTransfer(MethodView):
+    @blp.doc(requestBody={"content": {"application/json": {"schema": _ref("warning.close_transfer")}}})
+    @blp.arguments(RowBodySchema)
+    @blp.response(200, WarningSchema)
+    def post(self, data, warning_id):
+        """Close a transferred warning once the receiver answered with its outcome (移交办结, Art.
+        11(三)); a held payment is released (or refused with ``payment: refuse``). 409 before the
+        receiver answered or unless transferred."""
+        warning = verification.close_transfer(current_actor(), warning_id, data)
         db.session.commit()
         return warning
 

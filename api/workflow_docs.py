@@ -1,4 +1,4 @@
-"""The case machines, the warning and payment lifecycles and the verification steps as data:
+"""The case machines, the warning, payment and payment-plan lifecycles and the verification steps as data:
 each table as JSON, and the machines as diagrams drawn from them."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from workflow.machines.diagram import render_svg
 from workflow.verification_steps import STEP_KINDS
 
 blp = Blueprint("workflow", __name__, url_prefix="/api/v1",
-                description="The state machines of cases (Art. 21-24) and the lifecycles of warnings and "
-                            "payments (Art. 11, 28), derived from their tables")
+                description="The state machines of cases (Art. 21-24) and the lifecycles of warnings, "
+                            "payments (Art. 11, 28) and payment plans (Art. 10(二)1), derived from their tables")
 
 
 def machine_named(name: str) -> CaseMachine | Lifecycle:
@@ -43,7 +43,7 @@ class MachineTable(MethodView):
         """States and transitions (trigger, source, dest, roles, guards, fields, article,
         documents, notifications), escalation on overdue and proposals to finance, of
         ``unit-case`` and ``bank-case``; the states a record is created in and the rows that
-        move it, of the ``warning`` and ``payment`` lifecycles."""
+        move it, of the ``warning``, ``payment`` and ``payment-plan`` lifecycles."""
         return machine_named(name).describe()
 
 

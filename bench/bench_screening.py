@@ -10,7 +10,8 @@ overall and per batch along the series (first batches against last: no collapse 
 The payments are built from the demo budget (克州政协机关 2021): the demo unit's indicators and
 accounts are cloned for ``--units`` synthetic units, and each payment draws an indicator in
 proportion to its budget with an amount that brings most indicators near (some past) their
-budget by the end, plus a realistic sprinkle of cash, official-card items, individuals (half
+budget by the end (each basic indicator planned at a twelfth a month and approved, so that the
+payment-plan rule holds each month to its quota), plus a realistic sprinkle of cash, official-card items, individuals (half
 filed), real-fund transfers (half with an exception), unbudgeted codes, luxury words and
 unknown accounts — so the rules fire as they would, not on nothing.
 
@@ -55,13 +56,15 @@ EARMARKED = {"30108": ("克州社会保险事业管理局", "缴纳基本养老�
 
 
 def build_world(units: int) -> dict:
-    """Load the demo, then clone its unit (indicators, accounts) ``units`` times; file half of
-    a pool of individual payees. Returns what the payment generator draws from."""
+    """Load the demo, then clone its unit (indicators, accounts) ``units`` times, with each basic
+    indicator's approved monthly plans; file half of a pool of individual payees. Returns what the
+    payment generator draws from."""
     from workflow import demo
     from workflow.accounts import BankAccount
     from workflow.budget import Indicator
     from workflow.db import db, utcnow
     from workflow.monitoring.models import PayeeRegistration
+    from workflow.monitoring.plans import PaymentPlan
     from workflow.parties import Organisation, org_by_code
 
     demo.load_demo()
@@ -101,6 +104,13 @@ def build_world(units: int) -> dict:
     db.session.execute(sa.insert(BankAccount), accounts)
     db.session.execute(sa.insert(Indicator), inds)
     db.session.execute(sa.insert(PayeeRegistration), people)
+    basic = db.session.execute(sa.select(Indicator.id, Indicator.unit_id, Indicator.year, Indicator.amount).where(
+        Indicator.unit_id >= first_id, Indicator.expenditure_kind == "basic")).all()
+    db.session.execute(sa.insert(PaymentPlan), [
+        {"unit_id": unit_id, "indicator_id": ind_id, "year": year, "month": month, "amount": share,
+         "approved_amount": share, "status": "approved", "uneven": False, "filed_at": now, "decided_at": now}
+        for ind_id, unit_id, year, amount in basic for share in [(amount / 12).quantize(Decimal("0.01"))]
+        for month in range(1, 13)])
     if db.engine.dialect.name == "postgresql":  # explicit ids above: move the sequence past them
         db.session.execute(sa.text("SELECT setval(pg_get_serial_sequence('organisations', 'id'), "
                                    "(SELECT max(id) FROM organisations))"))

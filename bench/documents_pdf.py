@@ -1,4 +1,4 @@
-"""Notices as PDF: seconds per notice typeset by WeasyPrint (api.pdf.render_pdf) from an interview
+"""Notices as PDF: seconds per notice typeset by WeasyPrint (workflow.pdf.render_pdf) from an interview
 notice's HTML, and the PDF's size; says whether HarfBuzz's subsetter was found (without it
 WeasyPrint subsets the CJK font with fontTools, far slower).
 
@@ -21,7 +21,7 @@ def main() -> None:
 
     from weasyprint.text.ffi import harfbuzz_subset
 
-    from api.pdf import render_pdf
+    from workflow.pdf import render_pdf
     from workflow.documents import KINDS, render
 
     city = SimpleNamespace(name="克孜勒苏柯尔克孜自治州财政局", parent=None, kind="finance")

@@ -35,6 +35,7 @@ from api import create_app
 from workflow import demo as demo_data
 from workflow.db import db
 from workflow.parties import User
+from workflow.tokens import issue_token
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
@@ -52,23 +53,28 @@ def _pg_url(base: str, schema: str) -> str:
 
 def _app_config(url: str, folder: Path) -> dict:
     return {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "FUNDWATCH_UPLOAD_DIR": str(folder / "uploads"),
-            "SMTP_URL": None}
+            "SMTP_URL": None, "FUNDWATCH_SECRET_KEY": "test-" + uuid.uuid4().hex}
 
 
 class DemoState:
     """What the demo load left that is not in the database: the users' ids and plain tokens."""
 
-    def __init__(self, user_ids: dict[str, int], tokens: dict[str, str]):
+    def __init__(self, user_ids: dict[str, int], tokens: dict[str, str], logins: dict[str, dict]):
         self.user_ids = user_ids
         self.tokens = tokens
+        self.logins = logins  # the console's: {key: {"email", "password"}}
         self.data = demo_data.read_demo()
 
 
 def _load_demo() -> DemoState:
-    users = demo_data.load_demo()
-    tokens = demo_data.issue_demo_tokens()
+    # Without the finance departments' second officers (issue 12): each is another recipient of
+    # its department's messages, which the tests count per department. The tests of four eyes
+    # add them (``as_finance_second``, ...).
+    users = demo_data.load_demo(second_officers=False)
+    tokens = demo_data.issue_demo_tokens(second_officers=False)
+    logins = demo_data.set_demo_passwords(second_officers=False)
     db.session.commit()
-    return DemoState({key: user.id for key, user in users.items()}, tokens)
+    return DemoState({key: user.id for key, user in users.items()}, tokens, logins)
 
 
 class SessionDatabase:
@@ -324,6 +330,7 @@ def demo(app, database):
     d = Demo()
     d.users = {key: by_id[user_id] for key, user_id in state.user_ids.items()}
     d.tokens = dict(state.tokens)
+    d.logins = copy.deepcopy(state.logins)
     d.data = copy.deepcopy(state.data)
     return d
 
@@ -339,6 +346,23 @@ def _party(key):
 as_finance = _party("finance")
 as_city_finance = _party("city_finance")
 as_county_finance = _party("county_finance")
+
+
+def _second_officer(key):
+    """The demo's second officer of a finance department (four eyes, issue 12), added to this
+    test's database as ``flask demo load`` adds it, with a token of its own."""
+    @pytest.fixture(name=f"as_{key}")
+    def fixture(client, demo):
+        user = demo_data.add_second_officers()[key]
+        _, token = issue_token(user, days=30, label="demo")
+        db.session.commit()
+        return PartyClient(client, token, user, user.org)
+    return fixture
+
+
+as_finance_second = _second_officer("finance_second")
+as_city_finance_second = _second_officer("city_finance_second")
+as_county_finance_second = _second_officer("county_finance_second")
 as_competent = _party("competent")
 as_other_competent = _party("other_competent")
 as_unit = _party("unit")
@@ -346,3 +370,5 @@ as_other_unit = _party("other_unit")
 as_bank = _party("bank")
 as_other_bank = _party("other_bank")
 as_oversight = _party("oversight")
+as_department = _party("department")
+as_province_department = _party("province_department")

@@ -14,7 +14,7 @@ from pathlib import Path
 from importlinter.cli import EXIT_STATUS_SUCCESS, lint_imports
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("api", "workflow", "notifications")
+PACKAGES = ("api", "workflow", "notifications", "console")
 
 
 def test_the_layer_and_acyclic_contracts_are_kept(monkeypatch, capsys):

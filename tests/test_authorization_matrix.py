@@ -30,12 +30,13 @@ from workflow.outbox import OutboxMessage
 from workflow.parties import org_by_code
 
 PARTIES = ("finance", "city_finance", "county_finance", "competent", "other_competent", "unit", "other_unit",
-           "bank", "other_bank", "oversight")
+           "bank", "other_bank", "oversight", "department")
+DEPARTMENT = "653000-SCJG"  # the prefecture's market regulation bureau: receives what is not finance's (Art. 11(三))
 ANONYMOUS = "no token"
 
 EVERYONE = frozenset(PARTIES)
 FINANCE = frozenset({"finance", "city_finance", "county_finance"})  # function-level: any finance department
-PROVINCE = frozenset({"finance"})  # the rule set is the province's alone until rule sets are per region
+CITY_FINANCE = frozenset({"city_finance"})  # the officers of the department whose drafts are asked for
 IN_CHARGE = frozenset({"finance", "city_finance"})  # the province and the city above the unit
 SEES_UNIT = IN_CHARGE | {"competent", "unit"}  # the unit's records (Art. 26(一): its competent department)
 CARRIES = SEES_UNIT | {"bank"}  # records on a payment the bank carries
@@ -74,6 +75,7 @@ def _action(ids):
 
 
 W = "/api/v1/warnings/{warning}"
+HANDED_ON = "/api/v1/warnings/{transferred}"  # a warning of the unit handed on to the department in _build
 MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/health"): Op(EVERYONE, public=True),
     ("GET", "/api/v1/orgs"): Op(EVERYONE, why="a list of what is in reach"),
@@ -87,6 +89,16 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("POST", "/api/v1/indicators"): Op(IN_CHARGE, _json(lambda ids: [{
         "unit_code": UNIT, "year": 2022, "functional_code": "2010201", "economic_code": "30211",
         "fund_source": "general_budget", "expenditure_kind": "basic", "amount": "1000.00"}]), refused=NAMED_IN_BODY),
+    ("GET", "/api/v1/payment-plans"): Op(EVERYONE, why="a list of what is in reach"),
+    ("POST", "/api/v1/payment-plans"): Op(frozenset({"unit"}), _json(lambda ids: [{
+        "unit_code": UNIT, "month": "2021-07", "functional_code": "2010201", "economic_code": "30201",
+        "amount": "2500.00"}]), refused=NAMED_IN_BODY, why="a unit files its own plans"),
+    ("POST", "/api/v1/payment-plans/approve"): Op(IN_CHARGE, _json(lambda ids: {"plan_ids": [ids["plan"]]})),
+    ("GET", "/api/v1/payment-plans/quota"): Op(EVERYONE, why="a list of what is in reach"),
+    ("GET", "/api/v1/payment-plans/{plan}"): Op(SEES_UNIT),
+    ("POST", "/api/v1/payment-plans/{plan}/approve"): Op(IN_CHARGE),
+    ("POST", "/api/v1/payment-plans/{plan}/return"): Op(IN_CHARGE, _json(lambda ids: {"reason": "请按均衡原则压减"})),
+    ("GET", "/api/v1/payment-plans/{plan}/events"): Op(SEES_UNIT),
     ("GET", "/api/v1/notifications"): Op(EVERYONE, why="the caller's own inbox"),
     ("GET", "/api/v1/notifications/unread-count"): Op(EVERYONE, why="the caller's own inbox"),
     ("POST", "/api/v1/notifications/{notification}/read"): Op(frozenset({"unit"})),
@@ -100,8 +112,18 @@ MATRIX: dict[tuple[str, str], Op] = {
                                     why="each finance department its own report"),
     ("GET", "/api/v1/reports/{report}"): Op(IN_CHARGE, why="the city's report: the city and the province above"),
     ("GET", "/api/v1/reports/{report}/annex.xlsx"): Op(IN_CHARGE),
-    ("PUT", "/api/v1/rules"): Op(PROVINCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": True}}})),
-    ("PATCH", "/api/v1/rules"): Op(PROVINCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": False}}})),
+    # each finance department proposes a draft of its own set (a county's loosening is a 422, Art. 5-7)
+    ("PUT", "/api/v1/rules"): Op(FINANCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": True}}})),
+    ("PATCH", "/api/v1/rules"): Op(FINANCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": False}}})),
+    ("GET", "/api/v1/rule-sets/{dept}/drafts"): Op(CITY_FINANCE, why="the department's own officers"),
+    ("POST", "/api/v1/rule-sets/{dept}/drafts"): Op(CITY_FINANCE, _json(lambda ids: {
+        "rules": {"cash_over_limit": {"limit": "700.00"}}, "reason": "州财库〔2021〕3号"})),
+    ("GET", "/api/v1/rule-sets/{dept}/drafts/{rule_draft}"): Op(CITY_FINANCE),
+    ("PATCH", "/api/v1/rule-sets/{dept}/drafts/{rule_draft}"): Op(CITY_FINANCE, _json(lambda ids: {
+        "reason": "州财库〔2021〕4号"}), why="its author alone"),
+    ("POST", "/api/v1/rule-sets/{dept}/drafts/{their_draft}/publish"): Op(
+        CITY_FINANCE, why="a second officer of the department: the draft's author (another user) may not"),
+    ("GET", "/api/v1/rule-sets/{dept}/versions"): Op(FINANCE, why="the department, those above and its region"),
     ("GET", "/api/v1/payments"): Op(EVERYONE, why="a list of what is in reach"),
     ("POST", "/api/v1/payments"): Op(IN_CHARGE | {"bank"}, _json(lambda ids: [clean_transfer()]),
                                            refused=NAMED_IN_BODY),
@@ -151,6 +173,11 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("POST", W + "/steps/{step}/record"): Op(IN_CHARGE, _record),
     ("POST", W + "/confirm"): Op(IN_CHARGE, _json(lambda ids: {"rung": "warning"})),
     ("POST", W + "/dismiss"): Op(IN_CHARGE, _json(lambda ids: {"reason": "核实无误"})),
+    ("POST", W + "/transfer"): Op(IN_CHARGE, _json(lambda ids: {
+        "receiver_code": DEPARTMENT, "matters": ["收款单位无证经营"], "basis": "《无证无照经营查处办法》"}),
+                                   why="finance of the unit's jurisdiction (Art. 11(三)); 409 once decided"),
+    ("POST", HANDED_ON + "/close-transfer"): Op(IN_CHARGE, _json(lambda ids: {"summary": "有关部门已处理"}),
+                                                why="409 until the department answered"),
     ("GET", "/api/v1/focus-list"): Op(FINANCE),
     ("GET", "/api/v1/bank-refusals"): Op(EVERYONE, why="a list of what is in reach"),
     ("POST", "/api/v1/bank-refusals"): Op(frozenset({"bank"}), _json(lambda ids: {
@@ -217,8 +244,16 @@ def test_issue16_8_the_matrix_lists_every_operation_of_the_openapi_document(clie
     assert listed - documented == set(), "MATRIX entries the API no longer has"
 
 
-def _build(parties) -> dict:
+def _build(parties, second) -> dict:
     city, unit = parties["city_finance"], parties["unit"]
+    # two drafts of the city's rule set: one by the officer asked, one by the department's second officer
+    own_draft = city.post("/api/v1/rule-sets/653000-CZ/drafts", json={
+        "rules": {"cash_over_limit": {"limit": "800.00"}}, "reason": "州财库〔2021〕1号"})
+    assert own_draft.status_code == 201, own_draft.get_json()
+    their_draft = parties[ANONYMOUS].post("/api/v1/rule-sets/653000-CZ/drafts", json={
+        "rules": {"frozen_balance": {"level": "block"}}, "reason": "州财库〔2021〕2号"},
+        headers=second.headers)
+    assert their_draft.status_code == 201, their_draft.get_json()
     payment, warning_id = held_payment(city)
     step = city.post(f"/api/v1/warnings/{warning_id}/steps", json={
         "kind": "interview", "interview_at": "2021-06-10T10:00:00+08:00", "room": "302"}).get_json()["id"]
@@ -238,6 +273,14 @@ def _build(parties) -> dict:
                                               "employer": "克州政协机关", "title": "科员",
                                               "account": "6222000011113333"})
     assert filed.status_code == 201
+    _, transferred = held_payment(city)
+    handed = city.post(f"/api/v1/warnings/{transferred}/transfer", json={
+        "receiver_code": DEPARTMENT, "matters": ["收款单位涉嫌虚开发票"], "basis": "《中华人民共和国发票管理办法》"})
+    assert handed.status_code == 201, handed.get_json()
+    planned = unit.post("/api/v1/payment-plans", json=[{
+        "unit_code": UNIT, "month": "2021-06", "functional_code": "2010201", "economic_code": "30201",
+        "amount": "2500.00"}])
+    assert planned.status_code == 201, planned.get_json()
     account_change = unit.post("/api/v1/account-changes", json={
         "unit_code": UNIT, "number": "3009000109200012345", "change": "changed", "changed_on": "2021-03-01"})
     assert account_change.status_code == 201, account_change.get_json()
@@ -269,14 +312,16 @@ def _build(parties) -> dict:
     return {
         "account": next(a["id"] for a in unit.get("/api/v1/accounts").get_json()["items"]),
         "notification": notification, "dead_letter": dead.id, "payment": payment["id"],
-        "voucher": payment["voucher_no"], "payee": filed.get_json()["id"], "warning": warning_id,
+        "voucher": payment["voucher_no"], "payee": filed.get_json()["id"], "warning": warning_id, "transferred": transferred,
         "complaint": city.get("/api/v1/complaints").get_json()["items"][0]["id"], "case": case_id,
         "trigger": "publish_notice", "evidence": upload.get_json()["id"], "document": documents[0]["id"],
         "machine": "unit-case", "receipt_code": receipt.get_json()["receipt_code"],
+        "plan": planned.get_json()["items"][0]["id"],
         "account_change": account_change.get_json()["id"], "indicator": indicator,
         "reimbursement": reimbursement.get_json()["id"], "special_fund_rules": special_fund_rules.get_json()["id"],
         "step": step, "response": response, "warning_file": attached.get_json()["id"],
         "report": report.get_json()["id"],
+        "dept": "653000-CZ", "rule_draft": own_draft.get_json()["id"], "their_draft": their_draft.get_json()["id"],
     }
 
 
@@ -289,10 +334,10 @@ def _ask(client, method: str, path: str, op: Op, ids: dict, headers: dict | None
     return status
 
 
-def test_issue16_8_every_party_may_exactly_what_the_matrix_says(request, client, demo):
+def test_issue16_8_every_party_may_exactly_what_the_matrix_says(request, client, demo, as_city_finance_second):
     parties = {key: request.getfixturevalue(f"as_{key}") for key in PARTIES}
     parties[ANONYMOUS] = client
-    ids = _build(parties)
+    ids = _build(parties, as_city_finance_second)
     wrong = []
     asked = 0
     for (method, path), op in MATRIX.items():

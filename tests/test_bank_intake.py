@@ -97,13 +97,15 @@ def test_art28_3_refused_payment_no_longer_counts_against_the_budget(as_city_fin
     row = clean_transfer(amount="5000.00")
     post_payments(as_city_finance, [row])
 
-    def spent():
+    def spent(totals: str):  # the indicator's total for the year, and for the month (its payment plan's)
         db.session.expire_all()
-        return db.session.execute(sa.select(sa.func.sum(SpendingTotal.spent))).scalar_one()
+        return db.session.execute(sa.select(sa.func.sum(SpendingTotal.spent)).where(
+            SpendingTotal.key.startswith(totals))).scalar_one()
 
-    before = spent()
+    before = {totals: spent(totals) for totals in ("indicator:", "month:")}
     as_bank.post("/api/v1/bank-refusals", json={"voucher_no": row["voucher_no"], "reason": "无效指令"})
-    assert before - spent() == Decimal("5000.00")
+    assert {totals: before[totals] - spent(totals) for totals in before} == {
+        "indicator:": Decimal("5000.00"), "month:": Decimal("5000.00")}
 
 
 

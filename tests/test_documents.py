@@ -56,6 +56,13 @@ SAMPLES = {
     "referral_letter": (
         {"subject_name": "克州政协机关", "violation": "拒不执行处理决定", "materials": ["违规问题处理单"]},
         ["克州政协机关", "拒不执行处理决定", "违规问题处理单", "第二十三条", "重点监督检查对象"]),
+    "transfer_letter": (
+        {**PAYMENT, "unit_name": UNIT_NAME, "warning_summary": "向无证经营者支付接待费", "amount": "1800.00",
+         "matters": ["收款单位无证经营"], "basis": "《无证无照经营查处办法》", "reply_by": "2026-03-20",
+         "materials": ["支付凭证复印件"]},
+        [UNIT_NAME, "ZF2026-000318", "1,800.00元", "向无证经营者支付接待费", "现已被预算管理一体化系统监控拦截",
+         "收款单位无证经营", "第十一条第（三）项", "《无证无照经营查处办法》", "2026年3月20日", "支付凭证复印件",
+         "移交你单位处理"]),
     "bank_rectification_notice": (
         {"ground": "payment", "violation": "违规办理现金支付", "measures": "按原渠道退回资金", "deadline": "2026-03-09",
          "amount": Decimal("3000.00")},
@@ -71,7 +78,8 @@ SAMPLES = {
         {"period_kind": "annual", "period_label": "2021年度", "period_from": "2021-01-01", "period_to": "2021-12-31"},
         ["2021年度", "2021年1月1日至2021年12月31日", "年度", "一、总体情况", "六、典型案例", "第十一条第（四）项", "<svg"]),
 }
-ADDRESSEES = {"analysis_report": CITY, "referral_letter": "653000-SJ", "bank_rectification_notice": "BANK-ICBC-KZ",
+ADDRESSEES = {"analysis_report": CITY, "referral_letter": "653000-SJ", "transfer_letter": "653000-SCJG",
+              "bank_rectification_notice": "BANK-ICBC-KZ",
               "bank_criticism_notice": "BANK-ICBC-KZ", "agreement_termination_notice": "BANK-ICBC-KZ"}
 
 

@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 import pytest
 from pypdf import PdfReader
 
-from api.pdf import RefusedFetch, local_only_fetcher, render_pdf
+from workflow.pdf import RefusedFetch, local_only_fetcher, render_pdf
 from workflow.db import db
 from workflow.documents import issue_document
 from workflow.parties import Actor, org_by_code

@@ -180,14 +180,22 @@ def test_art21_1_uploaded_evidence_is_journaled_with_its_digest(as_city_finance,
     assert uploaded.payload["sha256"] == hashlib.sha256(content).hexdigest()
 
 
-def test_art12_a_published_rule_set_version_is_journaled_for_its_finance_department(as_finance):
+def test_art12_a_published_rule_set_version_is_journaled_for_its_finance_department(as_finance, as_finance_second):
     response = as_finance.patch("/api/v1/rules", json={"rules": {"cash_over_limit": {"limit": "500.00"}},
                                                             "note": "克财库〔2021〕5号"})
-    assert response.status_code == 200, response.get_json()
-    [published] = journal(f"ruleset:{as_finance.org.id}")
+    assert response.status_code == 202, response.get_json()
+    draft = response.get_json()
+    published = as_finance_second.post(f"/api/v1/rule-sets/{draft['department']}/drafts/{draft['id']}/publish",
+                                       json={})
+    assert published.status_code == 201, published.get_json()
+    drafted, published = journal(f"ruleset:{as_finance.org.id}")
+    assert (drafted.action, drafted.party_org_id, drafted.payload["reason"]) == ("drafted", as_finance.org.id,
+                                                                                 "克财库〔2021〕5号")
     assert (published.action, published.payload["version"], published.payload["note"]) == (
         "published", 2, "克财库〔2021〕5号")
     assert published.payload["changes"] == {"cash_over_limit": {"limit": "500.00"}}
+    assert (published.payload["author_id"], published.payload["approver_id"]) == (as_finance.user.id,
+                                                                                   as_finance_second.user.id)
 
 
 def test_tokens_issued_and_revoked_by_the_operator_are_journaled_without_the_token(demo, runner):

@@ -44,7 +44,7 @@ def _payment(voucher_no: str) -> Payment:
 # --- the tables -----------------------------------------------------------------------------
 
 def test_art11_the_statuses_are_the_tables_states_and_creation_is_declared_in_them():
-    assert WARNING_STATUSES == ("open", "verifying", "confirmed", "dismissed")
+    assert WARNING_STATUSES == ("open", "verifying", "confirmed", "dismissed", "transferred", "transfer_closed")
     assert PAYMENT_STATUSES == ("accepted", "held", "refused")
     assert WARNING.initial == ("open",)
     assert PAYMENT.initial == ("accepted", "held")
@@ -54,12 +54,13 @@ def test_art11_the_statuses_are_the_tables_states_and_creation_is_declared_in_th
             assert t.article.chinese.startswith("第") and t.label and t.roles, t.trigger
 
 
-def test_art11_2_the_warning_table_reads_open_verifying_confirmed_or_dismissed():
+def test_art11_2_the_warning_table_reads_open_verifying_confirmed_dismissed_or_transferred():
     edges = {(t.trigger, s, t.dest) for t in WARNING.transitions for s in t.source}
     assert edges == {("screen", NEW, "open"), ("raise", NEW, "open"), ("verify", "open", "verifying"),
                      ("verify", "verifying", None), ("confirm", "open", "confirmed"),
                      ("confirm", "verifying", "confirmed"), ("dismiss", "open", "dismissed"),
-                     ("dismiss", "verifying", "dismissed")}
+                     ("dismiss", "verifying", "dismissed"), ("transfer", "open", "transferred"),
+                     ("transfer", "verifying", "transferred"), ("close_transfer", "transferred", "transfer_closed")}
 
 
 def test_art28_3_the_payment_table_reads_accepted_or_held_then_released_or_refused():

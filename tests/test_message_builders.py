@@ -9,6 +9,7 @@ import pytest
 from workflow import message_builders as mb
 from workflow.machines import MACHINES
 from workflow.messages import TEMPLATES, render
+from workflow.verification_steps import STEP_KINDS
 
 NOW = dt.datetime(2026, 10, 9, 2, 0, tzinfo=dt.timezone.utc)
 DEADLINE = dt.datetime(2026, 10, 13, 15, 59, 59, tzinfo=dt.timezone.utc)
@@ -17,9 +18,11 @@ BANK = O(id=12, name="中国工商银行克州分行", kind="bank")
 FINANCE = O(id=13, name="克州财政局", kind="finance")
 BODY = O(id=14, name="克州审计局", kind="oversight")
 COMPETENT = O(id=15, name="克州政协", kind="competent")
+DEPARTMENT = O(id=16, name="克州市场监管局", kind="department")
 PAYMENT = O(voucher_no="V-1", amount=Decimal("1500.00"), status="accepted", bank=BANK)
 WARNING = O(id=21, unit=UNIT, payment=PAYMENT, article="第十三条（二）1", message="现金支付超限")
-STEP = O(id=31)
+STEP = O(id=31, created_at=NOW)
+REQUEST = O(org_id=BANK.id, org=BANK, finance_id=FINANCE.id, finance=FINANCE, due_at=DEADLINE, appointment_at=None)
 ITEM = {"warning_id": 81, "voucher_number": "V-1", "payee_name": "克州迎宾馆", "amount": Decimal("1500.00"),
         "level": "block", "level_label": "拦截", "rule": "cash_over_limit", "rule_title": "现金支付超限额",
         "article": "第十三条（二）1⑦", "message": "现金支付超限",
@@ -56,6 +59,11 @@ def _built() -> list[dict]:
                                 due_date=DEADLINE.date()),
         mb.joint_investigation(WARNING, STEP, unit=UNIT, body=BODY, matters="核实", deadline=None),
         mb.warning_dismissed(WARNING, finance_name=FINANCE.name, reason="已核实"),
+        *mb.warning_transferred(WARNING, O(receiver=DEPARTMENT, details={"reply_by": "2026-10-20"}),
+                                document=O(kind="transfer_letter", number="2026年第4号"), issuer=FINANCE),
+        mb.transfer_closed(WARNING, finance_name=FINANCE.name, summary="市场监管局已查处"),
+        mb.step_reminder(REQUEST, STEP, WARNING, STEP_KINDS["documents"], key="k", days_left=2),
+        mb.step_overdue(REQUEST, STEP, WARNING, STEP_KINDS["documents"], key="k"),
         *mb.bank_refusal(O(id=61, reason="无预算"), bank=BANK, unit=UNIT, payment=PAYMENT, warning=WARNING,
                          finance=FINANCE),
         mb.bank_report(O(id=62, finding="收款人与用途不符"), bank=BANK, unit=UNIT, payment=PAYMENT, warning=WARNING,

@@ -128,9 +128,8 @@ def test_issue9_a_bad_money_value_in_a_rule_change_is_422_naming_the_parameter(a
     assert response.status_code == 422
     assert list(response.json["errors"]) == ["rules.cash_over_limit.limit"]
     response = as_finance.patch("/api/v1/rules", json={"rules": {"cash_over_limit": {"limit": "1200"}}})
-    assert response.status_code == 200
-    limit = next(r for r in response.json["rules"] if r["name"] == "cash_over_limit")["parameters"]["limit"]
-    assert limit == "1200.00"
+    assert response.status_code == 202  # a draft (issue 12: a second officer publishes it)
+    assert response.json["changes"]["rules"]["cash_over_limit"]["limit"] == "1200.00"
 
 
 def test_issue9_the_engine_loads_with_the_schema_the_document_shows():

@@ -7,7 +7,9 @@ joint investigation the audit bureau answered, the unit acknowledging the notice
 the unit and the bureau attaching a file to their answers, the interview recorded with an attachment;
 a unit case on the order rung with the unit's evidence, referred to the audit bureau (Art. 23)
 which recorded findings, and a 通报 on it circulated in the city's region (issue 10); a case against the
-agent bank; a public complaint; an individual payee filed by the unit. Then every party asks for
+agent bank; a public complaint; an individual payee filed by the unit; a second held payment of
+the unit whose warning the city handed on to the prefecture's market regulation bureau (移交,
+Art. 11(三)), which answered with its outcome. Then every party asks for
 every record kind, and what it gets is compared with :data:`TABLE`.
 
 Marks: ``yes`` reads it; ``no`` gets 404 (or, for a part of a record, does not find it there);
@@ -31,47 +33,56 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 PARTIES = {  # fixture key → README column
     "finance": "province finance", "city_finance": "city finance", "county_finance": "county finance",
     "competent": "competent dept.", "unit": "the unit", "other_unit": "another unit", "bank": "the bank",
-    "other_bank": "another bank", "oversight": "oversight body",
+    "other_bank": "another bank", "oversight": "oversight body", "department": "receiving dept.",
 }
+DEPARTMENT = "653000-SCJG"  # the prefecture's market regulation bureau (有关部门, Art. 11(三))
 
 # record kind → marks in the order of PARTIES:
-# province, city, county, competent, unit, other unit, bank, other bank, oversight
+# province, city, county, competent, unit, other unit, bank, other bank, oversight, receiving department
 TABLE = {
-    "unit case (违规问题处理单)":                    "yes yes no yes yes no no no yes",
-    "its history: ordinary events":                  "yes yes no yes yes no no no yes",
-    "its history: referral and findings (Art. 23)":  "yes yes no fact fact no no no yes",
-    "agent-bank case (Art. 22)":                     "yes yes no no no no yes no no",
-    "rectification order to the unit (21(三))":      "yes yes no yes yes no no no yes",
-    "interview notice by the province (11(二)3)":    "yes yes no yes yes no no no yes",
-    "referral letter (移送函, 23)":                   "yes yes no no no no no no yes",
-    "public notice to the region (通报, 21(五))":      "yes yes no yes yes yes no no yes",
-    "signed copy of the interview notice":           "yes yes no yes yes no no no yes",
-    "notice to the bank (22)":                       "yes yes no no no no yes no no",
-    "evidence on the unit's case (list, download)":  "yes yes no yes yes no no no yes",
-    "warning (预警)":                                "yes yes no yes yes no yes no yes",
-    "verification step: interview":                  "yes yes no yes yes no yes no yes",
-    "verification step: joint investigation":        "yes yes no no no no no no yes",
-    "answer: the unit's explanation":                "yes yes no yes yes no yes no yes",
-    "answer: the oversight body's findings":         "yes yes no no no no no no yes",
-    "file of the unit's explanation (list, download)": "yes yes no yes yes no yes no yes",
-    "file of the oversight body's findings":          "yes yes no no no no no no yes",
-    "interview record (约谈记录) and its attachment":   "yes yes no yes yes no yes no yes",
-    "payment":                                       "yes yes no yes yes no yes no no",
-    "bank account of the unit":                      "yes yes no yes yes no yes no no",
-    "individual payee filing (Art. 16)":             "yes yes no no yes no no no no",
-    "complaint (Art. 20)":                           "yes yes no no no no no no no",
-    "complainant's identity":                        "yes yes no no no no no no no",
-    "journal: warning (without 协查 unless above)":   "yes yes no yes yes no yes no yes",
-    "journal: notice":                               "yes yes no yes yes no no no yes",
-    "journal: payment":                              "yes yes no yes yes no yes no no",
-    "journal: account":                              "yes yes no yes yes no yes no no",
-    "journal: payee":                                "yes yes no no yes no no no no",
-    "journal: complaint":                            "yes yes no no no no no no no",
-    "inbox: the interview notice":                   "no no no no yes no no no no",
-    "inbox: the joint investigation":                "no no no no no no no no yes",
-    "inbox: the referral":                           "no no no no no no no no yes",
-    "inbox: the public notice":                      "no no no yes no yes no no no",
-    "own list (GET /documents): the public notice":  "no yes no yes yes yes no no no",
+    "unit case (违规问题处理单)":                    "yes yes no yes yes no no no yes no",
+    "its history: ordinary events":                  "yes yes no yes yes no no no yes no",
+    "its history: referral and findings (Art. 23)":  "yes yes no fact fact no no no yes no",
+    "agent-bank case (Art. 22)":                     "yes yes no no no no yes no no no",
+    "rectification order to the unit (21(三))":      "yes yes no yes yes no no no yes no",
+    "interview notice by the province (11(二)3)":    "yes yes no yes yes no no no yes no",
+    "referral letter (移送函, 23)":                   "yes yes no no no no no no yes no",
+    "public notice to the region (通报, 21(五))":      "yes yes no yes yes yes no no yes no",
+    "signed copy of the interview notice":           "yes yes no yes yes no no no yes no",
+    "notice to the bank (22)":                       "yes yes no no no no yes no no no",
+    "evidence on the unit's case (list, download)":  "yes yes no yes yes no no no yes no",
+    "warning (预警)":                                "yes yes no yes yes no yes no yes no",
+    "verification step: interview":                  "yes yes no yes yes no yes no yes no",
+    "verification step: joint investigation":        "yes yes no no no no no no yes no",
+    "answer: the unit's explanation":                "yes yes no yes yes no yes no yes no",
+    "answer: the oversight body's findings":         "yes yes no no no no no no yes no",
+    "file of the unit's explanation (list, download)": "yes yes no yes yes no yes no yes no",
+    "file of the oversight body's findings":          "yes yes no no no no no no yes no",
+    "interview record (约谈记录) and its attachment":   "yes yes no yes yes no yes no yes no",
+    "payment":                                       "yes yes no yes yes no yes no no no",
+    "bank account of the unit":                      "yes yes no yes yes no yes no no no",
+    "individual payee filing (Art. 16)":             "yes yes no no yes no no no no no",
+    "complaint (Art. 20)":                           "yes yes no no no no no no no no",
+    "complainant's identity":                        "yes yes no no no no no no no no",
+    "journal: warning (without 协查 unless above)":   "yes yes no yes yes no yes no yes no",
+    "journal: notice":                               "yes yes no yes yes no no no yes no",
+    "journal: payment":                              "yes yes no yes yes no yes no no no",
+    "journal: account":                              "yes yes no yes yes no yes no no no",
+    "journal: payee":                                "yes yes no no yes no no no no no",
+    "journal: complaint":                            "yes yes no no no no no no no no",
+    "inbox: the interview notice":                   "no no no no yes no no no no no",
+    "inbox: the joint investigation":                "no no no no no no no no yes no",
+    "inbox: the referral":                           "no no no no no no no no yes no",
+    "inbox: the public notice":                      "no no no yes no yes no no no no",
+    "own list (GET /documents): the public notice":  "no yes no yes yes yes no no no no",
+    "warning handed on (移交, 11(三))":               "yes yes no yes yes no yes no no yes",
+    "transfer letter (移交函, 11(三))":               "yes yes no no no no no no no yes",
+    "answer: the department's outcome":              "yes yes no no no no no no no yes",
+    "journal: the transfer (matters, outcome)":      "yes yes no no no no no no no yes",
+    "inbox: the transfer":                           "no no no no yes no no no no yes",
+    "own list (GET /documents): the transfer letter": "no yes no no no no no no no yes",
+    "payment plan (用款计划, 10(二)1)":                 "yes yes no yes yes no no no no no",
+    "journal: payment plan":                         "yes yes no yes yes no no no no no",
 }
 
 
@@ -145,11 +156,26 @@ def build_scenario(parties) -> dict:
                                               "account": "6222000011113333"})
     assert filed.status_code == 201, filed.get_json()
     ids["payee"] = filed.get_json()["id"]
+    planned = unit.post("/api/v1/payment-plans", json=[{
+        "unit_code": UNIT, "month": "2021-06", "functional_code": "2010201", "economic_code": "30201",
+        "amount": "2500.00"}])
+    assert planned.status_code == 201, planned.get_json()
+    ids["plan"] = planned.get_json()["items"][0]["id"]
+    assert city.post(f"/api/v1/payment-plans/{ids['plan']}/approve").status_code == 200
     report = parties["_anonymous"].post("/api/v1/complaints", json={
         "unit_code": UNIT, "description": "现金报销大额差旅费", "reporter_name": "王举报"},
         environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert report.status_code == 201, report.get_json()
     ids["complaint"] = city.get("/api/v1/complaints").get_json()["items"][0]["id"]
+
+    _, handed_on = held_payment(city)
+    ids["transferred"] = handed_on
+    handed = city.post(f"/api/v1/warnings/{handed_on}/transfer", json={
+        "receiver_code": DEPARTMENT, "matters": ["收款单位无证经营"], "basis": "《无证无照经营查处办法》"})
+    assert handed.status_code == 201, handed.get_json()
+    ids["transfer_letter"] = handed.get_json()["document_id"]
+    outcome = parties["department"].post(f"/api/v1/warnings/{handed_on}/responses", json={"text": "已责令停业整顿"})
+    assert outcome.status_code == 201, outcome.get_json()
 
     deliver_pending()
     db.session.expire_all()
@@ -222,6 +248,10 @@ def observe(client, ids: dict) -> dict[str, str]:
     seen["payment"] = _mark(_ok(client, f"/api/v1/payments/{ids['payment']}"))
     seen["bank account of the unit"] = _mark(_ok(client, f"/api/v1/accounts/{ids['account']}"))
     seen["individual payee filing (Art. 16)"] = _mark(_ok(client, f"/api/v1/payees/{ids['payee']}"))
+    plan = _json(client, f"/api/v1/payment-plans/{ids['plan']}")
+    quota = client.get("/api/v1/payment-plans/quota?month=2021-06").get_json()["items"]
+    assert (plan is not None) == any(q["plan_id"] == ids["plan"] for q in quota)  # the quota view: same reach
+    seen["payment plan (用款计划, 10(二)1)"] = _mark(plan is not None)
     complaint = client.get(f"/api/v1/complaints/{ids['complaint']}")
     assert complaint.status_code in (200, 403, 404)
     seen["complaint (Art. 20)"] = _mark(complaint.status_code == 200)
@@ -237,9 +267,26 @@ def observe(client, ids: dict) -> dict[str, str]:
     seen["journal: payment"] = _mark(_ok(client, f"/api/v1/payments/{ids['payment']}/events"))
     seen["journal: account"] = _mark(_ok(client, f"/api/v1/accounts/{ids['account']}/events"))
     seen["journal: payee"] = _mark(_ok(client, f"/api/v1/payees/{ids['payee']}/events"))
+    seen["journal: payment plan"] = _mark(_ok(client, f"/api/v1/payment-plans/{ids['plan']}/events"))
     seen["journal: complaint"] = _mark(client.get(f"/api/v1/complaints/{ids['complaint']}/events").status_code == 200)
 
+    handed_on = _json(client, f"/api/v1/warnings/{ids['transferred']}")
+    seen["warning handed on (移交, 11(三))"] = _mark(handed_on is not None)
+    seen["answer: the department's outcome"] = _mark(
+        handed_on is not None and "outcome" in [r["kind"] for r in handed_on["responses"]])
+    letter = _ok(client, f"/api/v1/documents/{ids['transfer_letter']}")
+    assert _ok(client, f"/api/v1/documents/{ids['transfer_letter']}/html") == letter
+    seen["transfer letter (移交函, 11(三))"] = _mark(letter)
+    transfer_journal = _json(client, f"/api/v1/warnings/{ids['transferred']}/events")
+    seen["journal: the transfer (matters, outcome)"] = _mark(
+        transfer_journal is not None and "收款单位无证经营" in str(transfer_journal)
+        and "已责令停业整顿" in str(transfer_journal))
+    own_letters = client.get("/api/v1/documents?kind=transfer_letter").get_json()["items"]
+    seen["own list (GET /documents): the transfer letter"] = _mark(
+        any(d["id"] == ids["transfer_letter"] for d in own_letters))
+
     inbox = client.get("/api/v1/notifications?limit=1000").get_json()["items"]
+    seen["inbox: the transfer"] = _mark(any("问题移交" in n["subject"] for n in inbox))
     seen["inbox: the interview notice"] = _mark(any(n["link"].endswith(f"/documents/{ids['interview_notice']}")
                                                     for n in inbox))
     seen["inbox: the joint investigation"] = _mark(any("协查" in n["subject"] for n in inbox))

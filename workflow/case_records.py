@@ -343,6 +343,19 @@ def reachable_org(actor: Actor, code: str, kind: str | None) -> Organisation | N
     return db.session.execute(stmt).scalar_one_or_none()
 
 
+def reachable_orgs(actor: Actor, kind: str, limit: int = 200) -> list[Organisation]:
+    """The organisations of ``kind`` an org field of ``actor`` accepts (:func:`reachable_org`),
+    by code: what a form offers to choose from."""
+    return list(db.session.execute(sa.select(Organisation).where(Organisation.kind == kind, organisations_for(actor))
+                                   .order_by(Organisation.code).limit(limit)).scalars())
+
+
+def subject_accounts(case: Case) -> list[BankAccount]:
+    """The subject's bank accounts (what an accounts field accepts, :func:`accounts_of_subject`)."""
+    return list(db.session.execute(sa.select(BankAccount).where(BankAccount.unit_id == case.subject_id)
+                                   .order_by(BankAccount.number)).scalars())
+
+
 def competent_of(case: Case) -> Organisation | None:
     parent = case.subject.parent
     return parent if parent is not None and parent.kind == "competent" else None

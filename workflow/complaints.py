@@ -162,8 +162,10 @@ def _lookup_digest(address: str | None) -> str:
     return hashlib.sha256(b"lookup\x1f" + (address or "unknown").encode()).hexdigest()
 
 
-def _count(digest: str, per_window: int, seconds: int, now: dt.datetime, what: str) -> None:
-    """Count one request of ``digest``'s address; raise :class:`RateLimited` beyond ``per_window``.
+def count_attempt(digest: str, per_window: int, seconds: int, now: dt.datetime, what: str) -> None:
+    """Count one request of ``digest`` (an address's, or another key's, digest: each caller
+    salts its own, so the counts of reports, look-ups and sign-ins never mix); raise
+    :class:`RateLimited` beyond ``per_window`` in the fixed window of ``seconds``.
 
     One ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` statement increments the
     window's counter atomically: concurrent workers each see a distinct count (PostgreSQL
@@ -185,7 +187,7 @@ def _count(digest: str, per_window: int, seconds: int, now: dt.datetime, what: s
 def count_report(address: str | None, now: dt.datetime) -> None:
     """Count one report from ``address``; raise :class:`RateLimited` beyond the limit."""
     per_window, seconds = rate_limit()
-    _count(client_digest(address), per_window, seconds, now, "reports")
+    count_attempt(client_digest(address), per_window, seconds, now, "reports")
 
 
 def count_lookup(address: str | None, now: dt.datetime) -> None:
@@ -196,7 +198,7 @@ def count_lookup(address: str | None, now: dt.datetime) -> None:
     per_window = current().complaint_lookups_per_window
     if per_window < 1:
         raise ValueError("FUNDWATCH_COMPLAINT_LOOKUPS_PER_WINDOW must be positive")
-    _count(_lookup_digest(address), per_window, seconds, now, "look-ups")
+    count_attempt(_lookup_digest(address), per_window, seconds, now, "look-ups")
 
 
 # --- receipt codes ------------------------------------------------------------------------------
@@ -383,7 +385,7 @@ def _matter_closed_at(complaint: Complaint) -> dt.datetime | None:
     case_id = complaint.case_id
     if complaint.warning_id is not None:
         warning = db.session.get(MonitoringWarning, complaint.warning_id)
-        if warning.status == "dismissed":
+        if warning.status in ("dismissed", "transfer_closed"):  # a transfer (Art. 11(三)) ends when finance closes it
             return warning.closed_at
         if warning.status != CONFIRMED:
             return None

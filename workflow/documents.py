@@ -6,6 +6,7 @@ fields it needs, the party kind it is addressed to and the article it rests on.
 - 约谈通知书 and 实地核证通知书 follow annexes 1 and 2 of the regulation (Art. 11(二)3);
 - 关注函 (Art. 11(二)4), 处理决定 (Art. 21(二)), 书面责令整改意见 (Art. 21(三)),
   通报 (Art. 21(五)), 移送函 (Art. 23);
+- to the department that owns a matter outside finance's remit: 移交函 (Art. 11(三));
 - to agent banks: 整改通知 (Art. 22(一)(二)), 通报批评及扣减服务费 and 终止代理协议 (Art. 22(三)).
 
 Numbers read ``2026年第3号`` and count per issuing department, per year (Beijing time)
@@ -184,6 +185,14 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          (req("subject_name"), req("violation"), req("handling", "lines"), req("circulated_to"), opt("scope"))),
     Kind("referral_letter", "预算执行动态监控违规问题移送函", "移送函", art(23), ("oversight",),
          (req("subject_name"), req("violation"), opt("handling", "lines"), opt("materials", "lines")),
+         within_finance=True),
+    # A matter outside finance's remit handed on to the department that owns it (Art. 11(三)); the
+    # unit is told of the hand-over by message, the letter stays between finance and the receiver.
+    Kind("transfer_letter", "预算执行动态监控问题移交函", "移交函", art(11, 3), ("department",),
+         (req("unit_name"), req("warning_summary"), req("matters", "lines"), req("basis"), opt("reply_by", "date"),
+          opt("materials", "lines"), opt("payment_date", "date"), opt("payee"), opt("voucher_number"),
+          opt("summary"), opt("amount", "money"),
+          opt("payment_status", "choice", wording=PAYMENT_STATUS_WORDING)),
          within_finance=True),
     Kind("bank_rectification_notice", "代理银行违规问题整改通知书", "整改通知书", cite((art(22, 1), art(22, 2))), ("bank",),
          (req("ground", "choice", choices=("payment", "transmission")), req("violation"),

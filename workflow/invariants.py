@@ -33,7 +33,8 @@ from workflow.monitoring.models import MonitoringWarning
 
 # (stream kind, journal actions that may occur at most once together, the invariant's name)
 ONCE_ONLY = (
-    ("warning", ("confirmed", "dismissed"), "one decision per warning"),
+    ("warning", ("confirmed", "dismissed", "transferred"), "one decision per warning"),
+    ("warning", ("transfer_closed",), "a transfer is closed once"),
     ("complaint", ("triaged",), "one triage per complaint"),
     ("document", ("acknowledged",), "one acknowledgement per notice"),
     ("payment", ("refused",), "a payment is refused once"),

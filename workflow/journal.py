@@ -10,12 +10,16 @@ stream              actions
 ``warning:<id>``    opened (a manual warning: complaint, bank refusal), step_added,
                     joint_investigation_requested, response_added, file_added (to an
                     answer, with its SHA-256), record_made (a step's record, with each
-                    attachment's SHA-256), confirmed, dismissed
+                    attachment's SHA-256), confirmed, dismissed, transferred (to whom, the
+                    letter's number), transfer_closed (Art. 11(三)); step_reminded,
+                    step_overdue (the scheduler: a party asked by a step reminded of its
+                    due date, finance told it passed unanswered)
 ``payment:<id>``    released, refused (by verification or by the agent bank)
 ``complaint:<id>``  received, triaged
 ``document:<id>``   issued, acknowledged
 ``evidence:<id>``   uploaded, joined (a warning-stage file that became part of the case file)
-``ruleset:<org>``   published (a new rule-set version, by that finance department)
+``ruleset:<org>``   drafted, edited, published (a rule-set draft of that finance department and
+                    the version a second officer published from it, Art. 5-7, 12)
 ``settlement:<id>`` reported (one entry per settlement report of that bank)
 ``token:<id>``      issued, revoked
 ``account:<id>``    recorded, changed (registered, suspended, closed, reactivated; Art. 13(一)),
@@ -24,9 +28,14 @@ stream              actions
 ``payee:<id>``      filed, changed, confirmed, rejected (individual payees, Art. 16)
 ``reimbursement:<id>`` approved (an approved 归垫 entered by finance, Art. 13(三)5, 13(四))
 ``special_fund_rules:<id>`` filed, attached, approved, rejected (Art. 17)
+``payment_plan:<id>`` filed, amended, refiled, revised (by the unit, Art. 10(三)15), approved,
+                    returned (by finance, Art. 10(二)1)
 ``outbox:<id>``     retried (a dead letter put back in the queue by finance)
-``joint_investigation:<warning id>`` joint_investigation_requested, response_added, file_added (kept apart
+``joint_investigation:<warning id>`` joint_investigation_requested, response_added, file_added,
+                    step_reminded, step_overdue (kept apart
                     from the warning's stream: only finance and the body asked read it)
+``transfer:<warning id>`` transferred (the matters, the basis), response_added (the receiving
+                    department's outcome): only finance and the department read it (Art. 11(三))
 =================== ===================================================================
 
 Screening (payment intake, up to a million rows) is not journaled row by row: the
@@ -77,20 +86,25 @@ ACTION_MAX = 48
 # vocabulary, which :func:`record` holds callers to and the API document enumerates.
 STREAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "warning": ("opened", "step_added", "joint_investigation_requested", "response_added", "file_added",
-                "record_made", "confirmed", "dismissed"),
-    "joint_investigation": ("joint_investigation_requested", "response_added", "file_added"),
+                "record_made", "confirmed", "dismissed", "transferred", "transfer_closed", "step_reminded",
+                "step_overdue"),
+    "joint_investigation": ("joint_investigation_requested", "response_added", "file_added", "step_reminded",
+                            "step_overdue"),
+    "transfer": ("transferred", "response_added"),
     "payment": ("held", "released", "refused"),
     "complaint": ("received", "triaged"),
     "document": ("issued", "acknowledged"),
     "evidence": ("uploaded", "joined"),
-    "ruleset": ("published",),
+    "ruleset": ("drafted", "edited", "published"),
     "settlement": ("reported",),
     "token": ("issued", "revoked"),
+    "user": ("password_set",),
     "account": ("recorded", "changed", "change_reported"),
     "indicators": ("loaded",),
     "payee": ("filed", "changed", "confirmed", "rejected"),
     "reimbursement": ("approved",),
     "special_fund_rules": ("filed", "attached", "approved", "rejected"),
+    "payment_plan": ("filed", "amended", "refiled", "revised", "approved", "returned"),
     "outbox": ("retried",),
 }
 ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(a for actions in STREAM_ACTIONS.values() for a in actions))

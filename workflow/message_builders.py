@@ -182,6 +182,32 @@ def joint_investigation(warning, step, *, unit, body, matters: str, deadline) ->
                 org_ids=[body.id])
 
 
+def _step_facts(request, step, warning, kind) -> dict:
+    """What a step's reminder and overdue notice both say: the step (its kind's row ``kind``,
+    :data:`workflow.verification_steps.STEP_KINDS`), what it asks, of whom, by when."""
+    payment = warning.payment
+    return {"step_id": step.id, "step_title": kind.title, "article": kind.article.chinese, "what": kind.asks.what,
+            "unit_name": warning.unit.name, "voucher_number": payment.voucher_no if payment is not None else None,
+            "due_at": request.due_at, "appointment_at": request.appointment_at, "step_at": step.created_at,
+            "finance_name": request.finance.name, "asked_name": request.org.name,
+            "path": f"/api/v1/warnings/{warning.id}"}
+
+
+def step_reminder(request, step, warning, kind, *, key: str, days_left: int) -> dict:
+    """Art. 11(二)2-5: the party a verification step asks is reminded of its due date (N working
+    days left, or today); for a joint investigation that is the oversight body alone."""
+    return dict(key=key, template="step_reminder", org_ids=[request.org_id],
+                context={**_step_facts(request, step, warning, kind), "days_left": days_left,
+                         "recipient_name": request.org.name})
+
+
+def step_overdue(request, step, warning, kind, *, key: str) -> dict:
+    """Art. 11(二): the finance department that issued the step learns that the party asked did
+    not answer by the due date."""
+    return dict(key=key, template="step_overdue", org_ids=[request.finance_id],
+                context={**_step_facts(request, step, warning, kind), "recipient_name": request.finance.name})
+
+
 def warning_raised(unit, items: Sequence[dict], *, batch: str, finance, competent, banks: Iterable,
                    manual: bool = False) -> list[dict]:
     """Art. 11(一), 12: the unit learns which of its payments screening held or warned on in
@@ -232,6 +258,40 @@ def warning_dismissed(warning, *, finance_name: str, reason: str) -> dict:
                          "message": warning.message, "finance_name": finance_name,
                          "voucher_number": payment.voucher_no if payment is not None else None,
                          "amount": payment.amount if payment is not None else None,
+                         "payment_status": payment.status if payment is not None else None,
+                         "path": f"/api/v1/warnings/{warning.id}"},
+                org_ids=[unit.id])
+
+
+def warning_transferred(warning, transfer, *, document, issuer) -> list[dict]:
+    """Art. 11(三): the department a matter is handed on to receives the 移交函 and the warning to
+    answer; the unit learns that its matter was handed on to that department (not the letter)."""
+    receiver, unit, payment = transfer.receiver, warning.unit, warning.payment
+    common = {"unit_name": unit.name, "receiver_name": receiver.name, "issuer_name": issuer.name,
+              "article": "第十一条（三）", "message": warning.message,
+              "voucher_number": payment.voucher_no if payment is not None else None,
+              "amount": payment.amount if payment is not None else None,
+              "payment_status": payment.status if payment is not None else None}
+    return [
+        dict(key=f"warning:{warning.id}:transferred:receiver", template="warning_transferred",
+             context={**common, "to_receiver": True, "recipient_name": receiver.name,
+                      "document_name": KINDS[document.kind].short_name, "document_number": document.number,
+                      "reply_by": transfer.details.get("reply_by"), "path": f"/api/v1/warnings/{warning.id}"},
+             org_ids=[receiver.id]),
+        dict(key=f"warning:{warning.id}:transferred:unit", template="warning_transferred",
+             context={**common, "to_receiver": False, "recipient_name": unit.name,
+                      "path": f"/api/v1/warnings/{warning.id}"},
+             org_ids=[unit.id]),
+    ]
+
+
+def transfer_closed(warning, *, finance_name: str, summary: str) -> dict:
+    """Art. 11(三): the unit learns the matter handed on was closed, and what became of its payment."""
+    unit, payment = warning.unit, warning.payment
+    return dict(key=f"warning:{warning.id}:transfer_closed", template="transfer_closed",
+                context={"unit_name": unit.name, "summary": summary, "finance_name": finance_name,
+                         "message": warning.message,
+                         "voucher_number": payment.voucher_no if payment is not None else None,
                          "payment_status": payment.status if payment is not None else None,
                          "path": f"/api/v1/warnings/{warning.id}"},
                 org_ids=[unit.id])

@@ -82,6 +82,18 @@ _TABLE = (
     MessageTemplate("warning_dismissed", "budget unit of the warning", art(11, 2),
                     ("unit_name", "reason"),
                     "verification dismissed a warning; whether its held payment was released"),
+    MessageTemplate("warning_transferred", "the department a matter is handed on to; the budget unit",
+                    art(11, 3), ("unit_name", "receiver_name", "recipient_name"),
+                    "a confirmed matter outside finance's remit was handed on to a department with a 移交函"),
+    MessageTemplate("transfer_closed", "budget unit of the warning", art(11, 3), ("unit_name", "summary"),
+                    "the department answered and finance closed the matter handed on; what became of the payment"),
+    MessageTemplate("step_reminder", "the party a verification step asks: the unit, the carrying bank, the competent "
+                    "department, or (joint investigation) the oversight body alone", art(11, 2),
+                    ("recipient_name", "step_title", "due_at"),
+                    "what a verification step asks is due soon (N working days, or today)"),
+    MessageTemplate("step_overdue", "finance department that issued the verification step", art(11, 2),
+                    ("finance_name", "asked_name", "step_title", "due_at"),
+                    "a party did not answer a verification step by its due date"),
     MessageTemplate("dispute_filed", "finance department in charge", art(24),
                     ("subject_name", "from_rung"), "an agent bank took a dispute to arbitration or court; deadline paused"),
 )

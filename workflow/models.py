@@ -11,8 +11,10 @@ from workflow import (  # noqa: F401  # noqa: F401
     parties,
     registers,  # noqa: F401
     scheduling,  # noqa: F401
+    step_requests,
     verification,
     warning_files,  # noqa: F401
 )
 from workflow import outbox as notification_models  # noqa: F401
 from workflow.monitoring import models as monitoring_models  # noqa: F401
+from workflow.monitoring import plans as payment_plans  # noqa: F401

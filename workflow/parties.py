@@ -5,7 +5,10 @@ Organisation kinds:
 - ``competent`` 预算主管部门 — the department above a set of budget units;
 - ``unit``      预算单位 — the spending unit;
 - ``bank``      代理银行 — agent bank for centralized treasury payment;
-- ``oversight`` 人大、审计、纪检监察 — bodies that receive referrals (Art. 23).
+- ``oversight`` 人大、审计、纪检监察 — bodies that receive referrals (Art. 23);
+- ``department`` 有关部门 — a government department that owns a matter outside finance's remit
+  (market regulation, tax, human resources and social security...), to which finance hands on a
+  confirmed matter (Art. 11(三): 不属于职责范围内的，按照规定移交有关部门处理).
 
 Jurisdiction is a materialised path of finance departments (``/xj/kz/``): a finance
 department sees every organisation whose ``finance_path`` starts with its own.
@@ -23,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from workflow.db import AwareDateTime, db, utcnow
 from workflow.errors import Conflict, Forbidden, Invalid
 
-ORG_KINDS = ("finance", "competent", "unit", "bank", "oversight")
+ORG_KINDS = ("finance", "competent", "unit", "bank", "oversight", "department")
 FINANCE_LEVELS = ("province", "city", "county")
 
 
@@ -54,6 +57,9 @@ class User(db.Model):
     email: Mapped[str] = mapped_column(sa.String(255), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    # The console's sign-in (workflow.sign_in): a scrypt hash in werkzeug's format, never the
+    # password; None: the user signs in with API tokens only.
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
 
     org: Mapped[Organisation] = relationship()
 

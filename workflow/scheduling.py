@@ -19,6 +19,13 @@
    that deadline and the finance department in charge is told the proposed next action
    (the row marked ``proposed_on_overdue``, ``CaseMachine.proposals``).
 
+3. **Verification steps' due dates** (Art. 11(二)2-5, :mod:`workflow.step_requests`) — each
+   party a documents request, an interview, a focus letter or a joint investigation asks is
+   reminded at the same offsets before the due day (:func:`remind_step_requests`), and once the
+   due moment has passed unanswered on an undecided warning, the finance department that issued
+   the step is told (:func:`tell_overdue_step_requests`), once per (request, kind); a joint
+   investigation's reminder goes to the oversight body alone, never the unit.
+
 :func:`daily_digest` sends each finance department, once per local day, the list of
 overdue cases in its jurisdiction (subjects whose ``finance_path`` it covers).
 
@@ -61,15 +68,21 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column
 
 from workflow import cases, deadlines, message_builders, outbox
 from workflow.case_records import Case
 from workflow.db import AwareDateTime, db, insert_if_absent, locked, utcnow
 from workflow.errors import DomainError
+from workflow.journal import record
 from workflow.machines import MACHINES
+from workflow.machines.warning import LIFECYCLE as WARNING
+from workflow.monitoring.models import MonitoringWarning
 from workflow.parties import Actor, Organisation
 from workflow.settings import current
+from workflow.step_requests import StepRequest, StepRequestEffect
+from workflow.verification import VerificationStep, joint_investigation_stream, warning_stream
+from workflow.verification_steps import STEP_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -174,19 +187,26 @@ def _every_day() -> bool:
 
 @dataclass
 class CheckResult:
-    """What one run did: case ids by effect, and the cases it could not handle."""
+    """What one run did: case ids by effect, and the cases it could not handle; the same for
+    the requests of verification steps (``step_*``: :class:`workflow.step_requests.StepRequest` ids)."""
 
     reminded: list[int] = field(default_factory=list)
     escalated: list[int] = field(default_factory=list)
     overdue: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    step_reminded: list[int] = field(default_factory=list)
+    step_overdue: list[int] = field(default_factory=list)
+    step_failed: list[int] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.reminded or self.escalated or self.overdue or self.failed)
+        return bool(self.reminded or self.escalated or self.overdue or self.failed
+                    or self.step_reminded or self.step_overdue or self.step_failed)
 
     def __str__(self) -> str:
         return (f"{len(self.reminded)} reminded, {len(self.escalated)} escalated, "
-                f"{len(self.overdue)} marked overdue, {len(self.failed)} failed")
+                f"{len(self.overdue)} marked overdue, {len(self.failed)} failed; verification steps: "
+                f"{len(self.step_reminded)} reminded, {len(self.step_overdue)} overdue told to finance, "
+                f"{len(self.step_failed)} failed")
 
 
 # --- the building blocks ---------------------------------------------------------------------
@@ -284,23 +304,24 @@ def _lock(case_id: int, deadline: dt.datetime) -> Case | None:
     return db.session.execute(stmt).unique().scalar_one_or_none()
 
 
-def _each_case(candidates, handle: Callable[[int, dt.datetime], str | None], result: CheckResult) -> None:
+def _each_case(candidates, handle: Callable[..., str | None], result: CheckResult, failed: str = "failed",
+               what: str = "case") -> None:
     """Handle each candidate in its own transaction; ``handle`` returns the outcome
     (``reminded``, ``escalated``, ``overdue``) or None for nothing done. A case that fails
     (a database error, a bug) is rolled back, logged and left for the next run; the
     others go on. Only an exception that is not an ``Exception`` (the process being
     killed) stops the run, and then the case it was on is rolled back with it."""
-    for case_id, deadline in candidates:
+    for case_id, deadline, *more in candidates:
         try:
-            outcome = handle(case_id, deadline)
+            outcome = handle(case_id, deadline, *more)
             if outcome is None:
                 db.session.rollback()
                 continue
             db.session.commit()
         except Exception:
             db.session.rollback()
-            result.failed.append(case_id)
-            log.exception("deadline check of case %s failed; the next run retries it", case_id)
+            getattr(result, failed).append(case_id)
+            log.exception("deadline check of %s %s failed; the next run retries it", what, case_id)
             continue
         getattr(result, outcome).append(case_id)
 
@@ -410,12 +431,162 @@ def _mark_overdue(case: Case, deadline: dt.datetime, now: dt.datetime, note: str
 
 
 def run_deadline_checks(now: dt.datetime | None = None) -> CheckResult:
-    """Reminders, then escalation, as of ``now`` (default: the current time). Everything
-    due up to ``now`` is handled, so a run after downtime catches up."""
+    """Reminders, then escalation, of cases; then reminders and overdue notices of the
+    verification steps' requests; as of ``now`` (default: the current time). Everything due
+    up to ``now`` is handled, so a run after downtime catches up."""
     now = _aware(now) if now is not None else utcnow()
     result = CheckResult()
     send_reminders(now, result)
     escalate_overdue(now, result)
+    remind_step_requests(now, result)
+    tell_overdue_step_requests(now, result)
+    return result
+
+
+# --- verification steps' due dates (Art. 11(二)2-5) --------------------------------------------
+# A documents request, an interview, a focus letter and a joint investigation ask parties for
+# something by a date (workflow.step_requests). As for cases: the party asked is reminded at the
+# reminder offsets before the due day, and once the due moment passes unanswered the finance
+# department that issued the step is told, each effect claimed once (StepRequestEffect). The
+# candidates are the requests whose ``chase_at`` lies in range, read through the index
+# (chase_at, id) in keyset batches; an answered request, one finance was told of and every
+# request of a decided warning has chase_at NULL and is never read. A joint investigation asks
+# the oversight body alone, so its reminder goes to that body and its overdue notice to finance;
+# both are journaled in the investigation's own chain, which the unit never reads.
+
+def step_candidates_stmt(where: sa.ColumnElement[bool], after: tuple[dt.datetime, int] | None = None,
+                         size: int | None = None) -> sa.Select:
+    """One batch of requests still chased in the range ``where`` of ``chase_at``, in (chase_at,
+    id) order after the keyset ``after``: one range scan of ``ix_step_requests_chase_at_id``."""
+    stmt = sa.select(StepRequest.id, StepRequest.chase_at, StepRequest.appointment_at).where(
+        StepRequest.chase_at.is_not(None), where)
+    if after is not None:
+        stmt = stmt.where(sa.tuple_(StepRequest.chase_at, StepRequest.id) > sa.tuple_(*after))
+    return stmt.order_by(StepRequest.chase_at, StepRequest.id).limit(size or batch_size())
+
+
+def step_done_stmt(request_ids: list[int], kinds: Iterable[str]) -> sa.Select:
+    """The effects of these kinds already recorded for a batch: probes of their unique index."""
+    return sa.select(StepRequestEffect.request_id).where(StepRequestEffect.request_id.in_(request_ids),
+                                                         StepRequestEffect.kind.in_(list(kinds)))
+
+
+def _step_candidates(where: sa.ColumnElement[bool], done_kinds: tuple[str, ...] = ()):
+    """(request id, chase_at, appointment_at) of the requests in range not yet handled, batch
+    by batch, each batch's read transaction ended before its requests are handled."""
+    size = batch_size()
+    after: tuple[dt.datetime, int] | None = None
+    while True:
+        rows = db.session.execute(step_candidates_stmt(where, after, size)).all()
+        done = set(db.session.execute(step_done_stmt([r.id for r in rows], done_kinds)).scalars()) \
+            if rows and done_kinds else set()
+        db.session.commit()
+        yield from (tuple(r) for r in rows if r.id not in done)
+        if len(rows) < size:
+            return
+        after = (rows[-1].chase_at, rows[-1].id)
+
+
+def _lock_request(request_id: int, due: dt.datetime) -> StepRequest | None:
+    """Lock and load the request for this transaction if it is still chased at ``due`` and its
+    warning undecided; None if another scheduler holds it (SKIP LOCKED) or it was answered,
+    told or decided meanwhile. ``FOR NO KEY UPDATE`` of the request row alone, as for a case
+    (:func:`_lock`): the effect row's foreign key takes a key-share lock on it."""
+    # Everything the messages recite comes in the same statement; only the request row is locked.
+    stmt = locked(sa.select(StepRequest).join(StepRequest.warning)
+                  .where(StepRequest.id == request_id, StepRequest.chase_at == due,
+                         MonitoringWarning.status.in_(WARNING.undecided))
+                  .options(contains_eager(StepRequest.warning).joinedload(MonitoringWarning.unit, innerjoin=True),
+                           contains_eager(StepRequest.warning).joinedload(MonitoringWarning.payment),
+                           joinedload(StepRequest.step, innerjoin=True), joinedload(StepRequest.org, innerjoin=True),
+                           joinedload(StepRequest.finance, innerjoin=True)),
+                  skip_locked=True, key_share=True, of=StepRequest)
+    return db.session.execute(stmt).unique().scalar_one_or_none()
+
+
+def _claim_step(request_id: int, kind: str, now: dt.datetime) -> bool:
+    return claim_effect(StepRequestEffect, {"request_id": request_id, "kind": kind, "created_at": now},
+                        ["request_id", "kind"])
+
+
+def _step_key(request: StepRequest, kind: str) -> str:
+    return f"warning:{request.warning_id}:step:{request.step_id}:asked={request.org_id}:{kind}"
+
+
+def _due_step_reminder(due: dt.datetime, appointment: dt.datetime | None, now: dt.datetime) -> int | None:
+    """The most urgent reminder offset whose time has come, none once the appointment began."""
+    due_offsets = [offset for offset, moment in deadlines.reminder_times(due)
+                   if moment <= now and (appointment is None or moment < appointment)]
+    return min(due_offsets) if due_offsets else None
+
+
+def _journal_step(request: StepRequest, step: VerificationStep, action: str, payload: dict,
+                  now: dt.datetime) -> None:
+    """In the warning's chain, or the joint investigation's own for a confidential step."""
+    kind = STEP_KINDS[step.kind]
+    stream = joint_investigation_stream(request.warning_id) if kind.confidential else warning_stream(request.warning_id)
+    record(Actor.system(), stream, action,
+           {"step_id": step.id, "kind": step.kind, "article": kind.article.chinese, "org_code": request.org.code,
+            "due_at": request.due_at, **payload}, now)
+
+
+def remind_step_requests(now: dt.datetime, result: CheckResult | None = None) -> CheckResult:
+    """Remind each party asked by a verification step whose reminder time has come (at the
+    ``FUNDWATCH_REMINDER_OFFSETS`` working days before the due day, at ``FUNDWATCH_REMINDER_HOUR``;
+    after downtime the most urgent one only), once per (request, offset)."""
+    now = _aware(now)
+    result = result if result is not None else CheckResult()
+    offsets = sorted(deadlines.reminder_offsets())
+    seen: set[int] = set()
+    for offset in offsets:  # the most urgent first, so that a stale one is never sent after it
+        calendar = deadlines.current_calendar()
+        window_end = dt.datetime.combine(calendar.shift(calendar.local_date(now), offset + 1), dt.time(0),
+                                         tzinfo=calendar.zone)
+        where = sa.and_(StepRequest.chase_at >= now, StepRequest.chase_at < window_end)
+        done = tuple(f"{REMIND}_{o}" for o in offsets if o <= offset)
+
+        def handle(request_id: int, due: dt.datetime, appointment: dt.datetime | None, offset=offset) -> str | None:
+            if request_id in seen or _due_step_reminder(due, appointment, now) != offset:
+                return None
+            request = _lock_request(request_id, due)
+            if request is None:
+                return None
+            kind = f"{REMIND}_{offset}"
+            if not _claim_step(request_id, kind, now):
+                return None
+            seen.add(request_id)
+            step, warning = request.step, request.warning
+            days_left = max(0, deadlines.working_days_between(now, due))
+            outbox.notify(**message_builders.step_reminder(request, step, warning, STEP_KINDS[step.kind],
+                                                           key=_step_key(request, kind), days_left=days_left), now=now)
+            _journal_step(request, step, "step_reminded", {"offset": offset, "days_left": days_left}, now)
+            return "step_reminded"
+
+        _each_case(_step_candidates(where, done), handle, result, failed="step_failed", what="step request")
+    return result
+
+
+def tell_overdue_step_requests(now: dt.datetime, result: CheckResult | None = None) -> CheckResult:
+    """Tell the issuing finance department of each request whose due moment passed unanswered
+    on an undecided warning, once; the request is then no longer chased."""
+    now = _aware(now)
+    result = result if result is not None else CheckResult()
+
+    def handle(request_id: int, due: dt.datetime, appointment: dt.datetime | None) -> str | None:
+        if not deadlines.has_passed(due, now):
+            return None
+        request = _lock_request(request_id, due)
+        if request is None or not _claim_step(request_id, OVERDUE, now):
+            return None
+        step, warning = request.step, request.warning
+        outbox.notify(**message_builders.step_overdue(request, step, warning, STEP_KINDS[step.kind],
+                                                      key=_step_key(request, OVERDUE)), now=now)
+        _journal_step(request, step, "step_overdue", {"finance_code": request.finance.code}, now)
+        request.chase_at = None
+        return "step_overdue"
+
+    _each_case(_step_candidates(StepRequest.chase_at < now), handle, result, failed="step_failed",
+               what="step request")
     return result
 
 

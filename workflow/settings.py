@@ -69,6 +69,19 @@ class Settings:
     proxy_hops: int = var("FUNDWATCH_PROXY_HOPS", 0,
                           "trusted reverse proxies in front of the service (the complaint rate limit reads "
                           "the client's address from X-Forwarded-For behind them)", int)
+    secret_key: str | None = var("FUNDWATCH_SECRET_KEY", None,
+                                 "signs the console's session cookie and CSRF tokens; unset: a random key is made "
+                                 "once and kept in `instance/secret_key` (readable by the service only)",
+                                 shown="instance/secret_key")
+    session_secure: bool = var("FUNDWATCH_SESSION_SECURE", False,
+                               "send the console's session cookie over HTTPS only (`Secure`): turn on when "
+                               "served over HTTPS", _flag)
+    session_hours: int = var("FUNDWATCH_SESSION_HOURS", 8, "hours a console sign-in lasts", int)
+    sign_ins_per_window: int = var("FUNDWATCH_SIGN_INS_PER_WINDOW", 10,
+                                   "console sign-in attempts accepted per address, and per e-mail address, "
+                                   "and window", int)
+    sign_in_window_seconds: int = var("FUNDWATCH_SIGN_IN_WINDOW_SECONDS", 900,
+                                      "length of the sign-in rate-limit window", int)
     swagger_ui_url: str = var("OPENAPI_SWAGGER_UI_URL", "/api/v1/docs/assets/",
                               "where the API page loads Swagger UI's scripts from (served by the app itself)")
     # --- e-mail and the outbox ------------------------------------------------------------
@@ -95,7 +108,8 @@ class Settings:
                                 shown="warning=5, decision=10, order=15, suspended=10, closure=10, "
                                       "bank_rectify=5, bank_criticism=10")
     reminder_offsets: Any = var("FUNDWATCH_REMINDER_OFFSETS", None,
-                                "working days before a deadline when its addressee is reminded", _as_is,
+                                "working days before a deadline when its addressee is reminded (a case's subject; the party a "
+                                "verification step asks, before its due date)", _as_is,
                                 shown="2,0 (2 days before and on the day)")
     reminder_hour: int = var("FUNDWATCH_REMINDER_HOUR", 9, "local hour of the reminders", int)
     # --- the scheduler --------------------------------------------------------------------
@@ -105,7 +119,7 @@ class Settings:
                                "marked overdue and finance is told the proposed next step, the row marked "
                                "`proposed_on_overdue` (Art. 21(四) says finance *may*)", _as_is,
                                shown="on for `unit_case.warning`, `unit_case.decision`")
-    check_batch: int = var("FUNDWATCH_CHECK_BATCH", 100, "cases read per batch by a deadline check", int)
+    check_batch: int = var("FUNDWATCH_CHECK_BATCH", 100, "cases (and verification steps' requests) read per batch by a deadline check", int)
     check_seconds: float = var("FUNDWATCH_CHECK_SECONDS", 60.0, "seconds between deadline checks", float)
     delivery_seconds: float = var("FUNDWATCH_DELIVERY_SECONDS", 2.0,
                                   "seconds between outbox deliveries while the last one found nothing to deliver",

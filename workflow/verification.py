@@ -9,9 +9,11 @@ investigation (5).
 
 Lifecycle (the table :mod:`workflow.machines.warning`, the only writer of the status):
 ``open`` → ``verifying`` (the first step) → ``confirmed`` (a case is opened, Art. 11(三), 21)
-or ``dismissed`` (with a reason). A held payment (``block`` level) is
-refused when its warning is confirmed, unless finance releases it, and released when its
-warning is dismissed and no other blocking warning on it is still undecided.
+or ``dismissed`` (with a reason), or ``transferred`` to the department that owns a matter
+outside finance's remit (Art. 11(三), :func:`transfer`) and ``transfer_closed`` once it answered.
+A held payment (``block`` level) is refused when its warning is confirmed, unless finance
+releases it, and released when its warning is dismissed and no other blocking warning on it is
+still undecided or transferred. A transfer leaves it held: see :func:`transfer`.
 
 The unit explains (Art. 27(三)), its competent department adds materials (Art. 26(二)),
 the bank that carries the payment adds materials (Art. 28(二)) and an oversight body that
@@ -21,16 +23,20 @@ confirmed, the warning's files join the case file (:func:`workflow.warning_files
 
 Who sees a warning (:func:`warnings_for`): finance in its jurisdiction, the unit its own,
 the competent department its units', the bank those on payments it carries, an oversight
-body only those sent to it for joint investigation. Anything else is not found.
+body only those sent to it for joint investigation, a department (有关部门) only those handed
+on to it (Art. 11(三)). Anything else is not found.
 
 Every action here is journaled (:mod:`workflow.journal`) in the warning's stream
-(``warning:<id>``), and a payment released or refused in the payment's (``payment:<id>``):
-:func:`history` reads a warning's, as the caller may see it.
+(``warning:<id>``), a joint investigation in its own (``joint_investigation:<id>``), what a
+transfer hands on and the receiver's outcome in the transfer's (``transfer:<id>``), and a payment
+released or refused in the payment's (``payment:<id>``): :func:`history` reads a warning's, as
+the caller may see it.
 """
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from dataclasses import replace
 from types import SimpleNamespace
 
 import marshmallow as ma
@@ -45,16 +51,19 @@ from workflow.documents import Document, issue_document, payment_context
 from workflow.documents import visible as document_visible
 from workflow.errors import Conflict, Forbidden, Invalid, NotFound
 from workflow.journal import entries_of, record, stream_of
+from workflow.machines import MACHINES
 from workflow.machines.base import load_fields
+from workflow.machines.warning import HOLDING, OUTCOME, TRANSFER_ARTICLE, TRANSFERRED
 from workflow.machines.warning import LIFECYCLE as WARNING
 from workflow.monitoring import alerts
 from workflow.monitoring.models import WARNING_LEVELS, MonitoringWarning, Payment
 from workflow.monitoring.payments import change_payment_status, lock_payment
 from workflow.monitoring.rules import RULES_BY_NAME, WARNING_RULES
-from workflow.outbox import notify
+from workflow.outbox import notify, notify_all
 from workflow.parties import Actor, Organisation, require
 from workflow.schemas import errors_of
 from workflow.scoping import Reach, reach_of_units, units_of
+from workflow.step_requests import StepRequest, asked_in, mark_answered, record_requests, stop_chasing
 from workflow.verification_steps import CONFIDENTIAL_STEPS, STEP_KINDS, Notice, StepContext, StepKind, focus_settings
 from workflow.warning_files import StepRecord, WarningFile, join_case_file
 
@@ -72,6 +81,7 @@ RESPONSE_KINDS = {
     "competent": "materials",   # 有关资料, Art. 26(二)
     "bank": "materials",        # Art. 28(二)
     "oversight": "findings",    # 协查意见, Art. 11(二)5
+    "department": OUTCOME,      # 处理结果: the department a matter was handed on to, Art. 11(三)
 }
 
 
@@ -93,10 +103,21 @@ class VerificationStep(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
 
     addressee: Mapped[Organisation | None] = relationship()
+    # The parties the step asks, until when, answered, reminded, overdue (workflow.step_requests).
+    asked: Mapped[list[StepRequest]] = relationship(order_by=StepRequest.id, viewonly=True)
     # What an interview or an on-site check ended with (workflow.verification_files.make_record).
     record: Mapped[StepRecord | None] = relationship(viewonly=True)
 
     __table_args__ = (sa.CheckConstraint(kind.in_(tuple(STEP_KINDS)), name="kind"),)
+
+    @property
+    def due_at(self) -> dt.datetime | None:
+        """When what the step asks is due (the same for every party it asks)."""
+        return next((r.due_at for r in self.asked if r.due_at is not None), None)
+
+    @property
+    def due_date(self) -> dt.date | None:
+        return next((r.due_date for r in self.asked if r.due_at is not None), None)
 
     @property
     def article(self) -> str:
@@ -122,12 +143,14 @@ class WarningResponse(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(16))
     text: Mapped[str] = mapped_column(sa.Text)
     evidence_ref: Mapped[str | None] = mapped_column(sa.String(200))
+    # The step this answers, when the answer names it (one that asked the answering party).
+    step_id: Mapped[int | None] = mapped_column(sa.ForeignKey("verification_steps.id"))
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
 
     org: Mapped[Organisation] = relationship()
     files: Mapped[list[WarningFile]] = relationship(viewonly=True, order_by=WarningFile.id)
 
-    __table_args__ = (sa.CheckConstraint(kind.in_(("explanation", "materials", "findings")), name="kind"),)
+    __table_args__ = (sa.CheckConstraint(kind.in_(("explanation", "materials", "findings", OUTCOME)), name="kind"),)
 
     @property
     def org_code(self) -> str:
@@ -138,11 +161,41 @@ class WarningResponse(db.Model):
         return self.org.kind
 
 
+class WarningTransfer(db.Model):
+    """A warning handed on to the department that owns the matter (移交, Art. 11(三)): the
+    receiver, the fields of the ``transfer`` row as JSON (matters, basis, reply-by date,
+    materials; dates as ISO strings) and the numbered 移交函. One per warning."""
+
+    __tablename__ = "warning_transfers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    warning_id: Mapped[int] = mapped_column(sa.ForeignKey("warnings.id"), unique=True)
+    receiver_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    details: Mapped[dict] = mapped_column(sa.JSON)
+    document_id: Mapped[int | None] = mapped_column(sa.ForeignKey("documents.id"))
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    receiver: Mapped[Organisation] = relationship()
+
+    @property
+    def receiver_code(self) -> str:
+        return self.receiver.code
+
+    @property
+    def receiver_name(self) -> str:
+        return self.receiver.name
+
+
 # --- who sees what --------------------------------------------------------------------------------
 
 def _joint_investigations_for(org_id: int):
     return sa.select(VerificationStep.warning_id).where(
         VerificationStep.kind == "joint_investigation", VerificationStep.addressee_id == org_id)
+
+
+def _transfers_to(org_id: int):
+    return sa.select(WarningTransfer.warning_id).where(WarningTransfer.receiver_id == org_id)
 
 
 def visible(actor: Actor) -> sa.ColumnElement[bool]:
@@ -155,6 +208,8 @@ def visible(actor: Actor) -> sa.ColumnElement[bool]:
         return MonitoringWarning.payment_id.in_(sa.select(Payment.id).where(Payment.bank_id == actor.org_id))
     if actor.kind == "oversight":
         return MonitoringWarning.id.in_(_joint_investigations_for(actor.org_id))
+    if actor.kind == "department":
+        return MonitoringWarning.id.in_(_transfers_to(actor.org_id))
     return sa.false()
 
 
@@ -168,6 +223,8 @@ def reach(actor: Actor) -> Reach:
                                             Payment.bank_id == actor.org_id))
     if actor.kind == "oversight":
         return Reach(seek=(MonitoringWarning.id.in_(_joint_investigations_for(actor.org_id)),))
+    if actor.kind == "department":
+        return Reach(seek=(MonitoringWarning.id.in_(_transfers_to(actor.org_id)),))
     return Reach(seek=())
 
 
@@ -210,8 +267,10 @@ def sees_joint_investigations(actor: Actor) -> bool:
 
 def steps_of(actor: Actor, warning: MonitoringWarning) -> list[VerificationStep]:
     """Steps the caller may see (:func:`sees_joint_investigations`)."""
-    stmt = sa.select(VerificationStep).where(VerificationStep.warning_id == warning.id).order_by(VerificationStep.id) \
-        .options(selectinload(VerificationStep.record).selectinload(StepRecord.files))
+    stmt = (sa.select(VerificationStep).where(VerificationStep.warning_id == warning.id).order_by(VerificationStep.id)
+            .options(selectinload(VerificationStep.record).selectinload(StepRecord.files),
+                     selectinload(VerificationStep.asked).selectinload(StepRequest.effects),
+                     selectinload(VerificationStep.asked).selectinload(StepRequest.org)))
     if not sees_joint_investigations(actor):
         stmt = stmt.where(VerificationStep.kind.not_in(CONFIDENTIAL_STEPS))
     return list(db.session.execute(stmt).scalars())
@@ -229,23 +288,42 @@ def joint_investigation_stream(warning_id: int) -> str:
     return stream_of("joint_investigation", warning_id)
 
 
+def transfer_stream(warning_id: int) -> str:
+    """The transfer's own chain (Art. 11(三)): what was handed on and on what basis, and the
+    receiving department's outcome, between finance and that department; the warning's chain
+    says only that it was handed on, to whom."""
+    return stream_of("transfer", warning_id)
+
+
+def sees_transfer(actor: Actor) -> bool:
+    """Finance and the department a warning was handed on to (the only one that sees it)."""
+    return actor.is_system or actor.kind in ("finance", "department")
+
+
 def history(actor: Actor, warning_id: int) -> sa.Select:
     """The warning's journal as the caller may see it (NotFound if the warning is not
-    visible): finance and the body asked read both chains, interleaved in the order written;
-    the others the warning's own chain alone."""
+    visible): finance reads every chain, interleaved in the order written; the body asked its
+    joint investigation's, the department a warning was handed on to the transfer's, besides
+    the warning's own; the others the warning's own chain alone."""
     warning = get_warning(actor, warning_id)
+    streams = [warning_stream(warning.id)]
     if sees_joint_investigations(actor):
-        return entries_of(warning_stream(warning.id), joint_investigation_stream(warning.id))
-    return entries_of(warning_stream(warning.id))
+        streams.append(joint_investigation_stream(warning.id))
+    if sees_transfer(actor):
+        streams.append(transfer_stream(warning.id))
+    return entries_of(*streams)
 
 
 def responses_of(actor: Actor, warning: MonitoringWarning) -> list[WarningResponse]:
     """Answers the caller may see: an oversight body's findings only where the joint
-    investigation they answer is visible (:func:`sees_joint_investigations`)."""
+    investigation they answer is visible (:func:`sees_joint_investigations`); a department's
+    outcome only by finance and that department (:func:`sees_transfer`)."""
     stmt = sa.select(WarningResponse).where(WarningResponse.warning_id == warning.id) \
         .options(selectinload(WarningResponse.files))
     if not sees_joint_investigations(actor):
         stmt = stmt.where(WarningResponse.kind != RESPONSE_KINDS["oversight"])
+    if not sees_transfer(actor):
+        stmt = stmt.where(WarningResponse.kind != OUTCOME)
     return list(db.session.execute(stmt.order_by(WarningResponse.id)).scalars())
 
 
@@ -254,15 +332,27 @@ def document_ids_of(actor: Actor, warning: MonitoringWarning) -> list[int]:
         Document.warning_id == warning.id, document_visible(actor)).order_by(Document.id)).scalars())
 
 
-class WarningDetail:
-    """A warning as one caller sees it: the row, plus the steps, answers and notices
-    visible to that caller."""
+def transfer_of(actor: Actor, warning: MonitoringWarning) -> WarningTransfer | None:
+    """The warning's transfer (Art. 11(三)) as the caller may read it: finance and the receiver
+    read the receiver, the matters and the letter; the unit learns of the hand-over by message
+    and reads the status (``transferred``), not the letter's content."""
+    if not (actor.is_system or actor.kind in ("finance", "department")):
+        return None
+    return db.session.execute(sa.select(WarningTransfer).where(
+        WarningTransfer.warning_id == warning.id)).scalar_one_or_none()
 
-    def __init__(self, warning: MonitoringWarning, steps: list, responses: list, document_ids: list[int]):
+
+class WarningDetail:
+    """A warning as one caller sees it: the row, plus the steps, answers, notices and
+    transfer visible to that caller."""
+
+    def __init__(self, warning: MonitoringWarning, steps: list, responses: list, document_ids: list[int],
+                 transfer: WarningTransfer | None = None):
         self._warning = warning
         self.steps = steps
         self.responses = responses
         self.document_ids = document_ids
+        self.transfer = transfer
 
     def __getattr__(self, name):
         return getattr(self._warning, name)
@@ -270,7 +360,33 @@ class WarningDetail:
 
 def detail(actor: Actor, warning_id: int) -> WarningDetail:
     warning = get_warning(actor, warning_id)
-    return WarningDetail(warning, steps_of(actor, warning), responses_of(actor, warning), document_ids_of(actor, warning))
+    return WarningDetail(warning, steps_of(actor, warning), responses_of(actor, warning), document_ids_of(actor, warning),
+                         transfer_of(actor, warning))
+
+
+def confirm_fields(rung: str) -> tuple:
+    """The fields a confirmation on ``rung`` takes: the unit case's opening row's
+    (:data:`workflow.machines.MACHINES`), ``summary`` optional (it defaults to the warning's
+    finding, :func:`confirm`)."""
+    opening = MACHINES["unit_case"].openings[rung]
+    return tuple(replace(f, required=False) if f.name == "summary" else f for f in opening.fields)
+
+
+def allowed_on(actor: Actor, warning: MonitoringWarning) -> tuple[str, ...]:
+    """What the caller may do on ``warning`` now, by the same rules :func:`add_step`,
+    :func:`add_response`, :func:`confirm` and :func:`dismiss` enforce (party kind and the
+    warning lifecycle's table): ``step``, ``respond``, ``confirm``, ``dismiss``. Screens offer
+    exactly these; the functions still check on their own."""
+    if actor.is_system:
+        return ()
+    out = []
+    if actor.kind == "finance" and WARNING.allows("verify", warning.status):
+        out.append("step")
+    if actor.kind in RESPONSE_KINDS and warning.status in UNDECIDED:
+        out.append("respond")
+    if actor.kind == "finance":
+        out += [trigger for trigger in ("confirm", "dismiss") if WARNING.allows(trigger, warning.status)]
+    return tuple(out)
 
 
 # --- steps ------------------------------------------------------------------------------------------
@@ -331,6 +447,9 @@ def add_step(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None 
     document = _issue_notice(spec.notice, ctx) if spec.notice else None
     for tell in spec.tells:
         tell(ctx)
+    if spec.asks:
+        record_requests(spec.asks, spec.asks.parties(ctx), step=step, warning=warning, finance_id=ctx.issuer.id,
+                        fields=fields, now=now)
     if spec.moves_warning:
         WARNING.move(warning, spec.moves_warning, actor=actor)  # open → verifying; verifying stays
         _touch(warning)
@@ -362,31 +481,51 @@ def _issue_notice(notice: Notice, ctx: StepContext) -> Document:
 
 def add_response(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None) -> WarningResponse:
     """The unit explains, its competent department or the bank supplies materials, the
-    oversight body asked records findings. Finance does not answer its own warning.
-    Conflict once the warning is decided."""
+    oversight body asked records findings, while finance verifies; the department a warning
+    was handed on to answers with its outcome (处理结果, Art. 11(三)) while it is transferred.
+    Finance does not answer its own warning. Conflict once the warning is decided (for the
+    receiver: before it was handed on, or once finance closed the transfer).
+
+    ``step_id`` (optional) names the step answered: a step of this warning that asked the
+    caller's party (else 422 on ``step_id``, worded the same for a step that does not exist, is
+    another warning's, is hidden from the caller or did not ask it). The answer answers that
+    step's request of the party, or, naming none, each of the party's open requests on the
+    warning (:func:`workflow.step_requests.mark_answered`): they are no longer chased."""
     require(actor, *RESPONSE_KINDS, action="answer warnings")
     now = now or utcnow()
     warning = get_warning(actor, warning_id, lock=True)
     if actor.is_system:
         raise Forbidden("the scheduler does not answer warnings")
-    if warning.status not in UNDECIDED:
-        raise Conflict(f"warning {warning.id} is {warning.status}; it takes no more answers",
+    answerable = (TRANSFERRED,) if actor.kind == "department" else UNDECIDED
+    if warning.status not in answerable:
+        raise Conflict(f"warning {warning.id} is {warning.status}; it takes no "
+                       f"{'outcome' if actor.kind == 'department' else 'more answers'}",
                        {"status": [warning.status]})
     text = (data.get("text") or "").strip()
     if not text:
         raise Invalid("an answer needs its text", {"text": ["required"]})
+    step_id = data.get("step_id")
+    if step_id is not None and not asked_in(step_id, warning.id, actor.org_id):
+        raise Invalid("the answer names a step that did not ask you",
+                      {"step_id": [f"not a step of warning {warning.id} that asked your organisation"]})
     response = WarningResponse(warning_id=warning.id, org_id=actor.org_id, author_id=actor.user_id,
-                               kind=RESPONSE_KINDS[actor.kind], text=text,
+                               kind=RESPONSE_KINDS[actor.kind], text=text, step_id=step_id,
                                evidence_ref=(data.get("evidence_ref") or "").strip() or None, created_at=now)
     db.session.add(response)
-    confidential = response.kind == RESPONSE_KINDS["oversight"]  # answers a joint investigation
-    if not confidential:
+    # A body's findings answer a joint investigation, a department's outcome a transfer: each in its
+    # own chain, moving nothing the parties under verification read.
+    stream = {RESPONSE_KINDS["oversight"]: joint_investigation_stream,
+              OUTCOME: transfer_stream}.get(response.kind, warning_stream)(warning.id)
+    if stream == warning_stream(warning.id):
         _touch(warning)
     db.session.flush()
-    record(actor, joint_investigation_stream(warning.id) if confidential else warning_stream(warning.id),
+    # Before the journal's lock on the stream: the scheduler holds a request's row while it
+    # waits for that lock, so the answer must not hold the lock while it waits for the row.
+    mark_answered(warning_id=warning.id, org_id=actor.org_id, response_id=response.id, now=now, step_id=step_id)
+    record(actor, stream,
            "response_added",
            {"response_id": response.id, "kind": response.kind, "text": response.text,
-            "evidence_ref": response.evidence_ref}, now)
+            "evidence_ref": response.evidence_ref, **({"step_id": step_id} if step_id is not None else {})}, now)
     return response
 
 
@@ -431,6 +570,7 @@ def confirm(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
             refuse_payment(actor, payment, now, **why)
         payment_outcome = payment.status
     WARNING.move(warning, "confirm", actor=actor)
+    stop_chasing(warning.id)  # before the journal's lock on the stream, as in add_response
     warning.case_id = case.id
     warning.status_reason = fields["summary"] if isinstance(fields["summary"], str) else None
     warning.closed_at = now
@@ -451,7 +591,7 @@ def _payment_ref(payment: Payment | None, outcome: str | None) -> dict | None:
 
 def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None) -> MonitoringWarning:
     """Dismiss a warning with its reason (核实排除). A payment it held is released once no
-    other blocking warning on it is undecided. The unit is told the reason, and whether
+    other blocking warning on it is undecided or transferred (:data:`HOLDING`). The unit is told the reason, and whether
     its payment was released or is still held. No commit here."""
     require(actor, "finance", action="dismiss warnings")
     now = now or utcnow()
@@ -461,6 +601,7 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
         raise Invalid("a dismissal needs a reason", {"reason": ["required"]})
     _undecided(warning, "dismiss", "dismissed")
     WARNING.move(warning, "dismiss", actor=actor)
+    stop_chasing(warning.id)  # before the journal's lock on the stream, as in add_response
     warning.status_reason = reason
     warning.closed_at = now
     _touch(warning)
@@ -474,7 +615,7 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
         db.session.flush()
         still_blocking = db.session.execute(sa.select(MonitoringWarning.id).where(
             MonitoringWarning.payment_id == payment.id, MonitoringWarning.id != warning.id, MonitoringWarning.level == "block",
-            MonitoringWarning.status.in_(UNDECIDED)).limit(1)).first()
+            MonitoringWarning.status.in_(HOLDING)).limit(1)).first()
         if still_blocking is None:
             release_payment(actor, payment, now, warning_id=warning.id, decision="dismissed")
             payment_outcome = payment.status
@@ -482,6 +623,112 @@ def dismiss(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None =
            {"reason": reason, "payment": _payment_ref(payment, payment_outcome)}, now)
     notify(**message_builders.warning_dismissed(
         warning, finance_name=actor.name if actor.is_system else _org(actor).name, reason=reason), now=now)
+    return warning
+
+
+# --- handing on what is not finance's (移交, Art. 11(三)) -----------------------------------------------
+
+def _load_row_fields(actor: Actor, trigger: str, data: dict) -> tuple[dict, dict]:
+    """``(values, their JSON form)`` of a warning action's body, loaded with its row's schema
+    (:attr:`workflow.machines.lifecycle.Lifecycle.schemas`): a missing or bad field, a receiver
+    that is not a department in the caller's reach, or a field the row does not take is named."""
+    try:
+        return load_fields(WARNING.schemas[trigger], data, SimpleNamespace(actor=actor))
+    except ma.ValidationError as exc:
+        fields = ", ".join(f.name for f in WARNING.by_trigger[trigger][0].fields if f.required)
+        raise Invalid(f"the fields of {trigger} are not valid (it needs {fields})", errors_of(exc)) from None
+
+
+def transfer(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None) -> WarningTransfer:
+    """Hand a warning on to the department that owns the matter (移交, Art. 11(三): 不属于职责范围内的，
+    按照规定移交有关部门处理): the ``transfer`` row of the warning's table, from ``open`` or
+    ``verifying``, by finance of the unit's jurisdiction, with its fields (the receiver's code, the
+    matters, the legal basis of the receiver's remit, a reply-by date, materials). Issues the
+    numbered 移交函 to the receiver in the same transaction, tells the receiver (the letter, the
+    warning to answer) and the unit (that the matter was handed on to that department, so that it
+    knows whom it now answers to; not the letter), and journals ``transferred``. No commit here.
+
+    The payment: a blocking warning keeps holding its payment while the matter is with the
+    receiver (:data:`~workflow.machines.warning.HOLDING`). Finance confirmed a problem but has no
+    power to decide it, so it neither refuses the payment (a refusal is a handling measure of
+    finance's own, Art. 21) nor pays out money the receiver's handling may yet stop; it decides
+    the payment when it closes the transfer on the receiver's outcome (:func:`close_transfer`).
+
+    Raises NotFound (not the caller's warning), Forbidden (not finance), Conflict (decided
+    already), Invalid (fields; a receiver that is unknown, not a department or out of reach).
+    """
+    require(actor, "finance", action="transfer warnings")
+    now = now or utcnow()
+    warning = get_warning(actor, warning_id, lock=True)
+    _undecided(warning, "transfer", "transferred")
+    values, stored = _load_row_fields(actor, "transfer", data)
+    receiver: Organisation = values["receiver_code"]
+    WARNING.move(warning, "transfer", actor=actor)
+    stop_chasing(warning.id)  # handed on: its steps' requests are no longer finance's to chase
+    # What the unit reads of the decision: to whom it went. The matters stay in the letter.
+    warning.status_reason = f"已移交{receiver.name}处理（{TRANSFER_ARTICLE.chinese}）"
+    _touch(warning)
+    handed = WarningTransfer(warning_id=warning.id, receiver_id=receiver.id,
+                             details={k: v for k, v in stored.items() if k != "receiver_code"},
+                             created_by_id=actor.user_id, created_at=now)
+    db.session.add(handed)
+    db.session.flush()
+    issuer = _org(actor)
+    payment = warning.payment
+    context = {"unit_name": warning.unit.name, "warning_summary": f"{warning.message}（依据{warning.article}）",
+               **{k: v for k, v in stored.items() if k != "receiver_code"}}
+    if payment is not None:
+        context.update(payment_context(payment), amount=payment.amount)
+    document = issue_document(actor, kind="transfer_letter", issuer=issuer, addressee=receiver, context=context,
+                              warning_id=warning.id, now=now)
+    handed.document_id = document.id
+    handed.receiver = receiver
+    notify_all(message_builders.warning_transferred(warning, handed, document=document, issuer=issuer), now=now)
+    letter = {"id": document.id, "kind": document.kind, "number": document.number}
+    record(actor, warning_stream(warning.id), "transferred",
+           {"receiver_code": receiver.code, "article": TRANSFER_ARTICLE.chinese, "document": letter,
+            "payment": _payment_ref(payment, None)}, now)
+    record(actor, transfer_stream(warning.id), "transferred",
+           {"receiver_code": receiver.code, **handed.details, "document": letter}, now)
+    return handed
+
+
+def close_transfer(actor: Actor, warning_id: int, data: dict, now: dt.datetime | None = None) -> MonitoringWarning:
+    """Close a transferred warning once the receiver answered with its outcome (移交办结, Art.
+    11(三)): the ``close_transfer`` row, whose guard is that answer (409 before it). A payment
+    the warning held is released (``payment``: ``release``, the default) once no other blocking
+    warning on it holds it, or refused (``refuse``: the receiver's outcome showed it must not be
+    paid). The unit is told. Journaled ``transfer_closed``. No commit here."""
+    require(actor, "finance", action="close transfers")
+    now = now or utcnow()
+    warning = get_warning(actor, warning_id, lock=True)
+    _undecided(warning, "close_transfer", "closed as transferred")
+    values, stored = _load_row_fields(actor, "close_transfer", data)
+    payment = warning.payment
+    if payment is not None:
+        lock_payment(payment)  # as in dismiss: the other warnings are counted under the payment's lock
+    WARNING.move(warning, "close_transfer", actor=actor)
+    warning.status_reason = values["summary"]
+    warning.closed_at = now
+    _touch(warning)
+    payment_outcome = None
+    if payment is not None and payment.status == "held":
+        why = {"warning_id": warning.id, "decision": "transfer_closed"}
+        if values.get("payment") == "refuse":
+            refuse_payment(actor, payment, now, **why)
+            payment_outcome = payment.status
+        else:
+            db.session.flush()
+            still_blocking = db.session.execute(sa.select(MonitoringWarning.id).where(
+                MonitoringWarning.payment_id == payment.id, MonitoringWarning.id != warning.id,
+                MonitoringWarning.level == "block", MonitoringWarning.status.in_(HOLDING)).limit(1)).first()
+            if still_blocking is None:
+                release_payment(actor, payment, now, **why)
+                payment_outcome = payment.status
+    record(actor, warning_stream(warning.id), "transfer_closed",
+           {**stored, "article": TRANSFER_ARTICLE.chinese, "payment": _payment_ref(payment, payment_outcome)}, now)
+    notify(**message_builders.transfer_closed(warning, finance_name=_org(actor).name, summary=values["summary"]),
+           now=now)
     return warning
 
 

@@ -19,6 +19,13 @@ joint_investigation  部门协查         11(二)5    oversight_code: that body 
                                                  asked; confidential, the warning does not move
 ==================== ================ ========== ==============================================
 
+Four kinds ask parties for something by a date (:class:`Ask`): the documents request asks the
+unit and the carrying bank (``due_date``), the interview the unit (``interview_at``), the focus
+letter the unit and its competent department (``reply_by``), the joint investigation the
+oversight body alone (``reply_by``). :func:`workflow.verification.add_step` records one
+:class:`workflow.step_requests.StepRequest` per party asked, with the due moment, and the
+scheduler chases it (:mod:`workflow.scheduling`).
+
 Every kind also takes ``notes``. Interviews and on-site checks end with a record (Art. 11(二)3:
 书面和电子记录, archived): :attr:`StepKind.record`, a :class:`RecordKind` whose fields (when,
 where, who was there and for which side, the minutes, who kept them) are ``Field`` rows too,
@@ -79,6 +86,21 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Ask:
+    """What a step asks of whom, by when: ``parties`` the organisations asked (a callable over
+    the step's context), ``due`` the field that holds the due date, ``what`` the request as the
+    reminder and the overdue message word it. A date field is due at the end of that working day
+    in local time (a day off moves it to the end of the next working day); a datetime field is
+    an appointment (the interview): due at the end of its local working day, and no reminder
+    is sent once it has begun. A step whose due field was left out records who was asked and
+    chases nobody."""
+
+    parties: Callable[[StepContext], list[Organisation]]
+    due: str
+    what: str
+
+
+@dataclass(frozen=True)
 class RecordKind:
     """The record a step ends with (约谈记录, 实地核证记录; Art. 11(二)3 "形成书面和电子记录并存档"):
     its title, its fields, and how many files (the signed record, photos) may come with it."""
@@ -118,6 +140,7 @@ class StepKind:
     # as they were (a change with no visible step would give it away), and is journaled apart.
     confidential: bool = False
     checks: tuple[Callable[[dict], None], ...] = ()
+    asks: Ask | None = None
     record: RecordKind | None = None  # what the step ends with, made once (None: it takes no record)
 
     def __post_init__(self):
@@ -165,7 +188,9 @@ class StepKind:
                 "fields": [f.describe() for f in self.fields],
                 "document": self.notice.kind if self.notice else None,
                 "notifies": [t.__name__ for t in self.tells], "moves_warning": self.moves_warning,
-                "record": self.record.describe() if self.record else None}
+                "record": self.record.describe() if self.record else None,
+                "asks": ({"parties": self.asks.parties.__name__, "due": self.asks.due, "what": self.asks.what}
+                         if self.asks else None)}
 
 
 NOTES = opt("notes", "text", "核实记录", max_length=4000)
@@ -205,17 +230,38 @@ def focus_letter(ctx: StepContext) -> dict:
     return {"findings": findings, "period": ctx.fields.get("period"), "reply_by": ctx.fields.get("reply_by")}
 
 
-def unit_and_competent_department(ctx: StepContext) -> list[int]:
+def the_unit_and_its_competent_department(ctx: StepContext) -> list[Organisation]:
     """发送至相关预算单位及其主管部门 (Art. 11(二)4)."""
     unit = ctx.unit
-    return [unit.id] + ([unit.parent_id] if unit.parent is not None and unit.parent.kind == "competent" else [])
+    return [unit] + ([unit.parent] if unit.parent is not None and unit.parent.kind == "competent" else [])
+
+
+def unit_and_competent_department(ctx: StepContext) -> list[int]:
+    """The recipients of a 关注函: :func:`the_unit_and_its_competent_department`, by id."""
+    return [org.id for org in the_unit_and_its_competent_department(ctx)]
+
+
+def the_unit_and_the_carrying_bank(ctx: StepContext) -> list[Organisation]:
+    """通知预算单位和代理银行提供 (Art. 11(二)2): the unit, and the bank carrying the payment."""
+    warning = ctx.warning
+    return [ctx.unit] + ([warning.payment.bank] if warning.payment is not None and warning.payment.bank else [])
+
+
+def the_unit(ctx: StepContext) -> list[Organisation]:
+    """约谈预算单位 (Art. 11(二)3): the unit attends."""
+    return [ctx.unit]
+
+
+def the_oversight_body(ctx: StepContext) -> list[Organisation]:
+    """The audit or discipline body asked (Art. 11(二)5), never the unit: the step is confidential."""
+    return [ctx.step.addressee]
 
 
 def ask_for_materials(ctx: StepContext) -> None:
     """通知预算单位和代理银行提供 (Art. 11(二)2): the unit, and the bank that carries the payment,
     each told the list and the due date."""
     warning, unit, step, fields = ctx.warning, ctx.unit, ctx.step, ctx.fields
-    recipients = [unit] + ([warning.payment.bank] if warning.payment is not None and warning.payment.bank else [])
+    recipients = the_unit_and_the_carrying_bank(ctx)
     for message in message_builders.materials_requested(warning, step, unit=unit, recipients=recipients,
                                                         documents=fields["documents"], due_date=fields["due_date"]):
         notify(**message)
@@ -251,12 +297,13 @@ STEP_KINDS: dict[str, StepKind] = {k.name: k for k in (
     StepKind("documents", "调阅材料", art(11, 2, 2),
              (req("documents", "lines", "调阅的材料（每项一条）", max_length=20000, max_items=100, item_max_length=200),
               req("due_date", "date", "提供期限")),
-             tells=(ask_for_materials,)),
+             tells=(ask_for_materials,), asks=Ask(the_unit_and_the_carrying_bank, "due_date", "提供调阅的材料")),
     StepKind("interview", "约谈", art(11, 2, 3),
              (req("interview_at", "datetime", "约谈时间（含时区）"), req("room", "text", "约谈地点", max_length=50),
               opt("attendees", "count", "约谈人数", maximum=20)),
              notice=Notice("interview_notice", interview_notice, recites_payment=True),
-             record=RecordKind("约谈记录", _record_fields("约谈"))),
+             record=RecordKind("约谈记录", _record_fields("约谈")),
+             asks=Ask(the_unit, "interview_at", "按约谈通知书参加约谈并说明情况")),
     StepKind("onsite", "实地核证", art(11, 2, 3),
              (req("team", "lines", "核证人员", max_length=1500, max_items=30, item_max_length=50),
               opt("team_size", "count", "核证组人数", maximum=100),
@@ -267,11 +314,13 @@ STEP_KINDS: dict[str, StepKind] = {k.name: k for k in (
              (opt("findings", "lines", "关注事项（不填为该单位近期未决疑点）", max_length=25000, max_items=50,
                   item_max_length=500),
               opt("period", "text", "关注期间", max_length=100), opt("reply_by", "date", "回复期限")),
-             notice=Notice("focus_letter", focus_letter, recipients=unit_and_competent_department)),
+             notice=Notice("focus_letter", focus_letter, recipients=unit_and_competent_department),
+             asks=Ask(the_unit_and_its_competent_department, "reply_by", "就关注函所列疑点说明情况")),
     StepKind("joint_investigation", "部门协查", art(11, 2, 5),
              (req("oversight_code", "org", "协查机关（审计、纪检监察）代码", org_kind="oversight"),
               opt("matters", "text", "协查事项", max_length=2000), opt("reply_by", "date", "回复期限")),
-             tells=(ask_the_oversight_body,), addressee=oversight_body_in_reach, confidential=True),
+             tells=(ask_the_oversight_body,), addressee=oversight_body_in_reach, confidential=True,
+             asks=Ask(the_oversight_body, "reply_by", "反馈协查意见")),
 )}
 CONFIDENTIAL_STEPS = tuple(name for name, kind in STEP_KINDS.items() if kind.confidential)
 

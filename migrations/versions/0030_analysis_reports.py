@@ -4,7 +4,7 @@ One row per department, kind and period (unique: the scheduler issues each once)
 numbered document (预算执行动态监控分析报告) and keeping the tables it was drawn from (the XLSX annex).
 
 Revision ID: 0030_analysis_reports
-Revises: 0018_warning_files
+Revises: 0023_payment_plans
 Create Date: 2026-11-29 18:20:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0030_analysis_reports'
-down_revision = '0018_warning_files'
+down_revision = '0023_payment_plans'
 branch_labels = None
 depends_on = None
 

@@ -33,14 +33,15 @@ from workflow.schemas import (Choices, Day, Lines, Moment, Money, People, Text, 
 
 NEW = "new"  # the pseudo-state a case is opened from (立案); no case rests in it
 
-PARTY_KINDS = ("finance", "competent", "unit", "bank", "oversight", "system")
+PARTY_KINDS = ("finance", "competent", "unit", "bank", "oversight", "department", "system")
 
 
 # --- states --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class State:
-    """A state of a case. ``rung`` states are steps of the handling ladder; ``period``
+    """A state of a case. ``rung`` states are steps of the handling ladder (``handed_on``: a
+    lifecycle's record its owner handed on to another party, waiting for its answer); ``period``
     names the default deadline period of :func:`workflow.deadlines.default_period`
     (``None``: no deadline runs there)."""
 

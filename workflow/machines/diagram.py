@@ -30,7 +30,7 @@ FONTS = "'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang 
 LABEL_SIZE, LABEL_LINE, LABEL_CHAR_W = 10, 12, 6.0  # edge labels: font size, line height, width of a character
 # Where along an edge (Bezier parameter) and how far off it a label may go, in order of preference.
 LABEL_SPOTS = [(t, off) for off in (0, 14, -14) for t in (0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.2, 0.8)]
-FILL = {"start": "#eeeeee", "rung": "#fff4d6", "review": "#e3f0ff", "appeal": "#f3e5ff", "closed": "#e4f5e4"}
+FILL = {"start": "#eeeeee", "rung": "#fff4d6", "review": "#e3f0ff", "appeal": "#f3e5ff", "closed": "#e4f5e4", "handed_on": "#fde8e0"}
 
 
 def _columns(machine: CaseMachine | Lifecycle) -> list[list[str]]:
@@ -100,7 +100,9 @@ def _place_label(lines: list[str], start, control, end, taken: list[Rect]) -> Re
     return best[1]
 
 
-def render_svg(machine: CaseMachine | Lifecycle) -> str:
+def render_svg(machine: CaseMachine | Lifecycle, current: str | None = None) -> str:
+    """The machine as an SVG diagram; ``current``, a state's name, is drawn highlighted (a
+    case's page shows where the case stands) and marked ``aria-current``."""
     columns = _columns(machine)
     rows = max(len(c) for c in columns)
     pos: dict[str, tuple[float, float]] = {}
@@ -161,9 +163,12 @@ def render_svg(machine: CaseMachine | Lifecycle) -> str:
     for name, (x, y) in pos.items():
         state = machine.states[name]
         extra = f" ({state.article.chinese})" if state.article else ""
-        out.append(f'<g class="state" id={quoteattr("state-" + name)}><title>{escape(state.label + extra)}</title>'
+        here = name == current
+        mark = ' class="state current" aria-current="step"' if here else ' class="state"'
+        stroke = 'stroke="#c0392b" stroke-width="3"' if here else 'stroke="#333"'
+        out.append(f'<g{mark} id={quoteattr("state-" + name)}><title>{escape(state.label + extra)}</title>'
                    f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="8" '
-                   f'fill="{FILL[state.kind]}" stroke="#333"/>'
+                   f'fill="{"#ffe0dc" if here else FILL[state.kind]}" {stroke}/>'
                    f'<text x="{x + BOX_W / 2}" y="{y + 20}" text-anchor="middle" font-weight="bold">'
                    f"{escape(name)}</text>"
                    f'<text x="{x + BOX_W / 2}" y="{y + 38}" text-anchor="middle" font-size="11">'

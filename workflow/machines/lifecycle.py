@@ -3,9 +3,11 @@
 A :class:`Lifecycle` is the lighter sibling of :class:`~workflow.machines.base.CaseMachine`
 for a record whose status moves by a few rows and runs no guards of its own: the warning
 (:mod:`.warning`) and the payment (:mod:`.payment`). Its rows are :func:`~.base.row` rows
-(trigger, sources, destination, roles, article, label); the rows from :data:`~.base.NEW`
-declare the states a record is created in (:attr:`Lifecycle.initial`), the others every
-later change. :meth:`Lifecycle.move` is the only writer of the status column
+(trigger, sources, destination, roles, article, label, and where an action takes input, its
+fields and guards); the rows from :data:`~.base.NEW` declare the states a record is created in
+(:attr:`Lifecycle.initial`), the others every later change. A row's fields make its trigger's
+schema (:attr:`Lifecycle.schemas`: what the domain loads the action's body with and the API
+documents); its guards are predicates over the locked record, run by :meth:`Lifecycle.move`. :meth:`Lifecycle.move` is the only writer of the status column
 (:mod:`workflow.status_writes`); a trigger with no row from the record's status is a
 :class:`~workflow.errors.Conflict` saying why.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from workflow.articles import Cited
 from workflow.errors import Conflict, Forbidden
-from workflow.machines.base import NEW, PARTY_KINDS, State, Transition
+from workflow.machines.base import NEW, PARTY_KINDS, State, Transition, fields_schema
 from workflow.parties import Actor
 from workflow.status_writes import status_writer
 
@@ -38,6 +40,11 @@ class Lifecycle:
             self.by_trigger[t.trigger] = self.by_trigger.get(t.trigger, ()) + (t,)
         self.initial: tuple[str, ...] = tuple(dict.fromkeys(t.dest for t in transitions if t.source == (NEW,)))
         self._check()
+        # One schema per trigger that takes input, from its rows' fields (as the case machines do).
+        self.schemas = {
+            trigger: fields_schema(f"{name}.{trigger}", rows[0].fields,
+                                   f"{rows[0].label} ({rows[0].article.chinese}; {'/'.join(rows[0].roles)})")
+            for trigger, rows in self.by_trigger.items() if rows[0].fields}
 
     def _check(self) -> None:
         names = set(self.states)
@@ -49,11 +56,12 @@ class Lifecycle:
             assert t.roles and set(t.roles) <= set(PARTY_KINDS), f"{where}: roles {t.roles}"
             assert t.dest != NEW, f"{where}: nothing returns to {NEW}"
             assert all(self.states[s].kind != "closed" for s in t.source), f"{where}: a closed record does not move"
-            assert not t.guards and not t.fields, f"{where}: a lifecycle row takes no guards or fields"
+            assert t.source != (NEW,) or not (t.guards or t.fields), f"{where}: creation takes no guards or fields"
             assert t.source == (NEW,) or NEW not in t.source, f"{where}: creation is a row of its own"
         for trigger, rows in self.by_trigger.items():
             sources = [s for t in rows for s in t.source]
             assert len(sources) == len(set(sources)), f"{self.name}.{trigger}: two rows from one state"
+            assert len({t.fields for t in rows}) == 1, f"{self.name}.{trigger}: rows differ in fields"
 
     # --- queries over the table ---------------------------------------------------------
 
@@ -64,8 +72,10 @@ class Lifecycle:
 
     @property
     def undecided(self) -> tuple[str, ...]:
-        """The states a record is still open in (neither created nor closed)."""
-        return tuple(name for name, s in self.states.items() if s.is_open)
+        """The states its owner has still to decide the record in: the ``rung`` states. Not a
+        ``handed_on`` state (a warning handed on to another department, Art. 11(三)): decided
+        on the owner's side, it waits for the other party before it closes."""
+        return tuple(name for name, s in self.states.items() if s.kind == "rung")
 
     def row_for(self, trigger: str, status: str) -> Transition | None:
         """The row ``trigger`` fires from ``status``, or None (creation rows never fire)."""
@@ -93,13 +103,18 @@ class Lifecycle:
     def move(self, record, trigger: str, *, actor: Actor | None = None) -> Transition:
         """Fire ``trigger`` on ``record`` (locked by the caller): write the row's destination
         (an internal row leaves the status as it is) and return the row. Conflict (409) when
-        no row leaves the record's status, Forbidden when ``actor`` is not of the row's roles."""
+        no row leaves the record's status or one of the row's guards refuses (its refusal is
+        the message), Forbidden when ``actor`` is not of the row's roles."""
         status = record.status
         row = self.row_for(trigger, status)
         if row is None:
             raise Conflict(self.refusal(trigger, status), {"status": [status]})
         if actor is not None and not actor.is_system and actor.kind not in row.roles:
             raise Forbidden(f"{actor.kind} parties may not {trigger} ({row.article.chinese})")
+        for check in row.guards:
+            if not check(record):
+                raise Conflict(f"{_a(self.noun)} {self.noun} cannot {trigger} ({row.label}): {check.refusal}",
+                               {"status": [status]})
         if row.dest is not None and row.dest != status:
             with status_writer(record, row.dest):
                 record.status = row.dest

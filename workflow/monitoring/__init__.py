@@ -2,7 +2,7 @@
 
 - :mod:`workflow.monitoring.models`   — Payment (支付信息, Art. 9), MonitoringWarning (预警/疑点), RuleSet
   (versioned rule parameters, Art. 12), PayeeRegistration (个人收款人备案, Art. 16) and
-  SpendingTotal (running totals behind the cumulative rules, Art. 14-15 and 19).
+  SpendingTotal (running totals behind the cumulative rules, Art. 10(二), 14-15 and 19).
 - :mod:`workflow.monitoring.rulesets` — the default parameters, validation, versioning.
 - :mod:`workflow.monitoring.rules`    — one class per warning rule, each citing its article.
 - :mod:`workflow.monitoring.screening` — ``screen_payments``: validate, dedupe, screen, store; an
@@ -14,4 +14,6 @@
   - :mod:`workflow.monitoring.lookups`    — loading by key in chunks; :mod:`workflow.monitoring.bulk`,
     driver-level bulk writes.
 - :mod:`workflow.monitoring.payees`   — Art. 16 registrations of individual payees.
+- :mod:`workflow.monitoring.plans`    — monthly payment plans (用款计划, Art. 10(二)1, 10(三)15): filed by
+  units, approved or returned by finance, the months' quotas screening holds payments to.
 """

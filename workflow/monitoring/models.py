@@ -123,7 +123,8 @@ class MonitoringWarning(db.Model):
     """One rule firing on one payment (预警 / 疑点), verified under Art. 11(二).
 
     ``article`` is the regulation's own numbering (``第十三条（二）2``); ``rule_set_version``
-    is the version of the rule set whose parameters raised it. Warnings raised by hand
+    is the version of the rule set whose parameters raised it, ``rule_set_department_id`` the
+    finance department whose set that is (the payment unit's nearest one with a set of its own). Warnings raised by hand
     (complaints, bank refusals) may have no payment or no rule-set version.
     """
 
@@ -137,7 +138,9 @@ class MonitoringWarning(db.Model):
     article: Mapped[str] = mapped_column(sa.String(40))
     message: Mapped[str] = mapped_column(sa.String(500))
     rule_set_version: Mapped[int | None]
-    status: Mapped[str] = mapped_column(sa.String(12), default="open")
+    # the finance department whose rule set (at ``rule_set_version``) raised it (Art. 5-7)
+    rule_set_department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")  # transfer_closed: 15
     status_reason: Mapped[str | None] = mapped_column(sa.Text)
     case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))  # the case it became
     version: Mapped[int] = mapped_column(default=1)
@@ -145,7 +148,9 @@ class MonitoringWarning(db.Model):
     closed_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
 
     payment: Mapped[Payment | None] = relationship(back_populates="warnings")
-    unit: Mapped[Organisation] = relationship()
+    unit: Mapped[Organisation] = relationship(foreign_keys=[unit_id])
+    # many-to-one by key: the few finance departments come from the session's identity map
+    rule_set_department: Mapped[Organisation | None] = relationship(foreign_keys=[rule_set_department_id])
 
     __table_args__ = (
         sa.CheckConstraint(level.in_(WARNING_LEVELS), name="level"),
@@ -163,20 +168,50 @@ class MonitoringWarning(db.Model):
 
 
 class RuleSet(db.Model):
-    """A version of the warning rules' parameters (Art. 12: finance sets the rules).
+    """A published version of one finance department's warning rules (Art. 5-7, 12).
 
-    Rows are never updated: a change is a new row with the next version, and the
-    active rule set is the one with the highest version.
+    The province-level department's set is the base and holds every parameter; a city or
+    county department's set holds only the parameters it sets, the rest inherited from the
+    levels above (:mod:`workflow.monitoring.rulesets`). ``open`` lists the parameters
+    (``rule.parameter``) this department leaves open to local change below it. Rows are never
+    updated: a publication is a new row with the department's next version, by its author and
+    a second officer who approved it, in force from ``effective_from``.
     """
 
     __tablename__ = "rule_sets"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(unique=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"))
+    version: Mapped[int]
     parameters: Mapped[dict] = mapped_column(sa.JSON)
-    note: Mapped[str] = mapped_column(sa.String(500), default="")
-    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    open: Mapped[list] = mapped_column(sa.JSON, default=list)
+    note: Mapped[str] = mapped_column(sa.String(500), default="")  # the reason
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))  # the author
+    approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)  # published
+    effective_from: Mapped[dt.datetime] = mapped_column(AwareDateTime)
+
+    __table_args__ = (
+        # the versions of one department never repeat, whoever publishes at the same time
+        sa.UniqueConstraint("department_id", "version", name="uq_rule_sets_department_id_version"),
+    )
+
+
+class RuleSetDraft(db.Model):
+    """A proposed change to a department's rule set (Art. 12), editable by its author until a
+    second officer of the department publishes it; publishing turns it into a version
+    (:class:`RuleSet`) and removes it. ``changes``: ``{"rules": {rule: {setting: value}},
+    "inherit": ["rule.setting", ...], "open": [...] or null, "replace": bool}``."""
+
+    __tablename__ = "rule_set_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    changes: Mapped[dict] = mapped_column(sa.JSON)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(AwareDateTime, default=utcnow)
 
 
 class PayeeRegistration(db.Model):
@@ -221,8 +256,9 @@ class PayeeRegistration(db.Model):
 
 class SpendingTotal(db.Model):
     """A running total of what counted payments have spent, per unit and budget year:
-    ``key`` is ``indicator:<id>`` (Art. 14-15, over budget) or ``sangong:<category>``
-    (Art. 19, "三公" spending). Screening locks the rows it needs (``FOR UPDATE`` on
+    ``key`` is ``indicator:<id>`` (Art. 14-15, over budget), ``month:<id>:<MM>`` (the indicator
+    in one month, against its payment plan, Art. 10(二)1) or ``sangong:<category>`` (Art. 19,
+    "三公" spending). Screening locks the rows it needs (``FOR UPDATE`` on
     PostgreSQL; SQLite has a single writer) so that racing requests add up correctly."""
 
     __tablename__ = "spending_totals"

@@ -7,7 +7,7 @@ found (404), never distinguished from absence.
 Payment status (支付状态) is a table, :mod:`workflow.machines.payment`: screening creates a
 payment ``accepted`` or ``held``; verification releases a held payment or refuses it; a bank
 refusal (Art. 28(三)) refuses it. A refused payment no longer counts against its indicator
-and "三公" totals.
+(for the year and for its month's payment plan) and "三公" totals.
 """
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ from workflow.errors import NotFound
 from workflow.machines.payment import LIFECYCLE
 from workflow.monitoring.advances import give_back
 from workflow.monitoring.models import Payment, SpendingTotal
+from workflow.monitoring.totals import month_key
 from workflow.parties import Actor
 from workflow.scoping import Reach, reach_of_units, units_of
+from workflow.settings import local_zone
 
 
 def reach(actor: Actor) -> Reach:
@@ -82,6 +84,7 @@ def _uncount(payment: Payment, now: dt.datetime) -> None:
     keys = []
     if payment.indicator_id is not None:
         keys.append(f"indicator:{payment.indicator_id}")
+        keys.append(month_key(payment.indicator_id, payment.paid_at.astimezone(local_zone()).month))
     if payment.sangong_category is not None:
         keys.append(f"sangong:{payment.sangong_category}")
     table = SpendingTotal.__table__

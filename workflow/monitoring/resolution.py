@@ -2,16 +2,17 @@
 
 :func:`resolve` looks up the batch's units (as the caller may see them), the accounts its
 rows name, the units' budget indicators (预算指标) and "三公" budgets for the years paid in,
-and the individual payees' registrations (个人收款人备案, Art. 16) — a few queries for the
-batch, none per row. It checks that the caller may post every row (finance: units in its
-jurisdiction; a bank: payments from accounts it serves, Art. 28) and gives each row what all
-rules share (see :mod:`workflow.monitoring.rules`).
+the approved monthly payment plans (用款计划, Art. 10(二)1) and the individual payees'
+registrations (个人收款人备案, Art. 16) — a few queries for the batch, none per row. It
+checks that the caller may post every row (finance: units in its jurisdiction; a bank:
+payments from accounts it serves, Art. 28) and gives each row what all rules share (see
+:mod:`workflow.monitoring.rules`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import sqlalchemy as sa
 
@@ -22,7 +23,9 @@ from workflow.errors import Invalid
 from workflow.monitoring.advances import Advances
 from workflow.monitoring.intake import MAX_REPORTED_ERRORS
 from workflow.monitoring.models import PayeeRegistration, SpecialFundRules
+from workflow.monitoring.plans import PaymentPlan
 from workflow.monitoring.rules import ZERO, AccountInfo, BoundRules, IndicatorInfo
+from workflow.monitoring.totals import month_key
 from workflow.parties import Actor, Organisation
 from workflow.scoping import units_of
 from workflow.settings import local_zone
@@ -50,8 +53,14 @@ class Batch:
     projects: set[tuple] = field(default_factory=set)               # (unit_id, year, project)
     sangong_budget: dict[tuple, Decimal] = field(default_factory=dict)  # (unit_id, year, category)
     registrations: dict[tuple, Registration] = field(default_factory=dict)  # (unit_id, id_number)
+    # approved amount in force of each month's payment plan, by its total's key: (unit_id, year,
+    # "month:<indicator id>:<MM>")
+    plans: dict[tuple, Decimal] = field(default_factory=dict)
     suspended: set[int] = field(default_factory=set)
     parent_of: dict[int, int | None] = field(default_factory=dict)
+    # each unit's finance path (its finance department's jurisdiction) and the rules in force for it
+    path_of: dict[int, str] = field(default_factory=dict)
+    bound_of: dict[int, BoundRules] = field(default_factory=dict)
     totals: dict[tuple, Decimal] = field(default_factory=dict)       # (unit_id, year, key) -> spent
     # approved internal rules for special funds (Art. 17): (unit_id, fund) and (unit_id, None)
     special_fund_rules: set[tuple] = field(default_factory=set)
@@ -59,19 +68,25 @@ class Batch:
     advances: Advances = field(default_factory=Advances)
 
 
-def resolve(actor: Actor, parsed: list[dict], bound: BoundRules) -> Batch:
+def resolve(actor: Actor, parsed: list[dict], bind: Callable[[set[str]], dict[str, BoundRules]]) -> Batch:
     """Load the batch's units, accounts, indicators and registrations once, check the
     caller may post every row (else :class:`Invalid` naming ``row N.field``), and give each
-    row its ``unit_id``, ``year``, ``account``, ``bank_id``, ``category``, ``indicator`` and
-    ``category_key``. The caller adds the suspended units and the running totals."""
+    row its ``unit_id``, ``year``, ``month``, ``account``, ``bank_id``, ``category``, ``indicator``,
+    ``month_key`` and ``category_key``. ``bind`` gives the rules in force for each of the batch's
+    finance paths (called once: the rule sets are per finance department, Art. 5-7); each unit gets
+    its department's (``batch.bound_of``). The caller adds the suspended units and the running totals."""
     batch = Batch()
     units = _units(actor, parsed, batch)
+    by_path = bind(set(batch.path_of.values()))
+    batch.bound_of = {unit_id: by_path[path] for unit_id, path in batch.path_of.items()}
     _accounts(parsed, batch)
-    years = _bind_units(actor, parsed, units, batch, bound)
-    _indicators(batch, years, bound)
+    years = _bind_units(actor, parsed, units, batch)
+    _indicators(batch, years)
+    _plans(batch, years)
     _bind_indicators(parsed, batch)
     _registrations(parsed, batch)
-    if any(rule.name == "special_fund_rules_missing" for rule in bound.rules):
+    # only when some unit's set has the rule enabled (each department's set may differ)
+    if any(rule.name == "special_fund_rules_missing" for bound in by_path.values() for rule in bound.rules):
         _special_fund_rules(batch)
     return batch
 
@@ -82,12 +97,13 @@ def _units(actor: Actor, parsed: list[dict], batch: Batch) -> dict[str, int]:
     codes = {p["unit_code"] for p in parsed}
     units: dict[str, int] = {}
     for chunk in chunks(codes):
-        for unit_id, code, parent_id in db.session.execute(
-                sa.select(Organisation.id, Organisation.code, Organisation.parent_id).where(
+        for unit_id, code, parent_id, path in db.session.execute(
+                sa.select(Organisation.id, Organisation.code, Organisation.parent_id, Organisation.finance_path).where(
                     among(Organisation.code, chunk), Organisation.kind == "unit",
                     units_of(actor, Organisation.id) if actor.kind != "bank" else sa.true())):
             units[code] = unit_id
             batch.parent_of[unit_id] = parent_id
+            batch.path_of[unit_id] = path
     batch.unit_ids = set(units.values())
     return units
 
@@ -105,14 +121,15 @@ def _accounts(parsed: list[dict], batch: Batch) -> None:
             batch.unit_accounts[(info.unit_id, number)] = info
 
 
-def _bind_units(actor: Actor, parsed: list[dict], units: dict[str, int], batch: Batch,
-                bound: BoundRules) -> set[int]:
+def _bind_units(actor: Actor, parsed: list[dict], units: dict[str, int], batch: Batch) -> set[int]:
     """Check the caller may post every row and give each its unit, budget year, payer
     account, bank and "三公" category; answer the budget years paid in."""
     errors: dict[str, list[str]] = {}
     years: set[int] = set()
     is_bank = actor.kind == "bank"
-    unit_of, category_of = units.get, bound.sangong_codes.get
+    unit_of = units.get
+    # the "三公" catalogue is a rule-set parameter: each unit's from its department's set
+    categories_of = {unit_id: bound.sangong_codes for unit_id, bound in batch.bound_of.items()}
     unit_account_of, account_of = batch.unit_accounts.get, batch.accounts.get
     default_bank = actor.org_id if is_bank else None
     zone = local_zone()  # the budget year is the calendar year where the budget is kept
@@ -130,17 +147,19 @@ def _bind_units(actor: Actor, parsed: list[dict], units: dict[str, int], batch: 
                 break
             continue
         p["unit_id"] = unit_id
-        p["year"] = year = p["paid_at"].astimezone(zone).year
+        local = p["paid_at"].astimezone(zone)
+        p["year"] = year = local.year
+        p["month"] = local.month
         p["account"] = account
         p["bank_id"] = account.bank_id if account is not None else default_bank
-        p["category"] = category_of(p["economic_code"])
+        p["category"] = categories_of[unit_id].get(p["economic_code"])
         years.add(year)
     if errors:
         raise Invalid("the payments were rejected; nothing was written", errors)
     return years
 
 
-def _indicators(batch: Batch, years: set[int], bound: BoundRules) -> None:
+def _indicators(batch: Batch, years: set[int]) -> None:
     """The units' indicators of those years, their projects and their "三公" budgets."""
     for chunk in chunks(batch.unit_ids):
         for row in db.session.execute(sa.select(
@@ -152,19 +171,39 @@ def _indicators(batch: Batch, years: set[int], bound: BoundRules) -> None:
                 ind_id, amount, frozen, kind, project, (unit_id, year, f"indicator:{ind_id}"))
             if project:
                 batch.projects.add((unit_id, year, project))
-            category = bound.sangong_codes.get(economic)
+            category = batch.bound_of[unit_id].sangong_codes.get(economic)
             if category is not None:
                 key = (unit_id, year, category)
                 batch.sangong_budget[key] = batch.sangong_budget.get(key, ZERO) + amount
 
 
+def _plans(batch: Batch, years: set[int]) -> None:
+    """The approved amounts in force of the units' monthly plans in those years (Art. 10(二)1)."""
+    for chunk in chunks(batch.unit_ids):
+        for unit_id, year, indicator_id, month, approved in db.session.execute(sa.select(
+                PaymentPlan.unit_id, PaymentPlan.year, PaymentPlan.indicator_id, PaymentPlan.month,
+                PaymentPlan.approved_amount).where(among(PaymentPlan.unit_id, chunk), PaymentPlan.year.in_(years),
+                                                   PaymentPlan.approved_amount.is_not(None))):
+            batch.plans[(unit_id, year, month_key(indicator_id, month))] = approved
+
+
 def _bind_indicators(parsed: list[dict], batch: Batch) -> None:
-    """Give each row its indicator (unit, year, codes and project) and its "三公" total's key."""
+    """Give each row its indicator (unit, year, codes and project), its total in its month and
+    its "三公" total's key."""
     indicator_of = batch.indicators.get
     category_keys: dict[tuple, tuple] = {}  # one key object per total, shared by its rows
+    month_keys: dict[tuple, tuple] = {}
     for p in parsed:
         unit_id, year = p["unit_id"], p["year"]
-        p["indicator"] = indicator_of((unit_id, year, p["functional_code"], p["economic_code"], p["project"]))
+        p["indicator"] = indicator = indicator_of((unit_id, year, p["functional_code"], p["economic_code"],
+                                                   p["project"]))
+        if indicator is None:
+            p["month_key"] = None
+        else:
+            key = month_keys.get((indicator.id, p["month"]))
+            if key is None:
+                key = month_keys[(indicator.id, p["month"])] = (unit_id, year, month_key(indicator.id, p["month"]))
+            p["month_key"] = key
         category = p["category"]
         if category is None:
             p["category_key"] = None

@@ -11,16 +11,18 @@ and then asked ``check(payment, batch)`` for every payment, in payment-time orde
 answers the warning's Chinese message, or ``None``. ``payment`` is the screening engine's
 dict of the payment's validated fields plus what the engine resolved once for all rules:
 
-- ``unit_id``, ``year`` (Asia/Shanghai calendar year of ``paid_at``);
+- ``unit_id``, ``year`` and ``month`` (Asia/Shanghai calendar year and month of ``paid_at``);
 - ``account``: the payer account as recorded (:class:`AccountInfo`) or ``None``;
 - ``indicator``: the budget indicator matched on unit, year, functional and economic code
   and project (:class:`IndicatorInfo`), or ``None``;
 - ``category``: the payment's "三公" category (``abroad``/``vehicle``/``reception``) or ``None``,
-  and ``category_key``, its running total's key in ``batch.totals``.
+  and ``category_key``, its running total's key in ``batch.totals``;
+- ``month_key``: the running total of its indicator in its month (``None`` without an
+  indicator), the key of the month's approved payment plan in ``batch.plans`` too.
 
 ``batch`` (:class:`workflow.monitoring.resolution.Batch`) holds what was loaded once for the
-whole batch: accounts by number, indicators, payee registrations, "三公" budgets, units with
-disbursement suspended, and the running totals *before* this payment.
+whole batch: accounts by number, indicators, payee registrations, "三公" budgets, the approved
+monthly payment plans, units with disbursement suspended, and the running totals *before* this payment.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ from workflow.articles import Cited, art, cite
 from workflow.budget import EXPENDITURE_KINDS
 from workflow.db import to_money
 from workflow.monitoring.models import EXCEPTIONS, MANUAL_RULE_TITLES, MANUAL_WARNING_RULES, PAYEE_KINDS, WARNING_LEVELS
-from workflow.schemas import Checked, Flag, Money, choice, non_negative, schema_for
+from workflow.schemas import Checked, Flag, Money, Whole, choice, non_negative, schema_for
 from workflow.settings import local_zone
 
 
@@ -135,51 +137,81 @@ def _categories(value) -> dict[str, list[str]]:
 CODES_DOC = {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{1,10}$"}, "uniqueItems": True}
 
 
+# Which way a parameter is stricter (Art. 5-7): a city or county finance department may move a
+# value inherited from the level above only this way, unless that level opened the parameter to
+# local change (:mod:`workflow.monitoring.rulesets`). Declared with each parameter below.
+#   lower  — a smaller amount is stricter (a cash limit)
+#   higher — a larger value is stricter (``True`` over ``False``; ``block`` over ``warn`` over ``remind``)
+#   more   — more items are stricter (keywords, catalogue codes that must be flagged)
+#   fewer  — fewer items are stricter (the scope or the exceptions that lift a rule)
+#   fixed  — no direction: only the level above sets it (structured catalogues)
+STRICTER = ("lower", "higher", "more", "fewer", "fixed")
+# The two settings every rule has besides its parameters, and which way each is stricter:
+# disabling a rule or lowering its level loosens it.
+ENABLED_STRICTER = "higher"
+LEVEL_STRICTER = "higher"
+LEVEL_ORDER = {"remind": 0, "warn": 1, "block": 2}
+
+
 @dataclass(frozen=True)
 class Param:
     """A rule parameter: its default, the marshmallow field that checks a new value (and
-    dumps it for storage as JSON), how the stored value is read for checking, and what it means."""
+    dumps it for storage as JSON), how the stored value is read for checking, what it means,
+    and which way it is stricter (:data:`STRICTER`)."""
 
     default: Any
     field: ma.fields.Field
     read: Any
     description: str
+    stricter: str
 
     def __post_init__(self):
+        assert self.stricter in STRICTER, self.stricter
         given = self.field.metadata.get("description")
-        self.field.metadata["description"] = f"{self.description} — {given}" if given else self.description
+        self.field.metadata["description"] = (f"{self.description} — {given}" if given else self.description) + \
+            f" (stricter: {self.stricter})"
 
 
-def object_param(default: Any, check, read, description: str) -> Param:
+def object_param(default: Any, check, read, description: str, *, stricter: str) -> Param:
     """A structured parameter (an object), checked by the rule's own function."""
-    return Param(default, Checked(check, metadata={"type": "object"}), read, description)
+    return Param(default, Checked(check, metadata={"type": "object"}), read, description, stricter)
 
 
-def money_param(default: str, description: str) -> Param:
-    return Param(default, Money(validate=non_negative), to_money, description)
+def money_param(default: str, description: str, *, stricter: str) -> Param:
+    return Param(default, Money(validate=non_negative), to_money, description, stricter)
 
 
-def codes_param(default: list[str], description: str) -> Param:
-    return Param(default, Checked(_codes, metadata=dict(CODES_DOC)), frozenset, description)
+def codes_param(default: list[str], description: str, *, stricter: str) -> Param:
+    return Param(default, Checked(_codes, metadata=dict(CODES_DOC)), frozenset, description, stricter)
 
 
-def prefixes_param(default: list[str], description: str) -> Param:
+def prefixes_param(default: list[str], description: str, *, stricter: str) -> Param:
     return Param(default, Checked(lambda v: _codes(v, what="code prefixes"), metadata=dict(CODES_DOC)), tuple,
-                 description)
+                 description, stricter)
 
 
-def keywords_param(default: list[str], description: str) -> Param:
+def keywords_param(default: list[str], description: str, *, stricter: str) -> Param:
     return Param(default, Checked(_keywords, metadata={"type": "array", "items": {"type": "string", "maxLength": 50}}),
-                 tuple, description)
+                 tuple, description, stricter)
 
 
-def choice_param(default: list[str], allowed, description: str) -> Param:
+def choice_param(default: list[str], allowed, description: str, *, stricter: str) -> Param:
     return Param(default, Checked(_subset(allowed), metadata={
-        "type": "array", "items": {"type": "string", "enum": list(allowed)}, "uniqueItems": True}), frozenset, description)
+        "type": "array", "items": {"type": "string", "enum": list(allowed)}, "uniqueItems": True}), frozenset,
+        description, stricter)
 
 
-def bool_param(default: bool, description: str) -> Param:
-    return Param(default, Flag(), bool, description)
+def bool_param(default: bool, description: str, *, stricter: str) -> Param:
+    return Param(default, Flag(), bool, description, stricter)
+
+
+def one_of_param(default: str, allowed, description: str, *, stricter: str) -> Param:
+    return Param(default, choice(allowed), str, description, stricter)
+
+
+def percent_param(default: int, description: str, *, stricter: str) -> Param:
+    return Param(default, Whole(minimum=1, maximum=100, message="a whole percentage, 1 to 100"), int, description,
+                 stricter)
 
 
 # ---------------------------------------------------------------- rules
@@ -235,7 +267,8 @@ class CashOverLimit(Rule):
     title = "现金支付超限额"
     cites = art(13, 2, 1, sub=7)
     default_level = "block"
-    parameters = {"limit": money_param("1000.00", "largest cash payment to one payee at one time, yuan")}
+    parameters = {"limit": money_param("1000.00", "largest cash payment to one payee at one time, yuan",
+                                       stricter="lower")}
 
     def check(self, p, batch):
         if p["settlement"] == "cash" and p["amount"] > self.limit and not p["approval_ref"]:
@@ -258,10 +291,13 @@ class CashOutsideScope(Rule):
     default_level = "warn"
     parameters = {
         "scope_prefixes": prefixes_param(["301", "303", "30226", "30229"],
-                                         "economic code prefixes cash may be used for (①-④)"),
-        "settlement_start": money_param("1000.00", "结算起点: petty cash up to this amount is in scope (⑥)"),
+                                         "economic code prefixes cash may be used for (①-④)",
+                                         stricter="fewer"),
+        "settlement_start": money_param("1000.00", "结算起点: petty cash up to this amount is in scope (⑥)",
+                                        stricter="lower"),
         "farm_produce_keywords": keywords_param(["农副产品", "收购"],
-                                                "summary words marking purchases from individuals (⑤)"),
+                                                "summary words marking purchases from individuals (⑤)",
+                                                stricter="fewer"),
     }
 
     def configure(self, rule_set):
@@ -289,7 +325,8 @@ class OfficialCardRequired(Rule):
     default_level = "warn"
     parameters = {"catalogue": codes_param(
         ["30201", "30202", "30203", "30204", "30205", "30206", "30207", "30211", "30213", "30215",
-         "30216", "30217", "30218", "30231"], "economic codes that must be settled by official card")}
+         "30216", "30217", "30218", "30231"], "economic codes that must be settled by official card",
+        stricter="more")}
 
     def check(self, p, batch):
         if p["settlement"] == "cash" and p["economic_code"] in self.catalogue:
@@ -361,12 +398,14 @@ class RealFundTransfer(Rule):
     cites = cite(art(13, 3), art(10, 3, 11, to=13))
     default_level = "block"
     parameters = {
-        "exceptions": choice_param(list(EXCEPTIONS), EXCEPTIONS, "exceptions of Art. 13(三) that lift the rule"),
+        "exceptions": choice_param(list(EXCEPTIONS), EXCEPTIONS, "exceptions of Art. 13(三) that lift the rule",
+                                   stricter="fewer"),
         "exception_scope": object_param(
             DEFAULT_EXCEPTION_SCOPE, _exception_scope, _read_exception_scope,
             "exception -> {economic_codes: codes (or classes such as 301) it covers, any_code: covers every "
-            "code}; exceptions left out of a change keep their codes"),
-        "payer_kinds": choice_param(["zero_balance"], ACCOUNT_KINDS, "payer account kinds the rule watches"),
+            "code}; exceptions left out of a change keep their codes", stricter="fixed"),
+        "payer_kinds": choice_param(["zero_balance"], ACCOUNT_KINDS, "payer account kinds the rule watches",
+                                   stricter="more"),
     }
 
     def check(self, p, batch):
@@ -472,8 +511,8 @@ class IndividualPayeeUnregistered(Rule):
     cites = art(16)
     default_level = "warn"
     parameters = {
-        "match_account": bool_param(True, "the payee account must be the filed one"),
-        "match_name": bool_param(True, "the payee name must be the filed one"),
+        "match_account": bool_param(True, "the payee account must be the filed one", stricter="higher"),
+        "match_name": bool_param(True, "the payee name must be the filed one", stricter="higher"),
     }
 
     def check(self, p, batch):
@@ -551,7 +590,7 @@ class SangongOverBudget(Rule):
     parameters = {"categories": object_param(
         {"abroad": ["30212"], "vehicle": ["30231", "31013"], "reception": ["30217"]},
         _categories, lambda v: {name: frozenset(codes) for name, codes in v.items()},
-        "category -> economic codes whose spending counts against the category's budget")}
+        "category -> economic codes whose spending counts against the category's budget", stricter="fixed")}
 
     NAMES = {"abroad": "因公出国（境）费", "vehicle": "公务用车购置及运行费", "reception": "公务接待费"}
 
@@ -579,7 +618,7 @@ class LuxurySpecialties(Rule):
     parameters = {"keywords": keywords_param(
         ["茅台", "五粮液", "高档白酒", "高档烟", "中华烟", "冬虫夏草", "虫草", "燕窝", "鱼翅", "海参", "鲍鱼",
          "名贵特产", "土特产", "名茶", "大红袍", "普洱", "和田玉", "玉器", "奢侈品", "名表", "购物卡", "高尔夫"],
-        "summary words that name famous specialties and luxury goods")}
+        "summary words that name famous specialties and luxury goods", stricter="more")}
 
     def check(self, p, batch):
         summary = p["summary"]
@@ -610,9 +649,11 @@ class EarmarkedDiverted(Rule):
             {"30113": ["公积金"], "30108": ["养老", "保险", "社保"],
              "30112": ["保险", "社保", "医疗", "失业", "工伤", "生育", "年金"]},
             _code_keywords, lambda v: {code: tuple(words) for code, words in v.items()},
-            "earmarked economic code -> words one of which the summary must contain"),
-        "payee_kinds": choice_param(["unit"], PAYEE_KINDS, "payee kinds an earmarked payment may go to"),
-        "project_funds": bool_param(True, "flag project money paid under codes the project has no indicator for"),
+            "earmarked economic code -> words one of which the summary must contain", stricter="fixed"),
+        "payee_kinds": choice_param(["unit"], PAYEE_KINDS, "payee kinds an earmarked payment may go to",
+                                   stricter="fewer"),
+        "project_funds": bool_param(True, "flag project money paid under codes the project has no indicator for",
+                                   stricter="higher"),
     }
 
     def check(self, p, batch):
@@ -630,6 +671,56 @@ class EarmarkedDiverted(Rule):
         return None
 
 
+REQUIRE_PLAN = ("ignore", "warn")
+
+
+class OverPaymentPlan(Rule):
+    """Payments on an indicator in one month beyond the payment plan finance approved for that
+    month (超用款计划支付: the month's authorised quota, 分月用款授权额度, Art. 10(二)1, drawn on the
+    plan the unit applied for, 10(三)15). Cumulative in payment-time order, like ``over_budget``:
+    the month's counted payments on the indicator so far (accepted and held), plus this one,
+    against the approved amount in force. A plan being revised keeps the amount approved before
+    until finance approves the revision; a plan filed or returned and never approved is no quota.
+
+    ``require_plan`` decides a payment in a month with no approved plan for its indicator:
+    ``ignore`` (the default: plans come into use unit by unit, and until a unit files them a
+    warning on each of its payments would bury the others) or ``warn``.
+    ``uneven_percent`` is read when a plan is filed, not in screening: a basic-expenditure plan
+    that puts more than this share of the indicator's annual amount into one month is flagged
+    as uneven (年度均衡性原则, Art. 10(三)15) in the filing's answer and in finance's list."""
+
+    name = "over_payment_plan"
+    title = "超用款计划支付"
+    cites = cite(art(10, 2, 1), art(10, 3, 15))
+    default_level = "warn"
+    parameters = {
+        "require_plan": one_of_param("ignore", REQUIRE_PLAN,
+                                     "a payment in a month without an approved plan for its indicator: "
+                                     "ignore, or warn", stricter="fixed"),
+        "uneven_percent": percent_param(30, "a basic-expenditure plan putting more than this percentage of the "
+                                            "indicator's annual amount into one month is flagged as uneven "
+                                            "when filed", stricter="lower"),
+    }
+
+    def check(self, p, batch):
+        key = p["month_key"]
+        if key is None:  # no indicator: no_budget's business
+            return None
+        approved = batch.plans.get(key)
+        amount = p["amount"]
+        if approved is None:
+            if self.require_plan == "warn":
+                return (f"{p['year']}年{p['month']}月无财政部门批复的用款计划（功能分类{p['functional_code']}、"
+                        f"经济分类{p['economic_code']}），支付{amount}元")
+            return None
+        spent = batch.totals.get(key, ZERO)
+        if spent + amount > approved:
+            return (f"{p['year']}年{p['month']}月用款计划（经济分类{p['economic_code']}）批复{approved}元，"
+                    f"本月已支付{spent}元，本笔{amount}元后累计{spent + amount}元，"
+                    f"超出用款计划{spent + amount - approved}元")
+        return None
+
+
 class SpecialFundRulesMissing(Rule):
     """A payment from special funds (财政专项资金: an indicator of the expenditure kinds in
     ``expenditure_kinds``, project funds by default) by a unit with no internal management rules
@@ -644,8 +735,10 @@ class SpecialFundRulesMissing(Rule):
     default_level = "warn"
     parameters = {
         "expenditure_kinds": choice_param(["project"], EXPENDITURE_KINDS,
-                                          "indicator expenditure kinds whose money is special funds"),
-        "match_fund": bool_param(True, "the approved rules must name the fund (the indicator's project) paid from"),
+                                          "indicator expenditure kinds whose money is special funds",
+                                          stricter="more"),
+        "match_fund": bool_param(True, "the approved rules must name the fund (the indicator's project) paid from",
+                                 stricter="higher"),
     }
 
     def check(self, p, batch):
@@ -688,6 +781,7 @@ RULES: tuple[type[Rule], ...] = (
     DisbursementSuspended,
     NoBudget,
     OverBudget,
+    OverPaymentPlan,
     FrozenBalance,
     EarmarkedDiverted,
     RealFundTransfer,
@@ -708,16 +802,60 @@ RULE_TITLES: dict[str, str] = {**{name: rule.title for name, rule in RULES_BY_NA
 
 @dataclass
 class BoundRules:
-    """The enabled rules of one rule-set version, built once for a batch."""
+    """The enabled rules of one rule-set version, built once for a batch (per finance department)."""
 
     version: int
     rules: list[Rule] = field(default_factory=list)
     sangong_codes: dict[str, str] = field(default_factory=dict)  # economic code -> category
+    department_id: int | None = None  # whose rule set (Art. 5-7): the warnings record it with the version
 
     @classmethod
-    def build(cls, version: int, parameters: dict) -> BoundRules:
+    def build(cls, version: int, parameters: dict, department_id: int | None = None) -> BoundRules:
         rule_params = parameters["rules"]
         rules = [rule(rule_params[rule.name], parameters) for rule in RULES]
         categories = rule_params["sangong_over_budget"]["categories"]
-        return cls(version=version, rules=[r for r in rules if r.enabled],
+        return cls(version=version, department_id=department_id, rules=[r for r in rules if r.enabled],
                    sangong_codes={code: name for name, codes in categories.items() for code in codes})
+
+
+def _ranked(direction_order: dict | None):
+    return direction_order.get if direction_order else (lambda value: value)
+
+
+def tightest(stricter: str, inherited: Any, local: Any, order: dict | None = None) -> Any:
+    """What a lower level's ``local`` value comes to under the ``inherited`` one when the
+    parameter is not open to it (Art. 5-7): ``local`` where it is at least as strict, else the
+    strictness the level above set — ``lower``/``higher`` keep the stricter value, ``more`` the
+    union, ``fewer`` the intersection, ``fixed`` the inherited value. ``order`` ranks values
+    that are not numbers (the levels, :data:`LEVEL_ORDER`). Values are in their stored form."""
+    if stricter == "lower":
+        return local if Decimal(str(local)) <= Decimal(str(inherited)) else inherited
+    if stricter == "higher":
+        rank = _ranked(order)
+        return local if rank(local) >= rank(inherited) else inherited
+    if stricter == "more":
+        return sorted(set(inherited) | set(local))
+    if stricter == "fewer":
+        return sorted(set(inherited) & set(local))
+    return inherited
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Two stored values are the same setting (lists as sets, amounts as amounts)."""
+    if isinstance(a, list) and isinstance(b, list):
+        return sorted(map(str, a)) == sorted(map(str, b))
+    if isinstance(a, str) and isinstance(b, str):
+        try:
+            return Decimal(a) == Decimal(b)
+        except ArithmeticError:
+            return a == b
+    return a == b
+
+
+def setting_stricter(rule: type[Rule], key: str) -> tuple[str, dict | None]:
+    """The direction (and ranking) of one setting of ``rule``: a parameter, ``enabled`` or ``level``."""
+    if key == "enabled":
+        return ENABLED_STRICTER, None
+    if key == "level":
+        return LEVEL_STRICTER, LEVEL_ORDER
+    return rule.parameters[key].stricter, None

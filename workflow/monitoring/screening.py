@@ -49,7 +49,7 @@ from workflow.monitoring.intake import MAX_ROWS, validate_rows
 from workflow.monitoring.models import MonitoringWarning, Payment
 from workflow.monitoring.resolution import resolve
 from workflow.monitoring.rules import BoundRules, Rule
-from workflow.monitoring.rulesets import active_rule_set
+from workflow.monitoring.rulesets import effective_sets
 from workflow.monitoring.totals import RunningTotals, total_keys
 from workflow.monitoring.vouchers import (
     StoredPayment,
@@ -96,6 +96,7 @@ class WarningRow(NamedTuple):
     article: str
     message: str
     rule_set_version: int
+    rule_set_department_id: int | None
     status: str
     version: int
     created_at: dt.datetime
@@ -108,6 +109,7 @@ class Fired(NamedTuple):
     unit_id: int
     rule: Rule
     message: str
+    bound: BoundRules
 
 
 WARNING_COLUMNS = WarningRow._fields
@@ -147,9 +149,7 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
         raise Forbidden(f"a {actor.kind} party may not post payments")
     now = now or utcnow()
     parsed = validate_rows(rows, now=now, max_rows=max_rows)
-    rule_set = active_rule_set()
-    bound = BoundRules.build(rule_set.version, rule_set.parameters)
-    batch = resolve(actor, parsed, bound)
+    batch = resolve(actor, parsed, lambda paths: bound_rules(paths, now))
     batch.suspended = suspended_units(batch.unit_ids)
 
     keys = total_keys(parsed)
@@ -166,15 +166,16 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
     payments: list[tuple] = []  # payment_values of each new payment
     fired: list[Fired] = []
     held = 0
-    rules = bound.rules
+    bound_of = batch.bound_of
     user_id = actor.user_id
     for payment_id, index in zip(payment_ids, to_store):
         p = parsed[index]
         status = "accepted"
-        for rule in rules:
+        bound = bound_of[p["unit_id"]]
+        for rule in bound.rules:
             message = rule.check(p, batch)
             if message is not None:
-                fired.append(Fired(payment_id, p["unit_id"], rule, message))
+                fired.append(Fired(payment_id, p["unit_id"], rule, message, bound))
                 if rule.level == "block":
                     status = "held"
         if status == "held":
@@ -186,7 +187,8 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
     warning_ids = bulk.allocate_ids(MonitoringWarning.__table__, len(fired))
     warnings = [WarningRow(id=warning_id, payment_id=f.payment_id, unit_id=f.unit_id, rule=f.rule.name,
                            level=f.rule.level, article=f.rule.article, message=f.message,
-                           rule_set_version=bound.version, status="open", version=1, created_at=now)
+                           rule_set_version=f.bound.version, rule_set_department_id=f.bound.department_id,
+                           status="open", version=1, created_at=now)
                 for warning_id, f in zip(warning_ids, fired)]
     bulk.insert_rows(Payment.__table__, PAYMENT_COLUMNS, payments)
     bulk.insert_rows(MonitoringWarning.__table__, WARNING_COLUMNS, warnings)
@@ -200,6 +202,19 @@ def _screen(actor: Actor, rows: list, now: dt.datetime | None, *, answer: bool,
                                       for index, reasons in sorted(refused.items())])
     if answer:
         result.items = _answer(parsed, stored, first_of, warnings)
+    return result
+
+
+def bound_rules(paths: set[str], at: dt.datetime) -> dict[str, BoundRules]:
+    """The rules in force at ``at`` (the time of receipt) for each finance path of a batch: the
+    sets composed once per department (Art. 5-7), each built once, however many payments."""
+    built: dict[tuple, BoundRules] = {}
+    result = {}
+    for path, effective in effective_sets(paths, at).items():
+        key = tuple((department.id, row.version) for department, row in effective.chain)
+        if key not in built:  # a county without a set of its own screens with its city's rules
+            built[key] = BoundRules.build(effective.version, effective.parameters, effective.set_department.id)
+        result[path] = built[key]
     return result
 
 

@@ -1,7 +1,8 @@
-"""Running totals (累计支出) behind the cumulative rules (Art. 14-15 and 19).
+"""Running totals (累计支出) behind the cumulative rules (Art. 10(二), 14-15 and 19).
 
 One :class:`SpendingTotal` row per (unit, budget year, key) holds what the unit's stored
-payments have spent on one budget indicator (``indicator:<id>``) or one "三公" category
+payments have spent on one budget indicator (``indicator:<id>``), on one indicator in one
+month (``month:<id>:<MM>``, against the month's payment plan) or on one "三公" category
 (``sangong:<category>``). A batch locks the rows it touches before it reads them, so two
 racing batches add up in turn; the rules read the totals *before* each payment, and the
 batch adds each new payment's amount as it goes and writes the changed totals back at the end.
@@ -18,13 +19,20 @@ from workflow.monitoring import bulk
 from workflow.monitoring.models import SpendingTotal
 from workflow.monitoring.rules import ZERO
 
-TotalKey = tuple[int, int, str]  # (unit_id, year, "indicator:<id>" or "sangong:<category>")
+TotalKey = tuple[int, int, str]  # (unit_id, year, "indicator:<id>", "month:<id>:<MM>" or "sangong:<category>")
+
+
+def month_key(indicator_id: int, month: int) -> str:
+    """The key of an indicator's total in one month (1-12) of its year: what the month's payment
+    plan is held against (Art. 10(二)1)."""
+    return f"month:{indicator_id}:{month:02d}"
 
 
 def total_keys(parsed: list[dict]) -> list[TotalKey]:
     """The totals the batch's resolved rows count towards, in one order for every transaction
     (no deadlock between racing batches)."""
     keys = {p["indicator"].total_key for p in parsed if p["indicator"] is not None}
+    keys.update(p["month_key"] for p in parsed if p["month_key"] is not None)
     keys.update(p["category_key"] for p in parsed if p["category_key"] is not None)
     return sorted(keys)
 
@@ -56,12 +64,15 @@ class RunningTotals:
         return cls(found)
 
     def add(self, p: dict) -> None:
-        """Count the new payment ``p`` in its indicator's total and its "三公" category's."""
+        """Count the new payment ``p`` in its indicator's total, the indicator's in its month,
+        and its "三公" category's."""
         spent = self.spent
         amount = p["amount"]
         indicator = p["indicator"]
         if indicator is not None:
             key = indicator.total_key
+            spent[key] = spent[key] + amount
+            key = p["month_key"]
             spent[key] = spent[key] + amount
         key = p["category_key"]
         if key is not None:
