@@ -34,6 +34,7 @@ from api import (
     payment_plans,
     payments,
     registers,
+    reports,
     rules,
     statistics,
     warning_files,
@@ -55,7 +56,7 @@ migrate = Migrate()
 BLUEPRINTS = (health.blp, orgs.blp, accounts.blp, indicators.blp, payment_plans.blp, notifications_api.blp,
               documents.blp, evidence.blp, payments.blp, rules.blp, payees.blp, cases.blp, workflow_docs.blp,
               warnings.blp, warning_files.blp, bank_intake.blp, complaints.blp, journal.blp, statistics.blp,
-              registers.blp, circulars.blp, work_reports.blp)
+              reports.blp, registers.blp, circulars.blp, work_reports.blp)
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 

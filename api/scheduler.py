@@ -9,6 +9,7 @@ job id             what                                         when
 deadline-checks    :func:`workflow.scheduling.run_deadline_checks` every ``FUNDWATCH_CHECK_SECONDS`` (60)
 outbox-delivery    :func:`notifications.delivery.deliver_pending`  every ``FUNDWATCH_DELIVERY_SECONDS`` (2) or sooner
 overdue-digest     :func:`workflow.scheduling.daily_digest`         daily at ``FUNDWATCH_DIGEST_TIME`` (08:30, local)
+analysis-reports   :func:`workflow.analysis_reports.scheduled_reports`  daily at ``FUNDWATCH_REPORT_TIME`` (07:00, local)
 =================  ===========================================  ==============================
 
 Why it is built this way (APScheduler 3.x pitfalls, from its FAQ and issue tracker):
@@ -66,7 +67,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from notifications.delivery import deliver_pending
-from workflow import scheduling
+from workflow import analysis_reports, scheduling
 from workflow.db import db, utcnow
 from workflow.settings import current, local_zone
 
@@ -75,6 +76,7 @@ log = logging.getLogger("fundwatch.scheduler")
 JOB_CHECKS = "deadline-checks"
 JOB_DELIVERY = "outbox-delivery"
 JOB_DIGEST = "overdue-digest"
+JOB_REPORTS = "analysis-reports"
 
 
 def _in_app(app, func, name: str):
@@ -167,10 +169,11 @@ def _digest_if_due(now):
 
 
 def build_scheduler(app) -> Scheduler:
-    """The scheduler with its own in-memory job store and its three jobs (not started)."""
+    """The scheduler with its own in-memory job store and its four jobs (not started)."""
     with app.app_context():
         settings, zone = current(), local_zone()
         hour, minute = scheduling.digest_time()
+        report_hour, report_minute = analysis_reports.report_time()
     # Fractions of a second are allowed (the signal tests submit jobs as often as they can).
     check_seconds, delivery_seconds = settings.check_seconds, settings.delivery_seconds
     grace = settings.misfire_grace_seconds
@@ -200,6 +203,13 @@ def build_scheduler(app) -> Scheduler:
     scheduler.add_job(_in_app(app, _digest_if_due, JOB_DIGEST),
                       CronTrigger(hour=hour, minute=minute, timezone=zone),
                       id=JOB_DIGEST, name=JOB_DIGEST, next_run_time=start,
+                      **{**options, "misfire_grace_time": max(grace, 20 * 3600)})
+    # The periodic analysis reports: each run issues what is due and not issued yet (the last
+    # month, quarter and year once their first working day after has come), so a run at start
+    # catches up after downtime. Same executor as the checks: one writer of cases at a time.
+    scheduler.add_job(_in_app(app, analysis_reports.scheduled_reports, JOB_REPORTS),
+                      CronTrigger(hour=report_hour, minute=report_minute, timezone=zone),
+                      id=JOB_REPORTS, name=JOB_REPORTS, next_run_time=start,
                       **{**options, "misfire_grace_time": max(grace, 20 * 3600)})
     return scheduler
 
@@ -302,7 +312,7 @@ def hold_scheduler_lock(url: sa.engine.URL):
 
 
 @click.command("scheduler", help="Run the scheduled jobs (deadline checks, outbox delivery, "
-                                 "daily digest) until SIGTERM/SIGINT.")
+                                 "daily digest, analysis reports) until SIGTERM/SIGINT.")
 @with_appcontext
 def scheduler_command():
     app = current_app._get_current_object()

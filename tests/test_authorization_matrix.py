@@ -115,6 +115,11 @@ MATRIX: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/rules"): Op(FINANCE),
     ("GET", "/api/v1/statistics"): Op(FINANCE | {"competent", "other_competent", "unit", "other_unit"},
                                       why="figures of the caller's own reach (Art. 11(四))"),
+    ("GET", "/api/v1/reports"): Op(FINANCE, why="each department its own analysis reports and those below (Art. 11(五))"),
+    ("POST", "/api/v1/reports"): Op(FINANCE, _json(lambda ids: {"kind": "annual", "period": "2021"}),
+                                    why="each finance department its own report"),
+    ("GET", "/api/v1/reports/{report}"): Op(IN_CHARGE, why="the city's report: the city and the province above"),
+    ("GET", "/api/v1/reports/{report}/annex.xlsx"): Op(IN_CHARGE),
     # each finance department proposes a draft of its own set (a county's loosening is a 422, Art. 5-7)
     ("PUT", "/api/v1/rules"): Op(FINANCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": True}}})),
     ("PATCH", "/api/v1/rules"): Op(FINANCE, _json(lambda ids: {"rules": {"luxury_specialties": {"enabled": False}}})),
@@ -340,6 +345,8 @@ def _build(parties, second) -> dict:
     receipt = parties[ANONYMOUS].post("/api/v1/complaints", environ_base={"REMOTE_ADDR": "203.0.113.10"}, json={
         "unit_code": UNIT, "description": "现金报销大额差旅费", "reporter_phone": "13800001111"})
     assert receipt.status_code == 201
+    report = city.post("/api/v1/reports", json={"kind": "quarterly", "period": "2021-Q2"})
+    assert report.status_code == 201, report.get_json()
     deliver_pending()
     unit_id = org_by_code(UNIT).id
     dead = db.session.execute(sa.select(OutboxMessage).where(OutboxMessage.recipient_org_id == unit_id)
@@ -359,6 +366,7 @@ def _build(parties, second) -> dict:
         "account_change": account_change.get_json()["id"], "indicator": indicator,
         "reimbursement": reimbursement.get_json()["id"], "special_fund_rules": special_fund_rules.get_json()["id"],
         "step": step, "response": response, "warning_file": attached.get_json()["id"],
+        "report": report.get_json()["id"],
         "dept": "653000-CZ", "rule_draft": own_draft.get_json()["id"], "their_draft": their_draft.get_json()["id"],
         "circular": circular.get_json()["id"], "circular_file": answer.get_json()["files"][0]["id"],
         "work_report": work_report.get_json()["id"], "major_problem": problem.get_json()["id"],

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from workflow import documents
+from workflow import analysis_reports, documents
 from workflow.db import db
 from workflow.documents import KINDS, Document, DocumentCounter, issue_document
 from workflow.errors import Conflict, Forbidden, Invalid
@@ -79,13 +79,27 @@ SAMPLES = {
     "agreement_termination_notice": (
         {"violation": "虚报整改情况", "effective_date": "2026-04-01"},
         ["虚报整改情况", "2026年4月1日", "终止", "申请仲裁或提起民事诉讼"]),
+    # Art. 11(四)(五): its figures come from the tables workflow.analysis_reports builds (``extra``).
+    "analysis_report": (
+        {"period_kind": "annual", "period_label": "2021年度", "period_from": "2021-01-01", "period_to": "2021-12-31"},
+        ["2021年度", "2021年1月1日至2021年12月31日", "年度", "一、总体情况", "六、典型案例", "第十一条第（四）项", "<svg"]),
 }
-ADDRESSEES = {"referral_letter": "653000-SJ", "transfer_letter": "653000-SCJG", "problem_circular": "653000-301",
+ADDRESSEES = {"analysis_report": CITY, "referral_letter": "653000-SJ", "transfer_letter": "653000-SCJG",
+              "problem_circular": "653000-301",
               "bank_rectification_notice": "BANK-ICBC-KZ",
               "bank_criticism_notice": "BANK-ICBC-KZ", "agreement_termination_notice": "BANK-ICBC-KZ"}
 
 
+def _report_values(kind: str) -> dict | None:
+    """What an analysis report renders besides its context: its tables and charts."""
+    if kind != "analysis_report":
+        return None
+    tables = analysis_reports.build_tables(org_by_code(CITY), analysis_reports.parse_period("annual", "2021"))
+    return {"report": tables, "charts": analysis_reports.charts(tables)}
+
+
 def issue(kind="interview_notice", *, issuer=CITY, addressee=None, context=None, now=NOW, actor=None, **kw):
+    kw.setdefault("extra", _report_values(kind))
     return issue_document(actor or Actor.system(), kind=kind, issuer=org_by_code(issuer),
                           addressee=org_by_code(addressee or ADDRESSEES.get(kind, UNIT)),
                           context=SAMPLES[kind][0] if context is None else context, now=now, **kw)

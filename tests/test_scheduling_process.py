@@ -16,7 +16,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from api.scheduler import JOB_CHECKS, JOB_DELIVERY, JOB_DIGEST, build_scheduler
+from api.scheduler import JOB_CHECKS, JOB_DELIVERY, JOB_DIGEST, JOB_REPORTS, build_scheduler
 from notifications.delivery import deliver_pending
 from notifications.inbox import InboxNotification
 from workflow.case_records import Case, CaseEvent
@@ -36,11 +36,11 @@ def open_warning(demo, now) -> int:
     return case.id
 
 
-def test_the_scheduler_has_its_own_memory_job_store_and_three_fixed_jobs_that_catch_up(app):
+def test_the_scheduler_has_its_own_memory_job_store_and_four_fixed_jobs_that_catch_up(app):
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
 
-    assert set(jobs) == {JOB_CHECKS, JOB_DELIVERY, JOB_DIGEST}
+    assert set(jobs) == {JOB_CHECKS, JOB_DELIVERY, JOB_DIGEST, JOB_REPORTS}
     assert isinstance(scheduler._jobstores["default"], MemoryJobStore)  # never a shared store
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
@@ -49,6 +49,7 @@ def test_the_scheduler_has_its_own_memory_job_store_and_three_fixed_jobs_that_ca
     assert isinstance(jobs[JOB_CHECKS].trigger, IntervalTrigger)
     assert jobs[JOB_CHECKS].trigger.interval == dt.timedelta(seconds=60)
     assert isinstance(jobs[JOB_DIGEST].trigger, CronTrigger) and str(jobs[JOB_DIGEST].trigger.timezone) == "Asia/Shanghai"
+    assert isinstance(jobs[JOB_REPORTS].trigger, CronTrigger) and str(jobs[JOB_REPORTS].trigger.timezone) == "Asia/Shanghai"
 
 
 def test_the_intervals_and_the_digest_time_are_configurable(app):

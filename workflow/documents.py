@@ -141,6 +141,10 @@ class Kind:
     copy_competent: bool = False  # 抄送 the addressee unit's competent department
     # Read by finance and the addressee alone, not by everyone who reads the case (移送函, Art. 23).
     within_finance: bool = False
+    # 抄送 the finance department above the addressee (an analysis report, Art. 11(五)).
+    copy_above: bool = False
+    # Signed and returned by its addressee (the annex forms); a department's own report is not.
+    acknowledged: bool = True
     template: str = field(default="")
 
     def __post_init__(self):
@@ -203,6 +207,13 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          (req("violation"), req("fee_deduction", "money"), opt("evaluation"))),
     Kind("agreement_termination_notice", "终止国库集中支付代理协议通知书", "终止代理协议通知书", art(22, 3), ("bank",),
          (req("violation"), req("effective_date", "date"), opt("agreement"))),
+    # A finance department's periodic analysis report (workflow.analysis_reports): addressed to
+    # itself, copied to the department above. Its figures are rendered from the tables the
+    # report keeps, not from the context.
+    Kind("analysis_report", "预算执行动态监控分析报告", "监控分析报告", cite(art(11, 4), art(11, 5)), ("finance",),
+         (req("period_kind", "choice", wording=(("monthly", "月度"), ("quarterly", "季度"), ("annual", "年度"))),
+          req("period_label"), req("period_from", "date"), req("period_to", "date")),
+         copy_above=True, acknowledged=False),
 )}
 
 
@@ -371,7 +382,9 @@ def environment() -> jinja2.Environment:
 
 
 def render(kind: Kind, *, number: str, issuer: Organisation, addressee: Organisation,
-           context: dict, issued_at: dt.datetime) -> str:
+           context: dict, issued_at: dt.datetime, extra: dict | None = None) -> str:
+    """The notice's HTML. ``extra``: values the template needs besides the context (an analysis
+    report's tables and charts), rendered into the stored HTML but not kept in the context."""
     values = {spec.name: None for spec in kind.fields}
     values.update(context)
     values.update({spec.name: spec.rendered(values[spec.name]) for spec in kind.fields if spec.wording})
@@ -379,7 +392,7 @@ def render(kind: Kind, *, number: str, issuer: Organisation, addressee: Organisa
     return environment().get_template(kind.template).render(
         kind=kind, title=kind.title, number=number, issuer=issuer, addressee=addressee,
         copy_to=competent if kind.copy_competent else None, issued_on=issued_at.astimezone(local_zone()).date(),
-        regulation=REGULATION, **values)
+        regulation=REGULATION, **(extra or {}), **values)
 
 
 def competent_of(org: Organisation) -> Organisation | None:
@@ -438,9 +451,10 @@ class PreparedNotice:
 
 def prepare_notice(actor: Actor, *, kind: str, issuer: Organisation, addressee: Organisation,
                    context: dict, case_id: int | None = None, warning_id: int | None = None,
-                   circulate_to: Sequence[Organisation] = (), now: dt.datetime | None = None) -> PreparedNotice:
+                   circulate_to: Sequence[Organisation] = (), now: dt.datetime | None = None,
+                   extra: dict | None = None) -> PreparedNotice:
     """Check and render a notice (see :func:`issue_document`) and find its recipients, without
-    taking its number."""
+    taking its number. ``extra``: see :func:`render`."""
     require(actor, "finance", action="issue notices")
     spec = KINDS.get(kind)
     if spec is None:
@@ -461,14 +475,16 @@ def prepare_notice(actor: Actor, *, kind: str, issuer: Organisation, addressee: 
                       {"circulate_to": [f"outside the issuer's jurisdiction: {', '.join(outside)}"]})
     cleaned = check_context(spec, context or {})
     issued_at = now or utcnow()
-    html = render(spec, number=_NUMBER_SLOT, issuer=issuer, addressee=addressee, context=cleaned, issued_at=issued_at)
+    html = render(spec, number=_NUMBER_SLOT, issuer=issuer, addressee=addressee, context=cleaned, issued_at=issued_at,
+                  extra=extra)
     return PreparedNotice(actor, spec, issuer, addressee, cleaned, issued_at, case_id, warning_id, html,
                           _recipients(spec, addressee, circulate_to))
 
 
 def issue_document(actor: Actor, *, kind: str, issuer: Organisation, addressee: Organisation,
                    context: dict, case_id: int | None = None, warning_id: int | None = None,
-                   circulate_to: Sequence[Organisation] = (), now: dt.datetime | None = None) -> Document:
+                   circulate_to: Sequence[Organisation] = (), now: dt.datetime | None = None,
+                   extra: dict | None = None) -> Document:
     """Issue a numbered notice in the caller's transaction (no commit here).
 
     Only finance issues notices (Art. 25), in the name of its own department (the
@@ -481,7 +497,7 @@ def issue_document(actor: Actor, *, kind: str, issuer: Organisation, addressee: 
     kind, wrong addressee, missing or bad context fields, each named).
     """
     return prepare_notice(actor, kind=kind, issuer=issuer, addressee=addressee, context=context, case_id=case_id,
-                          warning_id=warning_id, circulate_to=circulate_to, now=now).issue()
+                          warning_id=warning_id, circulate_to=circulate_to, now=now, extra=extra).issue()
 
 
 def _recipients(spec: Kind, addressee: Organisation,
@@ -491,6 +507,9 @@ def _recipients(spec: Kind, addressee: Organisation,
     competent = competent_of(addressee)
     if spec.copy_competent and competent is not None:
         out[competent.id] = (competent, "copy")
+    above = addressee.parent
+    if spec.copy_above and above is not None and above.kind == "finance":
+        out[above.id] = (above, "copy")
     for org in circulate_to:
         if org.id != addressee.id and org.id not in out:
             out[org.id] = (org, "circulated")
@@ -637,6 +656,8 @@ def acknowledgeable(actor: Actor, document_id: int) -> Document:
     document = get_document(actor, document_id)
     if actor.is_system or actor.org_id != document.addressee_id:
         raise Forbidden("only the addressee acknowledges a notice")
+    if not KINDS[document.kind].acknowledged:
+        raise Conflict(f"a {KINDS[document.kind].short_name} is not acknowledged", {"kind": [document.kind]})
     if document.acknowledged_at is not None:
         raise _acknowledged_already(document)
     return document

@@ -1,5 +1,6 @@
 """Imports every mapped module so that the metadata (and Alembic) sees all tables."""
 from workflow import (  # noqa: F401  # noqa: F401
+    analysis_reports,  # noqa: F401
     bank_intake,
     budget,
     cases,  # noqa: F401

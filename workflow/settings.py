@@ -128,6 +128,9 @@ class Settings:
                                        "seconds to the next outbox delivery after one that delivered something",
                                        float)
     digest_time: str = var("FUNDWATCH_DIGEST_TIME", "08:30", "local time of the daily overdue digest")
+    report_time: str = var("FUNDWATCH_REPORT_TIME", "07:00",
+                           "local time from which the scheduler issues the periodic analysis reports, on the first "
+                           "working day after each month, quarter and year")
     digest_every_day: bool = var("FUNDWATCH_DIGEST_EVERY_DAY", False,
                                  "send the digest on non-working days too", _flag)
     misfire_grace_seconds: int = var("FUNDWATCH_MISFIRE_GRACE_SECONDS", 3600,
