@@ -50,6 +50,7 @@ def findings(as_city_finance):
 
 def test_art11_4_finance_reads_its_units_payments_warnings_and_cases(as_city_finance, findings):
     body = stats(as_city_finance, group_by="unit")
+    assert body["period"] == {"from": "2021-01-01", "to": TODAY}
     unit = group(body, UNIT)
     assert unit["payments"]["screened"] == 3 and unit["payments"]["amount"] == "3800.00"
     assert unit["payments"]["refused"] == 1 and unit["payments"]["refused_amount"] == "1500.00"
