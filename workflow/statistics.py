@@ -253,13 +253,8 @@ def _group_of(actor: Actor, grouping: str, org: Organisation | None, orgs: dict,
         if parent is not None and parent.kind == "competent":
             return (parent.code, parent.code, parent.name)
         return (None, None, "未归属主管部门")
-    own = actor.finance_path if actor.kind == "finance" else None
     path = org.finance_path
-    if own is None or not path.startswith(own):
-        department = finance_by_path.get(path)
-    else:
-        below = path[len(own):].strip("/").split("/")[0]
-        department = finance_by_path.get(own + below + "/" if below else own)
+    department = finance_by_path.get(_rolled_up(actor, path))
     if department is None:
         return (path, None, path)
     return (department.code, department.code, department.name)
@@ -350,13 +345,18 @@ def statistics(actor: Actor, p: Period, grouping: str) -> dict:
             "groups": rows, "total": {s: _finish(total[s]) if s in total else _empty(s) for s in SECTIONS}}
 
 
+def _rolled_up(actor: Actor, path: str) -> str:
+    """The finance path a record of ``path`` is counted under in the ``finance`` grouping: for a
+    finance caller, its own department or the one directly below it that holds ``path``;
+    otherwise the path's own department."""
+    own = actor.finance_path
+    if actor.kind != "finance" or not path.startswith(own) or path == own:
+        return path
+    return own + path[len(own):].strip("/").split("/")[0] + "/"
+
+
 def _finance_paths(actor: Actor, orgs) -> set[str]:
-    paths = {o.finance_path for o in orgs}
-    if actor.kind == "finance":
-        own = actor.finance_path
-        paths |= {own + p[len(own):].strip("/").split("/")[0] + "/" for p in paths
-                  if p.startswith(own) and p != own} | {own}
-    return paths
+    return {_rolled_up(actor, o.finance_path) for o in orgs}
 
 
 def _empty(section: str) -> dict:
